@@ -1,0 +1,32 @@
+# Quickstart: `make demo` builds real digests from the shipped sample; `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The demo starts from an empty outbox and state each time, so it always delivers.
+demo: $(STAMP)
+	rm -rf outbox .digest preview
+	$(BIN)/digest preview --out preview
+	$(BIN)/digest send
+	@echo "Open preview/digest.html in a browser; the messages are .eml files under outbox/."
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check digest tests bench scripts
+
+clean:
+	rm -rf outbox .digest preview build *.egg-info

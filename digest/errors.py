@@ -1,0 +1,20 @@
+"""Errors a user can act on. Each carries the exit code the CLI reports (DESIGN.md)."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1  # ran, but some items failed (reported)
+EXIT_USAGE = 2  # bad usage, config or input
+
+
+class DigestError(Exception):
+    """A problem with what the user gave us: bad config, bad input file, bad arguments.
+
+    `problems` holds one line per problem, each naming the file, line or field at fault.
+    """
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, problems: str | list[str]):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))

@@ -1,0 +1,200 @@
+"""The data that flows through a digest: papers, readers, themes and issues.
+
+Everything here is plain data. Parsing of source formats lives in `digest.sources`,
+validation of files in `digest.config` and `digest.subscribers`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field, fields
+from datetime import date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+# New-style ids (2403.12345, 0704.0001) and old-style ones (hep-th/9901001, math.GT/0309136),
+# optionally with a version, optionally inside an arXiv URL or behind an "arXiv:" prefix.
+_ARXIV_NEW = r"\d{4}\.\d{4,5}"
+_ARXIV_OLD = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
+_ARXIV_ID = re.compile(
+    rf"(?<![\w.\-])(?P<id>{_ARXIV_NEW}|{_ARXIV_OLD})(?:v\d+)?(?:\.pdf)?$",
+    re.IGNORECASE,
+)
+
+
+def arxiv_id(value: str) -> str | None:
+    """The version-less arXiv id in `value` (an id, `arXiv:` id or arXiv URL), or None."""
+    match = _ARXIV_ID.search(value.strip().rstrip("/"))
+    return match.group("id") if match else None
+
+
+def title_id(title: str) -> str:
+    """A stable id for a paper known only by its title (no arXiv id to go on)."""
+    words = re.findall(r"[a-z0-9]+", title.lower())
+    digest = hashlib.sha1(" ".join(words).encode()).hexdigest()[:10]
+    return f"title:{digest}"
+
+
+def one_line(text: str) -> str:
+    """Collapse all whitespace, newlines included, to single spaces."""
+    return " ".join(text.split())
+
+
+@dataclass(slots=True)
+class Paper:
+    """One paper, normalised from whichever source listed it.
+
+    `id` is the version-less arXiv id when one is known. `position` is the 1-based place in
+    the listing it came from: the order a trending page shows is itself a signal.
+    """
+
+    id: str
+    title: str
+    abstract: str
+    authors: list[str] = field(default_factory=list)
+    organization: str | None = None
+    published: str | None = None
+    submitted: str | None = None
+    url: str | None = None
+    pdf_url: str | None = None
+    code_url: str | None = None
+    project_url: str | None = None
+    thumbnail: str | None = None
+    categories: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    summary: str | None = None
+    upvotes: int | None = None
+    comments: int | None = None
+    stars: int | None = None
+    position: int | None = None
+    sources: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PAPER_FIELDS: dict[str, Any] = {f.name: f.type for f in fields(Paper)}
+
+
+@dataclass(slots=True)
+class Theme:
+    """A labelled group of papers, computed once per issue."""
+
+    label: str
+    papers: list[Paper]
+    key: str = ""
+
+    def ids(self) -> list[str]:
+        return [p.id for p in self.papers]
+
+
+@dataclass(slots=True)
+class Issue:
+    """One edition of the newsletter: the papers of a day and their themes."""
+
+    id: str
+    date: date
+    papers: list[Paper]
+    themes: list[Theme]
+    built_at: datetime
+
+
+@dataclass(slots=True)
+class Pick:
+    """A paper chosen for one reader, with its score and the reason it was chosen."""
+
+    paper: Paper
+    score: float
+    trending: float
+    relevance: float
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class Section:
+    """One theme as one reader sees it: only the papers picked for them."""
+
+    label: str
+    picks: list[Pick]
+    key: str = ""
+
+
+# --- readers -------------------------------------------------------------------------------
+
+Status = Literal["pending", "active", "unsubscribed", "bounced"]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FREQUENCIES = ("daily", "weekdays", *(f"weekly:{d}" for d in WEEKDAYS))
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as Europe/London or America/New_York"
+        ) from None
+    return value
+
+
+class Subscriber(BaseModel):
+    """One entry of subscribers.yaml. An entry without `status` is active: the list owner
+    added it by hand."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: EmailStr
+    name: str | None = None
+    status: Status = "active"
+    frequency: str = "daily"
+    send_at: str = "07:00"
+    timezone: str = "UTC"
+    topics: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    authors: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    max_papers: int | None = Field(default=None, ge=1, le=100)
+    created: datetime | None = None
+    confirmed: datetime | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_one_line(cls, value: str | None) -> str | None:
+        return one_line(value) if value else None
+
+    @field_validator("frequency")
+    @classmethod
+    def _known_frequency(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in FREQUENCIES:
+            raise ValueError(f"unknown frequency {value!r}; use daily, weekdays or weekly:mon ... weekly:sun")
+        return value
+
+    @field_validator("send_at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", str(value).strip())
+        if not match:
+            raise ValueError(f"send_at {value!r} is not a time of day; write HH:MM, e.g. 07:30")
+        return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("topics", "keywords", "authors", "categories", "exclude")
+    @classmethod
+    def _clean_terms(cls, values: list[str]) -> list[str]:
+        return [one_line(v) for v in values if v and v.strip()]
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def personalised(self) -> bool:
+        return bool(self.topics or self.keywords or self.authors or self.categories)

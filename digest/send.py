@@ -1,0 +1,99 @@
+"""One send run, top to bottom: readers -> papers -> issue -> per reader: pick, render,
+claim, deliver, record.
+
+A reader already marked sent for this issue is skipped, so a rerun after a complete run
+sends nothing and a rerun after a crash picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from . import sources, subscribers, themes
+from .build import Builder, make_issue
+from .config import Config
+from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
+from .mail import DeliveryError, open_backend
+from .state import State, run_lock
+
+
+@dataclass
+class SendReport:
+    issue: str = ""
+    sent: int = 0
+    skipped: int = 0  # already had this issue
+    empty: int = 0  # nothing new for them today
+    failed: int = 0
+    dry_run: int = 0
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    delivered_to: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PARTIAL if self.failed or self.problems else EXIT_OK
+
+
+def run(
+    config: Config,
+    *,
+    now: datetime,
+    to: str | None = None,
+    dry_run: bool = False,
+    log: Callable[[str], None] = print,
+) -> SendReport:
+    started = time.perf_counter()
+    report = SendReport()
+
+    readers = [r for r in subscribers.load(config.subscribers) if r.active]
+    if to:
+        readers = [r for r in readers if r.email.lower() == to.lower()]
+        if not readers:
+            raise DigestError(f"{config.subscribers}: no active subscriber {to}")
+
+    collected = sources.collect(config.sources)
+    for failed in collected.failed:
+        report.problems.append(f"source {failed.label}: {failed.error}")
+    if not collected.papers:
+        report.problems.append("no papers from any source: nothing was sent")
+        report.seconds = time.perf_counter() - started
+        return report
+
+    issue = make_issue(collected.papers, now, config.newsletter.timezone, themes.load_taxonomy())
+    report.issue = issue.id
+    builder = Builder(config, issue, now, config.secret())
+    backend = open_backend(config.delivery.url, config.root)
+
+    lock = nullcontext() if dry_run else run_lock(config.state)
+    with lock, State(config.state, readonly=dry_run) as state:
+        for reader in readers:
+            if state.status(issue.id, reader.email) == "sent":
+                report.skipped += 1
+                continue
+            picks = builder.picks(reader, state.papers_sent(reader.email, except_issue=issue.id))
+            if not picks:
+                report.empty += 1
+                continue
+            message = builder.message(reader, picks)
+            if dry_run:
+                report.dry_run += 1
+                log(f"would send {len(picks)} papers to {reader.email}: {message.rendered.subject}")
+                continue
+            state.claim(issue.id, reader.email, str(message.email["Message-ID"]))
+            try:
+                where = backend.deliver(message.email, message.envelope)
+            except DeliveryError as exc:
+                state.mark_failed(issue.id, reader.email, str(exc))
+                report.failed += 1
+                report.problems.append(f"{reader.email}: {exc}")
+                continue
+            state.mark_sent(issue.id, reader.email, [p.paper.id for p in picks])
+            report.sent += 1
+            report.delivered_to.append(where)
+    backend.close()
+    report.seconds = time.perf_counter() - started
+    return report

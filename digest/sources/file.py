@@ -1,0 +1,41 @@
+"""The `file` source: a local JSON-lines file or a saved Hugging Face daily_papers response."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import DigestError
+from ..models import Paper
+from . import jsonlines
+from .hf import paper_from_hf
+
+
+def read(path: Path, source: str = "file") -> list[Paper]:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(64).lstrip()
+    except OSError as exc:
+        raise DigestError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if head.startswith(b"["):
+        return read_hf_response(path, source)
+    return jsonlines.read(path, source)
+
+
+def read_hf_response(path: Path, source: str = "file") -> list[Paper]:
+    """A JSON array as `/api/daily_papers` returns it; entries keep their listing order."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DigestError(f"{path}: not a valid daily_papers JSON response: {exc}") from None
+    papers, problems = [], []
+    for index, entry in enumerate(entries):
+        try:
+            if not isinstance(entry, dict):
+                raise ValueError("expected an object")
+            papers.append(paper_from_hf(entry, position=len(papers) + 1, source=source))
+        except ValueError as exc:
+            problems.append(f"{path}: entry {index + 1}: {exc}")
+    if problems:
+        raise DigestError(problems)
+    return papers

@@ -1,0 +1,111 @@
+"""Bad configuration and subscriber lists: exit 2, a message naming the line or entry, nothing sent."""
+
+from pathlib import Path
+
+import pytest
+
+from digest import config as config_mod
+from digest.errors import DigestError
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+BAD_LISTS = {
+    "invalid email": (
+        "subscribers:\n  - email: ada@example.org\n  - email: not-an-address\n",
+        ["subscribers.yaml:3", "entry 2 (not-an-address)", "email"],
+    ),
+    "unknown key": (
+        "subscribers:\n  - email: ada@example.org\n    colour: blue\n",
+        ["subscribers.yaml:3", "entry 1 (ada@example.org)", "unknown field 'colour'", "timezone"],
+    ),
+    "bad time zone": (
+        "subscribers:\n  - email: ada@example.org\n    timezone: Mars/Olympus_Mons\n",
+        ["subscribers.yaml:3", "unknown time zone 'Mars/Olympus_Mons'", "Europe/London"],
+    ),
+    "yaml syntax error": (
+        "subscribers:\n  - email: ada@example.org\n    name: [unclosed\n  - email: bob@example.org\n",
+        ["subscribers.yaml:4", "YAML syntax error"],
+    ),
+    "duplicate address": (
+        "subscribers:\n  - email: Ada@Example.org\n  - email: ada@example.org\n",
+        ["subscribers.yaml:3", "duplicate address, already listed at line 2"],
+    ),
+    "bad send_at": (
+        "subscribers:\n  - email: ada@example.org\n    send_at: '25:00'\n",
+        ["subscribers.yaml:3", "send_at", "HH:MM"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LISTS))
+def test_bad_subscriber_list_exits_2_naming_the_line_and_sends_nothing(project, cli, case):
+    text, expected = BAD_LISTS[case]
+    _write(project / "subscribers.yaml", text)
+    for command in (["subscribers", "--check"], ["send"]):
+        result = cli(*command, cwd=project)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        for fragment in expected:
+            assert fragment in result.stderr, (command, fragment, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert not (project / "outbox").exists()
+
+
+def test_check_reports_every_problem_not_just_the_first(project, cli):
+    _write(
+        project / "subscribers.yaml",
+        "subscribers:\n  - email: nope\n  - email: b@example.org\n    frequency: hourly\n",
+    )
+    result = cli("subscribers", "--check", cwd=project)
+    assert result.returncode == 2
+    assert "subscribers.yaml:2" in result.stderr and "subscribers.yaml:4" in result.stderr
+    assert "2 problem(s)" in result.stderr
+
+
+def test_valid_list_checks_clean_with_status_counts(project, cli):
+    result = cli("subscribers", "--check", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "3 subscribers (3 active)" in result.stdout
+
+
+def test_config_errors_name_line_and_field(tmp_path):
+    path = _write(
+        tmp_path / "digest.yaml",
+        (
+            "newsletter:\n"
+            "  name: X\n"
+            "  from: not a mailbox\n"
+            "  base_url: ftp://nowhere\n"
+            "sources:\n"
+            "  - kind: file\n"
+            "    path: p.jsonl\n"
+            "    colour: red\n"
+            "delivery:\n"
+            "  url: pigeon://coop\n"
+        ),
+    )
+    with pytest.raises(DigestError) as caught:
+        config_mod.load(path)
+    text = "\n".join(caught.value.problems)
+    assert "digest.yaml:3: newsletter.from:" in text
+    assert "digest.yaml:4: newsletter.base_url:" in text
+    assert "digest.yaml:8: unknown field 'sources[0].colour'" in text
+    assert "digest.yaml:10: delivery.url:" in text and "file://DIR" in text
+
+
+def test_config_paths_are_relative_to_the_config_file(tmp_path):
+    (tmp_path / "lab").mkdir()
+    path = _write(tmp_path / "lab" / "digest.yaml", "sources:\n  - kind: file\n    path: p.jsonl\n")
+    config = config_mod.load(path)
+    assert config.sources[0].path == tmp_path / "lab" / "p.jsonl"
+    assert config.subscribers == tmp_path / "lab" / "subscribers.yaml"
+    assert config.outbox == tmp_path / "lab" / "outbox"
+
+
+def test_missing_config_is_a_usage_error(tmp_path, cli):
+    result = cli("send", "--config", tmp_path / "nope.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "nope.yaml: file not found" in result.stderr
