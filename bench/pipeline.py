@@ -6,20 +6,20 @@ one after another in the same process and reported as shares of the whole.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from digest import config as config_mod
 from digest import rank, themes
 from digest.build import Builder, make_issue
-from digest.mail import POLICY, compose
+from digest.mail import compose
 from digest.models import Subscriber
 from digest.sources import file as file_source
 
 from .timing import per_call
 
 ROOT = Path(__file__).resolve().parent.parent
-NOW = datetime(2026, 11, 26, 7, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 
 
 def run() -> None:
@@ -33,8 +33,12 @@ def run() -> None:
     picks = builder.picks(reader)
     message = builder.message(reader, picks)
     view = builder.renderer.view(
-        newsletter="Trending Papers", address=None, issue_date=issue.date, reader=reader,
-        sections=rank.sections(builder.prepared, picks), links=builder.links(reader.email),
+        newsletter="Trending Papers",
+        address=None,
+        issue_date=issue.date,
+        reader=reader,
+        sections=rank.sections(builder.prepared, picks),
+        links=builder.links(reader.email),
     )
     mjml_source = builder.renderer.html_template.render({"v": view})
 
@@ -43,15 +47,22 @@ def run() -> None:
     stages = {
         "themes (once per issue)": per_call(lambda: themes.group(papers, taxonomy), number=5),
         "rank.select": per_call(lambda: builder.picks(reader)),
-        "Jinja (html + text)": per_call(lambda: (builder.renderer.html_template.render({"v": view}),
-                                                 builder.renderer.text_template.render({"v": view}))),
+        "Jinja (html + text)": per_call(
+            lambda: (
+                builder.renderer.html_template.render({"v": view}),
+                builder.renderer.text_template.render({"v": view}),
+            )
+        ),
         "MJML compile": per_call(lambda: mjml2html(mjml_source, disable_comments=True)),
-        "MIME compose + encode": per_call(
-            lambda: compose(message.rendered, message.envelope, NOW).as_bytes(policy=POLICY)),
+        "MIME compose + encode": per_call(lambda: compose(message.rendered, message.envelope, NOW)),
     }
-    whole = per_call(lambda: builder.message(reader, builder.picks(reader)).email.as_bytes(policy=POLICY))
-    print(f"{len(papers)} papers, {len(picks)} picked, HTML {len(message.rendered.html.encode()) / 1024:.1f} KB")
+    whole = per_call(lambda: builder.message(reader, builder.picks(reader)).raw)
+    print(
+        f"{len(papers)} papers, {len(picks)} picked, HTML {len(message.rendered.html.encode()) / 1024:.1f} KB"
+    )
     for name, seconds in stages.items():
         share = "" if "once" in name else f"  {seconds / whole:6.1%} of a reader"
         print(f"  {name:<26} {seconds * 1e3:8.2f} ms{share}")
-    print(f"  {'whole reader, end to end':<26} {whole * 1e3:8.2f} ms  ({1 / whole:.0f} readers/s on one core)")
+    print(
+        f"  {'whole reader, end to end':<26} {whole * 1e3:8.2f} ms  ({1 / whole:.0f} readers/s on one core)"
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 from . import rank, themes, tokens
@@ -47,7 +46,7 @@ class Message:
     picks: list[Pick]
     rendered: Rendered
     envelope: Envelope
-    email: EmailMessage
+    raw: bytes  # the composed message, ready for any backend
 
 
 class Builder:

@@ -40,6 +40,10 @@ class Envelope:
     unsubscribe_url: str
     reply_to: str | None = None
 
+    @property
+    def message_id(self) -> str:
+        return message_id(self.issue_id, self.to_email, self.sender)
+
 
 def domain_of(mailbox: str) -> str:
     return parseaddr(mailbox)[1].rpartition("@")[2] or "localhost"
@@ -57,13 +61,15 @@ def list_id(list_name: str, sender: str) -> str:
     return f"{one_line(list_name)} <{slug}.{domain_of(sender)}>"
 
 
-def compose(rendered: Rendered, envelope: Envelope, now: datetime) -> EmailMessage:
+def compose(rendered: Rendered, envelope: Envelope, now: datetime) -> bytes:
+    """The message as it goes on the wire (CRLF line ends): multipart/alternative, text
+    then HTML. Backends take these bytes and the envelope, nothing else."""
     msg = EmailMessage(policy=POLICY)
     msg["From"] = one_line(envelope.sender)
     msg["To"] = formataddr((one_line(envelope.to_name or ""), one_line(envelope.to_email)))
     msg["Subject"] = one_line(rendered.subject)
     msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = message_id(envelope.issue_id, envelope.to_email, envelope.sender)
+    msg["Message-ID"] = envelope.message_id
     if envelope.reply_to:
         msg["Reply-To"] = one_line(envelope.reply_to)
     msg["List-Id"] = list_id(envelope.list_name, envelope.sender)
@@ -72,7 +78,7 @@ def compose(rendered: Rendered, envelope: Envelope, now: datetime) -> EmailMessa
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
-    return msg
+    return msg.as_bytes(policy=POLICY)
 
 
 class DeliveryError(Exception):
@@ -80,7 +86,9 @@ class DeliveryError(Exception):
 
 
 class Backend(Protocol):
-    def deliver(self, msg: EmailMessage, envelope: Envelope) -> str: ...
+    def deliver(self, raw: bytes, envelope: Envelope) -> str:
+        """Hand one message over; return where it went. Raise DeliveryError on failure."""
+        ...
 
     def close(self) -> None: ...
 
@@ -95,10 +103,10 @@ class FileBackend:
         safe = "".join(c if c.isalnum() or c in "@._+-" else "_" for c in envelope.to_email.lower())
         return self.root / envelope.issue_id / f"{safe}.eml"
 
-    def deliver(self, msg: EmailMessage, envelope: Envelope) -> str:
+    def deliver(self, raw: bytes, envelope: Envelope) -> str:
         path = self.path_for(envelope)
         try:
-            write_atomic(path, msg.as_bytes(policy=POLICY))
+            write_atomic(path, raw)
         except OSError as exc:
             raise DeliveryError(f"cannot write {path}: {exc.strerror or exc}") from exc
         return str(path)
@@ -110,8 +118,8 @@ class FileBackend:
 class ConsoleBackend:
     """Prints each message to standard output, for trying a configuration."""
 
-    def deliver(self, msg: EmailMessage, envelope: Envelope) -> str:
-        sys.stdout.write(msg.as_string(policy=policy.default) + "\n")
+    def deliver(self, raw: bytes, envelope: Envelope) -> str:
+        sys.stdout.write(raw.decode("utf-8", "replace").replace("\r\n", "\n") + "\n")
         sys.stdout.flush()
         return "stdout"
 

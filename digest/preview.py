@@ -10,7 +10,7 @@ from . import sources, subscribers, themes
 from .build import Builder, Message, make_issue
 from .config import Config
 from .errors import DigestError
-from .mail import POLICY, write_atomic
+from .mail import write_atomic
 from .models import Paper, Subscriber
 from .sources import file as file_source
 from .state import State
@@ -69,6 +69,6 @@ def write(preview: Preview, out: Path) -> dict[str, Path]:
     }
     write_atomic(files["html"], rendered.html.encode())
     write_atomic(files["text"], rendered.text.encode())
-    write_atomic(files["eml"], preview.message.email.as_bytes(policy=POLICY))
+    write_atomic(files["eml"], preview.message.raw)
     preview.files = files
     return files

@@ -17,6 +17,7 @@ from urllib.parse import quote_plus, urlsplit
 import jinja2
 from mjml import mjml2html
 
+from .clean import display
 from .errors import DigestError
 from .models import Paper, Section, Subscriber, arxiv_id, one_line
 
@@ -88,13 +89,12 @@ def safe_url(url: str | None) -> str | None:
     return url
 
 
-_MARKUP = re.compile(r"\*\*|__|<[^>]{0,200}>|\$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
 def tldr(paper: Paper, limit: int = TLDR_CHARS) -> str:
     """The source's one-line summary, else the abstract's first sentences, cut at `limit`."""
-    text = one_line(_MARKUP.sub("", paper.summary or paper.abstract))
+    text = display(paper.summary or paper.abstract)
     if paper.summary:
         return _cut(text, limit)
     out = ""
@@ -143,7 +143,7 @@ def card(paper: Paper, reason: str | None) -> Card:
         if count
     ]
     return Card(
-        title=paper.title,
+        title=display(paper.title, strip_tags=False),
         url=paper_url(paper),
         authors=authors_line(paper.authors),
         organization=paper.organization,

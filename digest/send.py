@@ -83,9 +83,9 @@ def run(
                 report.dry_run += 1
                 log(f"would send {len(picks)} papers to {reader.email}: {message.rendered.subject}")
                 continue
-            state.claim(issue.id, reader.email, str(message.email["Message-ID"]))
+            state.claim(issue.id, reader.email, message.envelope.message_id)
             try:
-                where = backend.deliver(message.email, message.envelope)
+                where = backend.deliver(message.raw, message.envelope)
             except DeliveryError as exc:
                 state.mark_failed(issue.id, reader.email, str(exc))
                 report.failed += 1

@@ -45,7 +45,7 @@ def test_cr_lf_in_title_or_name_never_reaches_a_header(project):
     builder = _builder(project, papers)
     reader = Subscriber(email="ada@example.org", name="Ada\r\nBcc: victim@example.com")
     message = builder.message(reader, builder.picks(reader))
-    raw = message.email.as_bytes()
+    raw = message.raw
     parsed = message_from_bytes(raw, policy=policy.default)
     assert parsed["Bcc"] is None and parsed["X-Injected"] is None
     header_block = raw.split(b"\r\n\r\n", 1)[0]
@@ -57,7 +57,7 @@ def test_message_has_both_parts_and_every_list_header(project):
     builder = _builder(project, [_paper(i) for i in range(1, 21)])
     reader = Subscriber(email="ada@example.org", name="Ada")
     message = builder.message(reader, builder.picks(reader))
-    parsed = message_from_bytes(message.email.as_bytes(), policy=policy.default)
+    parsed = message_from_bytes(message.raw, policy=policy.default)
     assert parsed.get_content_type() == "multipart/alternative"
     kinds = [part.get_content_type() for part in parsed.iter_parts()]
     assert kinds == ["text/plain", "text/html"]
@@ -76,7 +76,7 @@ def test_message_has_both_parts_and_every_list_header(project):
     assert "https://papers.example.org/unsubscribe?token=" in parsed["List-Unsubscribe"]
     # a resend of the same issue to the same reader carries the same Message-ID
     again = builder.message(reader, builder.picks(reader))
-    assert again.email["Message-ID"] == message.email["Message-ID"]
+    assert again.envelope.message_id == message.envelope.message_id == parsed["Message-ID"]
 
 
 @pytest.mark.parametrize(
