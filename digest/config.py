@@ -7,13 +7,14 @@ Relative paths in the file are relative to the file's own folder, so `digest --c
 from __future__ import annotations
 
 import os
+import re
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import yamlfile
 from .errors import DigestError
@@ -77,7 +78,120 @@ class FileSource(_Strict):
         return self.name or f"file:{self.path.name}"
 
 
-SourceConfig = FileSource
+# --- network sources (issue 3) --------------------------------------------------------------
+
+
+def _base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{value!r} must be an absolute http(s) URL, e.g. https://huggingface.co")
+    return value.rstrip("/")
+
+
+class _WebSource(_Strict):
+    name: str | None = None  # how reports name the source; each kind has a default
+
+    # On hf_daily, arxiv_rss and arxiv_api, `url` replaces only the scheme and host: the
+    # standard paths are appended, so a mirror or a loopback test server can stand in.
+    @field_validator("url", check_fields=False)
+    @classmethod
+    def _http(cls, value: str) -> str:
+        return _base_url(value)
+
+
+class HFDailySource(_WebSource):
+    """Hugging Face Daily Papers: GET {url}/api/daily_papers?date=... (or week=, month=)."""
+
+    kind: Literal["hf_daily"]
+    url: str = "https://huggingface.co"
+    period: Literal["day", "week", "month"] = "day"
+    sort: Literal["trending", "publishedAt"] | None = None
+    limit: int = Field(100, ge=1, le=100)  # papers per page; the API caps it at 100
+    max_pages: int = Field(5, ge=1, le=50)
+
+    @property
+    def label(self) -> str:
+        return self.name or "hf_daily"
+
+
+ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
+_ARXIV_CATEGORY = r"[a-z][a-z\-]*(\.[A-Za-z\-]+)?"
+
+
+class ArxivRssSource(_WebSource):
+    """The day's announcements on arXiv: GET {url}/rss/cat1+cat2."""
+
+    kind: Literal["arxiv_rss"]
+    url: str = "https://rss.arxiv.org"
+    categories: list[str] = Field(min_length=1)
+    # new: first announcement; cross: cross-listed from another category; replace: a new
+    # version of an older paper, usually not news.
+    announce_types: list[Literal["new", "cross", "replace", "replace-cross"]] = Field(
+        default_factory=lambda: ["new", "cross"], min_length=1
+    )
+
+    @field_validator("categories")
+    @classmethod
+    def _arxiv_categories(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.fullmatch(_ARXIV_CATEGORY, value):
+                raise ValueError(
+                    f"{value!r} is not an arXiv category; write e.g. cs.LG, hep-th or astro-ph.CO"
+                )
+        return values
+
+    @property
+    def label(self) -> str:
+        return self.name or "arxiv_rss:" + "+".join(self.categories)
+
+
+class ArxivApiSource(_WebSource):
+    """An arXiv API search: GET {url}/api/query?search_query=... (Atom)."""
+
+    kind: Literal["arxiv_api"]
+    url: str = "https://export.arxiv.org"
+    query: str = Field(min_length=1)  # arXiv search_query syntax, e.g. "cat:cs.CL AND abs:retrieval"
+    max_results: int = Field(100, ge=1, le=2000)
+    sort_by: Literal["submittedDate", "lastUpdatedDate", "relevance"] = "submittedDate"
+    sort_order: Literal["descending", "ascending"] = "descending"
+
+    @property
+    def label(self) -> str:
+        return self.name or f"arxiv_api:{self.query}"
+
+
+class FeedSource(_WebSource):
+    """Any RSS or Atom feed; `url` is the feed itself. arXiv ids in links are recognised."""
+
+    kind: Literal["feed"]
+    url: str
+
+    @property
+    def label(self) -> str:
+        return self.name or f"feed:{urlsplit(self.url).netloc}"
+
+
+SourceConfig = Annotated[
+    FileSource | HFDailySource | ArxivRssSource | ArxivApiSource | FeedSource,
+    Field(discriminator="kind"),
+]
+
+
+class Fetch(_Strict):
+    """How sources are fetched: limits for every HTTP request, and what an empty day means."""
+
+    timeout: float = Field(20.0, gt=0, le=600)  # seconds one attempt may take, all in
+    retries: int = Field(3, ge=0, le=10)  # on 429, 5xx, timeouts and dropped connections
+    backoff: float = Field(1.0, ge=0, le=60)  # first wait in seconds; doubles, with jitter
+    max_wait: float = Field(60.0, ge=0, le=3600)  # longest single wait, Retry-After included
+    max_bytes: int = Field(20_000_000, ge=1024)  # per response, after decompression
+    max_redirects: int = Field(5, ge=0, le=20)
+    concurrency: int = Field(8, ge=1, le=64)  # sources fetched at once
+    user_agent: str | None = None  # default: digest/<version>; add a contact address here
+    # A day with no papers from any source (weekends on Hugging Face) either skips the
+    # issue or reaches back for the last `lookback_days` days; readers never get a paper twice.
+    empty_day: Literal["skip", "lookback"] = "skip"
+    lookback_days: int = Field(3, ge=1, le=14)
 
 
 class Delivery(_Strict):
@@ -103,6 +217,7 @@ class Ranking(_Strict):
 class Config(_Strict):
     newsletter: Newsletter = Field(default_factory=Newsletter)
     sources: list[SourceConfig] = Field(min_length=1)
+    fetch: Fetch = Field(default_factory=Fetch)
     subscribers: Path = Path("subscribers.yaml")
     state: Path = Path(".digest/state.db")
     delivery: Delivery = Field(default_factory=Delivery)
@@ -111,6 +226,18 @@ class Config(_Strict):
 
     # Set by load(), not by the file.
     path: Path = Field(DEFAULT_CONFIG, exclude=True)
+
+    @model_validator(mode="after")
+    def _labels_are_unique(self) -> Config:
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.label in seen:
+                raise ValueError(
+                    f"sources: two sources are both called {source.label!r} in reports; "
+                    "give one of them a different `name:`"
+                )
+            seen.add(source.label)
+        return self
 
     @property
     def root(self) -> Path:
@@ -150,7 +277,8 @@ def load(path: Path = DEFAULT_CONFIG) -> Config:
     except ValidationError as exc:
         raise DigestError(yamlfile.validation_problems(doc, exc, Config)) from None
     for source in config.sources:
-        source.path = config.resolve(source.path)
+        if isinstance(source, FileSource):
+            source.path = config.resolve(source.path)
     config.subscribers = config.resolve(config.subscribers)
     config.state = config.resolve(config.state)
     if config.templates is not None:

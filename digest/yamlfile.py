@@ -101,21 +101,70 @@ def validation_problems(doc: Document, exc: Any, model: Any, base: Loc = (), lab
     prefix = f"{label}: " if label else ""
     problems = []
     for err in exc.errors(include_url=False):
-        loc: Loc = (*base, *err["loc"])
-        field_path = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in err["loc"])
+        err_loc = _without_union_tags(_at(doc.data, base), err["loc"])
+        loc: Loc = (*base, *err_loc)
+        field_path = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in err_loc)
         field_path = field_path.replace(".[", "[")
         if err["type"] == "extra_forbidden":
             allowed = _allowed_keys(model, err["loc"][:-1])
             hint = f"; known fields: {', '.join(allowed)}" if allowed else ""
             problems.append(f"{doc.where(loc)}: {prefix}unknown field '{field_path}'{hint}")
             continue
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            members = _union_members(_annotation_at(model, err["loc"]))
+            tags = ", ".join(str(t) for m in members for t in _tags(m))
+            found = err.get("ctx", {}).get("tag")
+            what = f"unknown kind {found!r}" if found is not None else "no kind"
+            problems.append(f"{doc.where(loc)}: {prefix}{field_path}: {what}; use one of: {tags}")
+            continue
         msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         problems.append(f"{doc.where(loc)}: {prefix}{field_path or 'top level'}: {msg}")
     return problems
 
 
-def _allowed_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
-    """The field names (aliases) the model accepts at `loc`, walking nested models and lists."""
+def _at(data: Any, loc: Loc) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _without_union_tags(data: Any, loc: tuple[Any, ...]) -> Loc:
+    """pydantic puts a tagged union's tag in the error path (`sources.0.feed.url`); the
+    document has no such key, so drop the parts that are the `kind` of the mapping they sit in."""
+    out: list[Any] = []
+    for part in loc:
+        if isinstance(data, dict) and part not in data and data.get("kind") == part:
+            continue
+        out.append(part)
+        data = _at(data, (part,))
+    return tuple(out)
+
+
+def _union_members(annotation: Any) -> list[Any]:
+    """The models of a (possibly Annotated) tagged union, in declaration order."""
+    import typing
+
+    out = []
+    for member in typing.get_args(annotation):
+        if getattr(member, "model_fields", None):
+            out.append(member)
+        elif typing.get_args(member):
+            out.extend(_union_members(member))
+    return out
+
+
+def _tags(member: Any) -> tuple[Any, ...]:
+    import typing
+
+    kind = member.model_fields.get("kind")
+    return typing.get_args(kind.annotation) if kind else ()
+
+
+def _annotation_at(model: Any, loc: tuple[Any, ...]) -> Any:
+    """The type the model expects at `loc`, walking nested models, lists and tagged unions."""
     import typing
 
     current: Any = model
@@ -126,13 +175,21 @@ def _allowed_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
             continue
         fields_ = getattr(current, "model_fields", None)
         if not fields_:
-            return []
+            current = next((m for m in _union_members(current) if part in _tags(m)), None)
+            if current is None:
+                return None
+            continue
         by_alias = {(f.alias or name): f for name, f in fields_.items()}
         if part not in by_alias:
-            return []
+            return None
         current = by_alias[part].annotation
         args = [a for a in typing.get_args(current) if a is not type(None)]
         if args and typing.get_origin(current) is not list:
             current = args[0]
-    fields_ = getattr(current, "model_fields", None) or {}
+    return current
+
+
+def _allowed_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The field names (aliases) the model accepts at `loc`."""
+    fields_ = getattr(_annotation_at(model, loc), "model_fields", None) or {}
     return [f.alias or name for name, f in fields_.items()]
