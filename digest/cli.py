@@ -4,10 +4,11 @@ failed (reported), 2 bad usage, config or input."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from . import __version__
@@ -70,6 +71,95 @@ def cmd_send(args: argparse.Namespace) -> int:
     if report.sent and config.outbox is not None:
         print(f"messages in {config.outbox / report.issue}/")
     return report.exit_code
+
+
+def _day(value: str | None, tz: str) -> date:
+    """--date: a calendar day; default today in the newsletter's time zone (the issue's day)."""
+    if value is None:
+        from zoneinfo import ZoneInfo
+
+        return datetime.now(ZoneInfo(tz)).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise DigestError(f"--date {value!r}: not a day; write YYYY-MM-DD, e.g. 2026-08-14") from None
+
+
+def _source_line(report) -> str:
+    name = report.label + (f" ({report.day})" if report.day else "")
+    if not report.ok:
+        return f"  {name:<44} FAILED      {report.seconds:6.2f}s  {report.error}"
+    cache = {True: "cache hit", False: "fetched", None: "local"}[report.cached]
+    noun = "paper " if report.papers == 1 else "papers"
+    return f"  {name:<44} {report.papers:4d} {noun} {cache:<9} {report.seconds:6.2f}s"
+
+
+class _Progress:
+    """One self-rewriting status line on a terminal; silent when stderr is a file or pipe."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.done = 0
+        self.live = sys.stderr.isatty()
+        if self.live:
+            print(f"fetching {total} sources...", end="", file=sys.stderr, flush=True)
+
+    def __call__(self, report) -> None:
+        self.done += 1
+        if self.live:
+            state = "failed" if not report.ok else f"{report.papers} papers"
+            line = f"[{self.done}/{self.total}] {report.label}: {state}"
+            print(f"\r\033[K{line[:100]}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.live:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from . import sources
+    from .mail import write_atomic
+    from .sources import jsonlines
+
+    config = _config(args)
+    day = _day(args.date, config.newsletter.timezone)
+    progress = _Progress(len(config.sources))
+    try:
+        collected = sources.collect(
+            config.sources, day=day, options=config.fetch, state=config.state, progress=progress
+        )
+    finally:
+        progress.close()
+    to_stdout = args.out is None or str(args.out) == "-"
+    out = sys.stderr if to_stdout else sys.stdout
+    print(f"fetch for {day}:", file=out)
+    for report in collected.reports:
+        print(_source_line(report), file=out)
+        for warning in report.warnings:
+            print(f"    warning: {warning}", file=out)
+    failed = len(collected.failed)
+    if failed == len(collected.reports):
+        print(f"every source failed: no papers written{'' if to_stdout else f' to {args.out}'}", file=out)
+        return EXIT_PARTIAL
+    if collected.lookback:
+        days = ", ".join(str(d) for d in collected.lookback)
+        print(f"{day} had no papers; used the days before: {days}", file=out)
+    elif collected.empty_day:
+        print(f"no papers for {day} from any source (a weekend or holiday?)", file=out)
+    lines = io.StringIO()
+    jsonlines.write(collected.papers, lines)
+    if to_stdout:
+        sys.stdout.write(lines.getvalue())
+        where = ""
+    else:
+        write_atomic(args.out, lines.getvalue().encode())
+        where = f" -> {args.out}"
+    summary = (
+        f"{len(collected.reports)} sources, {failed} failed; "
+        f"{len(collected.papers)} paper{'' if len(collected.papers) == 1 else 's'} after merging"
+    )
+    print(summary + where, file=out)
+    return EXIT_PARTIAL if failed else EXIT_OK
 
 
 def cmd_themes(args: argparse.Namespace) -> int:
@@ -144,6 +234,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="build every message but send and record nothing")
     p.add_argument("--now", metavar="ISO", help="pretend it is this time (default: now)")
     p.set_defaults(func=cmd_send)
+
+    p = sub.add_parser(
+        "fetch", parents=[common], help="fetch every configured source, write papers as JSON lines"
+    )
+    p.add_argument("--date", metavar="D", help="the day to fetch, YYYY-MM-DD (default: today's issue)")
+    p.add_argument(
+        "--out", type=Path, metavar="FILE", help="write the papers here (default: standard output)"
+    )
+    p.set_defaults(func=cmd_fetch)
 
     p = sub.add_parser("themes", parents=[common], help="group papers from a JSON-lines file into themes")
     p.add_argument("--papers", type=Path, required=True, metavar="FILE")

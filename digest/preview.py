@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from . import sources, subscribers, themes
-from .build import Builder, Message, make_issue
+from .build import Builder, Message, issue_id_for, make_issue
 from .config import Config
 from .errors import DigestError
 from .mail import write_atomic
@@ -37,13 +37,22 @@ def choose_reader(config: Config, to: str | None) -> Subscriber:
     return active[0] if active else Subscriber(email=SAMPLE_READER)
 
 
-def papers_for(config: Config, papers_file: Path | None) -> tuple[list[Paper], list[str]]:
+def papers_for(
+    config: Config, papers_file: Path | None, day: date | None = None
+) -> tuple[list[Paper], list[str]]:
     if papers_file is not None:
         return file_source.read(papers_file), []
-    collected = sources.collect(config.sources)
+    collected = sources.collect(
+        config.sources, day=day, options=config.fetch, state=config.state, readonly=True
+    )
     problems = [f"source {r.label}: {r.error}" for r in collected.failed]
     if not collected.papers:
-        raise DigestError(["no papers from any source", *problems])
+        what = (
+            f"no papers for {day} from any source (an empty day)"
+            if collected.empty_day
+            else "no papers from any source"
+        )
+        raise DigestError([what, *problems])
     return collected.papers, problems
 
 
@@ -51,7 +60,9 @@ def build(
     config: Config, *, now: datetime, to: str | None = None, papers_file: Path | None = None
 ) -> Preview:
     reader = choose_reader(config, to)
-    papers, problems = papers_for(config, papers_file)
+    papers, problems = papers_for(
+        config, papers_file, date.fromisoformat(issue_id_for(now, config.newsletter.timezone))
+    )
     issue = make_issue(papers, now, config.newsletter.timezone, themes.load_taxonomy())
     builder = Builder(config, issue, now, config.secret())
     with State(config.state, readonly=True) as state:

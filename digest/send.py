@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from . import sources, subscribers, themes
-from .build import Builder, make_issue
+from .build import Builder, issue_id_for, make_issue
 from .config import Config
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from .mail import DeliveryError, open_backend
@@ -55,9 +55,19 @@ def run(
         if not readers:
             raise DigestError(f"{config.subscribers}: no active subscriber {to}")
 
-    collected = sources.collect(config.sources)
+    day = date.fromisoformat(issue_id_for(now, config.newsletter.timezone))
+    collected = sources.collect(
+        config.sources, day=day, options=config.fetch, state=config.state, readonly=dry_run
+    )
     for failed in collected.failed:
         report.problems.append(f"source {failed.label}: {failed.error}")
+    if collected.lookback:
+        earlier = ", ".join(map(str, collected.lookback))
+        log(f"no papers for {day}; using {earlier} (fetch.empty_day: lookback)")
+    if collected.empty_day:  # a weekend on HF: normal, not a failure (fetch.empty_day: skip)
+        log(f"no papers for {day} from any source: no issue today, nothing was sent")
+        report.seconds = time.perf_counter() - started
+        return report
     if not collected.papers:
         report.problems.append("no papers from any source: nothing was sent")
         report.seconds = time.perf_counter() - started

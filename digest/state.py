@@ -10,10 +10,12 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 SCHEMA = """
@@ -118,6 +120,106 @@ class State:
             (email.lower(), except_issue),
         )
         return frozenset(r[0] for r in rows)
+
+
+# --- HTTP cache (fetch) -------------------------------------------------------------------
+# Each URL's ETag / Last-Modified with the body they validate, so an unchanged feed costs a
+# conditional request and a 304, and the papers still come from the body we kept.
+
+HTTP_CACHE_KEEP_DAYS = 14
+HTTP_CACHE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS http_cache (
+    url            TEXT PRIMARY KEY,
+    etag           TEXT,
+    last_modified  TEXT,
+    body           BLOB NOT NULL,
+    stored_at      TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    etag: str | None
+    last_modified: str | None
+    body: bytes
+
+
+class HttpCache:
+    """The http_cache table, shared by the fetch threads (one connection behind a lock).
+
+    Opened on first use, so configurations without web sources never create a state file.
+    `readonly` (preview, dry runs) sends the validators it has but stores nothing."""
+
+    def __init__(self, path: Path, *, readonly: bool = False):
+        self.path = path
+        self.readonly = readonly
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._db is None:
+            if self.readonly:
+                if not self.path.exists():
+                    return None
+                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+                try:
+                    self._db.execute("SELECT 1 FROM http_cache LIMIT 1")
+                except sqlite3.OperationalError:  # a state file from before the cache existed
+                    self._db.close()
+                    self._db = None
+                    return None
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(HTTP_CACHE_SCHEMA)
+        return self._db
+
+    def get(self, url: str) -> CachedResponse | None:
+        with self._lock:
+            db = self._connect()
+            if db is None:
+                return None
+            row = db.execute(
+                "SELECT etag, last_modified, body FROM http_cache WHERE url = ?", (url,)
+            ).fetchone()
+        return CachedResponse(row[0], row[1], bytes(row[2])) if row else None
+
+    def put(self, url: str, etag: str | None, last_modified: str | None, body: bytes) -> None:
+        self._write(
+            """INSERT INTO http_cache (url, etag, last_modified, body, stored_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (url) DO UPDATE SET etag = excluded.etag,
+               last_modified = excluded.last_modified, body = excluded.body,
+               stored_at = excluded.stored_at""",
+            (url, etag, last_modified, body, _now()),
+        )
+
+    def touch(self, url: str) -> None:
+        """Mark an entry as still in use (its server just answered 304)."""
+        self._write("UPDATE http_cache SET stored_at = ? WHERE url = ?", (_now(), url))
+
+    def _write(self, sql: str, args: tuple) -> None:
+        if self.readonly:
+            return
+        with self._lock:
+            db = self._connect()
+            assert db is not None
+            with db:
+                db.execute(sql, args)
+                # Dated URLs (one HF listing per day) are never asked for again after a while:
+                # forget entries unused for KEEP_DAYS, or the file grows by a listing a day.
+                cutoff = (datetime.now(UTC) - timedelta(days=HTTP_CACHE_KEEP_DAYS)).isoformat(
+                    timespec="seconds"
+                )
+                db.execute("DELETE FROM http_cache WHERE stored_at < ?", (cutoff,))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
 
 @contextmanager

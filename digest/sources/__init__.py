@@ -1,16 +1,36 @@
 """Where papers come from. One module per source kind; `collect` runs them all and merges.
 
-A source that fails is reported and skipped; the caller decides what an all-failed run means.
+Sources are fetched at once, one thread each (up to `fetch.concurrency`) over one shared
+httpx client: the work is waiting on the network, the callers (send, preview, the
+scheduler) are synchronous, and feedparser's CPU-bound parsing runs in the same threads
+instead of stalling an event loop. A source that fails is reported and skipped; the
+caller decides what an all-failed run means.
 """
 
 from __future__ import annotations
 
+import importlib
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..config import Fetch
 from ..errors import DigestError
 from ..models import Paper
-from . import file
+from .result import Fetched, FetchError
+
+if TYPE_CHECKING:
+    from .httpclient import Client
+
+# Each kind is the module of that name here, imported when a source of that kind is
+# configured: `digest themes` and the `file` source never load httpx or feedparser.
+KINDS = ("file", "hf_daily", "arxiv_rss", "arxiv_api", "feed")
+# Sources whose listing belongs to a day (and so can be asked for an earlier one).
+DATED = frozenset({"hf_daily"})
 
 
 @dataclass
@@ -19,6 +39,9 @@ class SourceReport:
     papers: int = 0
     seconds: float = 0.0
     error: str | None = None
+    cached: bool | None = None  # True: answered 304, served from the cache; None: not HTTP
+    warnings: list[str] = field(default_factory=list)
+    day: date | None = None  # set on the extra fetches of an empty day's lookback
 
     @property
     def ok(self) -> bool:
@@ -29,32 +52,105 @@ class SourceReport:
 class Collected:
     papers: list[Paper] = field(default_factory=list)
     reports: list[SourceReport] = field(default_factory=list)
+    lookback: list[date] = field(default_factory=list)  # earlier days used for an empty one
 
     @property
     def failed(self) -> list[SourceReport]:
         return [r for r in self.reports if not r.ok]
 
+    @property
+    def empty_day(self) -> bool:
+        """Every source answered and none had a paper: a weekend or holiday, not a fault."""
+        return not self.papers and not self.failed
 
-def collect(sources: list) -> Collected:
-    """Read every configured source, merge by paper id, keep each source's report."""
-    result = Collected()
-    lists: list[list[Paper]] = []
-    for source in sources:
-        report = SourceReport(source.label)
-        started = time.perf_counter()
-        try:
-            papers = file.read(source.path, source.label)
-        except DigestError as exc:
-            report.error = "; ".join(exc.problems[:3]) + (
-                f" (and {len(exc.problems) - 3} more)" if len(exc.problems) > 3 else ""
-            )
-            papers = []
-        report.seconds = time.perf_counter() - started
-        report.papers = len(papers)
-        result.reports.append(report)
-        lists.append(papers)
-    result.papers = merge(lists)
-    return result
+
+def collect(
+    sources: list,
+    *,
+    day: date | None = None,
+    options: Fetch | None = None,
+    state: Path | None = None,
+    readonly: bool = False,
+    progress: Callable[[SourceReport], None] | None = None,
+    client: Client | None = None,
+) -> Collected:
+    """Fetch every source for `day` at once, merge by paper id, keep each source's report.
+
+    `state` holds the HTTP cache (ETag / Last-Modified); `readonly` uses it without storing.
+    On an empty day, `options.empty_day: lookback` asks the dated sources for the days before.
+    """
+    from ..state import HttpCache
+
+    options = options or Fetch()
+    cache = HttpCache(state, readonly=readonly) if state is not None else None
+    own_client = client is None and any(s.kind != "file" for s in sources)
+    if own_client:
+        from .httpclient import Client
+
+        client = Client(options, cache=cache, user_agent=options.user_agent)
+    try:
+        jobs = [(source, day) for source in sources]
+        results = _run(jobs, client, options.concurrency, progress)
+        collected = Collected(reports=[r for r, _ in results])
+        lists = [papers for _, papers in results]
+        dated = [s for s in sources if s.kind in DATED]
+        if day and dated and options.empty_day == "lookback" and not any(lists) and not collected.failed:
+            earlier = [day - timedelta(days=n) for n in range(1, options.lookback_days + 1)]
+            more = _run([(s, d) for d in earlier for s in dated], client, options.concurrency, progress)
+            for report, papers in more:
+                collected.reports.append(report)
+                lists.append(papers)
+            collected.lookback = [d for d in earlier if any(r.day == d and r.papers for r, _ in more)]
+        collected.papers = merge(lists)
+        return collected
+    finally:
+        if own_client and client is not None:
+            client.close()
+        if cache is not None:
+            cache.close()
+
+
+def _run(
+    jobs: list[tuple[object, date | None]],
+    client: Client | None,
+    concurrency: int,
+    progress: Callable[[SourceReport], None] | None,
+) -> list[tuple[SourceReport, list[Paper]]]:
+    """Each job in its own thread; results in the order of `jobs`, progress as they finish."""
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(jobs)), thread_name_prefix="fetch") as pool:
+        futures = {pool.submit(_one, source, day, client): i for i, (source, day) in enumerate(jobs)}
+        results: list = [None] * len(jobs)
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if progress is not None:
+                progress(results[futures[future]][0])
+    return results
+
+
+def _one(source, day: date | None, client: Client | None) -> tuple[SourceReport, list[Paper]]:
+    """One source, never raising: whatever goes wrong becomes the report's error."""
+    report = SourceReport(source.label, day=day if source.kind in DATED else None)
+    started = time.perf_counter()
+    papers: list[Paper] = []
+    try:
+        kind = importlib.import_module(f"{__name__}.{source.kind}")
+        fetched: Fetched = kind.fetch(source, client, day)
+        papers = fetched.papers
+        report.warnings = fetched.warnings
+        report.cached = fetched.cached
+    except FetchError as exc:
+        report.error = str(exc)
+    except DigestError as exc:
+        report.error = "; ".join(exc.problems[:3]) + (
+            f" (and {len(exc.problems) - 3} more)" if len(exc.problems) > 3 else ""
+        )
+    except Exception as exc:  # a parser bug must not take the other sources down with it
+        report.error = f"unexpected {type(exc).__name__}: {exc} (please report this as a bug)"
+    report.seconds = time.perf_counter() - started
+    report.papers = len(papers)
+    return report, papers
 
 
 def merge(lists: list[list[Paper]]) -> list[Paper]:

@@ -23,6 +23,10 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _first(*values: Any) -> Any:
     return next((v for v in values if v not in (None, "", [])), None)
 
@@ -33,9 +37,34 @@ def _org(value: Any) -> str | None:
     return _str(value)
 
 
+_IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+
+
+def _image(value: Any) -> str | None:
+    """A URL that points at a still image (mediaUrls also holds .mp4 videos)."""
+    url = _str(value)
+    return url if url and url.lower().split("?")[0].endswith(_IMAGE) else None
+
+
+def _author(value: Any) -> str | None:
+    # `hidden` is about how the HF page shows an author, not about authorship: keep them all.
+    if not isinstance(value, dict):
+        return None
+    user = value.get("user") if isinstance(value.get("user"), dict) else {}
+    name = _str(value.get("name")) or _str(user.get("fullname"))
+    return one_line(name) if name else None
+
+
 def paper_from_hf(entry: dict[str, Any], position: int | None = None, source: str = "hf_daily") -> Paper:
-    """One daily_papers entry as a Paper. Raises ValueError when it has no usable id or title."""
+    """One daily_papers entry as a Paper. Raises ValueError when it has no usable id or title.
+
+    Text stays as HF gives it (the abstract keeps arXiv's line breaks and any LaTeX);
+    `digest.clean.display` turns it into what a reader sees."""
     inner = entry.get("paper") if isinstance(entry.get("paper"), dict) else {}
+
+    def either(name: str) -> Any:
+        return _first(inner.get(name), entry.get(name))
+
     raw_id = _str(inner.get("id")) or _str(entry.get("id"))
     if not raw_id:
         raise ValueError("entry has no paper id")
@@ -43,35 +72,37 @@ def paper_from_hf(entry: dict[str, Any], position: int | None = None, source: st
     title = _str(inner.get("title")) or _str(entry.get("title"))
     if not title:
         raise ValueError(f"paper {pid} has no title")
-    authors = [
-        one_line(a["name"]) for a in inner.get("authors") or [] if isinstance(a, dict) and _str(a.get("name"))
-    ]
-    media = _first(
+    authors = [name for name in map(_author, _list(inner.get("authors"))) if name]
+    media = [*_list(entry.get("mediaUrls")), *_list(inner.get("mediaUrls"))]
+    thumbnail = _first(
         _str(entry.get("thumbnail")),
         _str(entry.get("mediaUrl")),
-        *[_str(u) for u in entry.get("mediaUrls") or [] if isinstance(entry.get("mediaUrls"), list)],
+        *map(_image, media),
     )
-    keywords = inner.get("ai_keywords")
+    keywords = either("ai_keywords")
+    stars = _int(inner.get("githubStars"))
     return Paper(
         id=pid,
         title=one_line(title),
-        abstract=(_str(inner.get("summary")) or _str(entry.get("summary")) or ""),
+        abstract=_str(inner.get("summary")) or _str(entry.get("summary")) or "",
         authors=authors,
         organization=_org(inner.get("organization")) or _org(entry.get("organization")),
         published=_str(inner.get("publishedAt")),
         submitted=_str(inner.get("submittedOnDailyAt")) or _str(entry.get("publishedAt")),
         url=HF_PAPER_PAGE.format(id=pid),
         pdf_url=ARXIV_PDF.format(id=pid) if arxiv_id(pid) else None,
-        code_url=_str(inner.get("githubRepo")) or _str(entry.get("githubRepo")),
-        project_url=_str(inner.get("projectPage")),
-        thumbnail=media,
+        code_url=_str(either("githubRepo")),
+        project_url=_str(either("projectPage")),
+        thumbnail=thumbnail,
         keywords=[one_line(k) for k in keywords if _str(k)] if isinstance(keywords, list) else [],
-        summary=_str(inner.get("ai_summary")),
-        upvotes=_int(inner.get("upvotes")),
-        comments=_int(entry.get("numComments")),
-        stars=_int(inner.get("githubStars"))
-        if _int(inner.get("githubStars")) is not None
-        else _int(entry.get("githubStars")),
+        summary=_str(either("ai_summary")),
+        upvotes=_int(inner.get("upvotes"))
+        if _int(inner.get("upvotes")) is not None
+        else _int(entry.get("upvotes")),
+        comments=_int(entry.get("numComments"))
+        if _int(entry.get("numComments")) is not None
+        else _int(inner.get("numComments")),
+        stars=stars if stars is not None else _int(entry.get("githubStars")),
         position=position,
         sources=[source],
     )

@@ -1,0 +1,94 @@
+"""The `hf_daily` source: Hugging Face Daily Papers, GET {url}/api/daily_papers.
+
+A day (`date=YYYY-MM-DD`), an ISO week (`week=YYYY-Www`) or a month (`month=YYYY-MM`), in
+pages of `limit` (`p` counts from 0) until a short page or `max_pages`. Each entry is
+normalised by `hf.paper_from_hf`, the same code that reads saved responses in `file`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from ..models import Paper
+from .feed import looks_like_html, snippet
+from .hf import paper_from_hf
+from .httpclient import Client
+from .result import Fetched, FetchError, normalise
+
+PATH = "/api/daily_papers"
+
+
+def params_for(source: Any, day: date | None, page: int) -> dict[str, str | int]:
+    params: dict[str, str | int] = {}
+    if day is not None:
+        if source.period == "week":
+            year, week, _ = day.isocalendar()
+            params["week"] = f"{year}-W{week:02d}"
+        elif source.period == "month":
+            params["month"] = f"{day:%Y-%m}"
+        else:
+            params["date"] = day.isoformat()
+    if source.sort:
+        params["sort"] = source.sort
+    params["limit"] = source.limit
+    params["p"] = page
+    return params
+
+
+def entries(body: bytes, where: str, content_type: str = "") -> list[Any]:
+    """The JSON array of a daily_papers response; a FetchError says what came instead."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        got = "an HTML page" if looks_like_html(body, content_type) else "something that is not JSON"
+        if not body.strip():
+            got = "an empty body"
+        raise FetchError(
+            f"{where}: expected a JSON array of papers, got {got}; starts {snippet(body)!r}"
+        ) from None
+    if isinstance(data, dict) and data.get("error"):
+        raise FetchError(
+            f"{where}: the API answered with an error: {snippet(str(data['error']).encode(), 200)}"
+        )
+    if not isinstance(data, list):
+        raise FetchError(f"{where}: expected a JSON array of papers, got a JSON {type(data).__name__}")
+    return data
+
+
+def paper_from_entry(entry: Any, position: int, source: str) -> Paper:
+    if not isinstance(entry, dict):
+        raise ValueError("expected an object")
+    return paper_from_hf(entry, position, source)
+
+
+def fetch(source: Any, client: Client, day: date | None) -> Fetched:
+    papers: list[Paper] = []
+    warnings: list[str] = []
+    seen: set[str] = set()
+    cached = True
+    url = source.url + PATH
+    for page in range(source.max_pages):
+        response = client.get(url, params_for(source, day, page), accept="application/json")
+        cached = cached and response.cached
+        data = entries(response.body, response.final_url, response.content_type)
+        found, skipped = normalise(
+            data,
+            lambda entry, n: paper_from_entry(entry, n, source.label),
+            response.final_url,
+            first=page * source.limit + 1,
+        )
+        warnings += skipped
+        for paper in found:  # the listing can shift between pages: keep each paper once
+            if paper.id not in seen:
+                seen.add(paper.id)
+                paper.position = len(papers) + 1
+                papers.append(paper)
+        if len(data) < source.limit:
+            break
+    else:
+        warnings.append(
+            f"{url}: stopped after {source.max_pages} full pages (max_pages); the listing may go on"
+        )
+    return Fetched(papers, warnings, cached=cached)

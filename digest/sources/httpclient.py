@@ -1,0 +1,252 @@
+"""HTTP for every web source: one httpx client, bounded in time, size and redirects.
+
+Every request has a deadline; 429, 5xx, timeouts and dropped connections are retried with
+exponential backoff and jitter, honouring `Retry-After`; a body may not grow past
+`max_bytes`, counted after decompression (we inflate gzip/deflate ourselves, in bounded
+steps, because httpx's decoders have no output limit and a 64 KB chunk of a gzip bomb
+inflates to 64 MB at once). With a cache, requests are conditional and a 304 returns the
+body kept from last time. Everything that can go wrong ends in a FetchError whose message
+says what happened, in words for the report.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Protocol
+
+import httpx
+
+from .. import __version__
+from .result import FetchError
+
+USER_AGENT = f"digest/{__version__} (trending papers newsletter; python-httpx)"
+_RETRY_STATUS = frozenset({408, 425, 429}) | frozenset(range(500, 600))
+
+
+class _Transient(Exception):
+    """A failure worth another attempt (timeout, dropped connection, 429, 5xx)."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Limits(Protocol):
+    timeout: float
+    retries: int
+    backoff: float
+    max_wait: float
+    max_bytes: int
+    max_redirects: int
+
+
+class Cache(Protocol):
+    def get(self, url: str): ...
+    def put(self, url: str, etag: str | None, last_modified: str | None, body: bytes) -> None: ...
+    def touch(self, url: str) -> None: ...
+
+
+@dataclass
+class Response:
+    url: str  # as requested (the cache key); `final_url` after redirects
+    final_url: str
+    body: bytes
+    content_type: str
+    cached: bool  # the server said 304 and the body is the one we kept
+    attempts: int
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
+
+
+class _Inflater:
+    """gzip / deflate, never producing more than we ask for in one step."""
+
+    def __init__(self, encoding: str):
+        # 47 = 32 + 15: zlib detects a gzip or zlib header by itself. A "deflate" body
+        # without the zlib header (some servers send raw deflate) falls back to -15.
+        self.encoding = encoding
+        self._z = zlib.decompressobj(47)
+        self._started = False
+
+    def feed(self, data: bytes, room: int) -> tuple[bytes, bool]:
+        """Inflate `data`; returns the output and whether it would exceed `room` bytes."""
+        try:
+            out = self._z.decompress(data, room + 1)
+        except zlib.error:
+            if self.encoding == "deflate" and not self._started:
+                self._z = zlib.decompressobj(-15)
+                out = self._z.decompress(data, room + 1)
+            else:
+                raise
+        self._started = True
+        return out, len(out) > room or bool(self._z.unconsumed_tail)
+
+    def finish(self, room: int) -> tuple[bytes, bool]:
+        out = self._z.flush(room + 1)
+        return out, len(out) > room
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """`Retry-After` as seconds from now: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class Client:
+    """Shared by every source of a run; safe to use from several threads at once."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        *,
+        cache: Cache | None = None,
+        user_agent: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.limits = limits
+        self.cache = cache
+        self.sleep = sleep
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(limits.timeout),
+            follow_redirects=True,
+            max_redirects=limits.max_redirects,
+            headers={"User-Agent": user_agent or USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, url: str, params: dict[str, str | int] | None = None, *, accept: str = "*/*") -> Response:
+        """GET with retries; a FetchError says why there is no body."""
+        try:
+            full = str(httpx.URL(url, params=params))
+        except (httpx.InvalidURL, TypeError, ValueError) as exc:
+            raise FetchError(f"{url}: not a usable URL ({exc})") from None
+        cached = self.cache.get(full) if self.cache else None
+        headers = {"Accept": accept}
+        if cached and cached.etag:
+            headers["If-None-Match"] = cached.etag
+        if cached and cached.last_modified:
+            headers["If-Modified-Since"] = cached.last_modified
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return self._attempt(full, headers, cached, attempts)
+            except _Transient as exc:
+                if attempts > self.limits.retries:
+                    tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
+                    raise FetchError(f"{exc} (gave up after {tries})") from None
+                wait = self._backoff(attempts)
+                if exc.retry_after is not None:
+                    if exc.retry_after > self.limits.max_wait:
+                        raise FetchError(
+                            f"{exc}; the server asks to wait {exc.retry_after:.0f}s, longer than "
+                            f"fetch.max_wait ({self.limits.max_wait:g}s), so this run gave up"
+                        ) from None
+                    wait = max(wait, exc.retry_after)
+                self.sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential with "equal jitter": between half and all of backoff * 2^(n-1), so
+        # sources retrying together spread out instead of hammering the server in step.
+        ceiling = min(self.limits.max_wait, self.limits.backoff * 2 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _attempt(self, url: str, headers: dict[str, str], cached, attempts: int) -> Response:
+        limits = self.limits
+        deadline = time.monotonic() + limits.timeout
+        try:
+            with self._http.stream("GET", url, headers=headers) as response:
+                status = response.status_code
+                where = str(response.url)
+                if status == 304:
+                    if cached is None or self.cache is None:
+                        raise FetchError(f"{where}: answered 304 Not Modified, but nothing was cached")
+                    self.cache.touch(url)
+                    return Response(url, where, cached.body, "", True, attempts)
+                if status in _RETRY_STATUS:
+                    retry_after = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
+                    raise _Transient(f"{where}: HTTP {status} {response.reason_phrase}".rstrip(), retry_after)
+                if not 200 <= status < 300:
+                    raise FetchError(f"{where}: HTTP {status} {response.reason_phrase}".rstrip())
+                body = self._read(response, deadline)
+        except httpx.TooManyRedirects:
+            raise FetchError(
+                f"{url}: more than {limits.max_redirects} redirects (a redirect loop?)"
+            ) from None
+        except httpx.TimeoutException:
+            raise _Transient(f"{url}: no answer within {limits.timeout:g}s (timed out)") from None
+        except httpx.RemoteProtocolError as exc:
+            raise _Transient(f"{url}: the connection broke off mid-response ({exc})") from None
+        except httpx.ConnectError as exc:
+            raise _Transient(f"{url}: cannot connect ({exc})") from None
+        except httpx.TransportError as exc:  # ReadError, WriteError, proxy errors, ...
+            raise _Transient(f"{url}: network error ({type(exc).__name__}: {exc})") from None
+        except httpx.HTTPError as exc:  # UnsupportedProtocol after a redirect, invalid URL, ...
+            raise FetchError(f"{url}: {exc}") from None
+        if self.cache is not None:
+            etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
+            if etag or modified:
+                self.cache.put(url, etag, modified, body)
+        return Response(url, where, body, response.headers.get("content-type", ""), False, attempts)
+
+    def _read(self, response: httpx.Response, deadline: float) -> bytes:
+        limit = self.limits.max_bytes
+        where = str(response.url)
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
+            raise FetchError(f"{where}: sent Content-Encoding {encoding!r}, which digest did not ask for")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise FetchError(
+                f"{where}: the response is {_size(int(declared))}, over fetch.max_bytes ({_size(limit)})"
+            )
+        inflater = _Inflater(encoding) if encoding != "identity" else None
+        body = bytearray()
+        too_big = False
+        try:
+            for chunk in response.iter_raw():
+                if time.monotonic() > deadline:
+                    raise _Transient(f"{where}: still downloading after {self.limits.timeout:g}s (timed out)")
+                if inflater is None:
+                    body += chunk
+                    too_big = len(body) > limit
+                else:
+                    out, too_big = inflater.feed(chunk, limit - len(body))
+                    body += out
+                if too_big:
+                    break
+            if inflater is not None and not too_big:
+                out, too_big = inflater.finish(limit - len(body))
+                body += out
+        except zlib.error as exc:
+            raise FetchError(f"{where}: the {encoding} body is corrupt ({exc})") from None
+        if too_big:
+            after = " after decompression" if inflater is not None else ""
+            raise FetchError(f"{where}: the response grew past fetch.max_bytes ({_size(limit)}){after}")
+        return bytes(body)
