@@ -17,7 +17,8 @@ from digest.sources.httpclient import Client, retry_after_seconds
 from .conftest import FIXTURES, ROOT
 from .helpers_http import ReplayServer, Reply, gzip_bomb, hf_daily_papers, recorded_reply
 
-FAST = Fetch(timeout=0.5, retries=1, backoff=0.01, max_wait=5, max_bytes=1_000_000, max_redirects=3)
+# Generous per-request time (shared, loaded machines); the hang tests set their own.
+FAST = Fetch(timeout=5, retries=1, backoff=0.01, max_wait=5, max_bytes=1_000_000, max_redirects=3)
 FEED = recorded_reply(FIXTURES / "feed_labelled.xml")
 HTML_PAGE = b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Please sign in</body></html>"
 
@@ -119,8 +120,9 @@ def test_304_with_nothing_cached_is_reported(server):
 
 
 def test_hanging_response_times_out(server):
-    report, _ = fetch_feed(server, "/f", Reply(b"<rss/>", hang=True), sleep=Waits())
-    assert report.error == f"{server.url}/f: no answer within 0.5s (timed out) (gave up after 2 attempts)"
+    options = FAST.model_copy(update={"timeout": 0.3})
+    report, _ = fetch_feed(server, "/f", Reply(b"<rss/>", hang=True), options, sleep=Waits())
+    assert report.error == f"{server.url}/f: no answer within 0.3s (timed out) (gave up after 2 attempts)"
 
 
 def test_truncated_body_is_reported_not_half_parsed(server):
@@ -266,7 +268,7 @@ def _project(tmp_path: Path, source_list: list[dict], **fetch) -> Path:
         "newsletter": {"name": "Trending Papers", "timezone": "UTC"},
         "sources": source_list,
         "subscribers": str(ROOT / "subscribers.yaml"),
-        "fetch": {"timeout": 1, "retries": 0, "backoff": 0.01, "max_bytes": 1_000_000, **fetch},
+        "fetch": {"timeout": 2, "retries": 0, "backoff": 0.01, "max_bytes": 1_000_000, **fetch},
     }
     (tmp_path / "digest.yaml").write_text(json.dumps(config))
     return tmp_path

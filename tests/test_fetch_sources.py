@@ -19,7 +19,7 @@ from digest.sources import jsonlines
 from .conftest import FIXTURES
 from .helpers_http import ReplayServer, Reply, hf_daily_papers, recorded_reply
 
-FAST = Fetch(timeout=2, retries=0, backoff=0.01)
+FAST = Fetch(timeout=5, retries=0, backoff=0.01)
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
 
