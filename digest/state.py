@@ -173,7 +173,9 @@ class HttpCache:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.executescript(HTTP_CACHE_SCHEMA)
+                # The whole schema, not just ours: a state file first made by `digest fetch`
+                # must still open read-only for preview and dry runs, ledger tables and all.
+                self._db.executescript(SCHEMA + HTTP_CACHE_SCHEMA)
         return self._db
 
     def get(self, url: str) -> CachedResponse | None:
