@@ -137,6 +137,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         print(_source_line(report), file=out)
         for warning in report.warnings:
             print(f"    warning: {warning}", file=out)
+    for warning in collected.warnings:
+        print(f"warning: {warning}", file=out)
     failed = len(collected.failed)
     if failed == len(collected.reports):
         print(f"every source failed: no papers written{'' if to_stdout else f' to {args.out}'}", file=out)
@@ -152,7 +154,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         sys.stdout.write(lines.getvalue())
         where = ""
     else:
-        write_atomic(args.out, lines.getvalue().encode())
+        try:
+            write_atomic(args.out, lines.getvalue().encode())
+        except OSError as exc:
+            raise DigestError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from None
         where = f" -> {args.out}"
     summary = (
         f"{len(collected.reports)} sources, {failed} failed; "

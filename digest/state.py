@@ -149,43 +149,52 @@ class HttpCache:
     """The http_cache table, shared by the fetch threads (one connection behind a lock).
 
     Opened on first use, so configurations without web sources never create a state file.
-    `readonly` (preview, dry runs) sends the validators it has but stores nothing."""
+    `readonly` (preview, dry runs) sends the validators it has but stores nothing. A cache
+    that cannot be opened or written (a read-only disk, a locked file) turns itself off and
+    says why in `problem`: fetching still works, only without conditional requests."""
 
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = path
         self.readonly = readonly
+        self.problem: str | None = None
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection | None:
-        if self._db is None:
-            if self.readonly:
-                if not self.path.exists():
-                    return None
-                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-                try:
-                    self._db.execute("SELECT 1 FROM http_cache LIMIT 1")
-                except sqlite3.OperationalError:  # a state file from before the cache existed
-                    self._db.close()
-                    self._db = None
-                    return None
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                # The whole schema, not just ours: a state file first made by `digest fetch`
-                # must still open read-only for preview and dry runs, ledger tables and all.
-                self._db.executescript(SCHEMA + HTTP_CACHE_SCHEMA)
-        return self._db
+        if self._db is not None or self.problem:
+            return self._db
+        if self.readonly:
+            if not self.path.exists():
+                return None
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'http_cache'").fetchone():
+                db.close()  # a state file from before the cache existed
+                return None
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            # The whole schema, not just ours: a state file first made by `digest fetch`
+            # must still open read-only for preview and dry runs, ledger tables and all.
+            db.executescript(SCHEMA + HTTP_CACHE_SCHEMA)
+        self._db = db
+        return db
+
+    def _use(self, work):
+        with self._lock:
+            try:
+                db = self._connect()
+                return work(db) if db is not None else None
+            except (sqlite3.Error, OSError) as exc:
+                self.problem = f"{self.path}: HTTP cache off for this run ({exc})"
+                return None
 
     def get(self, url: str) -> CachedResponse | None:
-        with self._lock:
-            db = self._connect()
-            if db is None:
-                return None
-            row = db.execute(
+        row = self._use(
+            lambda db: db.execute(
                 "SELECT etag, last_modified, body FROM http_cache WHERE url = ?", (url,)
             ).fetchone()
+        )
         return CachedResponse(row[0], row[1], bytes(row[2])) if row else None
 
     def put(self, url: str, etag: str | None, last_modified: str | None, body: bytes) -> None:
@@ -205,17 +214,16 @@ class HttpCache:
     def _write(self, sql: str, args: tuple) -> None:
         if self.readonly:
             return
-        with self._lock:
-            db = self._connect()
-            assert db is not None
+        # Dated URLs (one HF listing per day) are never asked for again after a while:
+        # forget entries unused for KEEP_DAYS, or the file grows by a listing a day.
+        cutoff = (datetime.now(UTC) - timedelta(days=HTTP_CACHE_KEEP_DAYS)).isoformat(timespec="seconds")
+
+        def write(db: sqlite3.Connection) -> None:
             with db:
                 db.execute(sql, args)
-                # Dated URLs (one HF listing per day) are never asked for again after a while:
-                # forget entries unused for KEEP_DAYS, or the file grows by a listing a day.
-                cutoff = (datetime.now(UTC) - timedelta(days=HTTP_CACHE_KEEP_DAYS)).isoformat(
-                    timespec="seconds"
-                )
                 db.execute("DELETE FROM http_cache WHERE stored_at < ?", (cutoff,))
+
+        self._use(write)
 
     def close(self) -> None:
         with self._lock:

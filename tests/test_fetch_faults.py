@@ -421,3 +421,25 @@ def test_cache_forgets_entries_unused_for_two_weeks(server, tmp_path):
     sources.collect([FeedSource(kind="feed", url=server.url + "/new")], options=FAST, state=state)
     urls = [u for (u,) in sqlite3.connect(state).execute("SELECT url FROM http_cache")]
     assert urls == [server.url + "/new"]
+
+
+def test_an_unusable_state_file_turns_the_cache_off_not_the_fetch(server, tmp_path):
+    (tmp_path / "not-a-folder").write_text("")
+    server.routes["/f"] = Reply(FEED.body, content_type="application/rss+xml", etag='"v1"')
+    collected = sources.collect(
+        [FeedSource(kind="feed", url=server.url + "/f")],
+        options=FAST,
+        state=tmp_path / "not-a-folder" / "s.db",
+    )
+    assert collected.reports[0].ok and len(collected.papers) == 1
+    (warning,) = collected.warnings
+    assert warning.startswith(f"{tmp_path}/not-a-folder/s.db: HTTP cache off for this run (")
+
+
+def test_fetch_command_says_when_it_cannot_write_the_output(server, tmp_path, cli):
+    server.routes["/f"] = FEED
+    project = _project(tmp_path, [{"kind": "feed", "url": server.url + "/f"}])
+    (tmp_path / "file").write_text("")
+    result = cli("fetch", "--out", "file/papers.jsonl", cwd=project)
+    assert result.returncode == 2 and "digest: --out file/papers.jsonl: cannot write:" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -53,6 +53,7 @@ class Collected:
     papers: list[Paper] = field(default_factory=list)
     reports: list[SourceReport] = field(default_factory=list)
     lookback: list[date] = field(default_factory=list)  # earlier days used for an empty one
+    warnings: list[str] = field(default_factory=list)  # about the run, not one source
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -102,6 +103,8 @@ def collect(
                 lists.append(papers)
             collected.lookback = [d for d in earlier if any(r.day == d and r.papers for r, _ in more)]
         collected.papers = merge(lists)
+        if cache is not None and cache.problem:
+            collected.warnings.append(cache.problem)
         return collected
     finally:
         if own_client and client is not None:
@@ -119,13 +122,16 @@ def _run(
     """Each job in its own thread; results in the order of `jobs`, progress as they finish."""
     if not jobs:
         return []
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(jobs)), thread_name_prefix="fetch") as pool:
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(jobs)), thread_name_prefix="fetch")
+    try:
         futures = {pool.submit(_one, source, day, client): i for i, (source, day) in enumerate(jobs)}
         results: list = [None] * len(jobs)
         for future in as_completed(futures):
             results[futures[future]] = future.result()
             if progress is not None:
                 progress(results[futures[future]][0])
+    finally:  # on Ctrl-C, start nothing more; requests under way end at their timeout
+        pool.shutdown(wait=False, cancel_futures=True)
     return results
 
 
