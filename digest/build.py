@@ -1,7 +1,7 @@
 """Assemble an issue once, then each reader's message from it.
 
     papers -> Issue (themes, once) -> Prepared (trending, tokens, once)
-           -> per reader: picks -> sections -> View -> Rendered -> EmailMessage
+           -> per reader: picks -> sections -> View -> Rendered -> wire bytes
 
 No network, files or clock here: the caller brings papers, the time and the history.
 """
@@ -16,7 +16,7 @@ from . import rank, themes, tokens
 from .config import Config
 from .mail import Envelope, compose
 from .models import Issue, Paper, Pick, Subscriber
-from .render import Links, Rendered, Renderer
+from .render import Card, Links, Rendered, Renderer
 
 
 def issue_id_for(now: datetime, tz: str) -> str:
@@ -59,7 +59,9 @@ class Builder:
         self.secret = secret
         self.options = options_from(config)
         self.prepared = rank.prepare(issue, now, self.options)
-        self.renderer = Renderer(config.templates)
+        self.renderer = Renderer(config.templates, thumbnails=config.newsletter.thumbnails)
+        # Each paper's card is cleaned and rendered once per issue, then shared by every reader.
+        self.cards: dict[str, Card] = {}
 
     def links(self, email: str) -> Links:
         base = self.config.newsletter.base_url
@@ -67,6 +69,7 @@ class Builder:
             web=f"{base}/issues/{self.issue.id}",
             preferences=f"{base}/preferences?token={tokens.sign(self.secret, 'preferences', email)}",
             unsubscribe=f"{base}/unsubscribe?token={tokens.sign(self.secret, 'unsubscribe', email)}",
+            subscribe=f"{base}/subscribe",
         )
 
     def picks(self, reader: Subscriber, already_sent: frozenset[str] = frozenset()) -> list[Pick]:
@@ -82,6 +85,7 @@ class Builder:
             reader=reader,
             sections=rank.sections(self.prepared, picks),
             links=links,
+            cards=self.cards,
         )
         rendered = self.renderer.render(view)
         envelope = Envelope(

@@ -39,6 +39,9 @@ class Newsletter(_Strict):
     address: str | None = None
     reply_to: str | None = None
     timezone: str = "UTC"
+    # Each paper's thumbnail above its title. Off by default: images make a long email longer
+    # and many clients block them until the reader allows it.
+    thumbnails: bool = False
 
     @field_validator("sender", "reply_to")
     @classmethod
@@ -222,6 +225,8 @@ class Config(_Strict):
     state: Path = Path(".digest/state.db")
     delivery: Delivery = Field(default_factory=Delivery)
     templates: Path | None = None
+    # The web archive (one page per issue, index.html, feed.xml); null turns it off.
+    archive: Path | None = Path("archive")
     ranking: Ranking = Field(default_factory=Ranking)
 
     # Set by load(), not by the file.
@@ -281,6 +286,8 @@ def load(path: Path = DEFAULT_CONFIG) -> Config:
             source.path = config.resolve(source.path)
     config.subscribers = config.resolve(config.subscribers)
     config.state = config.resolve(config.state)
+    if config.archive is not None:
+        config.archive = config.resolve(config.archive)
     if config.templates is not None:
         config.templates = config.resolve(config.templates)
         if not config.templates.is_dir():

@@ -1,20 +1,33 @@
-"""Turn one reader's sections into an email body: HTML (Jinja2 -> MJML -> HTML) and plain text.
+"""Turn one reader's sections into an email body: HTML and plain text.
 
-Pure apart from reading templates once at start-up. Autoescaping is switched on explicitly
-for the MJML and HTML templates (Jinja's select_autoescape does not know `.mjml.j2`), so a
-title like `</mj-text><script>` reaches the MJML parser as text, never as markup.
+The MJML layout is compiled once per Renderer, with its Jinja tags still in it (MRML keeps
+them inside text, attributes and `<mj-raw>`); each reader's email is then one Jinja render of
+the compiled HTML. Card markup that depends only on the paper sits in the template's `card`
+macro, called through the `once` filter (`{{ card | once(c) }}`): rendered once per paper per
+issue and reused for every reader, so the per-reader work is the header, the reasons, the
+footer and the joins. The HTML comes out pure ASCII (non-ASCII as character references), so
+`mail.compose` can send it as it is.
+
+Autoescaping is on for the HTML (Jinja's select_autoescape does not know `.mjml.j2`), and
+paper text only ever enters at the Jinja stage, after MJML: a title like `</mj-text><script>`
+is escaped data, never markup.
+
+Pure apart from reading templates once at start-up.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
 import jinja2
+from markupsafe import Markup, escape
 from mjml import mjml2html
 
 from .clean import display
@@ -23,14 +36,19 @@ from .models import Paper, Section, Subscriber, arxiv_id, one_line
 
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
-TLDR_CHARS = 320
+TLDR_CHARS = 300
 MAX_AUTHORS = 3
+PREHEADER_CHARS = 140
+# Paths that are moving pictures, not thumbnails: an <img> cannot show them.
+_NOT_AN_IMAGE = (".mp4", ".webm", ".mov", ".m4v", ".avi", ".mkv")
 
 
 @dataclass
 class Card:
-    """A paper as the email shows it: everything already cleaned, cut and checked."""
+    """A paper as the email shows it: cleaned, cut and checked once per issue, the same for
+    every reader. `fragments` holds what the `once` filter rendered for it."""
 
+    id: str
     title: str
     url: str
     authors: str
@@ -38,14 +56,41 @@ class Card:
     tldr: str
     links: list[tuple[str, str]]
     badges: list[str]
-    reason: str | None
+    thumbnail: str | None = None
+    fragments: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass
+class Item:
+    """A card as one reader gets it: the reason it was picked for them, if any, and where it
+    sits in their email (plain-text footnote numbers: `ref` for the paper's page, then one per
+    entry of `card.links`)."""
+
+    card: Card
+    reason: str | None = None
+    first: bool = False  # first of its section
+    ref: int = 0
+    link_refs: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class SectionView:
+    label: str
+    key: str
+    items: list[Item]
 
 
 @dataclass
 class Links:
+    """Absolute links for the footer. A reader's email has preferences and unsubscribe;
+    the web archive page has subscribe, the archive index and the feed instead."""
+
     web: str
-    preferences: str
-    unsubscribe: str
+    preferences: str | None = None
+    unsubscribe: str | None = None
+    subscribe: str | None = None
+    archive: str | None = None
+    feed: str | None = None
 
 
 @dataclass
@@ -56,12 +101,13 @@ class View:
     address: str | None
     issue_date: date
     reader: Subscriber | None
-    sections: list[tuple[Section, list[Card]]]
+    sections: list[SectionView]
     links: Links
     n_papers: int = 0
     n_themes: int = 0
     preheader: str = ""
     subject: str = ""
+    date_text: str = ""  # "Friday 14 August 2026"
     # Plain-text footnotes: each distinct URL and its number, in reading order.
     refs: dict[str, int] = field(default_factory=dict)
 
@@ -71,6 +117,9 @@ class Rendered:
     subject: str
     html: str
     text: str
+
+
+# --- what a card shows -----------------------------------------------------------------------
 
 
 def safe_url(url: str | None) -> str | None:
@@ -83,27 +132,26 @@ def safe_url(url: str | None) -> str | None:
     if (
         parts.scheme.lower() not in ("http", "https")
         or not parts.netloc
-        or any(c in url for c in "\r\n\t <>\"'")
+        or any(c in url for c in "\r\n\t <>\"'`\\")
     ):
         return None
     return url
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+# A sentence ends at . ! or ? before a capital or digit, but not after e.g., i.e., et al., vs.
+_SENTENCE_END = re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bal\.)(?<!\bvs\.)(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
 def tldr(paper: Paper, limit: int = TLDR_CHARS) -> str:
-    """The source's one-line summary, else the abstract's first sentences, cut at `limit`."""
-    text = display(paper.summary or paper.abstract)
-    if paper.summary:
-        return _cut(text, limit)
-    out = ""
-    for sentence in _SENTENCE_END.split(text):
-        if out and len(out) + len(sentence) + 1 > limit:
-            break
-        out = f"{out} {sentence}".strip()
-        if len(out) >= limit // 2:
-            break
+    """One or two sentences: the source's summary (HF `ai_summary`), else the abstract's
+    opening, cleaned of markup and LaTeX and cut at `limit` characters."""
+    # Only the opening is shown, so only the opening is cleaned: abstracts run to 2,000
+    # characters and cleaning is the costliest step of a card.
+    text = display((paper.summary or paper.abstract)[: limit * 4])
+    sentences = _SENTENCE_END.split(text)
+    out = sentences[0]
+    if len(sentences) > 1 and len(out) < limit // 2 and len(out) + 1 + len(sentences[1]) <= limit:
+        out = f"{out} {sentences[1]}"
     return _cut(out, limit)
 
 
@@ -119,6 +167,19 @@ def authors_line(authors: list[str]) -> str:
     return ", ".join(authors[:MAX_AUTHORS]) + " et al."
 
 
+def count(n: int) -> str:
+    """1234 -> 1.2k: badges are glanced at, not read."""
+    if n < 1000:
+        return str(n)
+    return f"{n / 1000:.1f}".rstrip("0").rstrip(".") + "k"
+
+
+def badges(paper: Paper) -> list[str]:
+    """Only the signals the source gave and that say something: no '0 comments'."""
+    signals = ((paper.upvotes, "upvote"), (paper.comments, "comment"), (paper.stars, "star"))
+    return [f"{count(n)} {noun}{'' if n == 1 else 's'}" for n, noun in signals if n]
+
+
 def paper_url(paper: Paper) -> str:
     """The paper's page, or its arXiv abstract, or failing both a search for its title."""
     aid = arxiv_id(paper.id)
@@ -129,7 +190,14 @@ def paper_url(paper: Paper) -> str:
     )
 
 
-def card(paper: Paper, reason: str | None) -> Card:
+def thumbnail_url(paper: Paper) -> str | None:
+    url = safe_url(paper.thumbnail)
+    if url and urlsplit(url).path.lower().endswith(_NOT_AN_IMAGE):
+        return None
+    return url
+
+
+def card(paper: Paper, *, thumbnails: bool = False) -> Card:
     aid = arxiv_id(paper.id)
     links = [
         ("Abstract", f"https://arxiv.org/abs/{aid}" if aid else None),
@@ -137,20 +205,16 @@ def card(paper: Paper, reason: str | None) -> Card:
         ("Code", safe_url(paper.code_url)),
         ("Project", safe_url(paper.project_url)),
     ]
-    badges = [
-        f"{count} {noun}{'' if count == 1 else 's'}"
-        for count, noun in ((paper.upvotes, "upvote"), (paper.comments, "comment"), (paper.stars, "star"))
-        if count
-    ]
     return Card(
+        id=paper.id,
         title=display(paper.title, strip_tags=False),
         url=paper_url(paper),
-        authors=authors_line(paper.authors),
-        organization=paper.organization,
+        authors=authors_line([display(a) for a in paper.authors]),
+        organization=display(paper.organization) if paper.organization else None,
         tldr=tldr(paper),
         links=[(label, url) for label, url in links if url],
-        badges=badges,
-        reason=reason,
+        badges=badges(paper),
+        thumbnail=thumbnail_url(paper) if thumbnails else None,
     )
 
 
@@ -161,25 +225,168 @@ def subject_line(newsletter: str, issue_date: date, sections: list[Section]) -> 
     return one_line(f"{newsletter}, {issue_date:%d %b}: {n} {noun}, led by {lead}")
 
 
+def preheader(sections: list[SectionView]) -> str:
+    """The line an inbox shows after the subject: the lead paper, then what else is inside."""
+    items = [item for s in sections for item in s.items]
+    if not items:
+        return "No new trending papers today."
+    lead = items[0].card.title
+    if len(items) == 1:
+        return _cut(lead, PREHEADER_CHARS)
+    labels = [s.label for s in sections]
+    themes = ", ".join(labels[:3]) + (" and more" if len(labels) > 3 else "")
+    rest = f" + {len(items) - 1} more on {themes}"
+    return _cut(lead, max(40, PREHEADER_CHARS - len(rest))) + rest
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
 def template_dirs(override: Path | None) -> list[str]:
     """Overrides first, then the templates shipped in the package."""
     shipped = str(resources.files("digest.templates"))
     return [str(override), shipped] if override else [shipped]
 
 
-class Renderer:
-    """Loads the templates once; `render` is called per reader."""
+def once(tag: str, keep: Callable[[Any], Any] = lambda fragment: fragment) -> Callable[[Any, Card], Any]:
+    """The `once` filter: `{{ card | once(c) }}` calls the template's macro `card` with the
+    Card `c` for the first reader who gets that paper, and reuses the result for every other
+    reader of the issue (it is kept on the Card, which lives as long as the issue). Only
+    what depends on the paper alone may go in such a macro; never a reader's details or a
+    position in their list. `tag` keeps the HTML and the text template's fragments apart;
+    `keep` transforms a fragment once before it is stored."""
 
-    def __init__(self, templates: Path | None = None):
+    def cached(macro: Any, card: Card) -> Any:
+        key = (tag, macro.name)
+        fragment = card.fragments.get(key)
+        if fragment is None:
+            fragment = card.fragments[key] = keep(macro(card))
+        return fragment
+
+    return cached
+
+
+def ascii_html(value: Any) -> Any:
+    """Every `{{ }}` in the HTML, escaped and with non-ASCII letters as character references
+    (`é` -> `&#233;`), so the email is pure ASCII: it then travels as 7bit with no transfer
+    encoding to pay for per reader, and every HTML parser reads it back the same."""
+    if isinstance(value, str) and not value.isascii():
+        return Markup(escape(value).encode("ascii", "xmlcharrefreplace").decode("ascii"))
+    return value
+
+
+def _ascii_outside_tags(html: str) -> str:
+    """The compiled layout's own text as ASCII; Jinja tags are left alone (their output goes
+    through `ascii_html`)."""
+    out, last = [], 0
+    for tag in _JINJA_TAG.finditer(html):
+        out.append(html[last : tag.start()].encode("ascii", "xmlcharrefreplace").decode("ascii"))
+        out.append(tag.group(0))
+        last = tag.end()
+    out.append(html[last:].encode("ascii", "xmlcharrefreplace").decode("ascii"))
+    return "".join(out)
+
+
+def footnotes(refs: list[tuple[str, int]], sep: str = "  ") -> str:
+    """[("Abstract", 2), ("PDF", 3)] -> "Abstract [2]  PDF [3]", for the plain-text links row."""
+    return sep.join(f"{label} [{n}]" for label, n in refs)
+
+
+def link_list(refs: dict[str, int]) -> str:
+    """{"https://a": 1, "https://b": 2} -> "[1] https://a\n[2] https://b": the footnotes."""
+    return "\n".join(f"[{n}] {url}" for url, n in refs.items())
+
+
+_JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.S)
+_JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+_LEFTOVER_MJ = re.compile(r"</?(mj-[a-z-]+)")
+# The template's indentation: a newline and the spaces after it render as one space anyway.
+_INDENT = re.compile(r"\n[ \t]+")
+# Where a newline changes nothing on screen: after MJML's table rows and block elements,
+# before its tables, blocks and Outlook conditionals (MJML columns are inline blocks, but
+# their parent has font-size 0, so a space between them is zero wide). MRML writes everything
+# on a few very long lines, which spam filters score and SMTP caps at 998 octets.
+_LINE_BREAK_AFTER = re.compile(r"(</tr>|</table>|</div>|</p>|</h[1-6]>|<!\[endif\]-->)(?!\n)")
+_LINE_BREAK_BEFORE = re.compile(r"(?<=[^\n])(<table\b|<div\b|<!--\[if )")
+
+
+def _line_of(source: str, offset: int) -> int:
+    return source.count("\n", 0, offset) + 1
+
+
+def compile_layout(source: str, name: str) -> str:
+    """MJML with Jinja tags -> HTML with the same Jinja tags. Fails loudly, naming the file
+    and line, on anything that would otherwise send a broken email."""
+    # Comments go first (keeping line numbers): they may say anything, `<` included.
+    source = _JINJA_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), source)
+    problems = []
+    for tag in _JINJA_TAG.finditer(source):
+        if "<" in tag.group(0):
+            problems.append(
+                f"{name}:{_line_of(source, tag.start())}: `<` inside the Jinja tag {one_line(tag.group(0))} "
+                "breaks MJML; swap the operands and use `>`"
+            )
+    if problems:
+        raise DigestError(problems)
+    try:
+        html = mjml2html(source, disable_comments=True, fonts={})
+    except Exception as exc:  # MRML raises ValueError without a position
+        raise DigestError(
+            f"{name}: MJML cannot parse the layout: {exc}. Look for an unclosed or misspelt "
+            "<mj-...> element or a stray `<`."
+        ) from None
+    for element in dict.fromkeys(_LEFTOVER_MJ.findall(html)):
+        lines = sorted({_line_of(source, m.start()) for m in re.finditer(f"</?{element}\\b", source)})
+        where = f":{lines[0]}" if lines else ""
+        problems.append(f"{name}{where}: unknown MJML element <{element}>; MJML would pass it through as is")
+    kept = _JINJA_TAG.findall(html)
+    for tag in _JINJA_TAG.finditer(source):
+        if tag.group(0) in kept:
+            kept.remove(tag.group(0))
+        else:
+            problems.append(
+                f"{name}:{_line_of(source, tag.start())}: MJML dropped or changed {one_line(tag.group(0))}; "
+                "put Jinja tags that sit between MJML elements inside <mj-raw>"
+            )
+    if problems:
+        raise DigestError(problems)
+    html = _INDENT.sub("\n", html)
+    html = _LINE_BREAK_AFTER.sub("\\1\n", html)
+    return _ascii_outside_tags(_LINE_BREAK_BEFORE.sub("\n\\1", html))
+
+
+class Renderer:
+    """Loads and compiles the templates once; `render` is called per reader."""
+
+    def __init__(self, templates: Path | None = None, *, thumbnails: bool = False):
+        self.thumbnails = thumbnails
         loader = jinja2.FileSystemLoader(template_dirs(templates))
-        common = dict(loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-        self.html_env = jinja2.Environment(autoescape=True, **common)
+        common: dict[str, Any] = dict(
+            loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+        )
+        self.html_env = jinja2.Environment(autoescape=True, finalize=ascii_html, **common)
         self.text_env = jinja2.Environment(autoescape=False, **common)
+        self.html_env.filters["once"] = once("html", keep=ascii_html)
+        self.text_env.filters["once"] = once("text")
+        for env in (self.html_env, self.text_env):
+            env.filters["footnotes"] = footnotes
+            env.filters["link_list"] = link_list
         try:
-            self.html_template = self.html_env.get_template(HTML_TEMPLATE)
+            source, filename, _ = loader.get_source(self.html_env, HTML_TEMPLATE)
+            self.html_env.parse(source, HTML_TEMPLATE, filename)  # Jinja errors with source lines
+            self.html_source = source
+            self.html_filename = filename
+            self.html_template = self.html_env.from_string(compile_layout(source, filename))
             self.text_template = self.text_env.get_template(TEXT_TEMPLATE)
+        except jinja2.TemplateSyntaxError as exc:
+            raise DigestError(
+                f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc.message}"
+            ) from None
         except jinja2.TemplateError as exc:
             raise DigestError(f"template error: {exc}") from None
+
+    def card(self, paper: Paper) -> Card:
+        return card(paper, thumbnails=self.thumbnails)
 
     def view(
         self,
@@ -190,41 +397,45 @@ class Renderer:
         reader: Subscriber | None,
         sections: list[Section],
         links: Links,
+        cards: dict[str, Card] | None = None,
     ) -> View:
-        cards = [(s, [card(p.paper, p.reason) for p in s.picks]) for s in sections]
+        """`cards` caches cards by paper id across the readers of one issue."""
+        cards = {} if cards is None else cards
         refs: dict[str, int] = {}
-        for _, section_cards in cards:
-            for c in section_cards:
-                for url in (c.url, *(u for _, u in c.links)):
-                    refs.setdefault(url, len(refs) + 1)
-        n_papers = sum(len(c) for _, c in cards)
-        labels = [s.label for s in sections]
-        preheader = f"{n_papers} trending papers on " + (
-            ", ".join(labels[:3]) + (" and more" if len(labels) > 3 else "")
-        )
+        views = []
+        for s in sections:
+            items = []
+            for pick in s.picks:
+                c = cards.get(pick.paper.id)
+                if c is None:
+                    c = cards[pick.paper.id] = self.card(pick.paper)
+                ref = refs.setdefault(c.url, len(refs) + 1)
+                link_refs = [(label, refs.setdefault(url, len(refs) + 1)) for label, url in c.links]
+                items.append(Item(c, pick.reason, first=not items, ref=ref, link_refs=link_refs))
+            views.append(SectionView(s.label, s.key, items))
         return View(
             newsletter=newsletter,
             address=address,
             issue_date=issue_date,
             reader=reader,
-            sections=cards,
+            sections=views,
             links=links,
-            n_papers=n_papers,
-            n_themes=len(sections),
-            preheader=one_line(preheader),
+            n_papers=sum(len(s.items) for s in views),
+            n_themes=len(views),
+            preheader=one_line(preheader(views)),
             subject=subject_line(newsletter, issue_date, sections),
+            date_text=f"{issue_date:%A} {issue_date.day} {issue_date:%B %Y}",
             refs=refs,
         )
 
     def render(self, view: View) -> Rendered:
         context = {"v": view}
         try:
-            mjml_source = self.html_template.render(context)
+            html = self.html_template.render(context)
+        except jinja2.TemplateError as exc:
+            raise DigestError(f"{self.html_filename}: template error: {exc}") from None
+        try:
             text = self.text_template.render(context)
         except jinja2.TemplateError as exc:
-            raise DigestError(f"template error: {exc}") from None
-        try:
-            html = mjml2html(mjml_source, disable_comments=True)
-        except Exception as exc:  # MRML raises its own error types; fail loudly before sending
-            raise DigestError(f"MJML error in {HTML_TEMPLATE}: {exc}") from None
+            raise DigestError(f"{self.text_template.filename}: template error: {exc}") from None
         return Rendered(subject=view.subject, html=html, text=text)
