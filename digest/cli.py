@@ -35,6 +35,11 @@ def _config(args: argparse.Namespace):
 def cmd_preview(args: argparse.Namespace) -> int:
     from . import preview
 
+    if args.serve:
+        now = _now(args.now) if args.now else None
+        return preview.serve(
+            args.config, host=args.host, port=args.port, to=args.to, papers_file=args.papers, now=now
+        )
     config = _config(args)
     result = preview.build(config, now=_now(args.now), to=args.to, papers_file=args.papers)
     files = preview.write(result, args.out)
@@ -70,6 +75,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(f"issue {report.issue}: " + ", ".join(parts) + f" in {report.seconds:.2f}s")
     if report.sent and config.outbox is not None:
         print(f"messages in {config.outbox / report.issue}/")
+    if report.archived:
+        print(f"web archive: {report.archived}")
     return report.exit_code
 
 
@@ -167,6 +174,25 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
+def cmd_archive(args: argparse.Namespace) -> int:
+    from . import archive, preview
+    from .build import Builder, make_issue
+    from .themes import load_taxonomy
+
+    config = _config(args)
+    now = _now(args.now)
+    papers, problems = preview.papers_for(config, args.papers)
+    issue = make_issue(papers, now, config.newsletter.timezone, load_taxonomy())
+    written = archive.write(config, Builder(config, issue, now, config.secret()))
+    state = "written" if written.changed else "unchanged"
+    print(f"issue {issue.id}: {written.page} ({written.entry.n_papers} papers, {state})")
+    print(f"  index {written.index}  ({written.issues} issues)")
+    print(f"  feed  {written.feed}")
+    for problem in problems + written.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return EXIT_PARTIAL if problems or written.problems else EXIT_OK
+
+
 def cmd_themes(args: argparse.Namespace) -> int:
     from . import themes
     from .sources import file as file_source
@@ -232,7 +258,29 @@ def parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("preview"), metavar="DIR", help="output folder (default: ./preview)"
     )
     p.add_argument("--now", metavar="ISO", help="pretend it is this time (default: now)")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the preview on localhost and rebuild it whenever a template or the config changes",
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="with --serve: address to listen on (default: 127.0.0.1)"
+    )
+    p.add_argument(
+        "--port", type=int, default=8025, help="with --serve: port (default: 8025; 0 picks a free one)"
+    )
     p.set_defaults(func=cmd_preview)
+
+    p = sub.add_parser(
+        "archive",
+        parents=[common],
+        help="write the current issue's web page, the archive index and Atom feed",
+    )
+    p.add_argument(
+        "--papers", type=Path, metavar="FILE", help="papers as JSON lines instead of the configured sources"
+    )
+    p.add_argument("--now", metavar="ISO", help="pretend it is this time (default: now)")
+    p.set_defaults(func=cmd_archive)
 
     p = sub.add_parser("send", parents=[common], help="deliver the current issue to every active subscriber")
     p.add_argument("--to", metavar="EMAIL", help="send to this one subscriber only")

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import jinja2
 
 from . import sources, subscribers, themes
 from .build import Builder, Message, issue_id_for, make_issue
 from .config import Config
-from .errors import DigestError
+from .errors import EXIT_OK, DigestError
 from .mail import write_atomic
 from .models import Paper, Subscriber
+from .render import template_dirs
 from .sources import file as file_source
 from .state import State
 
 # The reader a preview is built for when the list has nobody active yet.
 SAMPLE_READER = "reader@example.org"
+PREVIEW_PAGE = "preview_server.html.j2"
+GMAIL_CLIP_KB = 102
 
 
 @dataclass
@@ -59,16 +67,21 @@ def papers_for(
 def build(
     config: Config, *, now: datetime, to: str | None = None, papers_file: Path | None = None
 ) -> Preview:
+    day = date.fromisoformat(issue_id_for(now, config.newsletter.timezone))
+    papers, problems = papers_for(config, papers_file, day)
+    return build_from(config, papers, now=now, to=to, problems=problems)
+
+
+def build_from(
+    config: Config, papers: list[Paper], *, now: datetime, to: str | None = None, problems: list[str] = ()
+) -> Preview:
     reader = choose_reader(config, to)
-    papers, problems = papers_for(
-        config, papers_file, date.fromisoformat(issue_id_for(now, config.newsletter.timezone))
-    )
     issue = make_issue(papers, now, config.newsletter.timezone, themes.load_taxonomy())
     builder = Builder(config, issue, now, config.secret())
     with State(config.state, readonly=True) as state:
         history = state.papers_sent(reader.email, except_issue=issue.id)
     message = builder.message(reader, builder.picks(reader, history))
-    return Preview(message, problems=problems)
+    return Preview(message, problems=list(problems))
 
 
 def write(preview: Preview, out: Path) -> dict[str, Path]:
@@ -83,3 +96,173 @@ def write(preview: Preview, out: Path) -> dict[str, Path]:
     write_atomic(files["eml"], preview.message.raw)
     preview.files = files
     return files
+
+
+# --- digest preview --serve: the preview on localhost, rebuilt when its files change -------
+
+
+def _stamp(paths: list[Path]) -> tuple:
+    """What changes when someone saves a file: its mtime and size (None when missing)."""
+    out = []
+    for path in paths:
+        try:
+            st = path.stat()
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((str(path), None, None))
+    return tuple(out)
+
+
+def _template_files(config: Config | None) -> list[Path]:
+    folders = template_dirs(config.templates if config else None)
+    return [
+        f for d in folders for f in sorted(Path(d).glob("*")) if f.is_file() and f.suffix in (".j2", ".html")
+    ]
+
+
+class Live:
+    """The preview kept fresh for `preview --serve`. A change to the config, the subscriber
+    list or a papers file reloads everything; a change to a template only renders again, with
+    the papers already read (sources may be slow). A broken file shows as an error page until
+    it is fixed; the server never stops over it."""
+
+    def __init__(self, config_path: Path, *, to: str | None, papers_file: Path | None, now: datetime | None):
+        self.config_path = config_path
+        self.to = to
+        self.papers_file = papers_file
+        self.fixed_now = now
+        self.lock = threading.Lock()
+        self.version = 0
+        self.config: Config | None = None
+        self.papers: list[Paper] = []
+        self.problems: list[str] = []
+        self.inputs: list[Path] = [config_path]
+        self.preview: Preview | None = None
+        self.error: list[str] = []
+        self._inputs_stamp: tuple | None = None
+        self._templates_stamp: tuple | None = None
+
+    def refresh(self) -> int:
+        """Rebuild if anything changed; return the version, which changes with every rebuild."""
+        with self.lock:
+            inputs = _stamp(self.inputs)
+            templates = _stamp(_template_files(self.config))
+            if inputs == self._inputs_stamp and templates == self._templates_stamp:
+                return self.version
+            if inputs != self._inputs_stamp:
+                self._load()
+            self._render()
+            self._inputs_stamp = _stamp(self.inputs)
+            self._templates_stamp = _stamp(_template_files(self.config))
+            self.version += 1
+            return self.version
+
+    def _load(self) -> None:
+        from .config import load
+
+        self.config = None
+        self.inputs = [self.config_path]
+        try:
+            config = load(self.config_path)
+            self.inputs += [config.subscribers, *(s.path for s in config.sources)]
+            if self.papers_file:
+                self.inputs.append(self.papers_file)
+            now = self.fixed_now or datetime.now(UTC)
+            day = date.fromisoformat(issue_id_for(now, config.newsletter.timezone))
+            self.papers, self.problems = papers_for(config, self.papers_file, day)
+            self.config = config
+        except DigestError as exc:
+            self.error = exc.problems
+
+    def _render(self) -> None:
+        if self.config is None:
+            self.preview = None
+            return
+        try:
+            now = self.fixed_now or datetime.now(UTC)
+            self.preview = build_from(self.config, self.papers, now=now, to=self.to, problems=self.problems)
+            self.error = []
+        except DigestError as exc:
+            self.preview = None
+            self.error = exc.problems
+
+
+def serve(
+    config_path: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8025,
+    to: str | None = None,
+    papers_file: Path | None = None,
+    now: datetime | None = None,
+    log: Callable[[str], None] = print,
+) -> int:
+    """Serve the live preview until interrupted: `/` shows the email at phone and desktop
+    widths and reloads itself when a file changes; `/email.html`, `/digest.txt` and
+    `/digest.eml` are the parts as a reader gets them."""
+    live = Live(config_path, to=to, papers_file=papers_file, now=now)
+    live.refresh()
+    if live.config is None:  # a wrong --config is a usage error; a broken template is shown
+        raise DigestError(live.error)
+    server = ThreadingHTTPServer((host, port), _handler(live))
+    url = f"http://{host}:{server.server_address[1]}/"
+    log(f"serving the preview on {url} (Ctrl-C to stop)")
+    folders = template_dirs(live.config.templates if live.config else None)
+    log(f"watching {config_path} and the templates in {', '.join(folders)}")
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        log("stopped")
+    finally:
+        server.server_close()
+    return EXIT_OK
+
+
+def _page(live: Live) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dirs(None)), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    message = live.preview.message if live.preview else None
+    return env.get_template(PREVIEW_PAGE).render(
+        version=live.version,
+        message=message,
+        html_kb=len(message.rendered.html.encode()) / 1024 if message else 0,
+        clip_kb=GMAIL_CLIP_KB,
+        errors=live.error,
+        warnings=live.problems,
+    )
+
+
+def _handler(live: Live) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            path = self.path.split("?", 1)[0]
+            live.refresh()
+            message = live.preview.message if live.preview else None
+            if path == "/":
+                self._send(200, "text/html; charset=utf-8", _page(live).encode())
+            elif path == "/__version":
+                self._send(200, "text/plain; charset=utf-8", str(live.version).encode())
+            elif path in ("/email.html", "/digest.txt", "/digest.eml") and message is None:
+                self._send(500, "text/plain; charset=utf-8", "\n".join(live.error).encode())
+            elif path == "/email.html":
+                self._send(200, "text/html; charset=utf-8", message.rendered.html.encode())
+            elif path == "/digest.txt":
+                self._send(200, "text/plain; charset=utf-8", message.rendered.text.encode())
+            elif path == "/digest.eml":
+                self._send(200, "text/plain; charset=utf-8", message.raw)
+            else:
+                self._send(404, "text/plain; charset=utf-8", b"not found: try / or /email.html\n")
+
+        def _send(self, status: int, kind: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass  # one line per request would drown the useful output
+
+    return Handler

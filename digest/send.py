@@ -13,7 +13,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from . import sources, subscribers, themes
+from . import archive, sources, subscribers, themes
 from .build import Builder, issue_id_for, make_issue
 from .config import Config
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
@@ -32,6 +32,7 @@ class SendReport:
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     delivered_to: list[str] = field(default_factory=list)
+    archived: str = ""  # the issue's web page, when the archive is on
 
     @property
     def exit_code(self) -> int:
@@ -76,6 +77,9 @@ def run(
     issue = make_issue(collected.papers, now, config.newsletter.timezone, themes.load_taxonomy())
     report.issue = issue.id
     builder = Builder(config, issue, now, config.secret())
+    if config.archive is not None and not dry_run:
+        report.archived, problems = write_archive(config, builder)
+        report.problems += problems
     backend = open_backend(config.delivery.url, config.root)
 
     lock = nullcontext() if dry_run else run_lock(config.state)
@@ -107,3 +111,14 @@ def run(
     backend.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def write_archive(config: Config, builder: Builder) -> tuple[str, list[str]]:
+    """The issue's web page, index and feed: (page, problems). A failure here is reported and
+    the mail still goes out: readers should not miss an issue over the web copy."""
+    try:
+        written = archive.write(config, builder)
+    except (OSError, DigestError) as exc:
+        detail = "; ".join(exc.problems) if isinstance(exc, DigestError) else str(exc)
+        return "", [f"archive {config.archive}: {detail}"]
+    return str(written.page), written.problems

@@ -1,0 +1,237 @@
+"""The web archive: each issue as a static page, an index of issues and an Atom feed.
+
+    <archive>/<issue-id>.html   the issue as a reader without preferences gets it
+    <archive>/<issue-id>.json   what the index and the feed need to know about it
+    <archive>/index.html        every issue, newest first
+    <archive>/feed.xml          Atom, the latest FEED_ENTRIES issues
+
+Written by `digest send` and on demand by `digest archive`; served by `digest serve`, whose
+pages live under {base_url}/issues. Writing is idempotent: an issue rebuilt with the same
+papers leaves every file untouched, so running `send --due` every few minutes does not make
+feed readers see an update each time. `page` and `entry` are pure; `write` and `rebuild` do
+the file work.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import jinja2
+
+from . import rank
+from .build import Builder
+from .config import Config
+from .errors import DigestError
+from .mail import write_atomic
+from .models import Subscriber
+from .render import Links, Rendered, View, template_dirs
+
+INDEX_TEMPLATE = "archive_index.html.j2"
+FEED_ENTRIES = 30
+ATOM = "http://www.w3.org/2005/Atom"
+# The reader the archive page is built for: no topics, keywords or history, so the page
+# shows the day's most trending papers, as a new subscriber would get them.
+ANYONE = Subscriber(email="archive@example.org")
+_ISSUE_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def issues_url(base_url: str) -> str:
+    return f"{base_url}/issues"
+
+
+def feed_url(base_url: str) -> str:
+    return f"{base_url}/issues/feed.xml"
+
+
+@dataclass
+class Entry:
+    """One archived issue, as the index and the feed list it."""
+
+    id: str
+    date: str
+    date_text: str  # "Friday 14 August 2026"
+    title: str
+    summary: str
+    url: str
+    updated: str
+    n_papers: int = 0
+    themes: list[dict] = field(default_factory=list)  # [{"label", "papers": [{"title", "url", "tldr"}]}]
+
+
+@dataclass
+class Written:
+    page: Path
+    index: Path
+    feed: Path
+    entry: Entry
+    changed: bool
+    issues: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def page(builder: Builder) -> tuple[Rendered, View]:
+    """The issue's web page: the digest for a reader without preferences, with the web
+    footer (subscribe, all issues, feed) in place of preferences and unsubscribe."""
+    base = builder.config.newsletter.base_url
+    news = builder.config.newsletter
+    view = builder.renderer.view(
+        newsletter=news.name,
+        address=news.address,
+        issue_date=builder.issue.date,
+        reader=None,
+        sections=rank.sections(builder.prepared, builder.picks(ANYONE)),
+        links=Links(
+            web=f"{issues_url(base)}/{builder.issue.id}",
+            subscribe=f"{base}/subscribe",
+            archive=issues_url(base),
+            feed=feed_url(base),
+        ),
+        cards=builder.cards,
+    )
+    return builder.renderer.render(view), view
+
+
+def entry(view: View, issue_id: str, updated: datetime) -> Entry:
+    return Entry(
+        id=issue_id,
+        date=view.issue_date.isoformat(),
+        date_text=view.date_text,
+        title=f"{view.newsletter}, {view.date_text}: {view.n_papers} trending paper{_s(view.n_papers)}",
+        summary=view.preheader,
+        url=view.links.web,
+        updated=updated.isoformat(timespec="seconds"),
+        n_papers=view.n_papers,
+        themes=[
+            {
+                "label": s.label,
+                "papers": [{"title": i.card.title, "url": i.card.url, "tldr": i.card.tldr} for i in s.items],
+            }
+            for s in view.sections
+        ],
+    )
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def write(config: Config, builder: Builder) -> Written:
+    """Write the issue's page and its entry, then the index and the feed."""
+    folder = _folder(config)
+    rendered, view = page(builder)
+    html = rendered.html.encode()
+    page_path = folder / f"{builder.issue.id}.html"
+    meta_path = folder / f"{builder.issue.id}.json"
+    changed = not (page_path.exists() and meta_path.exists() and page_path.read_bytes() == html)
+    new = entry(view, builder.issue.id, builder.now)
+    if changed:
+        write_atomic(page_path, html)
+        write_atomic(meta_path, json.dumps(asdict(new), ensure_ascii=False, indent=1).encode())
+    index, feed, entries, problems = rebuild(config)
+    return Written(page_path, index, feed, new, changed, issues=len(entries), problems=problems)
+
+
+def load_entries(folder: Path) -> tuple[list[Entry], list[str]]:
+    """Every archived issue, newest first. An unreadable entry is reported, not fatal: the
+    rest of the archive still gets its index."""
+    entries, problems = [], []
+    for path in sorted(folder.glob("*.json")):
+        if not _ISSUE_FILE.match(path.stem):
+            continue
+        try:
+            entries.append(Entry(**json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, TypeError) as exc:
+            problems.append(
+                f"{path}: not a readable archive entry ({exc}); run `digest archive` for that day "
+                "to write it again, or delete it"
+            )
+    entries.sort(key=lambda e: e.date, reverse=True)
+    return entries, problems
+
+
+def rebuild(config: Config) -> tuple[Path, Path, list[Entry], list[str]]:
+    """index.html and feed.xml from the entries on disk; files are rewritten only when
+    their content changes."""
+    folder = _folder(config)
+    entries, problems = load_entries(folder)
+    news = config.newsletter
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dirs(config.templates)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    try:
+        index_html = env.get_template(INDEX_TEMPLATE).render(
+            newsletter=news.name,
+            entries=entries,
+            feed=feed_url(news.base_url),
+            subscribe=f"{news.base_url}/subscribe",
+            address=news.address,
+        )
+    except jinja2.TemplateError as exc:
+        raise DigestError(f"{INDEX_TEMPLATE}: template error: {exc}") from None
+    index = folder / "index.html"
+    feed = folder / "feed.xml"
+    _write_if_changed(index, index_html.encode())
+    _write_if_changed(feed, atom(entries[:FEED_ENTRIES], news.name, news.base_url))
+    return index, feed, entries, problems
+
+
+def atom(entries: list[Entry], name: str, base_url: str) -> bytes:
+    """An Atom 1.0 feed (RFC 4287): one entry per issue, its papers as HTML content."""
+    ET.register_namespace("", ATOM)
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        element.text = text
+        return element
+
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    sub(feed, "title", name)
+    sub(feed, "subtitle", "The day's trending research papers, grouped by theme.")
+    sub(feed, "id", issues_url(base_url))
+    sub(feed, "link", rel="self", type="application/atom+xml", href=feed_url(base_url))
+    sub(feed, "link", rel="alternate", type="text/html", href=issues_url(base_url))
+    sub(feed, "updated", max((e.updated for e in entries), default="1970-01-01T00:00:00+00:00"))
+    author = sub(feed, "author")
+    sub(author, "name", name)
+    for e in entries:
+        item = sub(feed, "entry")
+        sub(item, "title", e.title)
+        sub(item, "id", e.url)
+        sub(item, "link", rel="alternate", type="text/html", href=e.url)
+        sub(item, "published", f"{e.date}T00:00:00Z")
+        sub(item, "updated", e.updated)
+        sub(item, "summary", e.summary)
+        sub(item, "content", _entry_html(e), type="html")
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+_ENTRY_HTML = jinja2.Environment(autoescape=True).from_string(
+    "{% for t in e.themes %}<h3>{{ t.label }}</h3><ul>"
+    '{% for p in t.papers %}<li><a href="{{ p.url }}">{{ p.title }}</a>: {{ p.tldr }}</li>{% endfor %}'
+    "</ul>{% endfor %}"
+)
+
+
+def _entry_html(e: Entry) -> str:
+    return _ENTRY_HTML.render(e=e)
+
+
+def _folder(config: Config) -> Path:
+    if config.archive is None:
+        raise DigestError(f"{config.path}: archive: is off (null); set it to a folder, e.g. archive: archive")
+    return config.archive
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if path.exists() and path.read_bytes() == data:
+        return
+    write_atomic(path, data)

@@ -1,0 +1,106 @@
+"""The web archive: a page per issue, an index and an Atom feed, from `digest archive` and on
+every `digest send`, through the CLI as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+from .helpers_digest import HF_DAY, Page, feed_link
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+DAY1 = "2026-08-13T07:00:00+00:00"
+DAY2 = "2026-08-14T07:00:00+00:00"
+
+
+def _feed(path):
+    root = ET.parse(path).getroot()
+    assert root.tag == f"{ATOM}feed"
+    return root, root.findall(f"{ATOM}entry")
+
+
+def _day(shared, project, day):
+    return shared / "hf_daily_papers" / f"{day}.json"
+
+
+def test_archive_writes_the_issue_page_index_and_feed(project, cli, shared_fixtures):
+    papers = _day(shared_fixtures, project, HF_DAY)
+    result = cli("archive", "--papers", papers, "--now", DAY2, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert f"issue {HF_DAY}: " in result.stdout and "written" in result.stdout
+    folder = project / "archive"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"{HF_DAY}.html",
+        f"{HF_DAY}.json",
+        "feed.xml",
+        "index.html",
+    ]
+
+    page = Page((folder / f"{HF_DAY}.html").read_text())
+    assert "Unsubscribe" not in page.text and "Subscribe by email" in page.text
+    assert "token=" not in (folder / f"{HF_DAY}.html").read_text()  # nobody's signed links on the web
+    assert len(page.all("h3")) == 20
+    assert feed_link("https://papers.example.org") in page.all("link")
+
+    index = Page((folder / "index.html").read_text())
+    assert "Friday 14 August 2026" in index.text
+    assert "https://papers.example.org/issues/2026-08-14" in [a["href"] for a in index.all("a")]
+
+    feed, entries = _feed(folder / "feed.xml")
+    assert feed.find(f"{ATOM}id").text == "https://papers.example.org/issues"
+    assert feed.find(f"{ATOM}link[@rel='self']").get("href") == "https://papers.example.org/issues/feed.xml"
+    (entry,) = entries
+    assert entry.find(f"{ATOM}id").text == "https://papers.example.org/issues/2026-08-14"
+    assert entry.find(f"{ATOM}title").text == "Trending Papers, Friday 14 August 2026: 20 trending papers"
+    assert entry.find(f"{ATOM}updated").text == "2026-08-14T07:00:00+00:00"
+    content = entry.find(f"{ATOM}content")
+    assert content.get("type") == "html" and content.text.count("<li>") == 20
+
+
+def test_rebuilding_the_same_issue_touches_nothing_and_a_new_day_goes_first(project, cli, shared_fixtures):
+    day2 = _day(shared_fixtures, project, HF_DAY)
+    assert cli("archive", "--papers", day2, "--now", DAY2, cwd=project).returncode == 0
+    folder = project / "archive"
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    again = cli("archive", "--papers", day2, "--now", "2026-08-14T09:30:00+00:00", cwd=project)
+    assert again.returncode == 0 and "unchanged" in again.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+
+    day1 = _day(shared_fixtures, project, "2026-08-13")
+    assert cli("archive", "--papers", day1, "--now", DAY1, cwd=project).returncode == 0
+    _, entries = _feed(folder / "feed.xml")
+    assert [e.find(f"{ATOM}id").text.rsplit("/", 1)[1] for e in entries] == ["2026-08-14", "2026-08-13"]
+    links = [a["href"] for a in Page((folder / "index.html").read_text()).all("a")]
+    issues = [h.rsplit("/", 1)[1] for h in links if "/issues/20" in h]
+    assert issues == ["2026-08-14", "2026-08-13"]
+
+
+def test_send_writes_the_archive_and_a_dry_run_does_not(project, cli):
+    assert cli("send", "--dry-run", "--now", "2026-11-26T07:00:00+00:00", cwd=project).returncode == 0
+    assert not (project / "archive").exists()
+    result = cli("send", "--now", "2026-11-26T07:00:00+00:00", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert (project / "archive" / "2026-11-26.html").is_file()
+    assert (project / "archive" / "feed.xml").is_file()
+
+
+def test_a_damaged_entry_is_reported_and_the_rest_of_the_archive_still_built(project, cli, shared_fixtures):
+    (project / "archive").mkdir()
+    (project / "archive" / "2026-08-01.json").write_text("{not json")
+    papers = _day(shared_fixtures, project, HF_DAY)
+    result = cli("archive", "--papers", papers, "--now", DAY2, cwd=project)
+    assert result.returncode == 1
+    assert "2026-08-01.json: not a readable archive entry" in result.stderr
+    assert "Traceback" not in result.stderr
+    _, entries = _feed(project / "archive" / "feed.xml")
+    assert len(entries) == 1
+    assert json.loads((project / "archive" / f"{HF_DAY}.json").read_text())["n_papers"] == 20
+
+
+def test_archive_switched_off_is_a_clear_usage_error_and_send_skips_it(project, cli):
+    config = project / "digest.yaml"
+    config.write_text(config.read_text() + "\narchive: null\n")
+    result = cli("archive", "--now", DAY2, cwd=project)
+    assert result.returncode == 2 and "archive: is off" in result.stderr
+    assert cli("send", "--now", "2026-11-26T07:00:00+00:00", cwd=project).returncode == 0
+    assert not (project / "archive").exists()
