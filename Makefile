@@ -14,10 +14,11 @@ $(STAMP): pyproject.toml
 
 # The demo starts from an empty outbox and state each time, so it always delivers.
 demo: $(STAMP)
-	rm -rf outbox .digest preview
+	rm -rf outbox .digest preview archive
 	$(BIN)/digest preview --out preview
 	$(BIN)/digest send
-	@echo "Open preview/digest.html in a browser; the messages are .eml files under outbox/."
+	@echo "Open preview/digest.html in a browser; the messages are .eml files under outbox/,"
+	@echo "the web archive (a page per issue, index.html, feed.xml) is under archive/."
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -29,4 +30,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check digest tests bench scripts
 
 clean:
-	rm -rf outbox .digest preview build *.egg-info
+	rm -rf outbox .digest preview archive test-artifacts build *.egg-info
