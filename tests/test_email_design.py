@@ -67,6 +67,8 @@ def test_text_twin_follows_the_html_order_with_numbered_footnotes(shared_fixture
     msg = message(hf_papers(shared_fixtures))
     html_links = [a.get("href") for a in Page(msg.rendered.html).all("a")]
     text = msg.rendered.text
+    header = r"TRENDING PAPERS\nFriday 14 August 2026\n20 trending papers in \d+ themes\n\nIn this issue:\n"
+    assert re.match(header, text)
     footnotes = dict(re.findall(r"^\[(\d+)\] (https?://\S+)$", text, re.M))
     body = text.split("\nLinks:\n")[0]
     numbers = [int(n) for n in re.findall(r"\[(\d+)\]", body)]

@@ -44,7 +44,8 @@ CONTRAST = """(() => {
     if (!own || !el.getClientRects().length || getComputedStyle(el).display === 'none') continue;
     const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
     const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-    worst.push([Math.round(ratio * 100) / 100, el.tagName + '.' + el.className, el.textContent.trim().slice(0, 30)]);
+    const what = el.tagName + '.' + el.className + ' ' + el.textContent.trim().slice(0, 30);
+    worst.push([Math.round(ratio * 100) / 100, what]);
   }
   return worst.sort((x, y) => x[0] - y[0]).slice(0, 3);
 })()"""
