@@ -23,12 +23,13 @@ from pathlib import Path
 
 import jinja2
 
-from . import rank
-from .build import Builder
+from . import rank, themes
+from .build import Builder, make_issue
 from .config import Config
 from .errors import DigestError
 from .mail import write_atomic
 from .models import Subscriber
+from .preview import papers_for
 from .render import Links, Rendered, View, template_dirs
 
 INDEX_TEMPLATE = "archive_index.html.j2"
@@ -134,6 +135,16 @@ def write(config: Config, builder: Builder) -> Written:
         write_atomic(meta_path, json.dumps(asdict(new), ensure_ascii=False, indent=1).encode())
     index, feed, entries, problems = rebuild(config)
     return Written(page_path, index, feed, new, changed, issues=len(entries), problems=problems)
+
+
+def publish(config: Config, *, now: datetime, papers_file: Path | None = None) -> Written:
+    """`digest archive`: the current issue from the configured sources (or a papers file),
+    written to the archive. Problems with sources are reported with the archive's own."""
+    papers, problems = papers_for(config, papers_file)
+    issue = make_issue(papers, now, config.newsletter.timezone, themes.load_taxonomy())
+    written = write(config, Builder(config, issue, now, config.secret()))
+    written.problems[:0] = problems
+    return written
 
 
 def load_entries(folder: Path) -> tuple[list[Entry], list[str]]:

@@ -175,22 +175,17 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
-    from . import archive, preview
-    from .build import Builder, make_issue
-    from .themes import load_taxonomy
+    from . import archive
 
     config = _config(args)
-    now = _now(args.now)
-    papers, problems = preview.papers_for(config, args.papers)
-    issue = make_issue(papers, now, config.newsletter.timezone, load_taxonomy())
-    written = archive.write(config, Builder(config, issue, now, config.secret()))
+    written = archive.publish(config, now=_now(args.now), papers_file=args.papers)
     state = "written" if written.changed else "unchanged"
-    print(f"issue {issue.id}: {written.page} ({written.entry.n_papers} papers, {state})")
+    print(f"issue {written.entry.id}: {written.page} ({written.entry.n_papers} papers, {state})")
     print(f"  index {written.index}  ({written.issues} issues)")
     print(f"  feed  {written.feed}")
-    for problem in problems + written.problems:
+    for problem in written.problems:
         print(f"warning: {problem}", file=sys.stderr)
-    return EXIT_PARTIAL if problems or written.problems else EXIT_OK
+    return EXIT_PARTIAL if written.problems else EXIT_OK
 
 
 def cmd_themes(args: argparse.Namespace) -> int:
