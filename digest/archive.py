@@ -18,13 +18,13 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import jinja2
 
 from . import rank, themes
-from .build import Builder, make_issue
+from .build import Builder, issue_id_for, make_issue
 from .config import Config
 from .errors import DigestError
 from .mail import write_atomic
@@ -140,7 +140,9 @@ def write(config: Config, builder: Builder) -> Written:
 def publish(config: Config, *, now: datetime, papers_file: Path | None = None) -> Written:
     """`digest archive`: the current issue from the configured sources (or a papers file),
     written to the archive. Problems with sources are reported with the archive's own."""
-    papers, problems = papers_for(config, papers_file)
+    papers, problems = papers_for(
+        config, papers_file, date.fromisoformat(issue_id_for(now, config.newsletter.timezone))
+    )
     issue = make_issue(papers, now, config.newsletter.timezone, themes.load_taxonomy())
     written = write(config, Builder(config, issue, now, config.secret()))
     written.problems[:0] = problems

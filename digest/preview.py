@@ -13,7 +13,7 @@ import jinja2
 
 from . import sources, subscribers, themes
 from .build import Builder, Message, issue_id_for, make_issue
-from .config import Config
+from .config import Config, FileSource
 from .errors import EXIT_OK, DigestError
 from .mail import write_atomic
 from .models import Paper, Subscriber
@@ -164,7 +164,11 @@ class Live:
         self.inputs = [self.config_path]
         try:
             config = load(self.config_path)
-            self.inputs += [config.subscribers, *(s.path for s in config.sources)]
+            # Local sources are watched; web sources are fetched again only with the config.
+            self.inputs += [
+                config.subscribers,
+                *(s.path for s in config.sources if isinstance(s, FileSource)),
+            ]
             if self.papers_file:
                 self.inputs.append(self.papers_file)
             now = self.fixed_now or datetime.now(UTC)
