@@ -248,14 +248,17 @@ def open_backend(url: str, root: Path) -> Backend:
     raise DigestError(f"delivery.url: unsupported scheme {parts.scheme!r}; use file://DIR or console://")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename over it."""
+def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename over it. `mode` sets the
+    new file's permissions (a temporary file starts private, 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -1,15 +1,50 @@
-"""subscribers.yaml: read and validate the list, reporting every problem with its line."""
+"""subscribers.yaml: read and validate the list, reporting every problem with its line; and
+change it safely while the web app, the CLI and a person with an editor share it.
+
+Every change takes a lock, re-reads the file, edits it with a round-trip YAML library (so
+comments, key order, quoting and blank lines survive), checks the result as a reader would,
+writes a temporary file, fsyncs it and renames it over the old one. A crash leaves the old
+file or the new one, never half of either; two writers never lose each other's entries.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import functools
+import io
+import os
+import re
+import stat
+import time
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from . import yamlfile
 from .errors import DigestError
 from .models import Subscriber
+
+HEADER = """\
+# Who gets the digest. An entry without `status` is active: the list owner added it by hand.
+# Fields: email, name, status (pending, active, unsubscribed, bounced), frequency (daily,
+# weekdays, weekly:mon ... weekly:sun), send_at (HH:MM local), timezone (IANA), topics (theme
+# keys or labels), keywords, authors, categories, exclude, max_papers, created, confirmed.
+subscribers:
+"""
+LOCK_WAIT = 30.0  # seconds; an edit holds the lock for milliseconds
+FIELD_ORDER = list(Subscriber.model_fields)
+_CLOCK = re.compile(r"\d\d:\d\d")
+_ENTRY = re.compile(r"^( *)- +\w+ *:", re.MULTILINE)
+
+
+class NotListed(DigestError):
+    """The address a change was meant for is not in the file."""
 
 
 @dataclass
@@ -20,9 +55,34 @@ class Checked:
     problems: list[str] = field(default_factory=list)
 
 
-def check(path: Path) -> Checked:
+@functools.cache  # the built-in taxonomy does not change while the process runs
+def known_topics() -> dict[str, str]:
+    """Names a reader may use in `topics`: every theme key and label (casefolded) -> key."""
+    from .themes import load_taxonomy
+
+    names = {}
+    for topic in load_taxonomy():
+        names[topic.key.casefold()] = topic.key
+        names[topic.label.casefold()] = topic.key
+    return names
+
+
+def unknown_topics(topics: list[str]) -> str | None:
+    """A problem line if any of `topics` is not a theme key or label, else None."""
+    known = known_topics()
+    strangers = [t for t in topics if t.casefold() not in known]
+    if not strangers:
+        return None
+    keys = ", ".join(sorted(set(known.values())))
+    return f"unknown topic(s) {', '.join(map(repr, strangers))}; use a theme key or label: {keys}"
+
+
+def check(path: Path, topics: Collection[str] | None = None) -> Checked:
     """Validate every entry; never stops at the first problem."""
-    doc = yamlfile.load(path)
+    return check_document(yamlfile.load(path), topics)
+
+
+def check_document(doc: yamlfile.Document, topics: Collection[str] | None = None) -> Checked:
     result = Checked()
     data = doc.data
     if data is None:
@@ -35,6 +95,7 @@ def check(path: Path) -> Checked:
         result.problems.append(
             f"{doc.where((key,))}: unknown top-level key {key!r}; only 'subscribers' is allowed"
         )
+    topic_names = {t.casefold() for t in topics} if topics is not None else set(known_topics())
 
     seen: dict[str, int] = {}
     for index, entry in enumerate(data.get("subscribers") or []):
@@ -55,6 +116,14 @@ def check(path: Path) -> Checked:
             where = doc.where((*loc, "email"))
             result.problems.append(f"{where}: {label}: duplicate address, already listed at line {seen[key]}")
             continue
+        strangers = [t for t in subscriber.topics if t.casefold() not in topic_names]
+        if strangers:
+            known = ", ".join(sorted(set(known_topics().values())))
+            result.problems.append(
+                f"{doc.where((*loc, 'topics'))}: {label}: unknown topic(s) "
+                f"{', '.join(map(repr, strangers))}; use a theme key or label: {known}"
+            )
+            continue
         seen[key] = doc.line((*loc, "email")) or 0
         result.subscribers.append(subscriber)
     return result
@@ -66,3 +135,272 @@ def load(path: Path) -> list[Subscriber]:
     if checked.problems:
         raise DigestError(checked.problems)
     return checked.subscribers
+
+
+def find(path: Path, email: str) -> Subscriber | None:
+    if not path.exists():
+        return None
+    wanted = email.lower()
+    return next((s for s in load(path) if s.email.lower() == wanted), None)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def locked(path: Path, *, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """Hold the list's lock. It is a file beside the list, not the list itself, because the
+    list is replaced by rename on every write and a lock on the old inode would guard nothing."""
+    lock_path = path.with_name(path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise DigestError(f"{path}: another edit holds {lock_path}; try again") from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _yaml(text: str) -> tuple[Any, Any]:
+    """A round-trip loader set up to write the file back in the style it was written."""
+    from ruamel.yaml import YAML
+
+    handler = YAML()  # round-trip mode: comments, order and quoting are kept
+    handler.preserve_quotes = True
+    handler.width = 4096  # never fold a long line the person wrote on one
+    # The list's own indentation ("  - email:" or "- email:"), read off its first entry.
+    first = _ENTRY.search(text)
+    offset = len(first.group(1)) if first else 2
+    handler.indent(mapping=2, sequence=offset + 2, offset=offset)
+    return handler, handler.load(text)
+
+
+def _scalar(value: Any) -> Any:
+    """A value as ruamel should write it. The file is read back with PyYAML (YAML 1.1), where
+    07:00 is the number 420 and `no` is False: any string PyYAML would not read back as the
+    same string is written in double quotes."""
+    from ruamel.yaml.comments import CommentedSeq
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    if isinstance(value, datetime):
+        value = value.isoformat(timespec="seconds")
+    if isinstance(value, str) and _CLOCK.fullmatch(value):
+        return DoubleQuotedScalarString(value)  # "07:00", as people write send_at by hand
+    if isinstance(value, list):
+        seq = CommentedSeq(_scalar(v) for v in value)
+        seq.fa.set_flow_style()  # [a, b] like the hand-written entries
+        return seq
+    if isinstance(value, str):
+        try:
+            plain = yaml.safe_load(value)
+        except yaml.YAMLError:
+            plain = None
+        if plain != value or value != value.strip():
+            return DoubleQuotedScalarString(value)
+    return value
+
+
+class Editor:
+    """The list's entries as a round-trip document, for changes made inside `edit()`."""
+
+    def __init__(self, path: Path, doc: Any):
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+        self.path = path
+        self.doc = doc if doc is not None else CommentedMap()
+        if not isinstance(self.doc, dict):
+            raise DigestError(f"{path}: expected 'subscribers:' followed by a list of entries")
+        if self.doc.get("subscribers") is None:
+            self.doc["subscribers"] = CommentedSeq()
+        self.entries = self.doc["subscribers"]
+        if not isinstance(self.entries, list):
+            raise DigestError(f"{path}: expected 'subscribers:' followed by a list of entries")
+        self.changed = False
+
+    def find(self, email: str) -> Any | None:
+        wanted = email.lower()
+        for entry in self.entries:
+            if isinstance(entry, dict) and str(entry.get("email", "")).lower() == wanted:
+                return entry
+        return None
+
+    def add(self, fields: dict[str, Any]) -> Any:
+        from ruamel.yaml.comments import CommentedMap
+
+        entry = CommentedMap()
+        for key in FIELD_ORDER:
+            if fields.get(key) not in (None, []):
+                entry[key] = _scalar(fields[key])
+        self.entries.append(entry)
+        self._blank_line_before(len(self.entries) - 1)
+        self.changed = True
+        return entry
+
+    def set(self, entry: Any, key: str, value: Any) -> None:
+        """Set (or with None, remove) one field, keeping the entry's other lines as they are.
+        A new key goes where the model lists it, so entries stay in a familiar order."""
+        if value is None or value == []:
+            if key in entry:
+                del entry[key]
+                self.changed = True
+            return
+        value = _scalar(value)
+        if key in entry:
+            if entry[key] != value or type(entry[key]) is not type(value):
+                entry[key] = value
+                self.changed = True
+            return
+        rank = FIELD_ORDER.index(key)
+        keys = list(entry)
+        later = [i for i, k in enumerate(keys) if k in FIELD_ORDER and FIELD_ORDER.index(k) > rank]
+        if later:
+            entry.insert(later[0], key, value)
+        else:
+            self._append_key(entry, key, value)
+        self.changed = True
+
+    @staticmethod
+    def _append_key(entry: Any, key: str, value: Any) -> None:
+        # ruamel keeps the blank line or comment that follows an entry on its last key; a key
+        # appended after it would land below the blank line. Move that trailing comment to the
+        # new last key.
+        last = next(reversed(entry), None) if len(entry) else None
+        entry[key] = value
+        comments = entry.ca.items.get(last) if last is not None else None
+        if comments and len(comments) > 2 and comments[2] is not None:
+            entry.ca.items[key] = [None, None, comments[2], None]
+            comments[2] = None
+
+    def _blank_line_before(self, index: int) -> None:
+        """Separate a new entry by a blank line when the list already does so."""
+        if any(comments[1] for comments in self.entries.ca.items.values() if len(comments) > 1):
+            self.entries.yaml_set_comment_before_after_key(index, before="\n")
+
+
+@contextmanager
+def edit(path: Path, topics: Collection[str] | None = None) -> Iterator[Editor]:
+    """Lock, re-read, let the caller change entries, check the result, replace the file.
+
+    Nothing is written if the caller raises, if nothing changed, or if the result would not
+    pass `digest subscribers --check` (a problem already in the file must be fixed first).
+    """
+    with locked(path):
+        try:
+            text = path.read_text(encoding="utf-8") if path.exists() else HEADER
+            mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DigestError(f"{path}: cannot read: {exc}") from None
+        # A problem already in the file (a typo made in an editor) must not block an
+        # unsubscribe; an edit is refused only if it would add a problem.
+        before = check_document(yamlfile.parse(text, path), topics)
+        handler, doc = _yaml(text)
+        editor = Editor(path, doc)
+        yield editor
+        if not editor.changed:
+            return
+        out = io.StringIO()
+        handler.dump(editor.doc, out)
+        new_text = out.getvalue()
+        after = check_document(yamlfile.parse(new_text, path), topics)
+        if len(after.problems) > len(before.problems):
+            raise DigestError([f"{path} was not changed: the edit would make it invalid", *after.problems])
+        _replace(path, new_text.encode("utf-8"), mode)
+
+
+def _replace(path: Path, data: bytes, mode: int | None) -> None:
+    from .mail import write_atomic
+
+    if mode is None:  # a new file: what the user's umask allows for a 0666 file
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    try:
+        write_atomic(path, data, mode=mode)
+        # The rename is durable only once the folder's entry is on disk too.
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise DigestError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+# --- changes the CLI and the web app make ----------------------------------------------------
+
+PREFERENCES = ("name", "frequency", "send_at", "timezone", "topics", "keywords", "authors", "categories",
+               "exclude", "max_papers")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Change:
+    """One address before and after a change (`before` is None for a new entry)."""
+
+    before: Subscriber | None
+    after: Subscriber
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def validated(fields: dict[str, Any]) -> Subscriber:
+    """An entry as the model reads it, or a DigestError naming each bad field."""
+    try:
+        return Subscriber.model_validate(fields)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            name = ".".join(str(p) for p in err["loc"]) or "entry"
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {msg}")
+        raise DigestError(problems) from None
+
+
+def _snapshot(entry: Any) -> Subscriber:
+    return validated({str(k): (list(v) if isinstance(v, list) else v) for k, v in entry.items()})
+
+
+def upsert(
+    path: Path,
+    email: str,
+    changes: dict[str, Any],
+    *,
+    new: dict[str, Any] | None = None,
+    topics: Collection[str] | None = None,
+) -> Change:
+    """Apply `changes` to the entry for `email`; if there is none, add one made of `new` and
+    `changes`, or with `new=None` raise "not on the list".
+
+    The result is validated before anything is written; an unknown topic, a bad time zone or
+    a duplicate address is a DigestError and the file stays as it was.
+    """
+    with edit(path, topics) as editor:
+        entry = editor.find(email)
+        if entry is None:
+            if new is None:
+                raise NotListed(f"{path}: {email} is not on the list")
+            fields = {k: v for k, v in {**new, **changes, "email": email}.items() if v is not None}
+            fields["email"] = validated(fields).email  # the domain lowercased, as email-validator does
+            return Change(None, _snapshot(editor.add(fields)))
+        before = _snapshot(entry)
+        validated({**before.model_dump(exclude_none=True), **changes, "email": before.email})
+        for key, value in changes.items():
+            editor.set(entry, key, value)
+        return Change(before, _snapshot(entry))
+
+
+def set_status(path: Path, email: str, status: str, *, now: datetime) -> Change:
+    """Change an existing entry's status (`confirmed` is stamped when it becomes active)."""
+    changes: dict[str, Any] = {"status": status}
+    if status == "active":
+        changes["confirmed"] = now
+    return upsert(path, email, changes)

@@ -1,0 +1,110 @@
+"""Changing subscribers.yaml: locked, atomic, and kind to the person who wrote the file."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from digest import subscribers
+from digest.errors import DigestError
+
+from .conftest import ROOT
+
+NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+HAND_WRITTEN = (ROOT / "subscribers.yaml").read_text()
+
+
+@pytest.fixture
+def listed(tmp_path: Path) -> Path:
+    path = tmp_path / "subscribers.yaml"
+    path.write_text(HAND_WRITTEN)
+    return path
+
+
+def test_an_edit_changes_only_the_lines_it_must(listed):
+    subscribers.set_status(listed, "ADA@example.org", "unsubscribed", now=NOW)
+    prefs = {"topics": ["retrieval"], "send_at": "10:30"}
+    subscribers.upsert(listed, "new@example.org", prefs, new={"created": NOW})
+    diff = list(difflib.ndiff(HAND_WRITTEN.splitlines(), listed.read_text().splitlines()))
+    assert [line for line in diff if line.startswith("- ")] == []  # comments, quotes, order: all kept
+    assert [line[2:] for line in diff if line.startswith("+ ")] == [
+        "    status: unsubscribed",
+        "",  # entries in this file are separated by blank lines; so is the new one
+        "  - email: new@example.org",
+        '    send_at: "10:30"',  # quoted: YAML 1.1 would read 10:30 as the number 630
+        "    topics: [retrieval]",
+        '    created: "2026-11-26T08:00:00+00:00"',
+    ]
+    readers = {r.email: r for r in subscribers.load(listed)}
+    assert readers["ada@example.org"].status == "unsubscribed"
+    assert readers["new@example.org"].send_at == "10:30"
+
+
+def test_an_edit_that_would_make_the_file_invalid_writes_nothing(listed):
+    before = listed.read_bytes()
+    with pytest.raises(DigestError, match="timezone: unknown time zone 'Mars/Base'"):
+        subscribers.upsert(listed, "x@example.org", {"timezone": "Mars/Base"}, new={})
+    with pytest.raises(DigestError, match="grace@example.org is not on the list|not on the list"):
+        subscribers.set_status(listed, "nobody@example.org", "active", now=NOW)
+    assert listed.read_bytes() == before
+    assert not list(listed.parent.glob(".subscribers.yaml.*.tmp"))
+
+
+def test_addresses_are_unique_case_insensitively(listed):
+    change = subscribers.upsert(listed, "Grace@EXAMPLE.org", {"send_at": "09:00"}, new={})
+    assert change.before is not None and change.after.send_at == "09:00"
+    assert [r.email.lower() for r in subscribers.load(listed)].count("grace@example.org") == 1
+
+
+def test_a_typo_elsewhere_in_the_file_does_not_block_an_unsubscribe(listed):
+    listed.write_text(HAND_WRITTEN.replace("timezone: Asia/Tokyo", "timezone: Asia/Tokio"))
+    subscribers.set_status(listed, "ada@example.org", "unsubscribed", now=NOW)
+    checked = subscribers.check(listed)
+    assert [r.status for r in checked.subscribers if r.email == "ada@example.org"] == ["unsubscribed"]
+    assert len(checked.problems) == 1 and "Asia/Tokio" in checked.problems[0]
+
+
+def test_the_file_keeps_its_permissions(listed):
+    os.chmod(listed, 0o640)
+    subscribers.set_status(listed, "ada@example.org", "unsubscribed", now=NOW)
+    assert oct(listed.stat().st_mode & 0o777) == "0o640"
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from datetime import UTC, datetime
+from digest import subscribers
+path, worker, count, start = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+while time.time() < start:  # every process starts writing at the same moment
+    time.sleep(0.001)
+for i in range(count):
+    subscribers.upsert(path, f"w{worker}-{i}@example.org", {"status": "pending"},
+                       new={"created": datetime.now(UTC)})
+"""
+
+
+def test_fifty_subscribes_from_several_processes_at_once_leave_fifty_entries(listed):
+    processes, each = 5, 10
+    start = time.time() + 2.0  # after every interpreter has started
+    began = time.perf_counter()
+    workers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(listed), str(w), str(each), str(start)])
+        for w in range(processes)
+    ]
+    assert [w.wait(timeout=120) for w in workers] == [0] * processes
+    elapsed = time.perf_counter() - began - 2.0
+    checked = subscribers.check(listed)
+    assert checked.problems == []
+    new = [r for r in checked.subscribers if r.email.startswith("w")]
+    assert len(new) == processes * each
+    assert len(checked.subscribers) == 3 + processes * each
+    assert HAND_WRITTEN.splitlines()[0] in listed.read_text()  # the header comment survived 50 rewrites
+    print(f"\n{processes} processes x {each} subscribes: {len(new)} new entries, valid file, {elapsed:.2f}s")
