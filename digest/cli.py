@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from . import __version__
 from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DigestError
@@ -60,21 +61,25 @@ def cmd_send(args: argparse.Namespace) -> int:
     from . import send
 
     config = _config(args)
-    report = send.run(config, now=_now(args.now), to=args.to, dry_run=args.dry_run)
+    report = send.run(config, now=_now(args.now), to=args.to, dry_run=args.dry_run, due=args.due)
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)
-    if report.issue:
-        parts = [
-            f"sent {report.sent}",
-            f"already sent {report.skipped}",
-            f"nothing new {report.empty}",
-            f"failed {report.failed}",
-        ]
-        if args.dry_run:
-            parts.insert(0, f"dry run: would send {report.dry_run}")
-        print(f"issue {report.issue}: " + ", ".join(parts) + f" in {report.seconds:.2f}s")
+    parts = [
+        f"sent {report.sent}",
+        f"already sent {report.skipped}",
+        f"nothing new {report.empty}",
+        f"failed {report.failed}",
+    ]
+    if args.due:
+        parts.append(f"not due yet {report.not_due}")
+    if args.dry_run:
+        parts.insert(0, f"dry run: would send {report.dry_run}")
+    # Issues are dated in each reader's time zone, so one run may serve two dates.
+    head = f"issue {report.issue}" if len(report.issues) == 1 else f"issues {report.issue or '(none due)'}"
+    print(f"{head}: " + ", ".join(parts) + f" in {report.seconds:.2f}s")
     if report.sent and config.outbox is not None:
-        print(f"messages in {config.outbox / report.issue}/")
+        folders = sorted({str(Path(where).parent) for where in report.delivered_to})
+        print(f"messages in {', '.join(f + '/' for f in folders)}")
     if report.archived:
         print(f"web archive: {report.archived}")
     return report.exit_code
@@ -207,6 +212,7 @@ def cmd_themes(args: argparse.Namespace) -> int:
 
 def cmd_subscribers(args: argparse.Namespace) -> int:
     from . import subscribers
+    from .due import next_slot
 
     config = _config(args)
     checked = subscribers.check(config.subscribers)
@@ -220,12 +226,98 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
         f"{counts[s]} {s}" for s in ("active", "pending", "unsubscribed", "bounced") if counts[s]
     )
     if not args.check:
+        now = datetime.now(UTC)
         for s in checked.subscribers:
-            print(f"{s.email:<36} {s.status:<12} {s.frequency:<10} {s.send_at} {s.timezone}")
+            if args.status and s.status != args.status:
+                continue
+            line = f"{s.email:<36} {s.status:<12} {s.frequency:<10} {s.send_at} {s.timezone}"
+            if s.active:
+                line += f"  next {next_slot(s, now).at.astimezone(ZoneInfo(s.timezone)):%a %d %b %H:%M %Z}"
+            print(line)
     print(
         f"{config.subscribers}: {len(checked.subscribers)} subscribers" + (f" ({summary})" if summary else "")
     )
     return EXIT_OK
+
+
+def _preferences(args: argparse.Namespace) -> dict[str, object]:
+    given = {
+        "name": args.name,
+        "frequency": args.frequency,
+        "send_at": args.send_at,
+        "timezone": args.timezone,
+        "topics": args.topic,
+        "keywords": args.keyword,
+        "max_papers": args.max_papers,
+    }
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def cmd_subscribe(args: argparse.Namespace) -> int:
+    from . import optin
+    from .due import describe
+
+    config = _config(args)
+    result = optin.request(
+        config,
+        args.email,
+        _preferences(args),
+        now=datetime.now(UTC),
+        secret=config.secret(),
+        confirmed=args.confirmed,
+        update_active=True,
+    )
+    reader = result.subscriber
+    if result.outcome == "confirmation sent":
+        print(f"{reader.email}: pending; confirmation email sent to {result.delivered_to}")
+        print(f"  they become active when they open its link (valid {config.web.confirm_hours} hours)")
+    elif result.outcome == "activated":
+        print(f"{reader.email}: active; the digest arrives {describe(reader)}")
+    elif result.outcome == "updated":
+        print(f"{reader.email}: already active; preferences updated: the digest arrives {describe(reader)}")
+    else:
+        print(f"{reader.email}: already active; nothing changed")
+    return EXIT_OK
+
+
+def cmd_unsubscribe(args: argparse.Namespace) -> int:
+    from . import subscribers
+
+    config = _config(args)
+    change = subscribers.set_status(config.subscribers, args.email, "unsubscribed", now=datetime.now(UTC))
+    state = "unsubscribed" if change.changed else "already unsubscribed"
+    print(f"{change.after.email}: {state}; the entry stays in {config.subscribers} as a record")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from . import web
+    from .config import DEV_SECRET, SECRET_ENV
+
+    config = _config(args)
+    secret = os.environ.get(SECRET_ENV)
+    if not secret:
+        if not args.dev:
+            raise DigestError(
+                f"{SECRET_ENV} is not set: the links this server checks are signed with it. Set the "
+                f"same value for `digest send` and `digest serve`, e.g. export {SECRET_ENV}=$(python3 -c "
+                "'import secrets; print(secrets.token_urlsafe(32))'); or pass --dev to try it locally"
+            )
+        secret = DEV_SECRET
+        print("warning: --dev: using the development secret; never expose this server", file=sys.stderr)
+    web.serve(config, secret, host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from . import schedule
+
+    config = _config(args)
+    config.secret()  # fail now, not at the first send, if links cannot be signed
+    start = _now(args.now) if args.now else None
+    return schedule.main(config, start=start, poll=args.poll)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -281,6 +373,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--to", metavar="EMAIL", help="send to this one subscriber only")
     p.add_argument("--dry-run", action="store_true", help="build every message but send and record nothing")
     p.add_argument("--now", metavar="ISO", help="pretend it is this time (default: now)")
+    p.add_argument(
+        "--due",
+        action="store_true",
+        help="only readers whose local send time for the current issue has passed and who lack it",
+    )
     p.set_defaults(func=cmd_send)
 
     p = sub.add_parser(
@@ -301,7 +398,43 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("subscribers", parents=[common], help="list subscribers; --check validates the list")
     p.add_argument("--check", action="store_true", help="only validate: report every problem with its line")
+    p.add_argument(
+        "--status", choices=("active", "pending", "unsubscribed", "bounced"), help="list only these"
+    )
     p.set_defaults(func=cmd_subscribers)
+
+    p = sub.add_parser(
+        "subscribe", parents=[common], help="add a reader: sends a confirmation email (double opt-in)"
+    )
+    p.add_argument("email", metavar="EMAIL")
+    p.add_argument("--confirmed", action="store_true", help="add as active at once, without a confirmation")
+    p.add_argument("--name")
+    p.add_argument("--topic", action="append", metavar="TOPIC", help="a theme key or label (repeatable)")
+    p.add_argument("--keyword", action="append", metavar="WORDS", help="a keyword or phrase (repeatable)")
+    p.add_argument("--frequency", help="daily, weekdays or weekly:mon ... weekly:sun")
+    p.add_argument("--timezone", metavar="ZONE", help="IANA name (default: the newsletter's)")
+    p.add_argument("--send-at", metavar="HH:MM", help="local time of day (default 07:00)")
+    p.add_argument("--max-papers", type=int, metavar="N")
+    p.set_defaults(func=cmd_subscribe)
+
+    p = sub.add_parser("unsubscribe", parents=[common], help="stop sending to a reader (keeps the entry)")
+    p.add_argument("email", metavar="EMAIL")
+    p.set_defaults(func=cmd_unsubscribe)
+
+    p = sub.add_parser(
+        "serve", parents=[common], help="web endpoints: subscribe, confirm, unsubscribe, archive"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--dev", action="store_true", help="run without DIGEST_SECRET, with a development secret")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("schedule", parents=[common], help="long-running: send to each reader at their time")
+    p.add_argument("--now", metavar="ISO", help="start the clock at this instant (to rehearse a day)")
+    p.add_argument(
+        "--poll", type=float, default=10.0, metavar="SECONDS", help="how often to look for list changes"
+    )
+    p.set_defaults(func=cmd_schedule)
     return top
 
 

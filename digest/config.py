@@ -217,6 +217,19 @@ class Ranking(_Strict):
     min_score: float = Field(0.0, ge=0)
 
 
+class Web(_Strict):
+    """`digest serve`: how long a confirmation link lives and how often one may be asked for.
+
+    The limits stop a script (or a stranger's form on another site) from using the list to
+    mail-bomb an address: a third confirmation email to the same address within a day is not
+    sent, and an address still gets the same "check your inbox" answer.
+    """
+
+    confirm_hours: int = Field(48, ge=1, le=24 * 30)
+    confirmations_per_address_per_day: int = Field(3, ge=1, le=100)
+    subscribes_per_ip_per_hour: int = Field(20, ge=1, le=10_000)
+
+
 class Config(_Strict):
     newsletter: Newsletter = Field(default_factory=Newsletter)
     sources: list[SourceConfig] = Field(min_length=1)
@@ -228,6 +241,7 @@ class Config(_Strict):
     # The web archive (one page per issue, index.html, feed.xml); null turns it off.
     archive: Path | None = Path("archive")
     ranking: Ranking = Field(default_factory=Ranking)
+    web: Web = Field(default_factory=Web)
 
     # Set by load(), not by the file.
     path: Path = Field(DEFAULT_CONFIG, exclude=True)

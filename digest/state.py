@@ -39,6 +39,20 @@ CREATE TABLE IF NOT EXISTS sent_papers (
 """
 
 
+# --- web: rate limits (digest serve) -------------------------------------------------------
+# Kept here rather than in the web process's memory so limits hold across restarts and across
+# several server processes. Keys are HMACs of the address or IP (digest/web.py), not the
+# values themselves.
+SCHEMA += """
+CREATE TABLE IF NOT EXISTS rate_events (
+    bucket  TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    at      REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rate_events_by_key ON rate_events (bucket, key, at);
+"""
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -111,6 +125,15 @@ class State:
         )
         return dict(rows.fetchall())
 
+    def last_issue_sent(self, email: str) -> str | None:
+        """The latest issue this reader has received (issue ids are ISO dates, so they sort).
+        `send --due` never sends an issue older than this: a reader who got the 27th from
+        an explicit `digest send`, or in their old time zone, is not sent the 26th after."""
+        row = self.db.execute(
+            "SELECT MAX(issue) FROM deliveries WHERE email = ? AND status = 'sent'", (email.lower(),)
+        ).fetchone()
+        return row[0] if row else None
+
     # --- history ---------------------------------------------------------------------------
 
     def papers_sent(self, email: str, *, except_issue: str) -> frozenset[str]:
@@ -120,6 +143,21 @@ class State:
             (email.lower(), except_issue),
         )
         return frozenset(r[0] for r in rows)
+
+    # --- web: rate limits ---------------------------------------------------------------------
+
+    def allow(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> bool:
+        """Count one event for `key`; False (and not counted) if `limit` events already
+        happened within `window` seconds before `now`."""
+        with self.db:
+            self.db.execute("DELETE FROM rate_events WHERE bucket = ? AND at <= ?", (bucket, now - window))
+            (count,) = self.db.execute(
+                "SELECT COUNT(*) FROM rate_events WHERE bucket = ? AND key = ?", (bucket, key)
+            ).fetchone()
+            if count >= limit:
+                return False
+            self.db.execute("INSERT INTO rate_events (bucket, key, at) VALUES (?, ?, ?)", (bucket, key, now))
+            return True
 
 
 # --- HTTP cache (fetch) -------------------------------------------------------------------

@@ -1,0 +1,131 @@
+"""When each reader's digest is due, in their own time zone. Pure: the clock is passed in.
+
+An issue is identified by a date in the reader's own calendar. A reader in Tokyo who reads
+at 06:45 gets the 27 Nov issue at 06:45 on 27 Nov Tokyo time (21:45 UTC on the 26th); a
+reader in London gets the 27 Nov issue at 07:00 on 27 Nov London time. Dating issues by the
+newsletter's time zone instead would make "the current issue" change at midnight in London,
+which for Tokyo is mid-morning: a Tokyo reader would get one issue at 09:00 and nothing at
+06:45, or two within hours. With reader-local dates, each reader gets one issue per local
+day (or per week), at their time, and the ledger row (issue, reader) makes every later run
+that day a no-op.
+
+A reader's *slot* for a day is `send_at` on that day in their zone:
+- on a spring-forward day a time inside the gap (02:30 when clocks jump from 02:00 to
+  03:00) does not exist; the slot falls at the first moment after the gap, an hour later
+  on the wall clock (Python's `fold=0` reading of the gap time);
+- on a fall-back day a time that happens twice (01:30) is the first of the two, and the
+  ledger makes the second a no-op.
+
+The *current* slot is the latest slot at or before now on a day the frequency allows. A
+reader is due when their current slot has passed and they have not received that issue, so
+a run that comes late (cron missed, server down) still delivers the day's issue, until the
+next slot supersedes it. A slot before the reader subscribed does not count: someone who
+confirms at 15:00 gets their first digest at their next send time, not at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from .models import WEEKDAYS, Subscriber
+
+# weekly:DAY comes back after 7 days; any frequency has a slot within 7 days either side.
+_HORIZON = 7
+
+
+@dataclass(frozen=True, order=True)
+class Slot:
+    """One send time of one reader: the instant (UTC) and the issue it delivers."""
+
+    at: datetime
+    issue: str
+
+
+def runs_on(frequency: str, day: date) -> bool:
+    """Whether a reader with this frequency gets an issue dated `day` (their local date)."""
+    if frequency == "daily":
+        return True
+    if frequency == "weekdays":
+        return day.weekday() < 5
+    if frequency.startswith("weekly:"):
+        return WEEKDAYS[day.weekday()] == frequency.partition(":")[2]
+    raise ValueError(f"unknown frequency {frequency!r}")
+
+
+def slot_on(day: date, send_at: str, tz: str) -> datetime:
+    """The UTC instant of `send_at` on `day` in `tz` (DST gaps and repeats: see module doc)."""
+    hour, minute = (int(part) for part in send_at.split(":"))
+    local = datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(tz))  # fold=0
+    return local.astimezone(UTC)
+
+
+def local_date(now: datetime, tz: str) -> date:
+    return now.astimezone(ZoneInfo(tz)).date()
+
+
+def _slot(reader: Subscriber, day: date) -> Slot:
+    return Slot(slot_on(day, reader.send_at, reader.timezone), day.isoformat())
+
+
+def last_slot(reader: Subscriber, now: datetime) -> Slot | None:
+    """The reader's latest slot at or before `now`."""
+    today = local_date(now, reader.timezone)
+    for back in range(_HORIZON + 1):
+        day = today - timedelta(days=back)
+        if runs_on(reader.frequency, day):
+            slot = _slot(reader, day)
+            if slot.at <= now:
+                return slot
+    return None
+
+
+def next_slot(reader: Subscriber, now: datetime) -> Slot:
+    """The reader's first slot strictly after `now`."""
+    today = local_date(now, reader.timezone)
+    for ahead in range(_HORIZON + 2):
+        day = today + timedelta(days=ahead)
+        if runs_on(reader.frequency, day):
+            slot = _slot(reader, day)
+            if slot.at > now:
+                return slot
+    raise AssertionError(f"no slot within {_HORIZON + 1} days for {reader.frequency}")  # pragma: no cover
+
+
+def subscribed_at(reader: Subscriber) -> datetime | None:
+    moment = reader.confirmed or reader.created
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def current(reader: Subscriber, now: datetime) -> Slot | None:
+    """The slot whose issue a `--due` run owes this reader at `now`, if any (the ledger then
+    says whether it went out already)."""
+    slot = last_slot(reader, now)
+    if slot is None:
+        return None
+    since = subscribed_at(reader)
+    if since is not None and slot.at < since:
+        return None
+    return slot
+
+
+def today(reader: Subscriber, now: datetime) -> str:
+    """The issue an explicit `digest send` (no `--due`) delivers: the reader's local date."""
+    return local_date(now, reader.timezone).isoformat()
+
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def describe(reader: Subscriber) -> str:
+    """The reader's schedule in words: "every weekday at 08:30, America/New_York time"."""
+    if reader.frequency == "daily":
+        days = "every day"
+    elif reader.frequency == "weekdays":
+        days = "every weekday"
+    else:
+        days = f"every {_DAY_NAMES[WEEKDAYS.index(reader.frequency.partition(':')[2])]}"
+    return f"{days} at {reader.send_at}, {reader.timezone} time"

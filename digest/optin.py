@@ -1,0 +1,157 @@
+"""Double opt-in: a pending entry and a confirmation email; the signed link makes it active.
+
+Shared by `digest subscribe` and the web form. Nobody receives a digest until the owner of
+the address has clicked the link (or the list owner added them with `--confirmed`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from typing import Any
+
+import jinja2
+
+from . import subscribers, tokens
+from .config import Config
+from .due import describe
+from .errors import DigestError
+from .mail import POLICY, Envelope, domain_of, open_backend
+from .models import Subscriber, one_line
+
+PURPOSE = "confirm"
+# The file:// backend files confirmations under outbox/confirmations/<address>.eml.
+OUTBOX_FOLDER = "confirmations"
+
+
+@dataclass(frozen=True)
+class Requested:
+    """What a subscription request did. The web answers the same page whatever this says."""
+
+    subscriber: Subscriber
+    outcome: str  # "confirmation sent", "already active", "updated", "activated"
+    delivered_to: str | None = None
+
+
+def defaults(config: Config) -> dict[str, Any]:
+    """What a new entry gets for the fields the person left out."""
+    return {"timezone": config.newsletter.timezone}
+
+
+def confirm_url(config: Config, secret: str, email: str, now: datetime) -> str:
+    expires = now + timedelta(hours=config.web.confirm_hours)
+    token = tokens.sign_expiring(secret, PURPOSE, email, expires)
+    return f"{config.newsletter.base_url}/confirm?token={token}"
+
+
+def request(
+    config: Config,
+    email: str,
+    prefs: dict[str, Any],
+    *,
+    now: datetime,
+    secret: str,
+    confirmed: bool = False,
+    update_active: bool = False,
+) -> Requested:
+    """Add or re-open `email` as pending and mail the confirmation link; with `confirmed`
+    make it active at once (the list owner vouches for it).
+
+    An active reader is left alone unless `update_active` (the list owner, from the CLI):
+    a stranger typing someone's address into the web form must change nothing.
+    """
+    path = config.subscribers
+    if problem := subscribers.unknown_topics(prefs.get("topics") or []):
+        raise DigestError(f"topics: {problem}")
+    current = subscribers.find(path, email)
+    if current is not None and current.active and not confirmed:
+        if update_active and prefs:
+            change = subscribers.upsert(path, email, prefs)
+            return Requested(change.after, "updated")
+        return Requested(current, "already active")
+    changes: dict[str, Any] = {**prefs, "status": "active" if confirmed else "pending"}
+    if confirmed:
+        changes["confirmed"] = now
+    change = subscribers.upsert(path, email, changes, new={**defaults(config), "created": now})
+    if confirmed:
+        return Requested(change.after, "activated")
+    where = send_confirmation(config, change.after, now=now, secret=secret)
+    return Requested(change.after, "confirmation sent", where)
+
+
+def send_confirmation(config: Config, reader: Subscriber, *, now: datetime, secret: str) -> str:
+    """Compose the confirmation email and hand it to the configured delivery backend."""
+    news = config.newsletter
+    envelope = Envelope(
+        sender=news.sender,
+        to_email=reader.email,
+        to_name=reader.name,
+        issue_id=OUTBOX_FOLDER,
+        list_name=news.name,
+        unsubscribe_url="",
+        reply_to=news.reply_to,
+    )
+    context = {
+        "newsletter": news.name,
+        "address": news.address,
+        "reader": reader,
+        "confirm_url": confirm_url(config, secret, reader.email, now),
+        "hours": config.web.confirm_hours,
+        "when": describe(reader),
+    }
+    backend = open_backend(config.delivery.url, config.root)
+    try:
+        return backend.deliver(compose(config, envelope, context, now), envelope)
+    finally:
+        backend.close()
+
+
+def compose(config: Config, envelope: Envelope, context: dict[str, Any], now: datetime) -> bytes:
+    """multipart/alternative, text then HTML, every header on one line. No List-Unsubscribe:
+    this is not list mail, and the address is not on the list until it confirms."""
+    from .render import template_dirs
+
+    loader = jinja2.FileSystemLoader(template_dirs(config.templates))
+    text_env = jinja2.Environment(
+        loader=loader, autoescape=False, undefined=jinja2.StrictUndefined, trim_blocks=True
+    )
+    html_env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    text = text_env.get_template("confirm.txt.j2").render(context)
+    html = html_env.get_template("confirm.html.j2").render(context)
+
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = one_line(envelope.sender)
+    msg["To"] = formataddr((one_line(envelope.to_name or ""), one_line(envelope.to_email)))
+    msg["Subject"] = one_line(f"Confirm your subscription to {envelope.list_name}")
+    msg["Date"] = format_datetime(now)
+    # A fresh id each time: a second confirmation must not be dropped as a duplicate of the first.
+    msg["Message-ID"] = make_msgid(domain=domain_of(envelope.sender))
+    if envelope.reply_to:
+        msg["Reply-To"] = one_line(envelope.reply_to)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg.as_bytes(policy=POLICY)
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    subscriber: Subscriber | None
+    problem: str | None = None  # "invalid", "expired", "unknown"
+
+
+def confirm(config: Config, token: str, *, now: datetime, secret: str) -> Confirmed:
+    """Activate the address a confirmation token was made for. A forged, altered or expired
+    token, or an address no longer on the list, changes nothing."""
+    verified = tokens.verify_expiring(secret, PURPOSE, token, now)
+    if verified.email is None:
+        return Confirmed(None, verified.problem)
+    current = subscribers.find(config.subscribers, verified.email)
+    if current is None:
+        return Confirmed(None, "unknown")
+    if current.active:
+        return Confirmed(current)
+    change = subscribers.set_status(config.subscribers, verified.email, "active", now=now)
+    return Confirmed(change.after)

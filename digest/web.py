@@ -1,0 +1,454 @@
+"""`digest serve`: subscribe, confirm, one-click unsubscribe, preferences, and the archive.
+
+    GET  /subscribe                 the form          POST /subscribe      "check your inbox"
+    GET  /confirm?token=...         a button          POST /confirm        activates
+    GET  /unsubscribe?token=...     a button          POST /unsubscribe    unsubscribes (RFC 8058)
+    GET  /preferences?token=...     the reader's form POST /preferences    saves
+    GET  /issues/<id>, /issues/latest, /, /feed.xml   files from the web archive (`archive:`)
+
+Rules the routes keep:
+- A GET never changes anything: mail scanners and link previewers follow every link in an
+  email, so confirming and unsubscribing take a POST (a button, or the one-click POST mail
+  providers send for `List-Unsubscribe-Post`).
+- POST /subscribe answers the same "check your inbox" page whether the address is new,
+  pending, already active or over its limit: the form never tells who is on the list.
+- Forms carry a CSRF token bound to a SameSite=Strict cookie, so another site cannot post
+  them from a visitor's browser. Token links (confirm, unsubscribe, preferences) need no
+  cookie: the signed token is the credential, and a one-click POST comes without cookies.
+- A honeypot field that people never see, a limit per IP and a limit per address keep
+  scripts from using the form to mail-bomb someone.
+- Pages set `Referrer-Policy: no-referrer` (token URLs must not leak to other sites), a strict
+  Content-Security-Policy and `frame-ancestors 'none'` (no clickjacking of the buttons).
+
+Blocking work (the YAML list, SQLite, delivery) runs in Starlette's thread pool. This module
+imports no ranking or rendering code: a web process stays small and starts fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import time
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, available_timezones
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import optin, subscribers, tokens
+from .config import Config
+from .due import describe, next_slot
+from .errors import DigestError
+from .models import FREQUENCIES
+from .state import State
+
+log = logging.getLogger("digest.web")
+
+CSRF_COOKIE = "digest_csrf"
+HONEYPOT = "website"  # a field name bots like to fill
+MAX_BODY = 64 * 1024  # every form here is a few hundred bytes
+ISSUE_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
+HOUR, DAY = 3600.0, 86400.0
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+STATIC = {"web.css": "text/css; charset=utf-8", "web.js": "text/javascript; charset=utf-8"}
+FREQUENCY_LABELS = {
+    "daily": "Every day",
+    "weekdays": "Weekdays (Mon-Fri)",
+    **{f: f"Weekly, on {d}" for f, d in zip(FREQUENCIES[2:], ("Monday", "Tuesday", "Wednesday",
+       "Thursday", "Friday", "Saturday", "Sunday"), strict=True)},
+}  # fmt: skip
+
+
+class Site:
+    """Everything the routes share: config, secret, templates, topics, time zones."""
+
+    def __init__(self, config: Config, secret: str):
+        from .render import template_dirs
+        from .themes import load_taxonomy
+
+        self.config = config
+        self.secret = secret
+        loader = jinja2.FileSystemLoader([str(Path(d) / "web") for d in template_dirs(config.templates)])
+        self.env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+        self.topics = [(t.key, t.label, t.description) for t in load_taxonomy()]
+        self.zones = sorted(
+            z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))
+        )
+        self.zones.append("UTC")
+        shipped = resources.files("digest.templates").joinpath("web")
+        self.static = {name: shipped.joinpath(name).read_bytes() for name in STATIC}
+
+    # --- responses ---------------------------------------------------------------------------
+
+    def page(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = self.env.get_template(name).render(newsletter=self.config.newsletter.name, **context)
+        return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+    def message(self, title: str, text: str, status: int = 200, **extra: Any) -> HTMLResponse:
+        return self.page("message.html", status, title=title, text=text, **extra)
+
+    def unavailable(self, exc: Exception) -> HTMLResponse:
+        log.error("could not complete a request: %s", exc)
+        return self.message(
+            "Please try again later", "We could not complete this just now. Nothing was changed.", 503
+        )
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def hashed(self, value: str) -> str:
+        """Rate-limit keys: an HMAC, so the state file holds no addresses or IPs."""
+        return hmac.new(self.secret.encode(), value.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def allow(self, bucket: str, value: str, *, window: float, limit: int) -> bool:
+        with State(self.config.state) as state:
+            return state.allow(bucket, self.hashed(value), now=time.time(), window=window, limit=limit)
+
+    def csrf_pair(self, request: Request) -> tuple[str, str]:
+        """(cookie value, form token): the form token is the cookie's nonce, signed."""
+        nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_hex(16)
+        return nonce, tokens.sign(self.secret, "csrf", nonce)
+
+    def csrf_ok(self, request: Request, form: Any) -> bool:
+        origin = request.headers.get("origin")
+        if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+            return False
+        nonce = request.cookies.get(CSRF_COOKIE)
+        signed = tokens.verify(self.secret, "csrf", str(form.get("csrf", "")))
+        return bool(nonce) and signed is not None and hmac.compare_digest(signed, nonce)
+
+    def with_form(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        nonce, token = self.csrf_pair(request)
+        response = self.page(name, status, csrf=token, **context)
+        response.set_cookie(
+            CSRF_COOKIE, nonce, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+        )
+        return response
+
+    def form_context(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "topics": self.topics,
+            "frequencies": FREQUENCY_LABELS,
+            "zones": self.zones,
+            "values": values,
+        }
+
+
+def _token(request: Request, form: Any = None) -> str:
+    return str(request.query_params.get("token") or (form.get("token") if form is not None else "") or "")
+
+
+def _prefs(form: Any) -> dict[str, Any]:
+    """Preferences from a submitted form, in the shape subscribers.yaml stores them."""
+    split = [w.strip() for w in str(form.get("keywords", "")).split(",")]
+    prefs: dict[str, Any] = {
+        "topics": [str(t) for t in form.getlist("topics")],
+        "keywords": [w for w in split if w],
+    }
+    for key in ("frequency", "send_at", "timezone"):
+        if form.get(key):
+            prefs[key] = str(form.get(key)).strip()
+    return prefs
+
+
+def _check(site: Site, email: str, prefs: dict[str, Any]) -> str | None:
+    """What is wrong with a submitted form, in words for the person who filled it in."""
+    try:
+        subscribers.validated({**optin.defaults(site.config), **prefs, "email": email})
+    except DigestError as exc:
+        problem = exc.problems[0]
+        if problem.startswith("email:"):
+            return "Enter an email address like name@example.org."
+        return problem.split(": ", 1)[-1]
+    return "Pick topics from the list." if subscribers.unknown_topics(prefs["topics"]) else None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- routes --------------------------------------------------------------------------------
+
+
+async def subscribe_form(request: Request) -> Response:
+    site: Site = request.app.state.site
+    values = {"timezone": site.config.newsletter.timezone, "frequency": "daily", "send_at": "07:00"}
+    return site.with_form(request, "subscribe.html", **site.form_context(values))
+
+
+async def subscribe(request: Request) -> Response:
+    site: Site = request.app.state.site
+    form = await request.form(max_fields=100, max_files=0)
+    if not site.csrf_ok(request, form):
+        return site.message("This form has expired", "Reload the page and try again.", 403)
+    ip = request.client.host if request.client else "unknown"
+    limits = site.config.web
+    if not await run_in_threadpool(
+        site.allow, "ip", ip, window=HOUR, limit=limits.subscribes_per_ip_per_hour
+    ):
+        return site.message(
+            "Too many requests", "Too many sign-ups from your network; try again in an hour.", 429
+        )
+
+    done = site.message(
+        "Check your inbox",
+        "If this address can be subscribed, a confirmation link is on its way. "
+        "Open it to start receiving the digest; nothing is sent until you do.",
+    )
+    if form.get(HONEYPOT):
+        log.info("honeypot filled: ignored a sign-up")
+        return done
+    email = str(form.get("email", "")).strip()
+    prefs = _prefs(form)
+    if problem := _check(site, email, prefs):
+        values = {**prefs, "email": email, "keywords": str(form.get("keywords", ""))}
+        return site.with_form(request, "subscribe.html", 400, error=problem, **site.form_context(values))
+    allowed = await run_in_threadpool(
+        site.allow, "address", email.lower(), window=DAY, limit=limits.confirmations_per_address_per_day
+    )
+    if not allowed:
+        log.info("address over its daily limit: no confirmation sent")
+        return done
+    try:
+        await run_in_threadpool(optin.request, site.config, email, prefs, now=_utcnow(), secret=site.secret)
+    except Exception as exc:  # the person gets a clear page; the log gets the reason
+        return site.unavailable(exc)
+    return done
+
+
+async def confirm(request: Request) -> Response:
+    site: Site = request.app.state.site
+    form = await request.form(max_fields=10, max_files=0) if request.method == "POST" else None
+    token = _token(request, form)
+    verified = tokens.verify_expiring(site.secret, optin.PURPOSE, token, _utcnow())
+    if verified.email is None:
+        return _bad_link(site, verified.problem)
+    if request.method == "GET":
+        return site.page("confirm.html", email=verified.email, token=token)
+    try:
+        result = await run_in_threadpool(optin.confirm, site.config, token, now=_utcnow(), secret=site.secret)
+    except Exception as exc:
+        return site.unavailable(exc)
+    if result.subscriber is None:
+        return _bad_link(site, result.problem)
+    reader = result.subscriber
+    first = next_slot(reader, _utcnow()).at.astimezone(ZoneInfo(reader.timezone))
+    return site.message(
+        "You're subscribed",
+        f"{reader.email} will receive {site.config.newsletter.name} {describe(reader)}. "
+        f"The first issue arrives on {first:%A %d %B at %H:%M}.",
+    )
+
+
+def _bad_link(site: Site, problem: str | None) -> HTMLResponse:
+    if problem == "expired":
+        return site.message("This link has expired", "Subscribe again to get a fresh link.", 400, retry=True)
+    if problem == "unknown":
+        return site.message("Not on the list", "This address is no longer on the list.", 404, retry=True)
+    return site.message(
+        "This link is not valid", "It may have been cut or changed. Use the link from your email.", 400
+    )
+
+
+async def unsubscribe(request: Request) -> Response:
+    site: Site = request.app.state.site
+    form = await request.form(max_fields=10, max_files=0) if request.method == "POST" else None
+    token = _token(request, form)
+    email = tokens.verify(site.secret, "unsubscribe", token)
+    if email is None:
+        return _bad_link(site, "invalid")
+    if request.method == "GET":
+        return site.page("unsubscribe.html", email=email, token=token)
+    # RFC 8058: the mail provider POSTs `List-Unsubscribe=One-Click` to the URL from the header,
+    # without cookies. The button below the GET page posts the same URL. Both just need the token.
+    try:
+        await run_in_threadpool(
+            subscribers.set_status, site.config.subscribers, email, "unsubscribed", now=_utcnow()
+        )
+    except subscribers.NotListed:
+        return site.message("You're unsubscribed", f"{email} is not on the list.")
+    except Exception as exc:
+        return site.unavailable(exc)
+    return site.message(
+        "You're unsubscribed", f"{email} will not receive {site.config.newsletter.name} any more.", retry=True
+    )
+
+
+async def preferences(request: Request) -> Response:
+    site: Site = request.app.state.site
+    form = await request.form(max_fields=100, max_files=0) if request.method == "POST" else None
+    token = _token(request, form)
+    email = tokens.verify(site.secret, "preferences", token)
+    if email is None:
+        return _bad_link(site, "invalid")
+    try:
+        reader = await run_in_threadpool(subscribers.find, site.config.subscribers, email)
+    except Exception as exc:
+        return site.unavailable(exc)
+    if reader is None:
+        return _bad_link(site, "unknown")
+    unsubscribe_url = f"/unsubscribe?token={tokens.sign(site.secret, 'unsubscribe', email)}"
+    context = {"token": token, "unsubscribe_url": unsubscribe_url, "reader_status": reader.status}
+    if form is None:
+        known = subscribers.known_topics()
+        values = reader.model_dump()
+        values["topics"] = [known.get(t.casefold(), t) for t in reader.topics]  # labels -> keys
+        values["keywords"] = ", ".join(reader.keywords)
+        return site.with_form(request, "preferences.html", **context, **site.form_context(values))
+    if not site.csrf_ok(request, form):
+        return site.message("This form has expired", "Reload the page and try again.", 403)
+    prefs = _prefs(form)
+    if problem := _check(site, email, prefs):
+        values = {**prefs, "keywords": str(form.get("keywords", ""))}
+        return site.with_form(
+            request, "preferences.html", 400, error=problem, **context, **site.form_context(values)
+        )
+    try:
+        change = await run_in_threadpool(subscribers.upsert, site.config.subscribers, email, prefs)
+    except Exception as exc:
+        return site.unavailable(exc)
+    return site.message("Preferences saved", f"{email} will receive the digest {describe(change.after)}.")
+
+
+# --- the archive (written by the send side; served here as files) ---------------------------
+
+
+def _archive_file(site: Site, name: str, media_type: str) -> Response:
+    path = site.config.archive / name
+    if not path.is_file():
+        return site.message("Not in the archive", "There is no such issue in the archive yet.", 404)
+    headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    return FileResponse(path, media_type=media_type, headers=headers)
+
+
+async def issue_page(request: Request) -> Response:
+    site: Site = request.app.state.site
+    issue_id = request.path_params["issue"].removesuffix(".html")
+    if issue_id == "latest":
+        latest = sorted(p.stem for p in site.config.archive.glob("*.html") if p.stem != "index")
+        if not latest:
+            return site.message("No issues yet", "The first issue has not been published.", 404)
+        issue_id = latest[-1]
+    if not ISSUE_ID.fullmatch(issue_id):
+        return site.message("Not in the archive", "There is no such issue in the archive.", 404)
+    return _archive_file(site, f"{issue_id}.html", "text/html; charset=utf-8")
+
+
+async def home(request: Request) -> Response:
+    site: Site = request.app.state.site
+    if (site.config.archive / "index.html").is_file():
+        return _archive_file(site, "index.html", "text/html; charset=utf-8")
+    return RedirectResponse("/subscribe", status_code=303)
+
+
+async def feed(request: Request) -> Response:
+    return _archive_file(request.app.state.site, "feed.xml", "application/atom+xml; charset=utf-8")
+
+
+async def static(request: Request) -> Response:
+    site: Site = request.app.state.site
+    name = request.path_params["name"]
+    if name not in STATIC:
+        return site.message("Not found", "There is nothing here.", 404)
+    return Response(site.static[name], media_type=STATIC[name], headers={"Cache-Control": "max-age=3600"})
+
+
+async def health(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    site: Site = request.app.state.site
+    return site.message("Not found", "There is nothing here.", 404)
+
+
+class Guard:
+    """Outermost layer: caps request bodies and logs each request without its query string
+    (tokens live there; uvicorn's own access log, which prints them, is switched off)."""
+
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY):
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > self.max_body:
+            await PlainTextResponse("request body too large", status_code=413)(scope, receive, send)
+            return
+        seen = 0
+        status = 0
+
+        async def capped_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_body:
+                raise ValueError("request body too large")
+            return message
+
+        async def logged_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, capped_receive, logged_send)
+        log.info("%s %s %s", scope["method"], scope["path"], status)
+
+
+def create_app(config: Config, secret: str) -> ASGIApp:
+    routes = [
+        Route("/", home),
+        Route("/subscribe", subscribe_form, methods=["GET"]),
+        Route("/subscribe", subscribe, methods=["POST"]),
+        Route("/confirm", confirm, methods=["GET", "POST"]),
+        Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
+        Route("/preferences", preferences, methods=["GET", "POST"]),
+        Route("/issues/{issue}", issue_page),
+        Route("/{issue:str}.html", issue_page),  # relative links inside the archive's index.html
+        Route("/feed.xml", feed),
+        Route("/static/{name}", static),
+        Route("/healthz", health),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: not_found})
+    app.state.site = Site(config, secret)
+    return Guard(app)
+
+
+def serve(config: Config, secret: str, *, host: str, port: int) -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    uvicorn.run(
+        create_app(config, secret),
+        host=host,
+        port=port,
+        access_log=False,
+        server_header=False,
+        log_level="info",
+    )

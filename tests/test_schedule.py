@@ -1,0 +1,106 @@
+"""`digest schedule` as a real process: sends at a slot, reloads the list, stops on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from digest import subscribers
+from digest.schedule import Daemon
+
+# The scheduler's clock starts three seconds before London's 07:00 slot.
+START = "2026-11-26T06:59:57+00:00"
+
+
+def wait_for(predicate, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def start(project: Path) -> tuple[subprocess.Popen, Path]:
+    log = project / "schedule.log"
+    with open(log, "w") as out:  # the child has its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "digest", "schedule", "--now", START, "--poll", "0.3"],
+            cwd=project,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return process, log
+
+
+def test_the_scheduler_sends_at_the_slot_reloads_the_list_and_stops_on_sigterm(project):
+    readers = [
+        {"email": "london@example.org", "timezone": "Europe/London", "send_at": "07:00"},
+        {"email": "ny@example.org", "timezone": "America/New_York", "send_at": "08:30"},
+    ]
+    entries = [{**r, "created": "2026-11-25T14:00:00Z"} for r in readers]
+    (project / "subscribers.yaml").write_text(yaml.safe_dump({"subscribers": entries}, sort_keys=False))
+    outbox = project / "outbox" / "2026-11-26"
+
+    process, log = start(project)
+    try:
+        wait_for(lambda: "planned 2 reader(s) in 2 slot(s)" in log.read_text(), "the first plan")
+        assert not outbox.exists()  # nobody was owed anything at 06:59:57
+        wait_for(lambda: (outbox / "london@example.org.eml").exists(), "London's 07:00 digest")
+        assert not (outbox / "ny@example.org.eml").exists()  # New York's 08:30 is hours away
+
+        second = subprocess.run(
+            [sys.executable, "-m", "digest", "schedule"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2 and "already running" in second.stderr
+
+        # an entry added by hand, in Tokyo, is owed today's issue: sent on reload
+        subscribers.upsert(
+            project / "subscribers.yaml", "tokyo@example.org", {"timezone": "Asia/Tokyo"}, new={}
+        )
+        wait_for(lambda: (outbox / "tokyo@example.org.eml").exists(), "the reload")
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    out = log.read_text()
+    assert "Traceback" not in out
+    assert out.rstrip().endswith("stopped")
+    assert sorted(p.name for p in outbox.iterdir()) == ["london@example.org.eml", "tokyo@example.org.eml"]
+    # the lock went with the process: a new scheduler may start
+    again, _ = start(project)
+    try:
+        wait_for(lambda: "scheduler started" in (project / "schedule.log").read_text(), "a restart")
+    finally:
+        os.kill(again.pid, signal.SIGTERM)
+        assert again.wait(timeout=30) == 0
+
+
+def test_a_job_that_fires_late_still_runs(project):
+    # The machine slept through 07:00, or a long run held the only worker: the job's time
+    # is minutes past. APScheduler's default grace of 1 s would skip it; ours runs it.
+    from digest import config as config_mod
+
+    daemon = Daemon(config_mod.load(project / "digest.yaml"))
+    ran = threading.Event()
+    daemon.scheduler.start()
+    try:
+        late = datetime.now(UTC) - timedelta(minutes=10)
+        daemon.scheduler.add_job(ran.set, "date", run_date=late, id="late")
+        assert ran.wait(timeout=30)
+        wait_for(lambda: daemon.scheduler.get_job("late") is None, "APScheduler to retire the job")
+    finally:
+        daemon.scheduler.shutdown(wait=True)

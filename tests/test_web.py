@@ -1,0 +1,262 @@
+"""The web endpoints over real HTTP: `digest serve` (uvicorn) on loopback, driven by httpx."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import httpx
+import pytest
+
+from digest import subscribers, tokens
+
+from .conftest import ROOT
+from .helpers_web import SECRET, confirm_link, confirmation, csrf_form, serving
+
+FORM = {"frequency": "weekdays", "send_at": "06:30", "timezone": "America/New_York"}
+
+
+def new_project(folder: Path, web: str = "") -> Path:
+    for name in ("digest.yaml", "subscribers.yaml"):
+        shutil.copy(ROOT / name, folder / name)
+    shutil.copytree(ROOT / "samples", folder / "samples")
+    if web:
+        with open(folder / "digest.yaml", "a") as config:
+            config.write(f"\nweb:\n{web}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """One server for the module; each test uses its own addresses."""
+    project = new_project(tmp_path_factory.mktemp("web"), "  subscribes_per_ip_per_hour: 1000\n")
+    with serving(project) as base:
+        yield project, base
+
+
+def entry(project: Path, email: str):
+    return subscribers.find(project / "subscribers.yaml", email)
+
+
+def main_text(page: httpx.Response) -> str:
+    """The words of the page's <main>, as a person reads them."""
+    text = re.sub(r"<[^>]+>", " ", page.text.split("<main", 1)[1])
+    return html.unescape(re.sub(r"\s+", " ", text)).strip()
+
+
+def subscribe(base: str, email: str, **fields) -> httpx.Response:
+    with httpx.Client(base_url=base) as client:
+        token = csrf_form(client, "/subscribe")
+        data = {"csrf": token, "email": email, **FORM, **fields}
+        return client.post("/subscribe", data=data)
+
+
+def test_subscribe_confirm_by_link_and_the_reader_is_active(site):
+    project, base = site
+    answer = subscribe(
+        base, "Reader.One@Example.org", topics=["retrieval", "agents"], keywords="tokenizer, rag"
+    )
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    pending = entry(project, "reader.one@example.org")
+    assert pending.status == "pending"
+    assert (pending.topics, pending.keywords, pending.frequency) == (
+        ["retrieval", "agents"],
+        ["tokenizer", "rag"],
+        "weekdays",
+    )
+    assert (pending.send_at, pending.timezone) == ("06:30", "America/New_York")
+
+    message = confirmation(project, pending.email)
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    raw = (project / "outbox" / "confirmations" / "reader.one@example.org.eml").read_bytes()
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert not [line for line in head if line[:1] in (b" ", b"\t")], "a folded header"
+    link = confirm_link(message)
+    assert link.startswith(base) and link in message.get_body(("html",)).get_content()
+
+    with httpx.Client() as client:
+        page = client.get(link)  # a link scanner's GET: shows a button, changes nothing
+        assert page.status_code == 200 and "Confirm my subscription" in page.text
+        assert entry(project, pending.email).status == "pending"
+        token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
+        done = client.post(f"{base}/confirm", data={"token": token})
+    assert done.status_code == 200 and "You're subscribed" in main_text(done)
+    active = entry(project, pending.email)
+    assert active.status == "active" and active.confirmed is not None
+
+
+def test_the_answer_is_the_same_for_listed_and_unlisted_addresses(site):
+    project, base = site
+    before = entry(project, "ada@example.org")
+    listed = subscribe(base, "ada@example.org", topics=["vision"])
+    unlisted = subscribe(base, "nobody-yet@example.org")
+    assert (listed.status_code, main_text(listed)) == (unlisted.status_code, main_text(unlisted))
+    assert entry(project, "ada@example.org") == before  # a stranger cannot change Ada's topics
+    assert not (project / "outbox" / "confirmations" / "ada@example.org.eml").exists()
+
+
+def test_unsubscribe_by_one_click_post_from_a_real_digest(site, cli, monkeypatch):
+    project, base = site
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    assert cli("send", "--to", "grace@example.org", cwd=project).returncode == 0
+    eml = next((project / "outbox").glob("*/grace@example.org.eml"))
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = re.search(r"<(https?://[^>]+/unsubscribe\?token=[^>]+)>", message["List-Unsubscribe"]).group(1)
+    assert url.startswith(base)
+
+    before = (project / "subscribers.yaml").read_bytes()
+    scanned = httpx.get(url)  # what a mail scanner does with every link
+    assert scanned.status_code == 200 and 'method="post"' in scanned.text
+    assert (project / "subscribers.yaml").read_bytes() == before
+
+    # RFC 8058: a POST of exactly this body, no cookies, no login
+    one_click = httpx.post(
+        url,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert one_click.status_code == 200 and "unsubscribed" in one_click.text
+    assert entry(project, "grace@example.org").status == "unsubscribed"
+    # the next send leaves her out
+    again = cli("send", "--to", "grace@example.org", cwd=project)
+    assert again.returncode == 2 and "no active subscriber grace@example.org" in again.stderr
+
+
+def test_tampered_and_expired_tokens_change_nothing(site):
+    project, base = site
+    before = (project / "subscribers.yaml").read_bytes()
+    good = tokens.sign(SECRET, "unsubscribe", "alan@example.org")
+    tampered = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
+    for token in (tampered, tokens.sign("another-secret", "unsubscribe", "alan@example.org"),
+                  tokens.sign(SECRET, "preferences", "alan@example.org"), ""):  # fmt: skip
+        answer = httpx.post(f"{base}/unsubscribe?token={token}", content=b"List-Unsubscribe=One-Click")
+        assert answer.status_code == 400 and "not valid" in answer.text
+    now = datetime.now(UTC)
+    expired = tokens.sign_expiring(SECRET, "confirm", "alan@example.org", now - timedelta(minutes=1))
+    answer = httpx.post(f"{base}/confirm", data={"token": expired})
+    assert answer.status_code == 400 and "expired" in answer.text
+    forged = tokens.sign_expiring("another-secret", "confirm", "alan@example.org", now + timedelta(hours=1))
+    assert httpx.post(f"{base}/confirm", data={"token": forged}).status_code == 400
+    assert (project / "subscribers.yaml").read_bytes() == before
+
+
+def test_forms_without_their_csrf_cookie_or_from_another_site_are_refused(site):
+    project, base = site
+    bare = httpx.post(f"{base}/subscribe", data={"email": "csrf@example.org", "csrf": "x"})
+    assert bare.status_code == 403
+    with httpx.Client(base_url=base) as client:
+        token = csrf_form(client, "/subscribe")
+        foreign = client.post(
+            "/subscribe",
+            data={"csrf": token, "email": "csrf@example.org"},
+            headers={"Origin": "https://evil.example"},
+        )
+        assert foreign.status_code == 403
+    assert entry(project, "csrf@example.org") is None
+
+
+def test_a_filled_honeypot_gets_the_usual_answer_and_nothing_happens(site):
+    project, base = site
+    answer = subscribe(base, "bot@example.org", website="http://spam.example")
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    assert entry(project, "bot@example.org") is None
+    assert not (project / "outbox" / "confirmations" / "bot@example.org.eml").exists()
+
+
+def test_a_bad_address_or_zone_is_explained_on_the_form(site):
+    project, base = site
+    bad = subscribe(base, "not-an-address")
+    assert bad.status_code == 400 and "Enter an email address like name@example.org" in bad.text
+    zone = subscribe(base, "zone@example.org", timezone="Mars/Olympus")
+    assert zone.status_code == 400 and "unknown time zone" in zone.text
+    assert 'value="zone@example.org"' in zone.text  # what they typed is kept
+    assert entry(project, "zone@example.org") is None
+
+
+def test_preferences_link_shows_and_saves_the_readers_choices(site):
+    project, base = site
+    token = tokens.sign(SECRET, "preferences", "ada@example.org")
+    with httpx.Client(base_url=base) as client:
+        csrf = csrf_form(client, f"/preferences?token={token}")
+        page = client.get(f"/preferences?token={token}")
+        assert (
+            'value="retrieval" checked' in page.text
+            and 'value="tokenizer, dense retrieval, embeddings"' in page.text
+        )
+        saved = client.post(
+            "/preferences",
+            data={"csrf": csrf, "token": token, "topics": ["vision"], "keywords": "segmentation",
+                  "frequency": "weekly:fri", "send_at": "18:15", "timezone": "Europe/Paris"},
+        )  # fmt: skip
+    assert saved.status_code == 200 and "every Friday at 18:15, Europe/Paris time" in saved.text
+    ada = entry(project, "ada@example.org")
+    assert (ada.topics, ada.keywords, ada.frequency, ada.send_at) == (
+        ["vision"],
+        ["segmentation"],
+        "weekly:fri",
+        "18:15",
+    )
+    assert ada.name == "Ada Lovelace" and ada.max_papers == 10  # fields the form does not show are kept
+    no_csrf = httpx.post(f"{base}/preferences", data={"token": token, "topics": ["agents"]})
+    assert no_csrf.status_code == 403 and entry(project, "ada@example.org").topics == ["vision"]
+
+
+def test_pages_are_served_with_protective_headers(site):
+    _, base = site
+    page = httpx.get(f"{base}/unsubscribe?token={tokens.sign(SECRET, 'unsubscribe', 'alan@example.org')}")
+    assert page.headers["referrer-policy"] == "no-referrer"  # the token must not leak
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert httpx.get(f"{base}/no/such/page").status_code == 404
+
+
+def test_the_archive_is_served_and_missing_issues_get_a_clear_404(site):
+    project, base = site
+    archive = project / "archive"
+    assert httpx.get(f"{base}/issues/latest").status_code == 404
+    archive.mkdir()
+    (archive / "2026-11-25.html").write_text("<h1>Issue of 25 Nov</h1>")
+    (archive / "2026-11-26.html").write_text("<h1>Issue of 26 Nov</h1>")
+    (archive / "index.html").write_text('<a href="2026-11-26.html">26 Nov</a>')
+    (archive / "feed.xml").write_text('<feed xmlns="http://www.w3.org/2005/Atom"></feed>')
+    assert "Issue of 25 Nov" in httpx.get(f"{base}/issues/2026-11-25").text
+    assert "Issue of 26 Nov" in httpx.get(f"{base}/issues/latest").text
+    assert "Issue of 26 Nov" in httpx.get(f"{base}/2026-11-26.html").text  # index.html's relative links
+    assert "26 Nov" in httpx.get(base + "/").text
+    feed = httpx.get(f"{base}/feed.xml")
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    missing = httpx.get(f"{base}/issues/2026-01-01")
+    assert missing.status_code == 404 and "Not in the archive" in missing.text
+    assert httpx.get(f"{base}/issues/..%2Fdigest.yaml").status_code == 404
+
+
+def test_rate_limits_per_address_and_per_ip(tmp_path):
+    web = "  confirmations_per_address_per_day: 2\n  subscribes_per_ip_per_hour: 4\n"
+    project = new_project(tmp_path, web)
+    with serving(project) as base:
+        ids = []
+        for _ in range(3):
+            assert subscribe(base, "bombed@example.org").status_code == 200
+            ids.append(confirmation(project, "bombed@example.org")["Message-ID"])
+        # the third request got the same answer but no third email
+        assert ids[0] != ids[1] and ids[2] == ids[1]
+        assert subscribe(base, "fourth@example.org").status_code == 200
+        fifth = subscribe(base, "fifth@example.org")
+        assert fifth.status_code == 429 and entry(project, "fifth@example.org") is None
+
+
+def test_serve_refuses_to_start_without_a_secret_unless_dev(project, cli, monkeypatch):
+    monkeypatch.delenv("DIGEST_SECRET", raising=False)
+    refused = cli("serve", "--port", "1", cwd=project)
+    assert (
+        refused.returncode == 2 and "DIGEST_SECRET is not set" in refused.stderr and "--dev" in refused.stderr
+    )
+    with serving(project, secret=None, extra=("--dev",)) as base:
+        assert httpx.get(f"{base}/subscribe").status_code == 200
+    assert "development secret" in (project / "serve.log").read_text()
