@@ -26,7 +26,6 @@ Choices, deliberately:
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import signal
@@ -41,6 +40,7 @@ from . import send, subscribers
 from .config import Config
 from .due import next_slot
 from .errors import EXIT_OK, DigestError
+from .locks import file_lock
 
 log = logging.getLogger("digest.schedule")
 
@@ -50,23 +50,18 @@ JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1
 @contextmanager
 def single_instance(state_path: Path) -> Iterator[None]:
     """Hold `<state>.schedule.lock` for the life of the process, or refuse to start."""
-    lock_path = state_path.with_name(state_path.name + ".schedule.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise DigestError(
-                f"another `digest schedule` (pid {holder}) is already running for {state_path} "
-                f"(lock {lock_path}); run one scheduler per deployment"
-            ) from None
+
+    def taken(lock_path: Path) -> DigestError:
+        holder = lock_path.read_text(errors="replace").strip() or "?"
+        return DigestError(
+            f"another `digest schedule` (pid {holder}) is already running for {state_path} "
+            f"(lock {lock_path}); run one scheduler per deployment"
+        )
+
+    with file_lock(state_path.with_name(state_path.name + ".schedule.lock"), wait=0, taken=taken) as fd:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
-    finally:
-        os.close(fd)
 
 
 class Daemon:
@@ -151,8 +146,8 @@ class Daemon:
             for problem in report.problems:
                 log.error("%s", problem)
             log.info(
-                "send at %s: issue %s: sent %d, already sent %d, nothing new %d, failed %d, not due %d",
-                moment.isoformat(), report.issue or "-", report.sent, report.skipped, report.empty,
+                "send at %s: issues %s: sent %d, already sent %d, nothing new %d, failed %d, not due %d",
+                moment.isoformat(), report.issue or "(none due)", report.sent, report.skipped, report.empty,
                 report.failed, report.not_due,
             )  # fmt: skip
         self.last_run = max(self.last_run, slot)

@@ -7,16 +7,15 @@ them again (only what was in flight may go twice) and skips every `sent` row.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from .locks import file_lock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -275,18 +274,5 @@ def run_lock(state_path: Path, *, wait: float = 600.0) -> Iterator[None]:
     """One send run at a time per state file. A second run waits for the first, then finds
     its readers already sent: cron overlapping itself never double-sends."""
     lock_path = state_path.with_name(state_path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"another send holds {lock_path}") from None
-                time.sleep(0.2)
+    with file_lock(lock_path, wait=wait, poll=0.2, taken=lambda p: TimeoutError(f"another send holds {p}")):
         yield
-    finally:
-        os.close(fd)

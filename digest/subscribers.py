@@ -9,13 +9,11 @@ file or the new one, never half of either; two writers never lose each other's e
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import io
 import os
 import re
 import stat
-import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from pydantic import ValidationError
 
 from . import yamlfile
 from .errors import DigestError
+from .locks import file_lock
 from .models import Subscriber
 
 HEADER = """\
@@ -149,24 +148,13 @@ def find(path: Path, email: str) -> Subscriber | None:
 
 @contextmanager
 def locked(path: Path, *, wait: float = LOCK_WAIT) -> Iterator[None]:
-    """Hold the list's lock. It is a file beside the list, not the list itself, because the
-    list is replaced by rename on every write and a lock on the old inode would guard nothing."""
+    """Hold the list's lock: a file beside the list, not the list itself, because the list
+    is replaced by rename on every write and a lock on the old inode would guard nothing."""
     lock_path = path.with_name(path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise DigestError(f"{path}: another edit holds {lock_path}; try again") from None
-                time.sleep(0.01)
+    with file_lock(
+        lock_path, wait=wait, poll=0.01, taken=lambda p: DigestError(f"another edit holds {p}; try again")
+    ):
         yield
-    finally:
-        os.close(fd)
 
 
 def _yaml(text: str) -> tuple[Any, Any]:
@@ -298,9 +286,6 @@ def edit(path: Path, topics: Collection[str] | None = None) -> Iterator[Editor]:
             mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
         except (OSError, UnicodeDecodeError) as exc:
             raise DigestError(f"{path}: cannot read: {exc}") from None
-        # A problem already in the file (a typo made in an editor) must not block an
-        # unsubscribe; an edit is refused only if it would add a problem.
-        before = check_document(yamlfile.parse(text, path), topics)
         handler, doc = _yaml(text)
         editor = Editor(path, doc)
         yield editor
@@ -310,7 +295,11 @@ def edit(path: Path, topics: Collection[str] | None = None) -> Iterator[Editor]:
         handler.dump(editor.doc, out)
         new_text = out.getvalue()
         after = check_document(yamlfile.parse(new_text, path), topics)
-        if len(after.problems) > len(before.problems):
+        # A problem already in the file (a typo made in an editor) must not block an
+        # unsubscribe; an edit is refused only if it would add a problem.
+        if after.problems and len(after.problems) > len(
+            check_document(yamlfile.parse(text, path), topics).problems
+        ):
             raise DigestError([f"{path} was not changed: the edit would make it invalid", *after.problems])
         _replace(path, new_text.encode("utf-8"), mode)
 

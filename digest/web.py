@@ -4,7 +4,7 @@
     GET  /confirm?token=...         a button          POST /confirm        activates
     GET  /unsubscribe?token=...     a button          POST /unsubscribe    unsubscribes (RFC 8058)
     GET  /preferences?token=...     the reader's form POST /preferences    saves
-    GET  /issues/<id>, /issues/latest, /, /feed.xml   files from the web archive (`archive:`)
+    GET  /issues, /issues/<id>, /issues/latest, /issues/feed.xml   the web archive (`archive:`)
 
 Rules the routes keep:
 - A GET never changes anything: mail scanners and link previewers follow every link in an
@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -230,11 +231,17 @@ async def subscribe(request: Request) -> Response:
     if not allowed:
         log.info("address over its daily limit: no confirmation sent")
         return done
-    try:
-        await run_in_threadpool(optin.request, site.config, email, prefs, now=_utcnow(), secret=site.secret)
-    except Exception as exc:  # the person gets a clear page; the log gets the reason
-        return site.unavailable(exc)
+    # After the answer is sent: the page must take as long for a listed address (nothing to
+    # do) as for a new one (a list write and an email), or its timing would tell them apart.
+    done.background = BackgroundTask(_request_confirmation, site, email, prefs)
     return done
+
+
+def _request_confirmation(site: Site, email: str, prefs: dict[str, Any]) -> None:
+    try:
+        optin.request(site.config, email, prefs, now=_utcnow(), secret=site.secret)
+    except Exception as exc:  # nobody is waiting on it: the log gets the reason
+        log.error("sign-up not recorded: %s", exc)
 
 
 async def confirm(request: Request) -> Response:
@@ -271,11 +278,16 @@ def _bad_link(site: Site, problem: str | None) -> HTMLResponse:
     )
 
 
-async def unsubscribe(request: Request) -> Response:
+async def _signed(request: Request, purpose: str) -> tuple[Site, Any, str, str | None]:
+    """The site, the posted form (None for a GET), the token and the address it was signed for."""
     site: Site = request.app.state.site
-    form = await request.form(max_fields=10, max_files=0) if request.method == "POST" else None
+    form = await request.form(max_fields=100, max_files=0) if request.method == "POST" else None
     token = _token(request, form)
-    email = tokens.verify(site.secret, "unsubscribe", token)
+    return site, form, token, tokens.verify(site.secret, purpose, token)
+
+
+async def unsubscribe(request: Request) -> Response:
+    site, _, token, email = await _signed(request, "unsubscribe")
     if email is None:
         return _bad_link(site, "invalid")
     if request.method == "GET":
@@ -296,10 +308,7 @@ async def unsubscribe(request: Request) -> Response:
 
 
 async def preferences(request: Request) -> Response:
-    site: Site = request.app.state.site
-    form = await request.form(max_fields=100, max_files=0) if request.method == "POST" else None
-    token = _token(request, form)
-    email = tokens.verify(site.secret, "preferences", token)
+    site, form, token, email = await _signed(request, "preferences")
     if email is None:
         return _bad_link(site, "invalid")
     try:
@@ -309,7 +318,12 @@ async def preferences(request: Request) -> Response:
     if reader is None:
         return _bad_link(site, "unknown")
     unsubscribe_url = f"/unsubscribe?token={tokens.sign(site.secret, 'unsubscribe', email)}"
-    context = {"token": token, "unsubscribe_url": unsubscribe_url, "reader_status": reader.status}
+    context = {
+        "email": email,
+        "token": token,
+        "unsubscribe_url": unsubscribe_url,
+        "reader_status": reader.status,
+    }
     if form is None:
         known = subscribers.known_topics()
         values = reader.model_dump()
@@ -335,9 +349,13 @@ async def preferences(request: Request) -> Response:
 
 
 def _archive_file(site: Site, name: str, media_type: str) -> Response:
+    if site.config.archive is None:
+        return site.message("No archive", "This newsletter keeps no web archive.", 404, retry=True)
     path = site.config.archive / name
     if not path.is_file():
-        return site.message("Not in the archive", "There is no such issue in the archive yet.", 404)
+        return site.message(
+            "Not in the archive", "There is no such issue in the archive yet.", 404, retry=True
+        )
     headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
     return FileResponse(path, media_type=media_type, headers=headers)
 
@@ -345,7 +363,7 @@ def _archive_file(site: Site, name: str, media_type: str) -> Response:
 async def issue_page(request: Request) -> Response:
     site: Site = request.app.state.site
     issue_id = request.path_params["issue"].removesuffix(".html")
-    if issue_id == "latest":
+    if issue_id == "latest" and site.config.archive is not None:
         latest = sorted(p.stem for p in site.config.archive.glob("*.html") if p.stem != "index")
         if not latest:
             return site.message("No issues yet", "The first issue has not been published.", 404)
@@ -355,10 +373,14 @@ async def issue_page(request: Request) -> Response:
     return _archive_file(site, f"{issue_id}.html", "text/html; charset=utf-8")
 
 
+async def index(request: Request) -> Response:
+    return _archive_file(request.app.state.site, "index.html", "text/html; charset=utf-8")
+
+
 async def home(request: Request) -> Response:
     site: Site = request.app.state.site
-    if (site.config.archive / "index.html").is_file():
-        return _archive_file(site, "index.html", "text/html; charset=utf-8")
+    if site.config.archive is not None and (site.config.archive / "index.html").is_file():
+        return await index(request)
     return RedirectResponse("/subscribe", status_code=303)
 
 
@@ -429,9 +451,14 @@ def create_app(config: Config, secret: str) -> ASGIApp:
         Route("/confirm", confirm, methods=["GET", "POST"]),
         Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
         Route("/preferences", preferences, methods=["GET", "POST"]),
-        Route("/issues/{issue}", issue_page),
-        Route("/{issue:str}.html", issue_page),  # relative links inside the archive's index.html
+        # The archive's own links (digest/archive.py): {base_url}/issues, /issues/feed.xml,
+        # /issues/<id>; the short forms are for people typing addresses.
+        Route("/issues", index),
+        Route("/issues/", index),
+        Route("/issues/feed.xml", feed),
         Route("/feed.xml", feed),
+        Route("/issues/{issue}", issue_page),
+        Route("/{issue:str}.html", issue_page),
         Route("/static/{name}", static),
         Route("/healthz", health),
     ]

@@ -80,9 +80,28 @@ def serving(project: Path, *, secret: str | None = SECRET, extra: tuple[str, ...
         server.wait(timeout=15)
 
 
-def confirmation(project: Path, email: str) -> EmailMessage:
+def wait_for(predicate, what: str, timeout: float = 60.0) -> None:
+    """Poll until `predicate()` holds; a bounded wait, never a timing assertion."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def confirmation(project: Path, email: str, *, other_than: str | None = None) -> EmailMessage:
+    """The confirmation email in the outbox for `email`, waiting for it to arrive (the web
+    app sends it after answering); with `other_than`, for one with another Message-ID."""
     path = project / "outbox" / "confirmations" / f"{email.lower()}.eml"
-    return message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[return-value]
+
+    def read() -> EmailMessage | None:
+        if not path.exists():
+            return None
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        return message if message["Message-ID"] != other_than else None  # type: ignore[return-value]
+
+    wait_for(lambda: read() is not None, f"a confirmation email to {email}")
+    return read()  # type: ignore[return-value]
 
 
 def confirm_link(message: EmailMessage) -> str:

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,16 +15,10 @@ import yaml
 from digest import subscribers
 from digest.schedule import Daemon
 
+from .helpers_web import wait_for
+
 # The scheduler's clock starts three seconds before London's 07:00 slot.
 START = "2026-11-26T06:59:57+00:00"
-
-
-def wait_for(predicate, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.1)
 
 
 def start(project: Path) -> tuple[subprocess.Popen, Path]:
