@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
@@ -18,10 +19,12 @@ from . import subscribers, tokens
 from .config import Config
 from .due import describe
 from .errors import DigestError
-from .mail import POLICY, Envelope, domain_of, open_backend
+from .mail import Envelope, domain_of, open_backend
 from .models import Subscriber, one_line
 
 PURPOSE = "confirm"
+# No folding: every header stays on one line (nothing here comes near 998 characters).
+POLICY = policy.SMTP.clone(max_line_length=998)
 # The file:// backend files confirmations under outbox/confirmations/<address>.eml.
 OUTBOX_FOLDER = "confirmations"
 

@@ -218,24 +218,25 @@ def test_pages_are_served_with_protective_headers(site):
     assert httpx.get(f"{base}/no/such/page").status_code == 404
 
 
-def test_the_archive_is_served_and_missing_issues_get_a_clear_404(site):
-    project, base = site
-    archive = project / "archive"
-    assert httpx.get(f"{base}/issues/latest").status_code == 404
-    archive.mkdir()
-    (archive / "2026-11-25.html").write_text("<h1>Issue of 25 Nov</h1>")
-    (archive / "2026-11-26.html").write_text("<h1>Issue of 26 Nov</h1>")
-    (archive / "index.html").write_text('<a href="2026-11-26.html">26 Nov</a>')
-    (archive / "feed.xml").write_text('<feed xmlns="http://www.w3.org/2005/Atom"></feed>')
-    assert "Issue of 25 Nov" in httpx.get(f"{base}/issues/2026-11-25").text
-    assert "Issue of 26 Nov" in httpx.get(f"{base}/issues/latest").text
-    assert "Issue of 26 Nov" in httpx.get(f"{base}/2026-11-26.html").text
-    assert "26 Nov" in httpx.get(f"{base}/issues").text and "26 Nov" in httpx.get(base + "/").text
-    feed = httpx.get(f"{base}/issues/feed.xml")
-    assert feed.headers["content-type"].startswith("application/atom+xml")
-    missing = httpx.get(f"{base}/issues/2026-01-01")
-    assert missing.status_code == 404 and "Not in the archive" in missing.text
-    assert httpx.get(f"{base}/issues/..%2Fdigest.yaml").status_code == 404
+def test_the_web_version_link_of_a_sent_digest_opens_its_archived_page(tmp_path, cli, monkeypatch):
+    project = new_project(tmp_path)
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    with serving(project) as base:
+        assert httpx.get(f"{base}/issues/latest").status_code == 404  # nothing published yet
+        assert cli("send", "--to", "alan@example.org", cwd=project).returncode == 0
+        eml = next((project / "outbox").glob("*/alan@example.org.eml"))
+        text = message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+        web = re.search(rf"{re.escape(base)}/issues/\d{{4}}-\d{{2}}-\d{{2}}", text).group(0)
+        issue = web.rsplit("/", 1)[1]
+        page = httpx.get(web)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert httpx.get(f"{base}/issues/latest").text == page.text
+        assert web in httpx.get(f"{base}/issues").text  # the index lists it
+        feed = httpx.get(f"{base}/issues/feed.xml")
+        assert feed.headers["content-type"].startswith("application/atom+xml") and issue in feed.text
+        missing = httpx.get(f"{base}/issues/2020-01-01")
+        assert missing.status_code == 404 and "Not in the archive" in missing.text
+        assert httpx.get(f"{base}/issues/..%2Fdigest.yaml").status_code == 404
 
 
 def test_rate_limits_per_address_and_per_ip(tmp_path):
