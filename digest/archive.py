@@ -23,8 +23,8 @@ from pathlib import Path
 
 import jinja2
 
-from . import rank, themes
-from .build import Builder, issue_id_for, make_issue
+from . import rank
+from .build import Builder, issue_for, issue_id_for
 from .config import Config
 from .errors import DigestError
 from .mail import write_atomic
@@ -143,7 +143,7 @@ def publish(config: Config, *, now: datetime, papers_file: Path | None = None) -
     papers, problems = papers_for(
         config, papers_file, date.fromisoformat(issue_id_for(now, config.newsletter.timezone))
     )
-    issue = make_issue(papers, now, config.newsletter.timezone, themes.load_taxonomy())
+    issue = issue_for(config, papers, now)
     written = write(config, Builder(config, issue, now, config.secret()))
     written.problems[:0] = problems
     return written

@@ -9,7 +9,7 @@ No network, files or clock here: the caller brings papers, the time and the hist
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from . import rank, themes, tokens
@@ -17,6 +17,7 @@ from .config import Config
 from .mail import Envelope, compose
 from .models import Issue, Paper, Pick, Subscriber
 from .render import Card, Links, Rendered, Renderer
+from .state import State
 
 
 def issue_id_for(now: datetime, tz: str) -> str:
@@ -24,20 +25,59 @@ def issue_id_for(now: datetime, tz: str) -> str:
     return now.astimezone(ZoneInfo(tz)).date().isoformat()
 
 
-def make_issue(papers: list[Paper], now: datetime, tz: str, taxonomy: list[themes.Topic]) -> Issue:
+def make_issue(
+    papers: list[Paper],
+    now: datetime,
+    tz: str,
+    taxonomy: list[themes.Topic],
+    *,
+    max_themes: int = themes.MAX_THEMES,
+    min_papers: int = themes.MIN_PAPERS,
+) -> Issue:
     local = now.astimezone(ZoneInfo(tz))
+    grouping = themes.assign(papers, taxonomy, max_themes=max_themes, min_papers=min_papers)
     return Issue(
         id=local.date().isoformat(),
         date=local.date(),
         papers=papers,
-        themes=themes.group(papers, taxonomy),
+        themes=grouping.themes,
         built_at=now,
+        fit=grouping.fit,
+        topics={t.key: t.label for t in taxonomy},
+    )
+
+
+def taxonomy_for(config: Config) -> list[themes.Topic]:
+    return themes.load_taxonomy(custom=config.themes.custom, replace=config.themes.replace)
+
+
+def issue_for(config: Config, papers: list[Paper], now: datetime) -> Issue:
+    """The issue of `now` from `papers`, grouped with the configured taxonomy and limits."""
+    t = config.themes
+    return make_issue(
+        papers,
+        now,
+        config.newsletter.timezone,
+        taxonomy_for(config),
+        max_themes=t.max_themes,
+        min_papers=t.min_papers,
     )
 
 
 def options_from(config: Config) -> rank.Options:
     r = config.ranking
-    return rank.Options(max_papers=r.max_papers, relevance_weight=r.relevance_weight, min_score=r.min_score)
+    return rank.Options(
+        max_papers=r.max_papers,
+        relevance_weight=r.relevance_weight,
+        min_score=r.min_score,
+        half_life_hours=r.half_life_hours,
+        max_per_theme=r.max_per_theme,
+    )
+
+
+def history_since(issue: Issue, days: int) -> str | None:
+    """The first issue id a reader's history reaches back to (None: all of it)."""
+    return (issue.date - timedelta(days=days)).isoformat() if days else None
 
 
 @dataclass
@@ -74,6 +114,11 @@ class Builder:
 
     def picks(self, reader: Subscriber, already_sent: frozenset[str] = frozenset()) -> list[Pick]:
         return rank.select(self.prepared, reader, self.options, already_sent)
+
+    def history(self, state: State, email: str) -> frozenset[str]:
+        """The papers `email` got in other issues within the configured lookback window."""
+        since = history_since(self.issue, self.config.ranking.history_days)
+        return state.papers_sent(email, except_issue=self.issue.id, since=since)
 
     def message(self, reader: Subscriber, picks: list[Pick]) -> Message:
         news = self.config.newsletter

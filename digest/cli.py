@@ -52,6 +52,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
     print(f"  HTML  {files['html']}  ({len(message.rendered.html.encode()) / 1024:.1f} KB)")
     print(f"  text  {files['text']}")
     print(f"  email {files['eml']}")
+    if args.explain:
+        print()
+        print(preview.explain(result))
     for problem in result.problems:
         print(f"warning: {problem}", file=sys.stderr)
     return EXIT_PARTIAL if result.problems else EXIT_OK
@@ -198,7 +201,18 @@ def cmd_themes(args: argparse.Namespace) -> int:
     from .sources import file as file_source
 
     papers = file_source.read(args.papers)
-    grouped = themes.group(papers, themes.load_taxonomy())
+    if args.config.exists():  # the configured taxonomy and limits; else the built-in ones
+        from .build import taxonomy_for
+
+        config = _config(args)
+        grouped = themes.group(
+            papers,
+            taxonomy_for(config),
+            max_themes=config.themes.max_themes,
+            min_papers=config.themes.min_papers,
+        )
+    else:
+        grouped = themes.group(papers, themes.load_taxonomy())
     if args.json:
         out = {"themes": [{"label": t.label, "papers": t.ids()} for t in grouped]}
         print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -357,6 +371,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--port", type=int, default=8025, help="with --serve: port (default: 8025; 0 picks a free one)"
+    )
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="also print every paper's score breakdown and why it was picked",
     )
     p.set_defaults(func=cmd_preview)
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import yamlfile
 from .errors import DigestError
 from .models import check_timezone
+from .themes import ThemeSpec
 
 DEFAULT_CONFIG = Path("digest.yaml")
 SECRET_ENV = "DIGEST_SECRET"
@@ -211,10 +212,40 @@ class Delivery(_Strict):
 
 
 class Ranking(_Strict):
+    """How each reader's papers are chosen (formula in digest/rank.py and the README)."""
+
     max_papers: int = Field(20, ge=1, le=100)
     # Weight of personal relevance against trending score, 0 (pure trending) to 1.
     relevance_weight: float = Field(0.6, ge=0, le=1)
-    min_score: float = Field(0.0, ge=0)
+    # Papers scoring below this are left out: a thin day makes a short digest, not a padded one.
+    min_score: float = Field(0.1, ge=0, le=1)
+    # A paper's trending score halves every this many hours after it was submitted.
+    half_life_hours: float = Field(72.0, gt=0)
+    # No theme takes more than this many of a reader's picks; 0 = no cap.
+    max_per_theme: int = Field(6, ge=0, le=100)
+    # A paper is never sent twice to a reader within this many days; 0 = ever.
+    history_days: int = Field(365, ge=0)
+
+
+class Themes(_Strict):
+    """How an issue's papers are grouped: the taxonomy and how many themes a day may have."""
+
+    # Themes added to the built-in taxonomy; one with a built-in key replaces that theme.
+    custom: list[ThemeSpec] = Field(default_factory=list)
+    # true: use only `custom`, not the built-in taxonomy.
+    replace: bool = False
+    max_themes: int = Field(7, ge=1, le=30)
+    min_papers: int = Field(2, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _something_to_use(self) -> Themes:
+        if self.replace and not self.custom:
+            raise ValueError("replace: true needs themes under custom:")
+        keys = [t.key for t in self.custom]
+        doubled = sorted({k for k in keys if keys.count(k) > 1})
+        if doubled:
+            raise ValueError(f"custom theme keys must be unique; repeated: {', '.join(doubled)}")
+        return self
 
 
 class Web(_Strict):
@@ -242,6 +273,7 @@ class Config(_Strict):
     archive: Path | None = Path("archive")
     ranking: Ranking = Field(default_factory=Ranking)
     web: Web = Field(default_factory=Web)
+    themes: Themes = Field(default_factory=Themes)
 
     # Set by load(), not by the file.
     path: Path = Field(DEFAULT_CONFIG, exclude=True)

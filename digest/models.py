@@ -100,6 +100,10 @@ class Issue:
     papers: list[Paper]
     themes: list[Theme]
     built_at: datetime
+    # How well each paper fits each theme of the taxonomy (paper id -> theme key -> 0..1) and
+    # the taxonomy's labels: readers follow topics, whether or not today has a theme for them.
+    fit: dict[str, dict[str, float]] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -155,6 +159,7 @@ class Subscriber(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     authors: list[str] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
+    organizations: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
     max_papers: int | None = Field(default=None, ge=1, le=100)
     created: datetime | None = None
@@ -186,7 +191,7 @@ class Subscriber(BaseModel):
     def _iana_zone(cls, value: str) -> str:
         return check_timezone(value)
 
-    @field_validator("topics", "keywords", "authors", "categories", "exclude")
+    @field_validator("topics", "keywords", "authors", "categories", "organizations", "exclude")
     @classmethod
     def _clean_terms(cls, values: list[str]) -> list[str]:
         return [one_line(v) for v in values if v and v.strip()]
@@ -197,4 +202,4 @@ class Subscriber(BaseModel):
 
     @property
     def personalised(self) -> bool:
-        return bool(self.topics or self.keywords or self.authors or self.categories)
+        return bool(self.topics or self.keywords or self.authors or self.categories or self.organizations)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import jinja2
 
-from . import sources, subscribers, themes
-from .build import Builder, Message, issue_id_for, make_issue
+from . import rank, sources, subscribers
+from .build import Builder, Message, issue_for, issue_id_for
 from .config import Config, FileSource
 from .errors import EXIT_OK, DigestError
 from .mail import write_atomic
@@ -32,6 +32,8 @@ class Preview:
     message: Message
     files: dict[str, Path] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    builder: Builder | None = None
+    history: frozenset[str] = frozenset()
 
 
 def choose_reader(config: Config, to: str | None) -> Subscriber:
@@ -76,12 +78,12 @@ def build_from(
     config: Config, papers: list[Paper], *, now: datetime, to: str | None = None, problems: list[str] = ()
 ) -> Preview:
     reader = choose_reader(config, to)
-    issue = make_issue(papers, now, config.newsletter.timezone, themes.load_taxonomy())
+    issue = issue_for(config, papers, now)
     builder = Builder(config, issue, now, config.secret())
     with State(config.state, readonly=True) as state:
-        history = state.papers_sent(reader.email, except_issue=issue.id)
+        history = builder.history(state, reader.email)
     message = builder.message(reader, builder.picks(reader, history))
-    return Preview(message, problems=list(problems))
+    return Preview(message, problems=list(problems), builder=builder, history=history)
 
 
 def write(preview: Preview, out: Path) -> dict[str, Path]:
@@ -270,3 +272,56 @@ def _handler(live: Live) -> type[BaseHTTPRequestHandler]:
             pass  # one line per request would drown the useful output
 
     return Handler
+
+
+# --- digest preview --explain ------------------------------------------------------------
+
+
+def explain(preview: Preview) -> str:
+    """Every paper of the issue as the reader's ranking saw it: score, its parts, and why it
+    was or was not picked (formula in digest/rank.py)."""
+    builder = preview.builder
+    reader = preview.message.reader
+    if builder is None or reader is None:
+        return "nothing to explain"
+    options = builder.options
+    weight = options.relevance_weight if reader.personalised else 0.0
+    scored = rank.score_all(builder.prepared, reader, options, preview.history)
+    limit = reader.max_papers or options.max_papers
+    blend = f"score = {1 - weight:.2f} x trending + {weight:.2f} x relevance"
+    lines = [
+        f"Why these papers, for {reader.email}: {blend}"
+        + ("" if reader.personalised else " (no preferences: trending only)"),
+        f"  min score {options.min_score:.2f}, at most {limit} papers"
+        + (f" and {options.max_per_theme} per theme" if options.max_per_theme else "")
+        + f"; {len(preview.history)} papers already sent are never sent again",
+        "",
+        f"  {'status':<18} {'score':>5}  {'trend':>5}  {'relev':>5}  paper",
+    ]
+    labels = builder.prepared.theme_label
+    for s in scored:
+        t = builder.prepared.breakdown[s.paper.id]
+        lines.append(
+            f"  {s.status:<18} {s.score:5.3f}  {s.trending:5.3f}  {s.relevance:5.3f}  "
+            f"{s.paper.id}  {_cut(s.paper.title, 70)}"
+        )
+        age = f"{t.age_hours:.0f} h old" if t.age_hours is not None else "age unknown"
+        signals = ", ".join(
+            f"{getattr(s.paper, name)} {name}"
+            for name in ("upvotes", "comments", "stars")
+            if getattr(s.paper, name)
+        )
+        position = s.paper.position or builder.issue.papers.index(s.paper) + 1
+        lines.append(
+            f"{'':22}trending: {signals or 'no engagement figures'} -> popularity {t.popularity:.2f};"
+            f" position {position} -> listing {t.listing:.2f}; {age} -> freshness {t.freshness:.2f}"
+        )
+        if s.evidence:
+            parts = " + ".join(f"{name} {value:.2f}" for name, value in s.evidence)
+            lines.append(f"{'':22}relevance: {parts} -> 1 - exp(-sum) = {s.relevance:.2f}")
+        lines.append(f"{'':22}theme: {labels.get(s.theme, rank.MORE_LABEL)}")
+    return "\n".join(lines)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -13,8 +13,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from . import archive, sources, subscribers, themes
-from .build import Builder, issue_id_for, make_issue
+from . import archive, sources, subscribers
+from .build import Builder, issue_for, issue_id_for
 from .config import Config
 from .due import current as current_slot
 from .due import today as local_issue
@@ -118,7 +118,7 @@ def run(
             return report
 
         # One set of themes for the run; each issue date gets its own builder.
-        base = make_issue(collected.papers, now, config.newsletter.timezone, themes.load_taxonomy())
+        base = issue_for(config, collected.papers, now)
         builders: dict[str, Builder] = {}
         secret = config.secret()
         backend = open_backend(config.delivery.url, config.root)
@@ -131,7 +131,7 @@ def run(
                     report.archived = ", ".join(filter(None, (report.archived, page)))
                     report.problems += problems
             builder = builders[issue_id]
-            picks = builder.picks(reader, state.papers_sent(reader.email, except_issue=issue_id))
+            picks = builder.picks(reader, builder.history(state, reader.email))
             if not picks:
                 report.empty += 1
                 continue

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .locks import file_lock
+from .models import arxiv_id
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -106,8 +107,12 @@ class State:
                 "UPDATE deliveries SET status = 'sent', sent_at = ? WHERE issue = ? AND email = ?",
                 (now, issue, email.lower()),
             )
+            # One row per reader and paper: the last issue that carried it (a paper sent again
+            # once the history window has passed moves its row forward).
             self.db.executemany(
-                "INSERT OR IGNORE INTO sent_papers (email, paper_id, issue, sent_at) VALUES (?, ?, ?, ?)",
+                """INSERT INTO sent_papers (email, paper_id, issue, sent_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (email, paper_id) DO UPDATE
+                   SET issue = excluded.issue, sent_at = excluded.sent_at""",
                 [(email.lower(), pid, issue, now) for pid in paper_ids],
             )
 
@@ -135,13 +140,15 @@ class State:
 
     # --- history ---------------------------------------------------------------------------
 
-    def papers_sent(self, email: str, *, except_issue: str) -> frozenset[str]:
-        """Ids of papers this reader got in other issues (a resend of this issue keeps them)."""
-        rows = self.db.execute(
-            "SELECT paper_id FROM sent_papers WHERE email = ? AND issue != ?",
-            (email.lower(), except_issue),
-        )
-        return frozenset(r[0] for r in rows)
+    def papers_sent(self, email: str, *, except_issue: str, since: str | None = None) -> frozenset[str]:
+        """Version-less ids of papers this reader got in other issues (a resend of this issue
+        keeps them), in issues from `since` (an issue id, i.e. a date) on when given."""
+        query = "SELECT paper_id FROM sent_papers WHERE email = ? AND issue != ?"
+        params: tuple[str, ...] = (email.lower(), except_issue)
+        if since is not None:
+            query += " AND issue >= ?"
+            params += (since,)
+        return frozenset(arxiv_id(pid) or pid for (pid,) in self.db.execute(query, params))
 
     # --- web: rate limits ---------------------------------------------------------------------
 

@@ -1,15 +1,25 @@
 """Words for matching: lower-case, split on word boundaries, plurals folded.
 
 Shared by ranking and theming so that "tokenizers" in a reader's keywords matches
-"tokenizer" in a title, and "rag" never matches inside "fragment".
+"tokenizer" in a title, and "rag" never matches inside "fragment". Two views of a text:
+
+- `words`: every word in order, for exact phrase matching ("language model" as two
+  consecutive words). `Fields` counts every run of up to `MAX_PHRASE` words once, so a
+  phrase lookup is a dictionary lookup.
+- `terms`: content words and adjacent pairs of them, stop words dropped, for comparing
+  papers with each other (themes).
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+_WORD_CASED = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
 # Words where stripping a final "s" would damage the word.
 _KEEP_S = {
     "bias",
@@ -20,20 +30,39 @@ _KEEP_S = {
     "news",
     "series",
     "species",
-    "class",
-    "process",
-    "loss",
-    "less",
     "this",
     "its",
     "has",
     "was",
-    "is",
-    "us",
-    "as",
-    "gpus",
-    "llms",
 }
+# Plurals in -es after a sibilant: "approaches" -> "approach", "boxes" -> "box".
+_SIBILANT_ES = ("ches", "shes", "sses", "xes", "zes")
+MAX_PHRASE = 4
+
+# Function words and the boilerplate of abstracts: they say nothing about what a paper is about.
+STOPWORDS = frozenset(
+    """
+    a about above across after again against all almost along also although am among an and
+    another any are around as at be because been before being below between both but by can
+    cannot could did do doe does doing done down during each either else enough even ever every
+    few for from further had has have having he her here hers him his how however i if in into
+    is it its itself just least less let like made make makes making many may me might more
+    most much must my neither no nor not now of off often on once one only onto or other others
+    our ours out over own per rather same several shall she should since so some such than that
+    the their them themselves then there these they this those though through thus to too
+    toward towards under until up upon us very via was we well were what when where whether
+    which while who whom whose why will with within without would yet you your
+    paper propose proposed present presented introduce introduced show shows shown demonstrate
+    demonstrated approach approache method novel new based use used using result study work
+    task achieve achieved achieving existing recent recently significant significantly
+    effective effectively outperform outperforming outperforms state-of-the-art art various
+    different key first two three however furthermore moreover specifically particular
+    particularly including include includes provide provides enable enables allow allows
+    across large small high low better best improve improved improves improvement
+    performance extensive experiment evaluate evaluation problem challenge challenging
+    framework code available release released github http https com www org
+    """.split()
+)
 
 
 def fold(word: str) -> str:
@@ -42,26 +71,28 @@ def fold(word: str) -> str:
         return word
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
+    if word.endswith(_SIBILANT_ES):
+        return word[:-2]
     if word.endswith("s"):
         return word[:-1]
     return word
 
 
 def words(text: str) -> list[str]:
-    """Folded words of `text`; hyphenated words count whole and by their parts."""
+    """Folded words of `text`, a hyphenated word by its parts ("pre-training" -> pre, training)."""
     out: list[str] = []
     for token in _WORD.findall(text.lower()):
-        if "-" in token:
-            out.append(fold(token.replace("-", "")))
-            out.extend(fold(part) for part in token.split("-") if part)
-        else:
-            out.append(fold(token.replace("'", "")))
+        out.extend(fold(part) for part in token.replace("'", "").split("-") if part)
     return out
 
 
 def phrase(text: str) -> tuple[str, ...]:
     """A keyword or phrase as a tuple of folded words ("Vision Transformers" -> vision transformer)."""
-    return tuple(fold(t) for t in _WORD.findall(text.lower().replace("-", " ")))
+    return tuple(fold(t) for t in _WORD.findall(text.lower().replace("-", " ").replace("'", "")))
+
+
+def phrases(values: Iterable[str]) -> list[tuple[str, ...]]:
+    return [p for p in (phrase(v) for v in values) if p]
 
 
 def count_phrase(tokens: list[str], target: tuple[str, ...]) -> int:
@@ -75,5 +106,126 @@ def count_phrase(tokens: list[str], target: tuple[str, ...]) -> int:
     return sum(1 for i, tok in enumerate(tokens) if tok == first and tuple(tokens[i : i + n]) == target)
 
 
-def phrases(values: Iterable[str]) -> list[tuple[str, ...]]:
-    return [p for p in (phrase(v) for v in values) if p]
+def _content(word: str) -> bool:
+    return len(word) > 1 and word not in STOPWORDS and not word.isdigit()
+
+
+def _terms(text: str) -> Iterator[tuple[str, str]]:
+    """(term, surface) pairs: content words and adjacent pairs of them, as folded and as written."""
+    previous: tuple[str, str] | None = None
+    for match in _WORD_CASED.finditer(text):
+        token = match.group()
+        word = fold(token.lower().replace("-", "").replace("'", ""))
+        if not _content(word):
+            previous = None
+            continue
+        yield word, token
+        if previous is not None:
+            yield f"{previous[0]} {word}", f"{previous[1]} {token}"
+        previous = word, token
+
+
+def headline_terms(text: str, longest: int = 3) -> dict[str, str]:
+    """Runs of 1 to `longest` content words in `text`, folded, each with its written form:
+    candidates for a label ("masked language modeling"), where a pair of words may cut a
+    phrase short."""
+    out: dict[str, str] = {}
+    run: list[tuple[str, str]] = []
+    for match in _WORD_CASED.finditer(text):
+        token = match.group()
+        word = fold(token.lower().replace("-", "").replace("'", ""))
+        if not _content(word):
+            run = []
+            continue
+        run = [*run[-(longest - 1) :], (word, token)] if longest > 1 else [(word, token)]
+        for start in range(len(run)):
+            part = run[start:]
+            out.setdefault(" ".join(w for w, _ in part), " ".join(t for _, t in part))
+    return out
+
+
+def terms(text: str) -> list[str]:
+    """Content words of `text` and each adjacent pair of them ("diffusion", "diffusion model").
+
+    Hyphenated words count whole only, so "pre-training" is one term, not three.
+    """
+    return [term for term, _ in _terms(text)]
+
+
+def surface_forms(text: str) -> dict[str, str]:
+    """Each term of `text` as the text writes it most often, lower-cased unless it is an acronym
+    ("LLMs", "federated learning"): folded terms are for matching, not for showing."""
+    seen: dict[str, Counter[str]] = {}
+    for term, surface in _terms(text):
+        shown = " ".join(w if _acronym(w) else w.lower() for w in surface.split())
+        seen.setdefault(term, Counter())[shown] += 1
+    return {term: forms.most_common(1)[0][0] for term, forms in seen.items()}
+
+
+def _acronym(word: str) -> bool:
+    letters = [c for c in word if c.isalpha()]
+    return sum(c.isupper() for c in letters) >= 2
+
+
+def bm25_idf(df: int, n: int) -> float:
+    """How much finding a term says about a paper, given `df` of `n` papers have it (BM25's
+    idf, never negative): near 0 for a term every paper has."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+@dataclass(frozen=True)
+class Fields:
+    """A paper's text for phrase lookups: every run of up to MAX_PHRASE words with its count,
+    each field's occurrences weighted (a word in the title says more than one in the abstract).
+
+    Hyphens are spelling, not meaning: "pre-training", "pre training" and "pretraining" all
+    match both the keyword "pre-training" and the keyword "pretraining", each once."""
+
+    counts: Mapping[tuple[str, ...], float]
+    solid: Mapping[str, float]  # words written without a hyphen
+    length: float  # weighted number of words
+    tokens: tuple[tuple[tuple[str, ...], float], ...] = ()  # (words, weight) per field, for long phrases
+
+    @classmethod
+    def of(cls, texts: Mapping[str, str], weights: Mapping[str, float]) -> Fields:
+        counts: Counter[tuple[str, ...]] = Counter()
+        solid: Counter[str] = Counter()
+        length = 0.0
+        kept = []
+        for name, text in texts.items():
+            weight = weights[name]
+            tokens = []
+            for token in _WORD.findall(text.lower()):
+                parts = [fold(p) for p in token.replace("'", "").split("-") if p]
+                if len(parts) > 1:
+                    counts[(fold(token.replace("-", "").replace("'", "")),)] += weight
+                elif parts:
+                    solid[parts[0]] += weight
+                tokens.extend(parts)
+            kept.append((tuple(tokens), weight))
+            length += weight * len(tokens)
+            for n in range(1, MAX_PHRASE + 1):
+                for i in range(len(tokens) - n + 1):
+                    counts[tuple(tokens[i : i + n])] += weight
+        return cls(counts=dict(counts), solid=dict(solid), length=length, tokens=tuple(kept))
+
+    def count(self, target: tuple[str, ...]) -> float:
+        if len(target) == 1:
+            return self.counts.get(target, 0.0)
+        written_solid = self.solid.get("".join(target), 0.0)
+        if len(target) <= MAX_PHRASE:
+            return self.counts.get(target, 0.0) + written_solid
+        return written_solid + sum(
+            weight * count_phrase(list(tokens), target) for tokens, weight in self.tokens
+        )
+
+
+def same_words(values: Iterable[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """`values` without spelling variants of one another ("pre-training" and "pretraining"):
+    `Fields.count` already finds every spelling, so a variant would count a mention twice."""
+    seen: dict[str, tuple[str, ...]] = {}
+    for value in values:
+        key = "".join(value)
+        if key not in seen or len(value) > len(seen[key]):
+            seen[key] = value
+    return list(seen.values())

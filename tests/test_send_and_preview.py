@@ -50,7 +50,9 @@ def test_next_issue_never_repeats_a_paper_to_the_same_reader(project, cli):
     per_issue = dict(
         db.execute("SELECT issue, COUNT(*) FROM sent_papers WHERE email = 'alan@example.org' GROUP BY issue")
     )
-    assert per_issue == {"2026-11-26": 20, "2026-11-27": 20}
+    # Day two has only the papers day one did not carry; the theme cap and min score may
+    # leave it shorter than day one.
+    assert per_issue["2026-11-26"] == 20 and 0 < per_issue["2026-11-27"] <= 20
 
 
 def test_dry_run_builds_everything_and_records_nothing(project, cli):

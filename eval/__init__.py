@@ -1,0 +1,1 @@
+"""Quality evaluations run by `make eval` (offline, on recorded labelled data)."""
