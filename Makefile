@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench eval lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# Theme quality: AMI against arXiv categories on recorded labelled papers, beside a baseline.
+eval: $(STAMP)
+	$(BIN)/python -m eval.themes
+
 lint: $(STAMP)
-	$(BIN)/ruff check digest tests bench scripts
+	$(BIN)/ruff check digest tests bench scripts eval
 
 clean:
 	rm -rf outbox .digest preview archive test-artifacts build *.egg-info

@@ -51,7 +51,9 @@ def load(path: Path) -> tuple[list[Paper], list[str]]:
     with path.open(encoding="utf-8") as handle:
         for line in handle:
             row = json.loads(line)
-            papers.append(Paper(id=row["id"], title=one_line(row["title"]), abstract=one_line(row["abstract"])))
+            papers.append(
+                Paper(id=row["id"], title=one_line(row["title"]), abstract=one_line(row["abstract"]))
+            )
             labels.append(row["primary_category"])
     return papers, labels
 
@@ -120,8 +122,9 @@ def compare(title: str, samples: list[Sample], verbose: bool) -> float:
     print(f"{title}: {len(samples)} samples of {SAMPLE_SIZE} papers")
     print(f"  digest themes (picks k)      AMI {summary(mine)}")
     print(f"  TF-IDF + k-means (true k)    AMI {summary(base)}")
+    wins = sum(m > b for m, b in zip(mine, base, strict=True))
     print(
-        f"  ratio {ratio:.2f}x;  digest beats the baseline on {sum(m > b for m, b in zip(mine, base, strict=True))}"
+        f"  ratio {ratio:.2f}x;  digest beats the baseline on {wins}"
         f"/{len(samples)} samples;  themes per sample {statistics.mean(my_k):.1f}"
         f" ({min(my_k)}-{max(my_k)}), true categories {statistics.mean(true_k):.1f}"
     )

@@ -1,0 +1,30 @@
+"""`digest preview --explain`: every paper's score, its parts and why it was or was not picked."""
+
+import re
+
+NOW = "2026-11-26T07:00:00+00:00"
+
+
+def test_explain_shows_the_blend_each_papers_parts_and_every_decision(project, cli):
+    result = cli(
+        "preview", "--to", "grace@example.org", "--out", "pv", "--now", NOW, "--explain", cwd=project
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "score = 0.40 x trending + 0.60 x relevance" in out
+    rows = re.findall(
+        r"^  (picked #\d+|excluded: \S+|below min score|theme full|over max papers)\s", out, re.M
+    )
+    assert len(rows) == 49  # every paper of the issue, picked or not
+    assert "excluded: biomedical" in rows  # Grace excludes biomedical; the sample has BIOptimus
+    picked = [r for r in rows if r.startswith("picked")]
+    subject = re.search(r"preview for grace@example.org: (\d+) papers", out)
+    assert subject and len(picked) == int(subject.group(1))
+    assert "relevance: keyword speech" in out and "-> popularity" in out and "theme: " in out
+
+
+def test_explain_for_a_reader_without_preferences_says_trending_only(project, cli):
+    result = cli("preview", "--to", "alan@example.org", "--out", "pv", "--now", NOW, "--explain", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "(no preferences: trending only)" in result.stdout
+    assert "relevance:" not in result.stdout
