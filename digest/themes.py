@@ -493,7 +493,12 @@ def _distinct_label(members: list[Paper], among: list[Paper]) -> str | None:
         best = max(longer, key=lambda t: (inside[t], t), default=None)
         return best if best and inside[best] * 2 >= inside[term] else term
 
-    label = " and ".join(written[completed(t)].most_common(1)[0][0] for t in chosen)
+    shown: list[str] = []
+    for term in map(completed, chosen):
+        # Completing one may have taken the other's words: "test generation" and "generation".
+        if not any(set(term.split()) & set(s.split()) for s in shown):
+            shown.append(term)
+    label = " and ".join(written[t].most_common(1)[0][0] for t in shown)
     return label[0].upper() + label[1:]
 
 

@@ -190,3 +190,21 @@ def test_replace_without_custom_themes_is_a_config_error_naming_the_line(tmp_pat
         and "replace: true needs themes under custom:" in result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_labels_made_from_papers_words_are_readable_and_never_repeat_a_word(shared_fixtures):
+    from eval import themes as evaluation
+
+    built_in = {t.label for t in themes.load_taxonomy()} | {themes.MORE_LABEL}
+    made = set()
+    for name, draw in (
+        ("arxiv_labeled_dev.jsonl", evaluation.digest_sized),
+        ("arxiv_api_explicit_primary.jsonl", evaluation.anywhere),
+    ):
+        papers, labels = evaluation.load(shared_fixtures / "labeled" / name)
+        for sample in draw(papers, labels, 20, 0):
+            made |= {t.label for t in themes.group(sample.papers, themes.load_taxonomy())} - built_in
+    assert made  # these samples do produce data-driven groups and sub-themes
+    for label in made:
+        words = label.split(": ", 1)[-1].lower().replace(" and ", " ").split()
+        assert readable(label) and len(words) == len(set(words)), label
