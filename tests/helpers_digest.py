@@ -67,6 +67,10 @@ def builder(
 ) -> Builder:
     config = config_mod.load(project / "digest.yaml")
     config.newsletter.thumbnails = thumbnails
+    # The largest digest a reader can get (the worst case for size and layout): no minimum
+    # score and no per-theme cap, so the reader's max_papers alone limits it.
+    config.ranking.min_score = 0
+    config.ranking.max_per_theme = 0
     if templates is not None:
         config.templates = templates
     issue = make_issue(papers, now, "UTC", themes.load_taxonomy())

@@ -6,7 +6,12 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from .helpers_digest import HF_DAY, Page, feed_link
+from digest import config as config_mod
+from digest.build import Builder, issue_for
+from digest.models import Subscriber
+from digest.sources import file as file_source
+
+from .helpers_digest import HF_DAY, NOW, Page, feed_link
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 DAY1 = "2026-08-13T07:00:00+00:00"
@@ -21,6 +26,14 @@ def _feed(path):
 
 def _day(shared, project, day):
     return shared / "hf_daily_papers" / f"{day}.json"
+
+
+def _picked_for_anyone(project, papers_path) -> int:
+    """How many papers the project's ranking gives a reader without preferences: what the
+    archive page shows."""
+    config = config_mod.load(project / "digest.yaml")
+    issue = issue_for(config, file_source.read(papers_path), NOW)
+    return len(Builder(config, issue, NOW, "s").picks(Subscriber(email="anyone@example.org")))
 
 
 def test_archive_writes_the_issue_page_index_and_feed(project, cli, shared_fixtures):
@@ -39,7 +52,8 @@ def test_archive_writes_the_issue_page_index_and_feed(project, cli, shared_fixtu
     page = Page((folder / f"{HF_DAY}.html").read_text())
     assert "Unsubscribe" not in page.text and "Subscribe by email" in page.text
     assert "token=" not in (folder / f"{HF_DAY}.html").read_text()  # nobody's signed links on the web
-    assert len(page.all("h3")) == 20
+    n = _picked_for_anyone(project, papers)
+    assert 10 <= n <= 20 and len(page.all("h3")) == n
     assert feed_link("https://papers.example.org") in page.all("link")
 
     index = Page((folder / "index.html").read_text())
@@ -51,10 +65,10 @@ def test_archive_writes_the_issue_page_index_and_feed(project, cli, shared_fixtu
     assert feed.find(f"{ATOM}link[@rel='self']").get("href") == "https://papers.example.org/issues/feed.xml"
     (entry,) = entries
     assert entry.find(f"{ATOM}id").text == "https://papers.example.org/issues/2026-08-14"
-    assert entry.find(f"{ATOM}title").text == "Trending Papers, Friday 14 August 2026: 20 trending papers"
+    assert entry.find(f"{ATOM}title").text == f"Trending Papers, Friday 14 August 2026: {n} trending papers"
     assert entry.find(f"{ATOM}updated").text == "2026-08-14T07:00:00+00:00"
     content = entry.find(f"{ATOM}content")
-    assert content.get("type") == "html" and content.text.count("<li>") == 20
+    assert content.get("type") == "html" and content.text.count("<li>") == n
 
 
 def test_rebuilding_the_same_issue_touches_nothing_and_a_new_day_goes_first(project, cli, shared_fixtures):
@@ -94,7 +108,8 @@ def test_a_damaged_entry_is_reported_and_the_rest_of_the_archive_still_built(pro
     assert "Traceback" not in result.stderr
     _, entries = _feed(project / "archive" / "feed.xml")
     assert len(entries) == 1
-    assert json.loads((project / "archive" / f"{HF_DAY}.json").read_text())["n_papers"] == 20
+    n_papers = json.loads((project / "archive" / f"{HF_DAY}.json").read_text())["n_papers"]
+    assert n_papers == _picked_for_anyone(project, papers)
 
 
 def test_archive_switched_off_is_a_clear_usage_error_and_send_skips_it(project, cli):
