@@ -317,7 +317,7 @@ def explain(preview: Preview) -> str:
             f" position {position} -> listing {t.listing:.2f}; {age} -> freshness {t.freshness:.2f}"
         )
         if s.evidence:
-            parts = " + ".join(f"{name} {value:.2f}" for name, value in s.evidence)
+            parts = " + ".join(f"{kind} {name} {value:.2f}" for kind, name, value in s.evidence)
             lines.append(f"{'':22}relevance: {parts} -> 1 - exp(-sum) = {s.relevance:.2f}")
         lines.append(f"{'':22}theme: {labels.get(s.theme, rank.MORE_LABEL)}")
     return "\n".join(lines)

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .models import Issue, Paper, Pick, Section, Subscriber, arxiv_id
-from .text import Fields, bm25_idf, phrase, same_words
+from .text import Fields, bm25_idf, phrase
 from .themes import paper_fields
 
 HALF_LIFE_HOURS = 72.0
@@ -95,8 +95,40 @@ class Prepared:
     theme_label: dict[str, str]
     topic_labels: dict[str, str]  # every theme a reader can follow: the taxonomy's and today's
     fit: dict[str, dict[str, float]]  # paper id -> taxonomy theme key -> 0..1
-    # Keyword matches shared by every reader of the issue: phrase -> {paper index: strength}.
+    # The same by paper index, for the per-reader loop.
+    ids: list[str] = field(default_factory=list)
+    trending_list: list[float] = field(default_factory=list)
+    themes_by_index: list[str] = field(default_factory=list)
+    listing_order: list[int] = field(default_factory=list)
+    # Lookups shared by every reader of the issue, filled as readers ask.
     _matches: dict[tuple[str, ...], dict[int, float]] = field(default_factory=dict)
+    _orgs: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
+    _topics: dict[str, dict[int, float]] = field(default_factory=dict)
+
+    def organisation(self, words: tuple[str, ...]) -> list[int]:
+        """Papers whose organisation contains these words ("deepmind" in "Google DeepMind")."""
+        if words not in self._orgs:
+            n = len(words)
+            self._orgs[words] = [
+                i
+                for i, org in enumerate(self.orgs)
+                if n and any(org[k : k + n] == words for k in range(len(org) - n + 1))
+            ]
+        return self._orgs[words]
+
+    def topic(self, key: str) -> dict[int, float]:
+        """How much each paper belongs to a followed theme (0..1): its fit, and at least half
+        for a paper the issue put in that theme (the editor's call counts)."""
+        if key not in self._topics:
+            found = {}
+            for i, pid in enumerate(self.ids):
+                amount = max(
+                    self.fit.get(pid, {}).get(key, 0.0), 0.5 if self.themes_by_index[i] == key else 0.0
+                )
+                if amount > 0:
+                    found[i] = amount
+            self._topics[key] = found
+        return self._topics[key]
 
     def matches(self, target: tuple[str, ...]) -> dict[int, float]:
         """How strongly each paper matches a phrase, 0..1 (BM25 as a share of its maximum)."""
@@ -192,6 +224,10 @@ def prepare(issue: Issue, now: datetime, options: Options = Options()) -> Prepar
                 people.setdefault(name, set()).add(i)
                 people.setdefault(_initialled(name), set()).add(i)
     breakdown = trending_breakdown(issue.papers, now, options.half_life_hours)
+    ranked_by_listing = sorted(range(len(issue.papers)), key=lambda i: (issue.papers[i].position or 10**6, i))
+    listing_order = [0] * len(issue.papers)
+    for rank_, i in enumerate(ranked_by_listing):
+        listing_order[i] = rank_
     return Prepared(
         issue=issue,
         papers=issue.papers,
@@ -206,10 +242,17 @@ def prepare(issue: Issue, now: datetime, options: Options = Options()) -> Prepar
         theme_label=labels,
         topic_labels={**issue.topics, **labels},
         fit=issue.fit,
+        ids=[p.id for p in issue.papers],
+        trending_list=[breakdown[p.id].score for p in issue.papers],
+        themes_by_index=[theme_of.get(p.id, MORE_KEY) for p in issue.papers],
+        listing_order=listing_order,
     )
 
 
 # --- one reader -----------------------------------------------------------------------------
+
+# One piece of a reader's relevance: (kind, name, amount), e.g. ("keyword", "tokenizer", 0.62).
+Evidence = tuple[str, str, float]
 
 
 @dataclass
@@ -220,8 +263,7 @@ class Scored:
     trending: float
     relevance: float
     score: float
-    evidence: list[tuple[str, float]]  # ("keyword tokenizer", 0.62), ("author Jane Doe", 2.0), ...
-    reason: str | None
+    evidence: list[Evidence]
     theme: str
     status: str = ""
 
@@ -229,10 +271,27 @@ class Scored:
     def picked(self) -> bool:
         return self.status.startswith("picked")
 
+    @property
+    def reason(self) -> str | None:
+        """What the email says: "you follow: Jane Doe; matches: retrieval, tokenizer"."""
+        named: dict[str, list[str]] = {}
+        for kind, name, amount in self.evidence:
+            if kind == "topic" and amount < TOPIC_EVIDENCE / 2:
+                continue  # a paper that fits a followed topic only a little does not claim it
+            heading = _REASONS[kind]
+            if name not in named.setdefault(heading, []):
+                named[heading].append(name)
+        return "; ".join(f"{h}: {', '.join(named[h])}" for h in _REASON_ORDER if h in named) or None
 
-def _contains(words: tuple[str, ...], target: tuple[str, ...]) -> bool:
-    n = len(target)
-    return n > 0 and any(words[i : i + n] == target for i in range(len(words) - n + 1))
+
+_REASONS = {
+    "author": "you follow",
+    "organisation": "you follow",
+    "keyword": "matches",
+    "topic": "your topic",
+    "category": "category",
+}
+_REASON_ORDER = ("you follow", "matches", "your topic", "category")
 
 
 def _category_hit(paper_categories: Iterable[str], wanted: set[str]) -> str | None:
@@ -243,6 +302,92 @@ def _category_hit(paper_categories: Iterable[str], wanted: set[str]) -> str | No
     return None
 
 
+def reader_evidence(prepared: Prepared, reader: Subscriber) -> dict[int, list[Evidence]]:
+    """What the reader follows, found in the issue's papers: paper index -> evidence. Only
+    papers with some evidence appear; most of a reader's day has none."""
+    out: dict[int, list[Evidence]] = {}
+    variants: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for kw in reader.keywords:
+        if (words := phrase(kw)) and len(words) > len(variants.get("".join(words), ("", ()))[1]):
+            variants["".join(words)] = (kw, words)  # "pre-training" and "pretraining" count once
+    for kw, words in variants.values():
+        for i, strength in prepared.matches(words).items():
+            out.setdefault(i, []).append(("keyword", kw, strength))
+    for author in reader.authors:
+        name = person(author)
+        key = name if len(name) < 2 or len(name[0]) > 1 else _initialled(name)
+        for i in prepared.people.get(key, ()):
+            out.setdefault(i, []).append(("author", author, AUTHOR_EVIDENCE))
+    for org in reader.organizations:
+        for i in prepared.organisation(person(org)):
+            shown = prepared.papers[i].organization or org
+            out.setdefault(i, []).append(("organisation", shown, ORGANIZATION_EVIDENCE))
+    topics = {t.casefold() for t in reader.topics}
+    for key, label in prepared.topic_labels.items() if topics else ():
+        if key.casefold() in topics or label.casefold() in topics:
+            for i, amount in prepared.topic(key).items():
+                out.setdefault(i, []).append(("topic", label, TOPIC_EVIDENCE * amount))
+    wanted = {c.lower() for c in reader.categories}
+    for i, paper in enumerate(prepared.papers if wanted else ()):
+        if category := _category_hit(paper.categories, wanted):
+            out.setdefault(i, []).append(("category", category, CATEGORY_EVIDENCE))
+    return out
+
+
+def _rank(
+    prepared: Prepared, reader: Subscriber, options: Options, already_sent: frozenset[str], everything: bool
+) -> list[Scored]:
+    papers = prepared.papers
+    blocked: dict[int, str] = {}
+    if already_sent:
+        for i, (pid, base) in enumerate(zip(prepared.ids, prepared.base_ids, strict=True)):
+            if pid in already_sent or base in already_sent:
+                blocked[i] = "already sent"
+    for term in reader.exclude:
+        for i in prepared.matches(phrase(term)) if phrase(term) else ():
+            blocked.setdefault(i, f"excluded: {term}")
+    evidence = reader_evidence(prepared, reader)
+    weight = options.relevance_weight if reader.personalised else 0.0
+    trending = prepared.trending_list
+    relevance = {i: 1 - math.exp(-sum(e[2] for e in found)) for i, found in evidence.items()}
+    scores = [(1 - weight) * trending[i] + weight * relevance.get(i, 0.0) for i in range(len(papers))]
+    order = sorted(range(len(papers)), key=lambda i: (-scores[i], prepared.listing_order[i]))
+
+    limit = reader.max_papers or options.max_papers
+    per_theme: dict[str, int] = {}
+    picked = 0
+    out = []
+    for i in order:
+        theme = prepared.themes_by_index[i]
+        status = blocked.get(i)
+        if status is None:
+            if scores[i] < options.min_score:
+                status = "below min score"
+            elif picked >= limit:
+                status = "over max papers"
+            elif options.max_per_theme and per_theme.get(theme, 0) >= options.max_per_theme:
+                status = "theme full"
+            else:
+                picked += 1
+                per_theme[theme] = per_theme.get(theme, 0) + 1
+                status = f"picked #{picked}"
+        if everything or status.startswith("picked"):
+            out.append(
+                Scored(
+                    papers[i],
+                    trending[i],
+                    relevance.get(i, 0.0),
+                    scores[i],
+                    evidence.get(i, []),
+                    theme,
+                    status,
+                )
+            )
+        elif status in ("below min score", "over max papers"):
+            break  # best first: nothing after this can be picked
+    return out
+
+
 def score_all(
     prepared: Prepared,
     reader: Subscriber,
@@ -250,95 +395,9 @@ def score_all(
     already_sent: frozenset[str] = frozenset(),
 ) -> list[Scored]:
     """Every paper of the issue scored for `reader`, best first, each with its status:
-    "picked", "already sent", "excluded: <term>", "below min score", "theme full" or "over max"."""
-    keywords = {kw: t for kw in reader.keywords if (t := phrase(kw))}
-    keyword_terms = set(same_words(keywords.values()))
-    excluded = {x: t for x in reader.exclude if (t := phrase(x))}
-    followed_people: dict[int, list[str]] = {}
-    for author in reader.authors:
-        name = person(author)
-        key = name if len(name) < 2 or len(name[0]) > 1 else _initialled(name)
-        for i in prepared.people.get(key, ()):
-            followed_people.setdefault(i, []).append(author)
-    orgs = {o: words for o in reader.organizations if (words := person(o))}
-    topics = {t.casefold() for t in reader.topics}
-    followed_topics = [
-        k for k, label in prepared.topic_labels.items() if {k.casefold(), label.casefold()} & topics
-    ]
-    categories = {c.lower() for c in reader.categories}
-    weight = options.relevance_weight if reader.personalised else 0.0
-
-    keyword_hits = {kw: prepared.matches(t) for kw, t in keywords.items() if t in keyword_terms}
-    exclude_hits = {x: prepared.matches(t) for x, t in excluded.items()}
-
-    out = []
-    for i, paper in enumerate(prepared.papers):
-        theme = prepared.theme_of.get(paper.id, MORE_KEY)
-        status = ""
-        if paper.id in already_sent or prepared.base_ids[i] in already_sent:
-            status = "already sent"
-        else:
-            hit = next((x for x, found in exclude_hits.items() if i in found), None)
-            if hit is not None:
-                status = f"excluded: {hit}"
-        evidence: list[tuple[str, float]] = []
-        matched, follows, topic_names = [], [], []
-        for kw, found in keyword_hits.items():
-            if i in found:
-                evidence.append((f"keyword {kw}", found[i]))
-                matched.append(kw)
-        for author in followed_people.get(i, ()):
-            evidence.append((f"author {author}", AUTHOR_EVIDENCE))
-            follows.append(author)
-        for org, words in orgs.items():
-            if _contains(prepared.orgs[i], words):
-                evidence.append((f"organisation {org}", ORGANIZATION_EVIDENCE))
-                follows.append(paper.organization or org)
-        paper_fit = prepared.fit.get(paper.id, {})
-        for key in followed_topics:
-            # Being in the theme counts for half at least: the editor put it there.
-            amount = max(paper_fit.get(key, 0.0), 0.5 if key == theme else 0.0)
-            if amount > 0:
-                label = prepared.topic_labels[key]
-                evidence.append((f"topic {label}", TOPIC_EVIDENCE * amount))
-                if amount >= 0.5:
-                    topic_names.append(label)
-        category = _category_hit(paper.categories, categories) if categories else None
-        if category:
-            evidence.append((f"category {category}", CATEGORY_EVIDENCE))
-        relevance = 1 - math.exp(-sum(v for _, v in evidence))
-        trending = prepared.trending[paper.id]
-        out.append(
-            Scored(
-                paper=paper,
-                trending=trending,
-                relevance=relevance,
-                score=(1 - weight) * trending + weight * relevance,
-                evidence=evidence,
-                reason=_reason(follows, matched, topic_names, category),
-                theme=theme,
-                status=status,
-            )
-        )
-    out.sort(key=lambda s: (-s.score, s.paper.position or 10**6, s.paper.id))
-
-    limit = reader.max_papers or options.max_papers
-    per_theme: dict[str, int] = {}
-    picked = 0
-    for s in out:
-        if s.status:
-            continue
-        if s.score < options.min_score:
-            s.status = "below min score"
-        elif picked >= limit:
-            s.status = "over max papers"
-        elif options.max_per_theme and per_theme.get(s.theme, 0) >= options.max_per_theme:
-            s.status = "theme full"
-        else:
-            picked += 1
-            per_theme[s.theme] = per_theme.get(s.theme, 0) + 1
-            s.status = f"picked #{picked}"
-    return out
+    "picked #n", "already sent", "excluded: <term>", "below min score", "theme full" or
+    "over max papers" (for `preview --explain`)."""
+    return _rank(prepared, reader, options, already_sent, everything=True)
 
 
 def select(
@@ -350,22 +409,8 @@ def select(
     """The reader's papers, best first: never one they already got, never an excluded one."""
     return [
         Pick(s.paper, s.score, s.trending, s.relevance, s.reason)
-        for s in score_all(prepared, reader, options, already_sent)
-        if s.picked
+        for s in _rank(prepared, reader, options, already_sent, everything=False)
     ]
-
-
-def _reason(follows: list[str], matched: list[str], topics: list[str], category: str | None) -> str | None:
-    parts = []
-    if follows:
-        parts.append("you follow: " + ", ".join(dict.fromkeys(follows)))
-    if matched:
-        parts.append("matches: " + ", ".join(matched))
-    if topics:
-        parts.append("your topic: " + ", ".join(dict.fromkeys(topics)))
-    if category:
-        parts.append("category: " + category)
-    return "; ".join(parts) or None
 
 
 def sections(prepared: Prepared, picks: list[Pick]) -> list[Section]:
