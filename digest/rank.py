@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 
 from .models import Issue, Paper, Pick, Section, Subscriber, arxiv_id
 from .text import Fields, bm25_idf, phrase
-from .themes import paper_fields
+from .themes import MORE_KEY, MORE_LABEL, paper_fields
 
 HALF_LIFE_HOURS = 72.0
 REFERENCE_UPVOTES = 30
@@ -54,8 +54,6 @@ AUTHOR_EVIDENCE = 2.0
 ORGANIZATION_EVIDENCE = 1.5
 TOPIC_EVIDENCE = 1.0
 CATEGORY_EVIDENCE = 1.0
-MORE_KEY = "more"
-MORE_LABEL = "More trending papers"
 
 
 @dataclass(frozen=True)

@@ -53,9 +53,9 @@ STOPWORDS = frozenset(
     toward towards under until up upon us very via was we well were what when where whether
     which while who whom whose why will with within without would yet you your
     paper propose proposed present presented introduce introduced show shows shown demonstrate
-    demonstrated approach approache method novel new based use used using result study work
+    demonstrated approach method novel new based use used using result study work
     task achieve achieved achieving existing recent recently significant significantly
-    effective effectively outperform outperforming outperforms state-of-the-art art various
+    effective effectively outperform outperforming outperforms stateoftheart art various
     different key first two three however furthermore moreover specifically particular
     particularly including include includes provide provides enable enables allow allows
     across large small high low better best improve improved improves improvement
@@ -110,26 +110,9 @@ def _content(word: str) -> bool:
     return len(word) > 1 and word not in STOPWORDS and not word.isdigit()
 
 
-def _terms(text: str) -> Iterator[tuple[str, str]]:
-    """(term, surface) pairs: content words and adjacent pairs of them, as folded and as written."""
-    previous: tuple[str, str] | None = None
-    for match in _WORD_CASED.finditer(text):
-        token = match.group()
-        word = fold(token.lower().replace("-", "").replace("'", ""))
-        if not _content(word):
-            previous = None
-            continue
-        yield word, token
-        if previous is not None:
-            yield f"{previous[0]} {word}", f"{previous[1]} {token}"
-        previous = word, token
-
-
-def headline_terms(text: str, longest: int = 3) -> dict[str, str]:
-    """Runs of 1 to `longest` content words in `text`, folded, each with its written form:
-    candidates for a label ("masked language modeling"), where a pair of words may cut a
-    phrase short."""
-    out: dict[str, str] = {}
+def _content_runs(text: str, longest: int) -> Iterator[tuple[str, str]]:
+    """Runs of 1 to `longest` consecutive content words ending at each word of `text`, as
+    (folded, as written). A stop word breaks a run; a hyphenated word counts whole."""
     run: list[tuple[str, str]] = []
     for match in _WORD_CASED.finditer(text):
         token = match.group()
@@ -137,34 +120,25 @@ def headline_terms(text: str, longest: int = 3) -> dict[str, str]:
         if not _content(word):
             run = []
             continue
-        run = [*run[-(longest - 1) :], (word, token)] if longest > 1 else [(word, token)]
-        for start in range(len(run)):
+        run = [*run[len(run) - longest + 1 :], (word, token)]
+        for start in range(len(run) - 1, -1, -1):
             part = run[start:]
-            out.setdefault(" ".join(w for w, _ in part), " ".join(t for _, t in part))
-    return out
+            yield " ".join(w for w, _ in part), " ".join(t for _, t in part)
 
 
 def terms(text: str) -> list[str]:
-    """Content words of `text` and each adjacent pair of them ("diffusion", "diffusion model").
-
-    Hyphenated words count whole only, so "pre-training" is one term, not three.
-    """
-    return [term for term, _ in _terms(text)]
+    """Content words of `text` and each adjacent pair of them ("diffusion", "diffusion model"),
+    for comparing papers; "pre-training" is one term, not three."""
+    return [term for term, _ in _content_runs(text, 2)]
 
 
-def surface_forms(text: str) -> dict[str, str]:
-    """Each term of `text` as the text writes it most often, lower-cased unless it is an acronym
-    ("LLMs", "federated learning"): folded terms are for matching, not for showing."""
-    seen: dict[str, Counter[str]] = {}
-    for term, surface in _terms(text):
-        shown = " ".join(w if _acronym(w) else w.lower() for w in surface.split())
-        seen.setdefault(term, Counter())[shown] += 1
-    return {term: forms.most_common(1)[0][0] for term, forms in seen.items()}
-
-
-def _acronym(word: str) -> bool:
-    letters = [c for c in word if c.isalpha()]
-    return sum(c.isupper() for c in letters) >= 2
+def headline_terms(text: str, longest: int = 3) -> dict[str, str]:
+    """Runs of 1 to `longest` content words in `text`, folded, each with its first written
+    form: candidates for a label ("masked language modeling"), which a pair may cut short."""
+    out: dict[str, str] = {}
+    for term, written in _content_runs(text, longest):
+        out.setdefault(term, written)
+    return out
 
 
 def bm25_idf(df: int, n: int) -> float:
