@@ -5,21 +5,25 @@ Pure: papers and a taxonomy in, themes out. Computed once per issue, shared by e
 Two kinds of evidence decide where a paper goes:
 
 - Keywords. A paper scores against each theme of the taxonomy by the theme's keywords found
-  in it (title x3, the source's keywords x2, abstract x1, counts dampened by log1p), each
-  weighted by how rare it is among today's papers (BM25's idf, scaled so a keyword found in
-  one paper weighs 1): on a day when every paper says "pre-training", that word sorts nothing.
-  An arXiv category the theme lists adds to it (the first, primary category counts most).
+  in it (title x3, the source's keywords x2, abstract x1, counts dampened by log1p, each
+  further keyword of the same theme counting half the one before), each weighted by how rare
+  it is among today's papers (BM25's idf, scaled so a keyword in one paper weighs 1 and one
+  in every paper a quarter): on a day when every paper says "pre-training", that word sorts
+  little. An arXiv category the theme lists adds to it (the primary category most).
 - Text. Each paper is a TF-IDF vector of its content words and word pairs; a paper is close
-  to a group when it reads like the group's other members.
+  to a group when it reads like the group's other members (cosine to their centroid).
 
-A paper first goes to the theme with the most keyword evidence. Papers with none cluster among
-themselves by text (average linkage) and a cluster of two or more becomes a data-driven theme
-labelled by its most distinctive words. Then, until nothing moves, every paper goes to the
-group where `KEYWORD_WEIGHT * evidence + (1 - KEYWORD_WEIGHT) * text similarity` is highest,
-and the weakest group is dissolved while one is smaller than `min_papers` or there are more
-than `max_themes`. Papers that fit nowhere end in "More trending papers". Themes come out
-ordered by strength: the sum over their papers of 1/sqrt(listing position), so a theme with
-many papers, or with the day's top papers, leads.
+A paper first goes to the theme with the most keyword evidence, if it has enough. Papers with
+none cluster among themselves by text (average linkage) and a cluster of two or more becomes
+a data-driven theme labelled by its most distinctive words. Then, until nothing moves, every
+paper goes to the group where `KEYWORD_WEIGHT * fit + (1 - KEYWORD_WEIGHT) * similarity` is
+highest among the groups that may take it (its keywords name the theme, nearly as strongly as
+its best theme, or it reads like the group's papers), and the weakest group is dissolved
+while one is smaller than `min_papers` or there are more than `max_themes`. A theme left
+holding over a third of a large issue is split into sub-themes by text ("Language models:
+Masked language modeling"). Papers that fit nowhere end in "More trending papers". Themes
+come out ordered by strength: the sum over their papers of 1/sqrt(listing position), so a
+theme with many papers, or with the day's top papers, leads.
 """
 
 from __future__ import annotations
@@ -296,8 +300,8 @@ def assign(
     _split_oversized(groups, vectors, len(papers), max_themes, min_papers)
 
     taken: set[str] = set()
-    themes = []
-    for g in groups:
+    named: list[tuple[_Group, str, str]] = []
+    for g in sorted(groups, key=lambda g: g.subtheme):  # sub-themes last: they may give back papers
         members = [papers[i] for i in sorted(g.members)]
         if g.topic is not None and not g.subtheme:
             label, key = topics[g.topic].label, topics[g.topic].key
@@ -311,12 +315,19 @@ def assign(
             words = _distinct_label(members, [papers[i] for i in siblings])
             label = prefix + words if words else None
             if label is None or label.lower() in taken:
-                # Nothing distinctive to name it by: better no theme than "Group 3".
-                unplaced += g.members
+                # Nothing distinctive to name it by: better no theme than "Group 3". A
+                # sub-theme's papers go back to their theme, others to the catch-all.
+                parent = next(
+                    (h for h in groups if g.subtheme and h.topic == g.topic and not h.subtheme), None
+                )
+                (parent.members if parent else unplaced).extend(g.members)
                 continue
             key = "group:" + "-".join(label.lower().replace(":", "").split())
         taken.add(label.lower())
-        themes.append(Theme(label=label, key=key, papers=members))
+        named.append((g, label, key))
+    themes = [
+        Theme(label=label, key=key, papers=[papers[i] for i in sorted(g.members)]) for g, label, key in named
+    ]
     themes.sort(key=lambda t: (-_strength(t.papers, papers), t.label))
     if unplaced:
         rest = [papers[i] for i in sorted(unplaced)]
