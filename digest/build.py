@@ -47,10 +47,6 @@ def make_issue(
     )
 
 
-def taxonomy_for(config: Config) -> list[themes.Topic]:
-    return themes.load_taxonomy(custom=config.themes.custom, replace=config.themes.replace)
-
-
 def issue_for(config: Config, papers: list[Paper], now: datetime) -> Issue:
     """The issue of `now` from `papers`, grouped with the configured taxonomy and limits."""
     t = config.themes
@@ -58,7 +54,7 @@ def issue_for(config: Config, papers: list[Paper], now: datetime) -> Issue:
         papers,
         now,
         config.newsletter.timezone,
-        taxonomy_for(config),
+        themes.configured(config.themes),
         max_themes=t.max_themes,
         min_papers=t.min_papers,
     )

@@ -202,12 +202,10 @@ def cmd_themes(args: argparse.Namespace) -> int:
 
     papers = file_source.read(args.papers)
     if args.config.exists():  # the configured taxonomy and limits; else the built-in ones
-        from .build import taxonomy_for
-
         config = _config(args)
         grouped = themes.group(
             papers,
-            taxonomy_for(config),
+            themes.configured(config.themes),
             max_themes=config.themes.max_themes,
             min_papers=config.themes.min_papers,
         )
@@ -229,7 +227,7 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
     from .due import next_slot
 
     config = _config(args)
-    checked = subscribers.check(config.subscribers)
+    checked = subscribers.check(config.subscribers, subscribers.known_topics(config))
     if checked.problems:
         for problem in checked.problems:
             print(problem, file=sys.stderr)

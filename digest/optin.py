@@ -66,7 +66,7 @@ def request(
     a stranger typing someone's address into the web form must change nothing.
     """
     path = config.subscribers
-    if problem := subscribers.unknown_topics(prefs.get("topics") or []):
+    if problem := subscribers.unknown_topics(prefs.get("topics") or [], config):
         raise DigestError(f"topics: {problem}")
     current = subscribers.find(path, email)
     if current is not None and current.active and not confirmed:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
@@ -28,6 +28,9 @@ from . import yamlfile
 from .errors import DigestError
 from .locks import file_lock
 from .models import Subscriber
+
+if TYPE_CHECKING:
+    from .config import Config
 
 HEADER = """\
 # Who gets the digest. An entry without `status` is active: the list owner added it by hand.
@@ -54,21 +57,34 @@ class Checked:
     problems: list[str] = field(default_factory=list)
 
 
+def known_topics(config: Config | None = None) -> dict[str, str]:
+    """Names a reader may use in `topics`: every theme key and label (casefolded) -> key, of
+    the taxonomy `config` asks for (custom themes included), else the built-in one."""
+    if config is None or not config.themes.custom:
+        return _built_in_topics()
+    from .themes import configured
+
+    return _names(configured(config.themes))
+
+
 @functools.cache  # the built-in taxonomy does not change while the process runs
-def known_topics() -> dict[str, str]:
-    """Names a reader may use in `topics`: every theme key and label (casefolded) -> key."""
+def _built_in_topics() -> dict[str, str]:
     from .themes import load_taxonomy
 
+    return _names(load_taxonomy())
+
+
+def _names(taxonomy: list) -> dict[str, str]:
     names = {}
-    for topic in load_taxonomy():
+    for topic in taxonomy:
         names[topic.key.casefold()] = topic.key
         names[topic.label.casefold()] = topic.key
     return names
 
 
-def unknown_topics(topics: list[str]) -> str | None:
+def unknown_topics(topics: list[str], config: Config | None = None) -> str | None:
     """A problem line if any of `topics` is not a theme key or label, else None."""
-    known = known_topics()
+    known = known_topics(config)
     strangers = [t for t in topics if t.casefold() not in known]
     if not strangers:
         return None
@@ -117,7 +133,8 @@ def check_document(doc: yamlfile.Document, topics: Collection[str] | None = None
             continue
         strangers = [t for t in subscriber.topics if t.casefold() not in topic_names]
         if strangers:
-            known = ", ".join(sorted(set(known_topics().values())))
+            names = topics if isinstance(topics, dict) else known_topics()
+            known = ", ".join(sorted(set(names.values())))
             result.problems.append(
                 f"{doc.where((*loc, 'topics'))}: {label}: unknown topic(s) "
                 f"{', '.join(map(repr, strangers))}; use a theme key or label: {known}"

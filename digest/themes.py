@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -132,6 +133,11 @@ class Topic:
         )
 
 
+class ThemesSettings(Protocol):
+    custom: list[ThemeSpec]
+    replace: bool
+
+
 class _TaxonomyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     themes: list[ThemeSpec] = Field(min_length=1)
@@ -153,6 +159,11 @@ def load_taxonomy(
     if not specs:
         raise DigestError("themes: no themes left; list some under themes.custom or set replace: false")
     return [Topic.from_spec(s) for s in specs]
+
+
+def configured(settings: ThemesSettings) -> list[Topic]:
+    """The taxonomy digest.yaml's `themes:` section asks for (`config.themes`)."""
+    return load_taxonomy(custom=settings.custom, replace=settings.replace)
 
 
 def _read_taxonomy(path: Path | None) -> list[ThemeSpec]:

@@ -87,13 +87,13 @@ class Site:
 
     def __init__(self, config: Config, secret: str):
         from .render import template_dirs
-        from .themes import load_taxonomy
+        from .themes import configured
 
         self.config = config
         self.secret = secret
         loader = jinja2.FileSystemLoader([str(Path(d) / "web") for d in template_dirs(config.templates)])
         self.env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
-        self.topics = [(t.key, t.label, t.description) for t in load_taxonomy()]
+        self.topics = [(t.key, t.label, t.description) for t in configured(config.themes)]
         self.zones = sorted(
             z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))
         )
@@ -182,7 +182,7 @@ def _check(site: Site, email: str, prefs: dict[str, Any]) -> str | None:
         if problem.startswith("email:"):
             return "Enter an email address like name@example.org."
         return problem.split(": ", 1)[-1]
-    return "Pick topics from the list." if subscribers.unknown_topics(prefs["topics"]) else None
+    return "Pick topics from the list." if subscribers.unknown_topics(prefs["topics"], site.config) else None
 
 
 def _utcnow() -> datetime:
@@ -325,7 +325,7 @@ async def preferences(request: Request) -> Response:
         "reader_status": reader.status,
     }
     if form is None:
-        known = subscribers.known_topics()
+        known = subscribers.known_topics(site.config)
         values = reader.model_dump()
         values["topics"] = [known.get(t.casefold(), t) for t in reader.topics]  # labels -> keys
         values["keywords"] = ", ".join(reader.keywords)

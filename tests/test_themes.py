@@ -208,3 +208,20 @@ def test_labels_made_from_papers_words_are_readable_and_never_repeat_a_word(shar
     for label in made:
         words = label.split(": ", 1)[-1].lower().replace(" and ", " ").split()
         assert readable(label) and len(words) == len(set(words)), label
+
+
+def test_readers_may_follow_a_custom_theme_and_the_list_check_knows_it(tmp_path, cli):
+    (tmp_path / "p.jsonl").write_text('{"title": "T", "abstract": "A"}\n')
+    base = "sources:\n  - kind: file\n    path: p.jsonl\n"
+    custom = (
+        "themes:\n  custom:\n    - key: quantum\n      label: Quantum computing\n      keywords: [qubit]\n"
+    )
+    (tmp_path / "subscribers.yaml").write_text(
+        "subscribers:\n  - email: a@example.org\n    topics: [quantum, Retrieval and search]\n"
+    )
+    (tmp_path / "digest.yaml").write_text(base)
+    without = cli("subscribers", "--check", cwd=tmp_path)
+    assert without.returncode == 2 and "unknown topic(s) 'quantum'" in without.stderr
+    (tmp_path / "digest.yaml").write_text(base + custom)
+    with_custom = cli("subscribers", "--check", cwd=tmp_path)
+    assert with_custom.returncode == 0, with_custom.stderr
