@@ -1,24 +1,27 @@
-"""Headless Chromium driven over the DevTools protocol on a pipe: no extra dependency.
+"""Headless Chromium for the tests, driven by Selenium with Debian's chromedriver.
 
-`--remote-debugging-pipe` makes Chromium read JSON commands (each ended by a NUL byte) from
-file descriptor 3 and write replies and events to descriptor 4. A shell `exec` with
-redirections puts our two pipes there, so the standard library is enough.
+One way to start the browser for every test that needs one: the web-form tests use the
+Selenium driver directly (typing, clicking, waiting); the email tests use `Browser`, a thin
+layer that sets the viewport and colour scheme, evaluates JavaScript and takes full-page
+screenshots through the DevTools commands Selenium passes on. chromedriver is built for the
+very Chromium it drives (both Debian packages, installed by .ci/run) and, the driver path being
+given, Selenium downloads nothing at test time.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-import os
 import shutil
-import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -29,108 +32,54 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--hide-scrollbars",
-    "--remote-debugging-pipe",
     # Nothing leaves the machine: every host but loopback fails to resolve.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 
 
-def chromium_path() -> str:
-    found = shutil.which(CHROMIUM) or shutil.which("chromium")
-    if not found:
-        pytest.skip(
-            f"headless Chromium not found at {CHROMIUM} (Debian package chromium; .ci/run installs it)"
-        )
-    return found
+@contextmanager
+def chromium_driver(*, timezone: str | None = None, width: int = 800, height: int = 1200) -> Iterator[Any]:
+    """A Selenium driver on a fresh headless Chromium profile; skips where Chromium is absent."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.skip("chromium and chromedriver are not installed (Debian: chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="digest-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (*FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    if timezone:  # the zone the page's JavaScript sees, as if the reader lived there
+        driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": timezone})
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 class Browser:
-    """One headless Chromium with one page. Use as a context manager."""
+    """One page for looking at an email: open at a width, evaluate, screenshot."""
 
-    def __init__(self, timeout: float = 30.0):
-        self.timeout = timeout
-        self.profile = tempfile.mkdtemp(prefix="digest-chromium-")
-        self.proc = subprocess.Popen(
-            [
-                "/bin/sh",
-                "-c",
-                'exec "$0" "$@" 3<&0 4>&1 0</dev/null 1>/dev/null',
-                chromium_path(),
-                *FLAGS,
-                f"--user-data-dir={self.profile}",
-                "about:blank",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        self._next_id = 0
-        self._buffer = b""
-        self.events: list[dict[str, Any]] = []
-        target = self.call("Target.createTarget", url="about:blank")["targetId"]
-        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-        self.send("Page.enable")
-        self.send("Runtime.enable")
+    def __init__(self) -> None:
+        self._context = chromium_driver()
+        self.driver = self._context.__enter__()
 
-    # -- protocol ---------------------------------------------------------------------------
-    def _read_message(self) -> dict[str, Any]:
-        while b"\0" not in self._buffer:
-            chunk = os.read(self.proc.stdout.fileno(), 1 << 20)
-            if not chunk:
-                raise RuntimeError("Chromium closed the DevTools pipe")
-            self._buffer += chunk
-        raw, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(raw)
+    def cdp(self, method: str, **params: Any) -> dict[str, Any]:
+        return self.driver.execute_cdp_cmd(method, params)
 
-    def call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
-        if session:
-            message["sessionId"] = session
-        self.proc.stdin.write(json.dumps(message).encode() + b"\0")
-        self.proc.stdin.flush()
-        while True:
-            reply = self._read_message()
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            self.events.append(reply)
-
-    def send(self, method: str, **params: Any) -> dict[str, Any]:
-        """A command to the page's session."""
-        return self.call(method, session=self.session, **params)
-
-    def wait_for(self, event: str) -> dict[str, Any]:
-        for index, seen in enumerate(self.events):
-            if seen.get("method") == event:
-                return self.events.pop(index)
-        while True:
-            message = self._read_message()
-            if message.get("method") == event:
-                return message
-            self.events.append(message)
-
-    # -- what tests use ---------------------------------------------------------------------
     def open(self, url: str, *, width: int, dark: bool = False) -> None:
         """Load `url` in a viewport `width` CSS pixels wide, as a phone when narrow."""
-        self.send(
-            "Emulation.setDeviceMetricsOverride",
-            width=width,
-            height=900,
-            deviceScaleFactor=1,
-            mobile=width < 600,
-        )
-        self.send(
-            "Emulation.setEmulatedMedia",
-            features=[{"name": "prefers-color-scheme", "value": "dark" if dark else "light"}],
-        )
-        self.events.clear()
-        self.send("Page.navigate", url=url)
-        self.wait_for("Page.loadEventFired")
+        self.cdp("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1,
+                 mobile=width < 600)  # fmt: skip
+        scheme = "dark" if dark else "light"
+        self.cdp("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}])
+        self.driver.get(url)  # returns once the page has loaded
 
     def evaluate(self, expression: str) -> Any:
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        result = self.cdp("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression[:60]}...: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -140,27 +89,14 @@ class Browser:
         width, height = self.evaluate(
             "[document.documentElement.clientWidth, document.documentElement.scrollHeight]"
         )
-        shot = self.send(
-            "Page.captureScreenshot",
-            format="png",
-            captureBeyondViewport=True,
-            clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
-        )
+        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+        shot = self.cdp("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip=clip)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
     def close(self) -> None:
-        try:
-            self.call("Browser.close")
-        except (RuntimeError, OSError):
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self.profile, ignore_errors=True)
+        self._context.__exit__(None, None, None)
 
     def __enter__(self) -> Browser:
         return self

@@ -1,20 +1,14 @@
-"""A real `digest serve` (uvicorn) on loopback, and headless Chromium driven by Selenium.
-
-Selenium with Debian's chromedriver rather than raw DevTools calls: it is the maintained
-client for driving a browser (typing, clicking, waiting for a page), chromedriver is built
-for the very Chromium it drives (both Debian packages, installed by .ci/run), and nothing is
-downloaded at test time (the driver path is given, so Selenium Manager never runs).
-"""
+"""A real `digest serve` (uvicorn) on loopback, and what the web tests read back: the
+confirmation email in the outbox, CSRF tokens from form pages. The browser itself comes from
+`helpers_chromium`."""
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,11 +17,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
-import pytest
 
 SECRET = "test-secret-for-the-web-tests-0123456789"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -118,29 +109,3 @@ def csrf_form(client: httpx.Client, url: str) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert match, page.text
     return match.group(1)
-
-
-@contextmanager
-def chromium(*, timezone: str | None = None, width: int = 800, height: int = 1200) -> Iterator[object]:
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip("chromium and chromedriver are not installed (Debian: chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="digest-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", f"--window-size={width},{height}",
-    ):  # fmt: skip
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    if timezone:  # the zone the page's JavaScript sees, as if the reader lived there
-        driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": timezone})
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)

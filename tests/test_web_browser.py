@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from digest import subscribers, tokens
 
-from .helpers_web import ARTIFACTS, SECRET, chromium, confirm_link, confirmation, serving
+from .helpers_chromium import chromium_driver
+from .helpers_web import ARTIFACTS, SECRET, confirm_link, confirmation, serving
 
 
 def wait_for_heading(driver, text: str) -> None:
@@ -23,7 +24,7 @@ def test_a_reader_in_tokyo_subscribes_in_chromium_and_confirms_from_the_email(pr
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     ARTIFACTS.mkdir(exist_ok=True)
-    with serving(project) as base, chromium(timezone="Asia/Tokyo") as driver:
+    with serving(project) as base, chromium_driver(timezone="Asia/Tokyo") as driver:
         driver.get(f"{base}/subscribe")
         wait_for_heading(driver, "Trending papers in your inbox")
         # the page's script picked the browser's time zone
