@@ -95,7 +95,9 @@ class Builder:
         self.secret = secret
         self.options = options_from(config)
         self.prepared = rank.prepare(issue, now, self.options)
-        self.renderer = Renderer(config.templates, thumbnails=config.newsletter.thumbnails)
+        self.renderer = Renderer(
+            config.templates, thumbnails=config.newsletter.thumbnails, subject=config.newsletter.subject
+        )
         # Each paper's card is cleaned and rendered once per issue, then shared by every reader.
         self.cards: dict[str, Card] = {}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from . import __version__
-from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DigestError
+from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DeliveryError, DigestError
 
 
 def _now(value: str | None) -> datetime:
@@ -64,28 +64,93 @@ def cmd_send(args: argparse.Namespace) -> int:
     from . import send
 
     config = _config(args)
-    report = send.run(config, now=_now(args.now), to=args.to, dry_run=args.dry_run, due=args.due)
+    progress = _SendProgress()
+    try:
+        report = send.run(
+            config, now=_now(args.now), to=args.to, dry_run=args.dry_run, due=args.due, progress=progress
+        )
+    finally:
+        progress.close()
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)
-    parts = [
-        f"sent {report.sent}",
-        f"already sent {report.skipped}",
-        f"nothing new {report.empty}",
-        f"failed {report.failed}",
-    ]
-    if args.due:
-        parts.append(f"not due yet {report.not_due}")
-    if args.dry_run:
-        parts.insert(0, f"dry run: would send {report.dry_run}")
+    if report.stopped:
+        print(f"stopped: {report.stopped}", file=sys.stderr)
+        print("  nothing is lost: fix the cause and run `digest send` again to resume", file=sys.stderr)
     # Issues are dated in each reader's time zone, so one run may serve two dates.
     head = f"issue {report.issue}" if len(report.issues) == 1 else f"issues {report.issue or '(none due)'}"
-    print(f"{head}: " + ", ".join(parts) + f" in {report.seconds:.2f}s")
+    print(f"{head}: {_send_summary(report, dry_run=args.dry_run, due=args.due)}")
     if report.sent and config.outbox is not None:
         folders = sorted({str(Path(where).parent) for where in report.delivered_to})
         print(f"messages in {', '.join(f + '/' for f in folders)}")
     if report.archived:
         print(f"web archive: {report.archived}")
     return report.exit_code
+
+
+def _send_summary(report, *, dry_run: bool, due: bool) -> str:
+    parts = [
+        f"sent {report.sent}",
+        f"already sent {report.skipped}",
+        f"nothing new {report.empty}",
+        f"retried {report.retried}",
+        f"bounced {report.bounced}",
+        f"failed {report.failed}",
+    ]
+    if due:
+        parts.append(f"not due yet {report.not_due}")
+    if dry_run:
+        parts.insert(0, f"dry run: would send {report.dry_run}")
+    if report.busy:
+        parts.append(f"being sent by another run {report.busy}")
+    if report.suppressed:
+        parts.append(f"not mailed (bounced before) {report.suppressed}")
+    if report.not_reached:
+        parts.append(f"not reached {report.not_reached}")
+    return ", ".join(parts) + f" in {report.seconds:.2f}s ({report.rate:.1f} msg/s)"
+
+
+class _SendProgress:
+    """A self-rewriting status line on a terminal while sending (sent, failed, rate), at
+    most ten times a second; silent when stderr is a file or a pipe."""
+
+    def __init__(self):
+        self.live = sys.stderr.isatty()
+        self.shown = 0.0
+        self.drawn = False
+
+    def __call__(self, report) -> None:
+        import time
+
+        if not self.live or time.monotonic() - self.shown < 0.1:
+            return
+        self.shown = time.monotonic()
+        self.drawn = True
+        line = (
+            f"sending {report.issue}: {report.sent} sent, {report.failed + report.bounced} failed, "
+            f"{report.retried} retried, {report.rate:.0f} msg/s"
+        )
+        print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.drawn:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+def cmd_bounces(args: argparse.Namespace) -> int:
+    from .state import State
+
+    config = _config(args)
+    if args.clear:
+        with State(config.state) as state:
+            cleared = state.clear_bounce(args.clear)
+        print(f"{args.clear}: " + ("bounce cleared; it is mailed again" if cleared else "had no bounce"))
+        return EXIT_OK
+    with State(config.state, readonly=True) as state:
+        bounces = state.bounces()
+    for b in bounces:
+        print(f"{b.email:<36} {b.at}  issue {b.issue}  {b.reason}")
+    print(f"{len(bounces)} bounced address{'' if len(bounces) == 1 else 'es'} in {config.state}")
+    return EXIT_OK
 
 
 def _day(value: str | None, tz: str) -> date:
@@ -400,6 +465,12 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_send)
 
     p = sub.add_parser(
+        "bounces", parents=[common], help="list addresses that bounced (no mail goes to them); --clear one"
+    )
+    p.add_argument("--clear", metavar="EMAIL", help="forget this address's bounce, so it is mailed again")
+    p.set_defaults(func=cmd_bounces)
+
+    p = sub.add_parser(
         "fetch", parents=[common], help="fetch every configured source, write papers as JSON lines"
     )
     p.add_argument("--date", metavar="D", help="the day to fetch, YYYY-MM-DD (default: today's issue)")
@@ -464,6 +535,9 @@ def main(argv: list[str] | None = None) -> int:
     except DigestError as exc:
         for problem in exc.problems:
             print(f"digest: {problem}", file=sys.stderr)
+        return exc.exit_code
+    except DeliveryError as exc:  # one message (a confirmation) the server would not take
+        print(f"digest: could not deliver: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("digest: interrupted", file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
@@ -32,8 +33,39 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+# The subject line's template (`newsletter.subject`) and the fields it may use.
+DEFAULT_SUBJECT = "{name}, {date}: {papers}, led by {lead_theme}"
+SUBJECT_FIELDS = {
+    "name": "Trending Papers",  # the newsletter's name
+    "date": "26 Nov",  # the issue's day
+    "weekday": "Thursday",
+    "count": 20,  # papers in this reader's digest
+    "papers": "20 papers",  # the same, with the noun
+    "lead_theme": "Language models",  # the label of the reader's first theme
+}
+
+
+def check_subject(template: str) -> str:
+    """A `newsletter.subject` that can only name the fields above: it is formatted with
+    str.format, which must not reach anything else."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"{template!r}: {exc}; write literal braces as {{{{ and }}}}") from None
+    for name in names:
+        if name not in SUBJECT_FIELDS:
+            known = ", ".join("{" + f + "}" for f in SUBJECT_FIELDS)
+            raise ValueError(f"unknown field {{{name}}} in {template!r}; use {known}")
+    try:
+        template.format_map(SUBJECT_FIELDS)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{template!r}: {exc}") from None
+    return template
+
+
 class Newsletter(_Strict):
     name: str = "Trending Papers"
+    subject: str = DEFAULT_SUBJECT
     sender: str = Field("Trending Papers <papers@example.org>", alias="from")
     base_url: str = "https://papers.example.org"
     # A postal address in the footer is required for bulk mail in several countries.
@@ -43,6 +75,11 @@ class Newsletter(_Strict):
     # Each paper's thumbnail above its title. Off by default: images make a long email longer
     # and many clients block them until the reader allows it.
     thumbnails: bool = False
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        return check_subject(value)
 
     @field_validator("sender", "reply_to")
     @classmethod
@@ -198,16 +235,67 @@ class Fetch(_Strict):
     lookback_days: int = Field(3, ge=1, le=14)
 
 
+# --- delivery (issue 6) ----------------------------------------------------------------------
+
+SMTP_PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
+DELIVERY_SCHEMES = ("smtp", "smtps", "file", "maildir", "console")
+LOCAL_SCHEMES = ("file", "maildir", "console")
+
+
+class Dkim(_Strict):
+    """DKIM signing of every message (needs the optional `dkim` extra: dkimpy)."""
+
+    selector: str = Field(min_length=1)  # the DNS record is <selector>._domainkey.<domain>
+    key_file: Path  # PEM private key (RSA or Ed25519); relative to the config file
+    domain: str | None = None  # default: the domain of newsletter.from
+
+    @field_validator("selector", "domain")
+    @classmethod
+    def _dns_label(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?", value):
+            raise ValueError(f"{value!r} is not a DNS name")
+        return value
+
+
 class Delivery(_Strict):
     url: str = "file://outbox"
-    concurrency: int = Field(4, ge=1, le=64)
+    concurrency: int = Field(4, ge=1, le=64)  # SMTP connections (or file writers) at once
+    rate: float | None = Field(None, gt=0)  # at most this many messages per second, all connections
+    connect_timeout: float = Field(10.0, gt=0, le=300)  # seconds to connect and get a greeting
+    timeout: float = Field(60.0, gt=0, le=600)  # seconds for any one SMTP reply, DATA included
+    # 4xx replies, dropped connections and timeouts: tries after the first, waiting `backoff`
+    # seconds, then doubling (with jitter) up to `max_wait`.
+    retries: int = Field(3, ge=0, le=10)
+    backoff: float = Field(2.0, ge=0, le=600)
+    max_wait: float = Field(60.0, ge=0, le=3600)
+    # This many messages in a row not delivered (failed or bounced) stops the run: something
+    # is wrong with the relay, not with the readers. A rerun resumes.
+    error_threshold: int = Field(20, ge=1)
+    tls_verify: bool = True  # false only for a local relay with a self-signed certificate
+    dkim: Dkim | None = None
 
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        scheme = urlsplit(value).scheme
-        if scheme not in ("file", "console"):
-            raise ValueError(f"delivery URL scheme {scheme!r} is not supported; use file://DIR or console://")
+        parts = urlsplit(value)
+        if parts.scheme not in DELIVERY_SCHEMES:
+            raise ValueError(
+                f"delivery URL scheme {parts.scheme!r} is not supported; use smtp://HOST:PORT, "
+                "smtps://HOST:465, file://DIR, maildir://DIR or console://"
+            )
+        if parts.scheme in ("smtp", "smtps"):
+            if not parts.hostname:
+                raise ValueError(f"{value!r} names no host; write e.g. smtp://user@mail.example.org:587")
+            if parts.password is not None:
+                raise ValueError(
+                    f"the password does not belong in the URL: remove it and set {SMTP_PASSWORD_ENV}"
+                )
+            try:
+                parts.port  # noqa: B018 - raises on a port that is not a number
+            except ValueError:
+                raise ValueError(f"{value!r}: the port must be a number, e.g. :587") from None
+        elif parts.scheme in ("file", "maildir") and not (parts.netloc + parts.path):
+            raise ValueError(f"{value!r} names no folder; write e.g. {parts.scheme}://outbox")
         return value
 
 
@@ -308,7 +396,7 @@ class Config(_Strict):
         secret = os.environ.get(SECRET_ENV)
         if secret:
             return secret
-        if urlsplit(self.delivery.url).scheme in ("file", "console"):
+        if urlsplit(self.delivery.url).scheme in LOCAL_SCHEMES:
             return DEV_SECRET
         raise DigestError(
             f"{SECRET_ENV} is not set: links in emails are signed with it. "
@@ -334,6 +422,12 @@ def load(path: Path = DEFAULT_CONFIG) -> Config:
     config.state = config.resolve(config.state)
     if config.archive is not None:
         config.archive = config.resolve(config.archive)
+    if config.delivery.dkim is not None:
+        dkim = config.delivery.dkim
+        dkim.key_file = config.resolve(dkim.key_file)
+        if not dkim.key_file.is_file():
+            where = doc.where(("delivery", "dkim", "key_file"))
+            raise DigestError(f"{where}: delivery.dkim.key_file: {dkim.key_file} is not a file")
     if config.templates is not None:
         config.templates = config.resolve(config.templates)
         if not config.templates.is_dir():

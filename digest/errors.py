@@ -18,3 +18,10 @@ class DigestError(Exception):
     def __init__(self, problems: str | list[str]):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class DeliveryError(Exception):
+    """One message could not be delivered (digest/delivery.py has the kinds). A send run
+    records it and goes on; a command sending one message reports it and exits 1."""
+
+    exit_code = EXIT_PARTIAL

@@ -1,7 +1,7 @@
-"""MIME composition and delivery backends.
+"""MIME composition: a rendered digest and its envelope become the bytes that go on the wire.
 
 Every header value is flattened to one line first: a CR or LF from a feed must never start a
-header of its own. Delivery URLs: `file://DIR` (one .eml per message) and `console://`.
+header of its own; and no header is folded. Delivery is digest/delivery.py.
 """
 
 from __future__ import annotations
@@ -10,17 +10,13 @@ import binascii
 import functools
 import hashlib
 import os
-import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
-from typing import Protocol
-from urllib.parse import urlsplit
 
-from .errors import DigestError
 from .models import one_line
 from .render import Rendered
 
@@ -179,73 +175,43 @@ def _mailbox(name: str, addr: str) -> str:
     if not name:
         return addr
     if name.isascii():
-        return formataddr((name, addr))
-    return f"{Header(name, 'utf-8').encode(linesep=CRLF)} <{addr}>"
+        return _fit(formataddr((name, addr)), lambda cut: formataddr((cut, addr)), name, len("To: "))
+    return _fit(f"{_encoded_words(name)} <{addr}>", lambda cut: f"{_encoded_words(cut)} <{addr}>", name, 4)
 
 
 def _header(name: str, value: str) -> str:
     """One header line; a non-ASCII value becomes RFC 2047 encoded words."""
     value = one_line(value)
     if value.isascii():
-        return f"{name}: {value}"
-    return f"{name}: {Header(value, 'utf-8', header_name=name).encode(linesep=CRLF)}"
+        return _fit(f"{name}: {value}", lambda cut: f"{name}: {cut}", value)
+    return _fit(f"{name}: {_encoded_words(value)}", lambda cut: f"{name}: {_encoded_words(cut)}", value)
 
 
-class DeliveryError(Exception):
-    """One message could not be delivered; the run goes on with the next reader."""
+def _encoded_words(value: str) -> str:
+    """RFC 2047 encoded words, each within the 75 characters the RFC allows, on one line:
+    the email package would fold them onto several, and no header here is ever folded."""
+    return Header(value, "utf-8").encode(linesep=CRLF).replace(CRLF + " ", " ")
 
 
-class Backend(Protocol):
-    def deliver(self, raw: bytes, envelope: Envelope) -> str:
-        """Hand one message over; return where it went. Raise DeliveryError on failure."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class FileBackend:
-    """Writes `DIR/<issue>/<recipient>.eml`, atomically: a crash never leaves half a message."""
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def path_for(self, envelope: Envelope) -> Path:
-        safe = "".join(c if c.isalnum() or c in "@._+-" else "_" for c in envelope.to_email.lower())
-        return self.root / envelope.issue_id / f"{safe}.eml"
-
-    def deliver(self, raw: bytes, envelope: Envelope) -> str:
-        path = self.path_for(envelope)
-        try:
-            write_atomic(path, raw)
-        except OSError as exc:
-            raise DeliveryError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        return str(path)
-
-    def close(self) -> None:
-        pass
+def _fit(line: str, remake, value: str, extra: int = 0) -> str:
+    """`line`, or when it would pass MAX_LINE octets (a 2,000-character name from a web
+    form), remade from a shortened `value` ending in an ellipsis."""
+    while len(line.encode()) + extra > MAX_LINE and len(value) > 1:
+        value = value[: len(value) * 3 // 4].rstrip() + "..."
+        line = remake(value)
+    return line
 
 
-class ConsoleBackend:
-    """Prints each message to standard output, for trying a configuration."""
-
-    def deliver(self, raw: bytes, envelope: Envelope) -> str:
-        sys.stdout.write(raw.decode("utf-8", "replace").replace("\r\n", "\n") + "\n")
-        sys.stdout.flush()
-        return "stdout"
-
-    def close(self) -> None:
-        pass
+# The delivery backends live in digest/delivery.py; these names keep older imports working.
+_MOVED = {"DeliveryError", "Backend", "FileBackend", "ConsoleBackend", "open_backend"}
 
 
-def open_backend(url: str, root: Path) -> Backend:
-    """The backend for a `delivery.url`; relative file:// folders are relative to `root`."""
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        folder = Path(parts.netloc + parts.path)
-        return FileBackend(folder if folder.is_absolute() else root / folder)
-    if parts.scheme == "console":
-        return ConsoleBackend()
-    raise DigestError(f"delivery.url: unsupported scheme {parts.scheme!r}; use file://DIR or console://")
+def __getattr__(name: str):
+    if name in _MOVED:
+        from . import delivery
+
+        return getattr(delivery, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:

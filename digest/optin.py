@@ -17,9 +17,10 @@ import jinja2
 
 from . import subscribers, tokens
 from .config import Config
+from .delivery import open_backend
 from .due import describe
 from .errors import DigestError
-from .mail import Envelope, domain_of, open_backend
+from .mail import Envelope, domain_of
 from .models import Subscriber, one_line
 
 PURPOSE = "confirm"
@@ -104,7 +105,7 @@ def send_confirmation(config: Config, reader: Subscriber, *, now: datetime, secr
         "hours": config.web.confirm_hours,
         "when": describe(reader),
     }
-    backend = open_backend(config.delivery.url, config.root)
+    backend = open_backend(config.delivery.url, config.root, config.delivery)
     try:
         return backend.deliver(compose(config, envelope, context, now), envelope)
     finally:

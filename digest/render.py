@@ -31,6 +31,7 @@ from markupsafe import Markup, escape
 from mjml import mjml2html
 
 from .clean import display
+from .config import DEFAULT_SUBJECT
 from .errors import DigestError
 from .models import Paper, Section, Subscriber, arxiv_id, one_line
 
@@ -218,11 +219,23 @@ def card(paper: Paper, *, thumbnails: bool = False) -> Card:
     )
 
 
-def subject_line(newsletter: str, issue_date: date, sections: list[Section]) -> str:
+def subject_line(
+    newsletter: str, issue_date: date, sections: list[Section], template: str = DEFAULT_SUBJECT
+) -> str:
+    """The subject from `newsletter.subject` (checked when the config loads: only the
+    fields of config.SUBJECT_FIELDS). Each value and the result are one line."""
     n = sum(len(s.picks) for s in sections)
-    lead = sections[0].label if sections else "no new papers"
-    noun = "paper" if n == 1 else "papers"
-    return one_line(f"{newsletter}, {issue_date:%d %b}: {n} {noun}, led by {lead}")
+    fields = {
+        "name": newsletter,
+        "date": f"{issue_date:%d %b}",
+        "weekday": f"{issue_date:%A}",
+        "count": n,
+        "papers": f"{n} {'paper' if n == 1 else 'papers'}",
+        "lead_theme": sections[0].label if sections else "no new papers",
+    }
+    return one_line(
+        template.format_map({k: one_line(v) if isinstance(v, str) else v for k, v in fields.items()})
+    )
 
 
 def preheader(sections: list[SectionView]) -> str:
@@ -358,8 +371,11 @@ def compile_layout(source: str, name: str) -> str:
 class Renderer:
     """Loads and compiles the templates once; `render` is called per reader."""
 
-    def __init__(self, templates: Path | None = None, *, thumbnails: bool = False):
+    def __init__(
+        self, templates: Path | None = None, *, thumbnails: bool = False, subject: str = DEFAULT_SUBJECT
+    ):
         self.thumbnails = thumbnails
+        self.subject = subject
         loader = jinja2.FileSystemLoader(template_dirs(templates))
         common: dict[str, Any] = dict(
             loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
@@ -423,7 +439,7 @@ class Renderer:
             n_papers=sum(len(s.items) for s in views),
             n_themes=len(views),
             preheader=one_line(preheader(views)),
-            subject=subject_line(newsletter, issue_date, sections),
+            subject=subject_line(newsletter, issue_date, sections, self.subject),
             date_text=f"{issue_date:%A} {issue_date.day} {issue_date:%B %Y}",
             refs=refs,
         )

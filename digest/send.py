@@ -1,27 +1,39 @@
-"""One send run, top to bottom: readers -> the issue each is owed -> papers -> per reader:
-pick, render, claim, deliver, record.
+"""One send run, top to bottom:
 
-A reader already marked sent for this issue is skipped, so a rerun after a complete run
-sends nothing and a rerun after a crash picks up where it stopped.
+    readers -> the issue each is owed -> papers -> per reader: pick, claim, render
+            -> deliver -> record
+
+Every reader's row in the ledger (digest/state.py) is claimed before their message is built
+and marked sent once the server has accepted it, so a run killed at any point resumes on the
+next `digest send`: nobody is skipped, and only what was in flight may go twice. Readers
+already sent are skipped, so a rerun after a complete run sends nothing; a row another live
+run holds is left to it, so two runs at once never both mail one reader.
+
+Messages are built here, one at a time as the delivery pool (digest/pool.py) has room, and
+outcomes are recorded here as they come: 4xx replies, dropped connections and timeouts are
+retried there with backoff; a 5xx marks the address bounced; too many failures in a row, or
+a server that refuses us, stops the run (exit 1, resumable).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from . import archive, sources, subscribers
-from .build import Builder, issue_for, issue_id_for
+from .build import Builder, Message, issue_for, issue_id_for
 from .config import Config
+from .delivery import BounceError, FatalError, open_backend
 from .due import current as current_slot
 from .due import today as local_issue
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
-from .mail import DeliveryError, open_backend
-from .models import Subscriber
-from .state import State, run_lock
+from .mail import message_id
+from .models import Pick, Subscriber
+from .pool import Job, Outcome, Pool
+from .state import Run, State
 
 
 @dataclass
@@ -31,9 +43,16 @@ class SendReport:
     skipped: int = 0  # already had this issue
     empty: int = 0  # nothing new for them today
     not_due: int = 0  # --due: their send time has not come yet
+    busy: int = 0  # another run was sending to them at the same time
+    suppressed: int = 0  # bounced in an earlier run: not mailed
+    retried: int = 0  # delivery attempts after the first
+    bounced: int = 0  # refused for good in this run
     failed: int = 0
+    not_reached: int = 0  # the run stopped before their turn
     dry_run: int = 0
     seconds: float = 0.0
+    sending_seconds: float = 0.0
+    stopped: str = ""  # why the run stopped early, if it did
     problems: list[str] = field(default_factory=list)
     delivered_to: list[str] = field(default_factory=list)
     archived: str = ""  # the issues' web pages, when the archive is on
@@ -43,8 +62,14 @@ class SendReport:
         return ", ".join(self.issues)
 
     @property
+    def rate(self) -> float:
+        """Messages delivered per second while sending."""
+        return self.sent / self.sending_seconds if self.sending_seconds else 0.0
+
+    @property
     def exit_code(self) -> int:
-        return EXIT_PARTIAL if self.failed or self.problems else EXIT_OK
+        trouble = self.failed or self.bounced or self.not_reached or self.stopped or self.problems
+        return EXIT_PARTIAL if trouble else EXIT_OK
 
 
 def owed(readers: list[Subscriber], now: datetime, due: bool) -> tuple[list[tuple[Subscriber, str]], int]:
@@ -70,6 +95,7 @@ def run(
     dry_run: bool = False,
     due: bool = False,
     log: Callable[[str], None] = print,
+    progress: Callable[[SendReport], None] | None = None,
 ) -> SendReport:
     started = time.perf_counter()
     report = SendReport()
@@ -81,16 +107,26 @@ def run(
             raise DigestError(f"{config.subscribers}: no active subscriber {to}")
     plan, report.not_due = owed(readers, now, due)
     report.issues = sorted({issue_id for _, issue_id in plan})
+    open_one = backend_opener(config)  # a bad URL or DKIM key stops us here, before any claim
 
-    lock = nullcontext() if dry_run else run_lock(config.state)
-    with lock, State(config.state, readonly=dry_run) as state:
-        # Checked under the lock, before fetching: a cron run every few minutes that finds
-        # everybody served costs a file read and a query, not a fetch.
+    with (
+        State(config.state, readonly=dry_run) as state,
+        nullcontext() if dry_run else Run(config.state) as me,
+    ):
+        bounced = state.bounced()
+        if to and to.lower() in bounced:
+            raise DigestError(
+                f"{to} bounced: {bounced[to.lower()]}; `digest bounces --clear {to}` to mail it again"
+            )
+        # Checked before fetching: a cron run every few minutes that finds everybody served
+        # costs a file read and a query, not a fetch. The claims below make it exact.
+        sent = {issue_id: state.sent_to(issue_id) for issue_id in report.issues}
         todo = []
         for reader, issue_id in plan:
-            if state.status(issue_id, reader.email) == "sent" or (
-                due and (state.last_issue_sent(reader.email) or "") >= issue_id
-            ):
+            email = reader.email.lower()
+            if email in bounced:
+                report.suppressed += 1
+            elif email in sent[issue_id] or (due and (state.last_issue_sent(email) or "") >= issue_id):
                 report.skipped += 1
             else:
                 todo.append((reader, issue_id))
@@ -121,39 +157,107 @@ def run(
         base = issue_for(config, collected.papers, now)
         builders: dict[str, Builder] = {}
         secret = config.secret()
-        backend = open_backend(config.delivery.url, config.root)
-        for reader, issue_id in todo:
-            if issue_id not in builders:
-                dated = replace(base, id=issue_id, date=date.fromisoformat(issue_id))
-                builders[issue_id] = Builder(config, dated, now, secret)
-                if config.archive is not None and not dry_run:  # the page each reader's link opens
-                    page, problems = write_archive(config, builders[issue_id])
-                    report.archived = ", ".join(filter(None, (report.archived, page)))
-                    report.problems += problems
-            builder = builders[issue_id]
-            picks = builder.picks(reader, builder.history(state, reader.email))
-            if not picks:
-                report.empty += 1
-                continue
-            message = builder.message(reader, picks)
-            if dry_run:
+        considered = 0
+
+        def messages() -> Iterator[tuple[Subscriber, str, list[Pick], Message]]:
+            """Each reader still owed an issue, claimed, with their message; built only as
+            the pool has room, so memory holds a few messages, never the whole list."""
+            nonlocal considered
+            for reader, issue_id in todo:
+                considered += 1
+                if issue_id not in builders:
+                    dated = replace(base, id=issue_id, date=date.fromisoformat(issue_id))
+                    builders[issue_id] = Builder(config, dated, now, secret)
+                    if config.archive is not None and not dry_run:  # the page each reader's link opens
+                        page, problems = write_archive(config, builders[issue_id])
+                        report.archived = ", ".join(filter(None, (report.archived, page)))
+                        report.problems += problems
+                builder = builders[issue_id]
+                email = reader.email.lower()
+                picks = builder.picks(reader, builder.history(state, email))
+                if not picks:
+                    report.empty += 1
+                    continue
+                if not dry_run:
+                    claim = state.claim(
+                        issue_id, email, message_id(issue_id, email, config.newsletter.sender), me
+                    )
+                    if claim != "claimed":
+                        report.skipped += claim == "sent"
+                        report.busy += claim == "busy"
+                        continue
+                yield reader, issue_id, picks, builder.message(reader, picks)
+
+        if dry_run:
+            for reader, _, picks, message in messages():
                 report.dry_run += 1
                 log(f"would send {len(picks)} papers to {reader.email}: {message.rendered.subject}")
-                continue
-            state.claim(issue_id, reader.email, message.envelope.message_id)
-            try:
-                where = backend.deliver(message.raw, message.envelope)
-            except DeliveryError as exc:
-                state.mark_failed(issue_id, reader.email, str(exc))
-                report.failed += 1
-                report.problems.append(f"{reader.email}: {exc}")
-                continue
-            state.mark_sent(issue_id, reader.email, [p.paper.id for p in picks])
-            report.sent += 1
-            report.delivered_to.append(where)
-        backend.close()
+            report.seconds = time.perf_counter() - started
+            return report
+
+        delivery = config.delivery
+        pool = Pool(
+            open_one,
+            workers=delivery.concurrency,
+            retries=delivery.retries,
+            backoff=delivery.backoff,
+            max_wait=delivery.max_wait,
+            rate=delivery.rate,
+        )
+        jobs = (Job(m.raw, m.envelope, key=(issue_id, picks)) for _, issue_id, picks, m in messages())
+        sending = time.perf_counter()
+        in_a_row = 0  # messages not delivered since the last one that was
+        for outcome in pool.deliver(jobs):
+            record(state, outcome, report)
+            in_a_row = 0 if outcome.delivered else in_a_row + outcome.attempted
+            if not report.stopped and isinstance(outcome.error, FatalError):
+                report.stopped = f"the server refuses us: {outcome.error}"
+            elif not report.stopped and in_a_row >= delivery.error_threshold:
+                report.stopped = (
+                    f"{in_a_row} messages in a row were not delivered (delivery.error_threshold); "
+                    f"the last: {outcome.error}"
+                )
+            if report.stopped:
+                pool.stop()
+            report.sending_seconds = time.perf_counter() - sending
+            if progress is not None:
+                progress(report)
+        report.not_reached += len(todo) - considered  # a stopped run never got to them
     report.seconds = time.perf_counter() - started
     return report
+
+
+def record(state: State, outcome: Outcome, report: SendReport) -> None:
+    """One message's outcome, in the ledger and in the report."""
+    issue_id, picks = outcome.job.key
+    email = outcome.job.envelope.to_email
+    report.retried += outcome.retries
+    if outcome.delivered:
+        state.mark_sent(issue_id, email, [pick.paper.id for pick in picks])
+        report.sent += 1
+        report.delivered_to.append(outcome.where or "")
+    elif not outcome.attempted:
+        state.mark_failed(issue_id, email, "not attempted: the run stopped first")
+        report.not_reached += 1
+    elif isinstance(outcome.error, BounceError):
+        state.mark_bounced(issue_id, email, outcome.error.code, str(outcome.error))
+        report.bounced += 1
+        report.problems.append(f"{email} bounced: {outcome.error}")
+    else:
+        state.mark_failed(issue_id, email, str(outcome.error))
+        report.failed += 1
+        report.problems.append(f"{email}: {outcome.error}")
+
+
+def backend_opener(config: Config) -> Callable:
+    """A function opening one delivery backend (one SMTP connection each), tried once now so
+    that a bad URL or DKIM key is a usage error before anything is claimed."""
+
+    def open_one():
+        return open_backend(config.delivery.url, config.root, config.delivery)
+
+    open_one().close()
+    return open_one
 
 
 def write_archive(config: Config, builder: Builder) -> tuple[str, list[str]]:

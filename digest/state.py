@@ -1,12 +1,21 @@
-"""SQLite state: the send ledger and each reader's history of papers.
+"""SQLite state: the send ledger, bounces and each reader's history of papers.
 
 One ledger row per (issue, reader): `claimed` before delivery, `sent` once the backend has
-accepted the message. A run killed in between leaves `claimed` rows; the next run delivers
-them again (only what was in flight may go twice) and skips every `sent` row.
+accepted the message, `failed` when it could not be delivered this time. A run killed in
+between leaves `claimed` rows; the next run delivers them again (only what was in flight may
+go twice) and skips every `sent` row.
+
+Each claim names the run that made it, and a run holds a lock file for as long as it lives
+(`Run`): a second run at the same time skips the rows a live run holds and takes over those of
+a dead one. No lease times out, so a slow run never loses a row it is still sending.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import secrets
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -27,6 +36,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     claimed_at  TEXT NOT NULL,
     sent_at     TEXT,
     error       TEXT,
+    owner       TEXT,  -- the Run that claimed the row (see Run)
     PRIMARY KEY (issue, email)
 );
 CREATE TABLE IF NOT EXISTS sent_papers (
@@ -53,6 +63,41 @@ CREATE INDEX IF NOT EXISTS rate_events_by_key ON rate_events (bucket, key, at);
 """
 
 
+# --- bounces (issue 6) ----------------------------------------------------------------------
+# An address the server refused for good (a 5xx reply to RCPT or DATA) is never mailed again
+# until the bounce is cleared. subscribers.yaml may say `status: bounced` too; either stops mail.
+SCHEMA += """
+CREATE TABLE IF NOT EXISTS bounces (
+    email   TEXT PRIMARY KEY,
+    code    INTEGER,
+    reason  TEXT NOT NULL,
+    issue   TEXT,
+    at      TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Bounce:
+    email: str
+    code: int | None
+    reason: str
+    issue: str | None
+    at: str
+
+
+def _add_owner_column(db: sqlite3.Connection) -> None:
+    """State files from before claims named their run get the column (empty: such claims
+    are taken over as stale)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(deliveries)")}
+    if "owner" not in columns:
+        try:
+            db.execute("ALTER TABLE deliveries ADD COLUMN owner TEXT")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -71,6 +116,7 @@ class State:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            _add_owner_column(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -81,7 +127,7 @@ class State:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- ledger ----------------------------------------------------------------------------
+    # --- ledger (issue 6) -------------------------------------------------------------------
 
     def status(self, issue: str, email: str) -> str | None:
         row = self.db.execute(
@@ -89,22 +135,59 @@ class State:
         ).fetchone()
         return row[0] if row else None
 
-    def claim(self, issue: str, email: str, message_id: str) -> None:
-        with self.db:
-            self.db.execute(
-                """INSERT INTO deliveries (issue, email, status, message_id, claimed_at)
-                   VALUES (?, ?, 'claimed', ?, ?)
-                   ON CONFLICT (issue, email) DO UPDATE
-                   SET status = 'claimed', claimed_at = excluded.claimed_at, error = NULL""",
-                (issue, email.lower(), message_id, _now()),
-            )
+    def sent_to(self, issue: str) -> set[str]:
+        """Everyone this issue has been delivered to (lower case)."""
+        rows = self.db.execute("SELECT email FROM deliveries WHERE issue = ? AND status = 'sent'", (issue,))
+        return {email for (email,) in rows}
+
+    def claim(self, issue: str, email: str, message_id: str, run: Run | None = None) -> str:
+        """Take the row for delivery: "claimed" (it is `run`'s now), "sent" (someone already
+        delivered it) or "busy" (another live run holds it). A row claimed by a run that is
+        gone, or that failed last time, is taken."""
+        owner = run.id if run else None
+        stale: str | None = None
+        for _ in range(3):  # claim, and once more after finding its holder dead
+            with self.db:
+                taken = self.db.execute(
+                    """INSERT INTO deliveries (issue, email, status, message_id, claimed_at, owner)
+                       VALUES (:issue, :email, 'claimed', :mid, :now, :owner)
+                       ON CONFLICT (issue, email) DO UPDATE
+                       SET status = 'claimed', message_id = excluded.message_id,
+                           claimed_at = excluded.claimed_at, owner = excluded.owner, error = NULL
+                       WHERE deliveries.status = 'failed'
+                          OR (deliveries.status = 'claimed'
+                              AND (deliveries.owner IS NULL OR deliveries.owner = :stale))""",
+                    {
+                        "issue": issue,
+                        "email": email.lower(),
+                        "mid": message_id,
+                        "now": _now(),
+                        "owner": owner,
+                        "stale": stale,
+                    },
+                ).rowcount
+            if taken:
+                return "claimed"
+            row = self.db.execute(
+                "SELECT status, owner FROM deliveries WHERE issue = ? AND email = ?", (issue, email.lower())
+            ).fetchone()
+            if row is None:
+                continue
+            status, holder = row
+            if status == "sent":
+                return "sent"
+            if holder == owner or Run.alive(self.path, holder):
+                return "busy"
+            stale = holder
+        return "busy"
 
     def mark_sent(self, issue: str, email: str, paper_ids: Iterable[str]) -> None:
         """Record the delivery and the papers it carried, in one transaction."""
         now = _now()
         with self.db:
             self.db.execute(
-                "UPDATE deliveries SET status = 'sent', sent_at = ? WHERE issue = ? AND email = ?",
+                """UPDATE deliveries SET status = 'sent', sent_at = ?, error = NULL
+                   WHERE issue = ? AND email = ?""",
                 (now, issue, email.lower()),
             )
             # One row per reader and paper: the last issue that carried it (a paper sent again
@@ -117,11 +200,47 @@ class State:
             )
 
     def mark_failed(self, issue: str, email: str, error: str) -> None:
+        """Not delivered this time; the next run tries again."""
         with self.db:
             self.db.execute(
                 "UPDATE deliveries SET status = 'failed', error = ? WHERE issue = ? AND email = ?",
                 (error, issue, email.lower()),
             )
+
+    def mark_bounced(self, issue: str, email: str, code: int, reason: str) -> None:
+        """The server refused the address for good: no more mail to it until the bounce is
+        cleared (`digest bounces --clear`)."""
+        with self.db:
+            self.db.execute(
+                "UPDATE deliveries SET status = 'failed', error = ? WHERE issue = ? AND email = ?",
+                (f"bounced: {reason}", issue, email.lower()),
+            )
+            self.db.execute(
+                """INSERT INTO bounces (email, code, reason, issue, at) VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (email) DO UPDATE SET code = excluded.code, reason = excluded.reason,
+                   issue = excluded.issue, at = excluded.at""",
+                (email.lower(), code, reason, issue, _now()),
+            )
+
+    def bounced(self) -> dict[str, str]:
+        """Every bounced address (lower case) and why."""
+        if not self._has("bounces"):  # a read-only state file from before bounces were kept
+            return {}
+        return dict(self.db.execute("SELECT email, reason FROM bounces").fetchall())
+
+    def bounces(self) -> list[Bounce]:
+        if not self._has("bounces"):
+            return []
+        rows = self.db.execute("SELECT email, code, reason, issue, at FROM bounces ORDER BY at, email")
+        return [Bounce(*row) for row in rows]
+
+    def clear_bounce(self, email: str) -> bool:
+        """Forget a bounce, so the address is mailed again; False if it had none."""
+        with self.db:
+            return bool(self.db.execute("DELETE FROM bounces WHERE email = ?", (email.lower(),)).rowcount)
+
+    def _has(self, table: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone() is not None
 
     def counts(self, issue: str) -> dict[str, int]:
         rows = self.db.execute(
@@ -274,6 +393,61 @@ class HttpCache:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+class Run:
+    """One send run's name in the ledger, alive exactly as long as its lock file is locked.
+
+    The run creates `<state>.runs/<id>.lock` and holds an flock on it. The kernel drops the
+    lock when the process ends, however it ends (SIGKILL included), so any other run can tell
+    a live holder of a claim from a dead one without clocks, leases or process ids.
+    """
+
+    def __init__(self, state_path: Path):
+        self.dir = runs_dir(state_path)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.id = f"{socket.gethostname().replace('/', '_')}-{os.getpid()}-{secrets.token_hex(4)}"
+        self.path = self.dir / f"{self.id}.lock"
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def close(self) -> None:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        os.close(self.fd)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def alive(state_path: Path, run_id: str | None) -> bool:
+        """Whether the run `run_id` still holds its lock. A run that finished removed its
+        file; one that died left it unlocked, and is cleaned up here."""
+        if not run_id or "/" in run_id:
+            return False
+        path = runs_dir(state_path) / f"{run_id}.lock"
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        else:
+            path.unlink(missing_ok=True)
+            return False
+        finally:
+            os.close(fd)
+
+
+def runs_dir(state_path: Path) -> Path:
+    return state_path.with_name(state_path.name + ".runs")
 
 
 @contextmanager

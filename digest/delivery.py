@@ -1,0 +1,498 @@
+"""Delivery backends: hand one composed message to SMTP, a folder or the terminal.
+
+    open_backend(url, root, settings).deliver(raw, envelope) -> where it went
+
+`delivery.url` picks the backend:
+
+- `smtp://[user@]host:port`: STARTTLS whenever the server offers it, and required whenever a
+  password is set (DIGEST_SMTP_PASSWORD); `smtp://host:25` to a local relay that offers no
+  TLS sends in the clear. `smtps://[user@]host:465`: TLS from the first byte.
+- `file://DIR`: `DIR/<issue>/<recipient>.eml`; `maildir://DIR`: a Maildir (new/, cur/, tmp/).
+- `console://`: print each message.
+
+One backend is one SMTP connection, opened on the first message and kept for the next: the
+send run opens `delivery.concurrency` of them (digest/pool.py). Failures come in three
+kinds, because each asks for something different of the caller:
+
+- `TransientError`: a 4xx reply, a dropped connection, a timeout. Try again later.
+- `BounceError`: a 5xx reply to this recipient. Never mail the address again.
+- `FatalError`: the server refuses *us* (bad login, sender refused, no TLS for a password,
+  an untrusted certificate). Every other message would fail the same way: stop.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import smtplib
+import socket
+import ssl
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from email.utils import parseaddr
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import unquote, urlsplit
+
+from .errors import DeliveryError, DigestError
+from .mail import Envelope, domain_of, write_atomic
+
+if TYPE_CHECKING:
+    from .config import Delivery, Dkim
+
+
+class TransientError(DeliveryError):
+    """4xx, a dropped connection or a timeout: the same message may go through later."""
+
+
+class BounceError(DeliveryError):
+    """The server refused this recipient for good (5xx): stop mailing the address."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+class FatalError(DeliveryError):
+    """The server refuses the sender, not the reader: every message would fail alike."""
+
+
+class Backend(Protocol):
+    def deliver(self, raw: bytes, envelope: Envelope) -> str:
+        """Hand one message over; return where it went. Raise DeliveryError on failure."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_backend(url: str, root: Path, settings: Delivery | None = None) -> Backend:
+    """The backend for a `delivery.url`; relative folders are relative to `root`. `settings`
+    (the config's `delivery:`) brings timeouts, TLS and DKIM; without it, the defaults."""
+    from .config import SMTP_PASSWORD_ENV, Delivery
+
+    settings = settings or Delivery(url=url)
+    parts = urlsplit(url)
+    backend: Backend
+    if parts.scheme in ("smtp", "smtps"):
+        backend = SmtpBackend(
+            SmtpTarget.from_url(url, password=os.environ.get(SMTP_PASSWORD_ENV) or None), settings
+        )
+    elif parts.scheme in ("file", "maildir"):
+        folder = Path(unquote(parts.netloc + parts.path))
+        folder = folder if folder.is_absolute() else root / folder
+        backend = FileBackend(folder) if parts.scheme == "file" else MaildirBackend(folder)
+    elif parts.scheme == "console":
+        backend = ConsoleBackend()
+    else:
+        raise DigestError(
+            f"delivery.url: unsupported scheme {parts.scheme!r}; "
+            "use smtp://, smtps://, file://DIR, maildir://DIR or console://"
+        )
+    if settings.dkim is not None:
+        backend = Signed(backend, dkim_signer(settings.dkim))
+    return backend
+
+
+# --- SMTP -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    host: str
+    port: int
+    implicit_tls: bool
+    user: str | None
+    password: str | None
+
+    @classmethod
+    def from_url(cls, url: str, *, password: str | None) -> SmtpTarget:
+        parts = urlsplit(url)
+        implicit = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname or "localhost",
+            port=parts.port or (465 if implicit else 25),
+            implicit_tls=implicit,
+            user=unquote(parts.username) if parts.username else None,
+            password=password,
+        )
+
+    def __str__(self) -> str:
+        return f"{'smtps' if self.implicit_tls else 'smtp'}://{self.host}:{self.port}"
+
+
+class SmtpBackend:
+    """One persistent SMTP connection, opened on first use and reopened after a failure.
+
+    Not thread-safe: each worker of the send run has its own."""
+
+    def __init__(self, target: SmtpTarget, settings: Delivery):
+        self.target = target
+        self.settings = settings
+        self.smtp: smtplib.SMTP | None = None
+        self._tls: ssl.SSLContext | None = None
+
+    def deliver(self, raw: bytes, envelope: Envelope) -> str:
+        reused = self.smtp is not None
+        try:
+            return self._transaction(self._connection(), raw, envelope)
+        except _StaleConnection:
+            # A server may close a connection it finds idle; that is no failure of this
+            # message, so it goes again at once on a fresh connection.
+            if not reused:
+                raise TransientError(f"{self.target}: connection closed by the server") from None
+            return self._transaction(self._connection(), raw, envelope)
+
+    def close(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    # The connection: connect, greeting, EHLO, STARTTLS, AUTH.
+
+    def _connection(self) -> smtplib.SMTP:
+        if self.smtp is not None:
+            return self.smtp
+        t, s = self.target, self.settings
+        try:
+            if t.implicit_tls:
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    t.host,
+                    t.port,
+                    local_hostname=_fqdn(),
+                    timeout=s.connect_timeout,
+                    context=self._tls_context(),
+                )
+            else:
+                smtp = smtplib.SMTP(t.host, t.port, local_hostname=_fqdn(), timeout=s.connect_timeout)
+        except smtplib.SMTPConnectError as exc:
+            raise _reply_error(
+                f"{t}: refused the connection", exc.smtp_code, exc.smtp_error, FatalError
+            ) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise FatalError(_untrusted(t, exc)) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransientError(f"{t}: cannot connect: {_describe(exc)}") from None
+        self.smtp = smtp
+        try:
+            smtp.sock.settimeout(s.timeout)
+            self._hello(smtp)
+            if not t.implicit_tls:
+                if smtp.has_extn("starttls"):
+                    code, reply = smtp.starttls(context=self._tls_context())
+                    if code != 220:
+                        raise _reply_error(f"{t}: STARTTLS refused", code, reply, FatalError)
+                    self._hello(smtp)
+                elif t.password:
+                    raise FatalError(
+                        f"{t} does not offer STARTTLS: the password is never sent in the clear. "
+                        "Use smtps://HOST:465, or a server that offers STARTTLS"
+                    )
+            if t.user:
+                self._login(smtp)
+        except DeliveryError:
+            self._drop()
+            raise
+        except ssl.SSLCertVerificationError as exc:
+            self._drop()
+            raise FatalError(_untrusted(t, exc)) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise TransientError(f"{t}: connection lost while opening: {_describe(exc)}") from None
+        return smtp
+
+    def _hello(self, smtp: smtplib.SMTP) -> None:
+        code, reply = smtp.ehlo()
+        if not 200 <= code <= 299:
+            code, reply = smtp.helo()
+            if not 200 <= code <= 299:
+                raise _reply_error(f"{self.target}: refused HELO", code, reply, FatalError)
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        t = self.target
+        from .config import SMTP_PASSWORD_ENV
+
+        if not t.password:
+            raise FatalError(f"{t}: the URL names user {t.user!r}; set {SMTP_PASSWORD_ENV} to its password")
+        offered = smtp.esmtp_features.get("auth", "").upper().split()
+        try:
+            # One mechanism, not smtplib's walk through all of them: a refused password is
+            # refused, and trying the next mechanism only hides the server's answer.
+            mechanism = next((m for m in ("PLAIN", "LOGIN") if m in offered), None)
+            if mechanism is None:
+                smtp.login(t.user or "", t.password)
+            else:
+                smtp.user, smtp.password = t.user or "", t.password
+                code, reply = smtp.auth(mechanism, getattr(smtp, f"auth_{mechanism.lower()}"))
+                if code not in (235, 503):
+                    raise smtplib.SMTPAuthenticationError(code, reply)
+        except smtplib.SMTPNotSupportedError:
+            raise FatalError(f"{t} offers no login (AUTH); remove the user from the URL") from None
+        except smtplib.SMTPAuthenticationError as exc:
+            raise _reply_error(
+                f"{t}: login as {t.user!r} failed (check {SMTP_PASSWORD_ENV})",
+                exc.smtp_code,
+                exc.smtp_error,
+                FatalError,
+            ) from None
+        except smtplib.SMTPException as exc:
+            raise FatalError(f"{t}: login as {t.user!r} failed: {_describe(exc)}") from None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            context = ssl.create_default_context()
+            if not self.settings.tls_verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self._tls = context
+        return self._tls
+
+    def _drop(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    # One message: MAIL, RCPT, DATA. Which command a reply answers says whose problem it is.
+
+    def _transaction(self, smtp: smtplib.SMTP, raw: bytes, envelope: Envelope) -> str:
+        t = self.target
+        sender = parseaddr(envelope.sender)[1]
+        recipient = envelope.to_email
+        options = []
+        if not (sender + recipient).isascii():
+            if not smtp.has_extn("smtputf8"):
+                self._reset(smtp)
+                raise DeliveryError(f"{t} cannot take non-ASCII addresses (no SMTPUTF8): {recipient}")
+            options = ["SMTPUTF8"]
+        stage = "MAIL FROM"
+        try:
+            code, reply = smtp.mail(sender, options)
+            if code != 250:
+                self._reset(smtp)
+                raise _reply_error(f"{t}: sender {sender} refused", code, reply, FatalError)
+            stage = "RCPT TO"
+            code, reply = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                self._reset(smtp)
+                raise _reply_error(f"{t}: {recipient} refused", code, reply, BounceError)
+            stage = "DATA"
+            try:
+                code, reply = smtp.data(raw)
+            except smtplib.SMTPDataError as exc:
+                code, reply = exc.smtp_code, exc.smtp_error
+            if code != 250:
+                self._reset(smtp)
+                raise _reply_error(f"{t}: message to {recipient} refused", code, reply, BounceError)
+        except DeliveryError:
+            raise
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            if stage == "MAIL FROM" and isinstance(exc, smtplib.SMTPServerDisconnected):
+                raise _StaleConnection from None
+            raise TransientError(f"{t}: {_describe(exc)} during {stage} for {recipient}") from None
+        return f"{t} {_one_line(reply)}"
+
+    def _reset(self, smtp: smtplib.SMTP) -> None:
+        """RSET after a refused command, so the connection can carry the next message; a
+        421 reply or a server that does not answer closes it instead."""
+        try:
+            code, _ = smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            code = 0
+        if code != 250:
+            self._drop()
+
+
+class _StaleConnection(Exception):
+    pass
+
+
+@functools.cache
+def _fqdn() -> str:
+    """The name we give in EHLO. smtplib would look it up (a reverse DNS query, slow on some
+    networks) for every connection; once per process is enough."""
+    return socket.getfqdn()
+
+
+# A 5xx about relaying or logging in is about our account at the relay, not the reader: it
+# must stop the run, never mark a reader bounced.
+_NOT_THE_READER = re.compile(r"relay|authenticat|auth required|must issue a starttls", re.I)
+
+
+def _reply_error(what: str, code: int, reply: bytes | str, permanent: type[DeliveryError]) -> DeliveryError:
+    text = f"{what}: {code} {_one_line(reply)}"
+    if 400 <= code < 500:
+        return TransientError(text)
+    if permanent is BounceError:
+        if code in (530, 535, 538) or _NOT_THE_READER.search(_one_line(reply)):
+            return FatalError(text)
+        return BounceError(text, code)
+    return permanent(text)
+
+
+def _one_line(reply: bytes | str) -> str:
+    if isinstance(reply, bytes):
+        reply = reply.decode("utf-8", "replace")
+    return " ".join(reply.split())
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "timed out"
+    return _one_line(str(exc)) or type(exc).__name__
+
+
+def _untrusted(target: SmtpTarget, exc: ssl.SSLCertVerificationError) -> str:
+    return (
+        f"{target}: TLS certificate not trusted ({exc.verify_message or exc}); "
+        "for a local relay with a self-signed certificate set delivery.tls_verify: false"
+    )
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+class FileBackend:
+    """Writes `DIR/<issue>/<recipient>.eml`, atomically: a crash never leaves half a message,
+    and a message sent again replaces the first copy."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def path_for(self, envelope: Envelope) -> Path:
+        safe = "".join(c if c.isalnum() or c in "@._+-" else "_" for c in envelope.to_email.lower())
+        return self.root / envelope.issue_id / f"{safe}.eml"
+
+    def deliver(self, raw: bytes, envelope: Envelope) -> str:
+        path = self.path_for(envelope)
+        try:
+            write_atomic(path, raw)
+        except OSError as exc:
+            raise DeliveryError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        return str(path)
+
+    def close(self) -> None:
+        pass
+
+
+class MaildirBackend:
+    """Delivers into a Maildir as a mail server does: written and fsynced in tmp/, then
+    renamed into new/, so a mail client never sees half a message."""
+
+    _counter = 0
+    _lock = threading.Lock()
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def deliver(self, raw: bytes, envelope: Envelope) -> str:
+        with MaildirBackend._lock:
+            MaildirBackend._counter += 1
+            count = MaildirBackend._counter
+        now = time.time()
+        host = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
+        name = f"{int(now)}.M{int(now % 1 * 1e6)}P{os.getpid()}Q{count}.{host}"
+        try:
+            for sub in ("tmp", "new", "cur"):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+            tmp = self.root / "tmp" / name
+            with open(tmp, "xb") as handle:
+                handle.write(raw.replace(b"\r\n", b"\n"))  # Maildir files use local line ends
+                handle.flush()
+                os.fsync(handle.fileno())
+            final = self.root / "new" / name
+            os.rename(tmp, final)
+        except OSError as exc:
+            raise DeliveryError(f"cannot write to Maildir {self.root}: {exc.strerror or exc}") from exc
+        return str(final)
+
+    def close(self) -> None:
+        pass
+
+
+class ConsoleBackend:
+    """Prints each message to standard output, for trying a configuration."""
+
+    _lock = threading.Lock()
+
+    def deliver(self, raw: bytes, envelope: Envelope) -> str:
+        with ConsoleBackend._lock:  # several workers: whole messages, never interleaved
+            sys.stdout.write(raw.decode("utf-8", "replace").replace("\r\n", "\n") + "\n")
+            sys.stdout.flush()
+        return "stdout"
+
+    def close(self) -> None:
+        pass
+
+
+# --- DKIM -----------------------------------------------------------------------------------
+
+# What the signature covers. RFC 8058 asks for List-Unsubscribe and List-Unsubscribe-Post to
+# be signed, or one-click unsubscribe is not trusted.
+DKIM_HEADERS = [
+    b"from",
+    b"to",
+    b"subject",
+    b"date",
+    b"message-id",
+    b"reply-to",
+    b"list-id",
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
+    b"mime-version",
+    b"content-type",
+]
+
+
+def dkim_signer(settings: Dkim):
+    """A function adding a DKIM-Signature header to a composed message. dkimpy is imported
+    only here, when `delivery.dkim` is set."""
+    try:
+        import dkim
+    except ImportError:
+        raise DigestError(
+            "delivery.dkim is set but dkimpy is not installed: pip install 'digest[dkim]'"
+        ) from None
+    try:
+        key = settings.key_file.read_bytes()
+    except OSError as exc:
+        raise DigestError(f"delivery.dkim.key_file: cannot read {settings.key_file}: {exc}") from None
+    selector = settings.selector.encode()
+    try:  # a bad key stops the run before the first message, not at every one
+        dkim.sign(b"From: a@example.org\r\n\r\n", selector, b"example.org", key)
+    except Exception as exc:  # dkimpy raises several kinds for a key it cannot use
+        raise DigestError(
+            f"delivery.dkim.key_file: {settings.key_file} is not a usable PEM RSA private key ({exc})"
+        ) from None
+
+    def sign(raw: bytes, envelope: Envelope) -> bytes:
+        domain = (settings.domain or domain_of(envelope.sender)).encode()
+        try:
+            header = dkim.sign(raw, selector, domain, key, include_headers=DKIM_HEADERS)
+        except dkim.DKIMException as exc:
+            raise FatalError(f"DKIM signing failed: {exc} (delivery.dkim)") from None
+        # dkimpy folds its header over several lines; relaxed header canonicalisation makes
+        # one line sign the same, and one line is what every other header here is.
+        return re.sub(rb"\r\n[ \t]+", b" ", header.rstrip(b"\r\n")) + b"\r\n" + raw
+
+    return sign
+
+
+class Signed:
+    """Any backend, with each message DKIM-signed on its way in."""
+
+    def __init__(self, inner: Backend, sign):
+        self.inner = inner
+        self.sign = sign
+
+    def deliver(self, raw: bytes, envelope: Envelope) -> str:
+        return self.inner.deliver(self.sign(raw, envelope), envelope)
+
+    def close(self) -> None:
+        self.inner.close()

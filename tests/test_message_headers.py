@@ -1,0 +1,116 @@
+"""Headers as a mail server and a mail client see them: the subject from its template, and
+no value, however hostile or long, folded over lines or able to start a header of its own."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from email import message_from_bytes, policy
+from email.header import decode_header, make_header
+
+import pytest
+
+from digest.mail import MAX_LINE, Envelope, compose
+from digest.models import Paper, Pick, Section
+from digest.render import Rendered, subject_line
+
+from .helpers_smtp import NOW, write_project
+
+ENVELOPE = Envelope(
+    sender="Trending Papers <papers@example.org>",
+    to_email="ada@example.org",
+    to_name="Ada Lovelace",
+    issue_id="2026-08-14",
+    list_name="Trending Papers",
+    unsubscribe_url="https://papers.example.org/unsubscribe?token=abc",
+)
+WHEN = datetime(2026, 8, 14, 7, 0, tzinfo=UTC)
+
+
+def _sections(label: str, n: int) -> list[Section]:
+    picks = [Pick(Paper(id=f"p{i}", title="t", abstract="a"), 1.0, 1.0, 0.0) for i in range(n)]
+    return [Section(label=label, picks=picks)]
+
+
+def _header_lines(raw: bytes) -> list[str]:
+    return raw.split(b"\r\n\r\n", 1)[0].decode("utf-8").split("\r\n")
+
+
+def _display_name(lines: list[str]) -> str:
+    """The To name as RFC 2047 reads it. (Python's address parser keeps the space between
+    two encoded words inside a name, which the RFC says to drop; mail clients drop it.)"""
+    (to,) = [line for line in lines if line.startswith("To: ")]
+    phrase = to.removeprefix("To: ").rsplit(" <", 1)[0]
+    name = str(make_header(decode_header(phrase)))
+    return name[1:-1].replace('\\"', '"') if name.startswith('"') else name
+
+
+def test_the_subject_template_names_the_date_and_the_lead_theme():
+    template = "{weekday} {date}: {count} new, mostly {lead_theme} ({name})"
+    subject = subject_line("Trending Papers", date(2026, 8, 14), _sections("Agents", 7), template)
+    assert subject == "Friday 14 Aug: 7 new, mostly Agents (Trending Papers)"
+    default = subject_line("Trending Papers", date(2026, 8, 14), _sections("Agents", 1))
+    assert default == "Trending Papers, 14 Aug: 1 paper, led by Agents"
+
+
+def test_a_theme_label_with_line_breaks_stays_inside_the_subject():
+    subject = subject_line("News", date(2026, 8, 14), _sections("Agents\r\nBcc: victim@example.org", 2))
+    raw = compose(Rendered(subject=subject, html="<p>x</p>", text="x"), ENVELOPE, WHEN)
+    names = [line.split(":", 1)[0] for line in _header_lines(raw)]
+    assert "Bcc" not in names
+    assert message_from_bytes(raw, policy=policy.default)["Subject"].endswith(
+        "Agents Bcc: victim@example.org"
+    )
+
+
+@pytest.mark.parametrize(
+    ("subject", "to_name"),
+    [
+        ("Trending Papers, 14 Aug: 20 papers, led by " + "Large language models " * 8, "Ada Lovelace"),
+        ("Über große Sprachmodelle — " * 10, "Zoë Ångström-Åkesson " * 6),
+        ("line one\nline two\r\n\tline three", "Ada\r\nBcc: x@example.org"),
+        ("𝛼" * 3000, "名前" * 2000),  # absurdly long: shortened to fit a line, never folded
+    ],
+)
+def test_headers_are_never_folded_fit_a_line_and_read_back(subject, to_name):
+    envelope = replace(ENVELOPE, to_name=to_name)
+    raw = compose(Rendered(subject=subject, html="<p>x</p>", text="x"), envelope, WHEN)
+    lines = _header_lines(raw)
+    assert all(line[:1] not in (" ", "\t") for line in lines), "a folded header"
+    assert all(len(line.encode()) <= MAX_LINE for line in lines)
+    assert all(":" in line for line in lines) and not any(line.startswith("Bcc") for line in lines)
+    parsed = message_from_bytes(raw, policy=policy.default)
+    flat_subject, flat_name = " ".join(subject.split()), " ".join(to_name.split())
+    if len(flat_subject) < 300:
+        assert parsed["Subject"] == flat_subject
+        assert _display_name(lines) == flat_name
+    else:
+        assert flat_subject.startswith(parsed["Subject"].removesuffix("..."))
+        assert parsed["To"].addresses[0].addr_spec == "ada@example.org"
+
+
+def test_a_configured_subject_reaches_the_sent_message(tmp_path, cli):
+    write_project(
+        tmp_path, url="file://outbox", readers=1, newsletter='  subject: "{name} for {weekday}: {papers}"'
+    )
+    result = cli("send", "--now", NOW, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (eml,) = (tmp_path / "outbox").glob("*/*.eml")
+    assert message_from_bytes(eml.read_bytes(), policy=policy.default)["Subject"] == (
+        "Test Papers for Thursday: 10 papers"
+    )
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{name} {nope}", "unknown field {nope}"),
+        ("{name.__class__}", "unknown field {name.__class__}"),
+        ("{count:q}", "Unknown format code 'q'"),
+        ("{name", "write literal braces as {{ and }}"),
+    ],
+)
+def test_a_bad_subject_template_is_a_usage_error(tmp_path, cli, template, expected):
+    write_project(tmp_path, url="file://outbox", readers=1, newsletter=f"  subject: '{template}'")
+    result = cli("send", "--now", NOW, cwd=tmp_path)
+    assert result.returncode == 2 and expected in result.stderr and "digest.yaml:6" in result.stderr
