@@ -156,7 +156,7 @@ def peak_memory(readers: int) -> float:
         done = subprocess.run(
             [sys.executable, "-m", "bench.send", "--memory", tmp],
             cwd=ROOT,
-            stdout=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,  # the messages themselves
             stderr=subprocess.PIPE,
             text=True,
             check=True,
@@ -166,9 +166,9 @@ def peak_memory(readers: int) -> float:
 
 
 def _measure_memory(folder: str) -> None:
-    """In the child: send to console:// (output discarded by the parent), report max RSS."""
-    import resource
-
+    """In the child: send to console:// (output discarded by the parent), report peak RSS.
+    VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec,
+    so a child of a big parent would report the parent's size."""
     from digest import config as config_mod
     from digest import send
 
@@ -176,7 +176,9 @@ def _measure_memory(folder: str) -> None:
     report = send.run(config, now=NOW, log=lambda line: None)
     assert report.sent and not report.failed, report.problems[:3]
     sys.stdout.flush()
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)
+    status = Path("/proc/self/status").read_text()
+    peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    print(peak_kb / 1024, file=sys.stderr)
 
 
 def run() -> None:
@@ -194,9 +196,10 @@ def run() -> None:
     if sink.counted[0] != expected:
         raise SystemExit(f"the sink counted {sink.counted[0]} messages, expected {expected}")
     raw_rate, e2e_rate = READERS / min(raw_seconds), READERS / min(e2e_seconds)
+    low, middle, high = (sizes[i] / 1024 for i in (0, len(sizes) // 2, -1))
     print(
-        f"{READERS} readers, {CONCURRENCY} connections, messages {sizes[0] / 1024:.1f}-{sizes[-1] / 1024:.1f} KB "
-        f"(median {sizes[len(sizes) // 2] / 1024:.1f} KB); the sink counted {sink.counted[0]} messages"
+        f"{READERS} readers, {CONCURRENCY} connections, messages {low:.1f}-{high:.1f} KB "
+        f"(median {middle:.1f} KB); the sink counted {sink.counted[0]} messages"
     )
     print(f"  raw delivery, pre-built messages   {raw_rate:7.0f} msg/s  ({min(raw_seconds):.2f}s)")
     print(f"  digest send, end to end            {e2e_rate:7.0f} msg/s  ({min(e2e_seconds):.2f}s)")

@@ -38,6 +38,7 @@ class Envelope:
         return message_id(self.issue_id, self.to_email, self.sender)
 
 
+@functools.lru_cache(maxsize=64)  # called per reader with the same few senders
 def domain_of(mailbox: str) -> str:
     return parseaddr(mailbox)[1].rpartition("@")[2] or "localhost"
 

@@ -72,19 +72,14 @@ class SendReport:
         return EXIT_PARTIAL if trouble else EXIT_OK
 
 
-def owed(readers: list[Subscriber], now: datetime, due: bool) -> tuple[list[tuple[Subscriber, str]], int]:
-    """Which issue each reader is owed now, and how many are not due yet.
-
-    Issues are dated in each reader's own time zone (why: digest/due.py). Without `due`,
-    every reader is owed the issue of their local today.
-    """
-    plan = []
-    for reader in readers:
-        if not due:
-            plan.append((reader, local_issue(reader, now)))
-        elif (slot := current_slot(reader, now)) is not None:
-            plan.append((reader, slot.issue))
-    return plan, len(readers) - len(plan)
+def owed_issue(reader: Subscriber, now: datetime, due: bool) -> str | None:
+    """The issue `reader` is owed now: the one of their local today; with `due`, only once
+    its send time has come (None before). Issues are dated in each reader's own time zone
+    (why: digest/due.py)."""
+    if not due:
+        return local_issue(reader, now)
+    slot = current_slot(reader, now)
+    return slot.issue if slot is not None else None
 
 
 def run(
@@ -100,13 +95,17 @@ def run(
     started = time.perf_counter()
     report = SendReport()
 
-    readers = [r for r in subscribers.load(config.subscribers) if r.active]
-    if to:
-        readers = [r for r in readers if r.email.lower() == to.lower()]
-        if not readers:
-            raise DigestError(f"{config.subscribers}: no active subscriber {to}")
-    plan, report.not_due = owed(readers, now, due)
-    report.issues = sorted({issue_id for _, issue_id in plan})
+    # The list is checked whole first (nothing is sent from a bad list), then read afresh,
+    # one reader at a time, at each pass: it is never held, however long it is.
+    problems = subscribers.scan(config.subscribers)
+    if problems:
+        raise DigestError(problems)
+
+    def readers() -> Iterator[Subscriber]:
+        for reader in subscribers.stream(config.subscribers):
+            if reader.active and (to is None or reader.email.lower() == to.lower()):
+                yield reader
+
     open_one = backend_opener(config)  # a bad URL or DKIM key stops us here, before any claim
 
     with (
@@ -114,25 +113,41 @@ def run(
         nullcontext() if dry_run else Run(config.state) as me,
     ):
         bounced = state.bounced()
-        if to and to.lower() in bounced:
-            raise DigestError(
-                f"{to} bounced: {bounced[to.lower()]}; `digest bounces --clear {to}` to mail it again"
-            )
-        # Checked before fetching: a cron run every few minutes that finds everybody served
-        # costs a file read and a query, not a fetch. The claims below make it exact.
-        sent = {issue_id: state.sent_to(issue_id) for issue_id in report.issues}
-        todo = []
-        for reader, issue_id in plan:
+        sent: dict[str, set[str]] = {}  # issue -> who has it, read once per issue
+
+        def standing(reader: Subscriber) -> tuple[str | None, str]:
+            """The issue the reader is owed and what to do: "send", "not due", "sent" (they
+            have it) or "bounced" (their address bounced before)."""
+            issue_id = owed_issue(reader, now, due)
+            if issue_id is None:
+                return None, "not due"
             email = reader.email.lower()
             if email in bounced:
-                report.suppressed += 1
-            elif email in sent[issue_id] or (due and (state.last_issue_sent(email) or "") >= issue_id):
-                report.skipped += 1
-            else:
-                todo.append((reader, issue_id))
-        if not todo:
-            report.seconds = time.perf_counter() - started
-            return report
+                return issue_id, "bounced"
+            if issue_id not in sent:
+                sent[issue_id] = state.sent_to(issue_id)
+            if email in sent[issue_id] or (due and (state.last_issue_sent(email) or "") >= issue_id):
+                return issue_id, "sent"
+            return issue_id, "send"
+
+        # Before fetching: is anyone owed anything? Usually the first reader is. A cron run
+        # every few minutes that finds everybody served reads the list and the ledger, and
+        # fetches nothing. The claims below make the answer exact.
+        survey = SendReport()
+        for reader in readers():
+            issue_id, what = standing(reader)
+            if to and what == "bounced":
+                raise DigestError(
+                    f"{to} bounced: {bounced[to.lower()]}; `digest bounces --clear {to}` to mail it again"
+                )
+            tally(survey, issue_id, what)
+            if what == "send":
+                break
+        else:
+            if to and not survey.issues and not survey.not_due:
+                raise DigestError(f"{config.subscribers}: no active subscriber {to}")
+            survey.seconds = time.perf_counter() - started
+            return survey
 
         # Which listing to fetch is the sources' business: the day in the newsletter's zone.
         day = date.fromisoformat(issue_id_for(now, config.newsletter.timezone))
@@ -157,22 +172,28 @@ def run(
         base = issue_for(config, collected.papers, now)
         builders: dict[str, Builder] = {}
         secret = config.secret()
-        considered = 0
+
+        def builder_for(issue_id: str) -> Builder:
+            if issue_id not in builders:
+                dated = replace(base, id=issue_id, date=date.fromisoformat(issue_id))
+                builders[issue_id] = Builder(config, dated, now, secret)
+                if config.archive is not None and not dry_run:  # the page each reader's link opens
+                    page, problems = write_archive(config, builders[issue_id])
+                    report.archived = ", ".join(filter(None, (report.archived, page)))
+                    report.problems += problems
+            return builders[issue_id]
+
+        pending = readers()
 
         def messages() -> Iterator[tuple[Subscriber, str, list[Pick], Message]]:
             """Each reader still owed an issue, claimed, with their message; built only as
             the pool has room, so memory holds a few messages, never the whole list."""
-            nonlocal considered
-            for reader, issue_id in todo:
-                considered += 1
-                if issue_id not in builders:
-                    dated = replace(base, id=issue_id, date=date.fromisoformat(issue_id))
-                    builders[issue_id] = Builder(config, dated, now, secret)
-                    if config.archive is not None and not dry_run:  # the page each reader's link opens
-                        page, problems = write_archive(config, builders[issue_id])
-                        report.archived = ", ".join(filter(None, (report.archived, page)))
-                        report.problems += problems
-                builder = builders[issue_id]
+            for reader in pending:
+                issue_id, what = standing(reader)
+                tally(report, issue_id, what)
+                if issue_id is None or what != "send":
+                    continue
+                builder = builder_for(issue_id)
                 email = reader.email.lower()
                 picks = builder.picks(reader, builder.history(state, email))
                 if not picks:
@@ -222,9 +243,23 @@ def run(
             report.sending_seconds = time.perf_counter() - sending
             if progress is not None:
                 progress(report)
-        report.not_reached += len(todo) - considered  # a stopped run never got to them
+        if report.stopped:  # count who the run never got to, without building anything
+            for reader in pending:
+                issue_id, what = standing(reader)
+                tally(report, issue_id, what)
+                report.not_reached += what == "send"
     report.seconds = time.perf_counter() - started
     return report
+
+
+def tally(report: SendReport, issue_id: str | None, what: str) -> None:
+    if issue_id is None:
+        report.not_due += 1
+        return
+    if issue_id not in report.issues:
+        report.issues = sorted([*report.issues, issue_id])
+    report.skipped += what == "sent"
+    report.suppressed += what == "bounced"
 
 
 def record(state: State, outcome: Outcome, report: SendReport) -> None:

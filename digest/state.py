@@ -18,13 +18,11 @@ import secrets
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .locks import file_lock
 from .models import arxiv_id
 
 SCHEMA = """
@@ -448,12 +446,3 @@ class Run:
 
 def runs_dir(state_path: Path) -> Path:
     return state_path.with_name(state_path.name + ".runs")
-
-
-@contextmanager
-def run_lock(state_path: Path, *, wait: float = 600.0) -> Iterator[None]:
-    """One send run at a time per state file. A second run waits for the first, then finds
-    its readers already sent: cron overlapping itself never double-sends."""
-    lock_path = state_path.with_name(state_path.name + ".lock")
-    with file_lock(lock_path, wait=wait, poll=0.2, taken=lambda p: TimeoutError(f"another send holds {p}")):
-        yield

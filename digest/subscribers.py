@@ -110,39 +110,54 @@ def check_document(doc: yamlfile.Document, topics: Collection[str] | None = None
         result.problems.append(
             f"{doc.where((key,))}: unknown top-level key {key!r}; only 'subscribers' is allowed"
         )
-    topic_names = {t.casefold() for t in topics} if topics is not None else set(known_topics())
-
-    seen: dict[str, int] = {}
+    check_entry = EntryCheck(topics)
     for index, entry in enumerate(data.get("subscribers") or []):
+        subscriber = check_entry(doc, index, entry, result.problems)
+        if subscriber is not None:
+            result.subscribers.append(subscriber)
+    return result
+
+
+class EntryCheck:
+    """Checks one entry at a time, remembering the addresses seen so far (duplicates)."""
+
+    def __init__(self, topics: Collection[str] | None = None):
+        self.topics = topics
+        self.topic_names = {t.casefold() for t in topics} if topics is not None else set(known_topics())
+        self.seen: dict[str, int] = {}
+
+    def __call__(
+        self, doc: yamlfile.Document, index: int, entry: Any, problems: list[str]
+    ) -> Subscriber | None:
+        """The entry as a Subscriber, or None with its problems added to `problems`."""
         loc = ("subscribers", index)
         label = f"entry {index + 1}"
         if isinstance(entry, dict) and entry.get("email"):
             label += f" ({entry['email']})"
         if not isinstance(entry, dict):
-            result.problems.append(f"{doc.where(loc)}: {label}: expected a mapping with at least 'email:'")
-            continue
+            problems.append(f"{doc.where(loc)}: {label}: expected a mapping with at least 'email:'")
+            return None
         try:
             subscriber = Subscriber.model_validate(entry)
         except ValidationError as exc:
-            result.problems.extend(yamlfile.validation_problems(doc, exc, Subscriber, loc, label))
-            continue
+            problems.extend(yamlfile.validation_problems(doc, exc, Subscriber, loc, label))
+            return None
         key = subscriber.email.lower()
-        if key in seen:
+        if key in self.seen:
             where = doc.where((*loc, "email"))
-            result.problems.append(f"{where}: {label}: duplicate address, already listed at line {seen[key]}")
-            continue
-        strangers = [t for t in subscriber.topics if t.casefold() not in topic_names]
+            problems.append(f"{where}: {label}: duplicate address, already listed at line {self.seen[key]}")
+            return None
+        strangers = [t for t in subscriber.topics if t.casefold() not in self.topic_names]
         if strangers:
-            names = topics if isinstance(topics, dict) else known_topics()
+            names = self.topics if isinstance(self.topics, dict) else known_topics()
             known = ", ".join(sorted(set(names.values())))
-            result.problems.append(
+            problems.append(
                 f"{doc.where((*loc, 'topics'))}: {label}: unknown topic(s) "
                 f"{', '.join(map(repr, strangers))}; use a theme key or label: {known}"
             )
-            continue
-        seen[key] = doc.line((*loc, "email")) or 0
-        result.subscribers.append(subscriber)
-    return result
+            return None
+        self.seen[key] = doc.line((*loc, "email")) or 0
+        return subscriber
 
 
 def load(path: Path) -> list[Subscriber]:
@@ -151,6 +166,43 @@ def load(path: Path) -> list[Subscriber]:
     if checked.problems:
         raise DigestError(checked.problems)
     return checked.subscribers
+
+
+# --- long lists, streamed (issue 6) -----------------------------------------------------------
+# `digest send` to 20,000 readers need not hold 20,000 entries, let alone their YAML: it checks
+# the whole list in one streamed pass (nothing is sent from a bad list), then streams it again
+# to send. Memory stays flat however long the list.
+
+
+def scan(path: Path, topics: Collection[str] | None = None) -> list[str]:
+    """Every problem `check` would report, found without holding the list (none: it is good)."""
+    problems: list[str] = []
+    try:
+        for _ in _streamed(path, topics, problems):
+            pass
+    except yamlfile.NotStreamable:  # anchors, merge keys, other top-level keys: read it whole
+        return check(path, topics).problems
+    return problems
+
+
+def stream(path: Path, topics: Collection[str] | None = None) -> Iterator[Subscriber]:
+    """The valid entries, one at a time, read afresh from the file (after `scan` found it
+    good; an entry broken since is left out)."""
+    yielded = 0
+    try:
+        for subscriber in _streamed(path, topics, []):
+            yield subscriber
+            yielded += 1
+    except yamlfile.NotStreamable:  # the same entries, in the same order, from the whole file
+        yield from check(path, topics).subscribers[yielded:]
+
+
+def _streamed(path: Path, topics: Collection[str] | None, problems: list[str]) -> Iterator[Subscriber]:
+    check_entry = EntryCheck(topics)
+    for entry in yamlfile.stream_list(path, "subscribers"):
+        subscriber = check_entry(entry.doc, entry.index, entry.value, problems)
+        if subscriber is not None:
+            yield subscriber
 
 
 def find(path: Path, email: str) -> Subscriber | None:

@@ -7,6 +7,7 @@ so a preferences token cannot be replayed as an unsubscribe token.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,7 +15,13 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 
 def sign(secret: str, purpose: str, email: str) -> str:
-    return URLSafeSerializer(secret, salt=f"digest.{purpose}").dumps(email.lower())
+    return _serializer(secret, purpose).dumps(email.lower())
+
+
+@functools.lru_cache(maxsize=16)
+def _serializer(secret: str, purpose: str) -> URLSafeSerializer:
+    """Made once per secret and purpose: a send signs two links for every reader."""
+    return URLSafeSerializer(secret, salt=f"digest.{purpose}")
 
 
 def verify(secret: str, purpose: str, token: str) -> str | None:

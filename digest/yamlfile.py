@@ -61,16 +61,20 @@ def parse(text: str, path: Path) -> Document:
             doc.data = _build(loader, node, (), doc.lines)
         return doc
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = exc.problem or exc.context or "invalid YAML"
-        if exc.context and exc.context_mark and exc.problem:
-            problem += f" ({exc.context} started at line {exc.context_mark.line + 1})"
-        raise DigestError(f"{where}: YAML syntax error: {problem}") from None
+        raise _syntax_error(exc, path) from None
     except yaml.YAMLError as exc:
         raise DigestError(f"{path}: YAML error: {exc}") from None
     finally:
         loader.dispose()
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, path: Path) -> DigestError:
+    mark = exc.problem_mark or exc.context_mark
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+    problem = exc.problem or exc.context or "invalid YAML"
+    if exc.context and exc.context_mark and exc.problem:
+        problem += f" ({exc.context} started at line {exc.context_mark.line + 1})"
+    return DigestError(f"{where}: YAML syntax error: {problem}")
 
 
 def _build(loader: Any, node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
@@ -193,3 +197,109 @@ def _allowed_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
     """The field names (aliases) the model accepts at `loc`."""
     fields_ = getattr(_annotation_at(model, loc), "model_fields", None) or {}
     return [f.alias or name for name, f in fields_.items()]
+
+
+# --- long lists, one entry at a time (issue 6) -------------------------------------------------
+# A node tree of 20,000 subscribers takes ~100 MB before a single value is built. Streaming
+# builds each entry of a top-level list from the parser's events and forgets it once used, so
+# memory stays flat however long the list. Only the plain shape is streamed; anything else
+# (another top-level key, anchors and aliases, merge keys) raises NotStreamable, and the
+# caller reads the file whole with `load`, which handles and reports all of it.
+
+
+class NotStreamable(Exception):
+    pass
+
+
+@dataclass
+class Entry:
+    """One entry of a streamed list: its value, and a Document that places it in the file
+    (its lines, under the same paths `load` would give it)."""
+
+    index: int
+    value: Any
+    doc: Document
+
+
+def stream_list(path: Path, key: str):
+    """Each entry of the list under top-level `key`, in order. Raises DigestError for a file
+    that cannot be read or parsed, NotStreamable for a shape only `load` handles."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise DigestError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise DigestError(f"{path}: cannot read: {exc}") from None
+    loader = _Loader(handle)
+    try:
+        yield from _entries(loader, path, key)
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(exc, path) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise DigestError(f"{path}: cannot read: {exc}") from None
+    finally:
+        loader.dispose()
+        handle.close()
+
+
+def _entries(loader: Any, path: Path, key: str):
+    for kind in (yaml.StreamStartEvent, yaml.DocumentStartEvent, yaml.MappingStartEvent):
+        if not isinstance(loader.get_event(), kind):
+            raise NotStreamable
+    first = loader.get_event()
+    if not (isinstance(first, yaml.ScalarEvent) and first.value == key and first.implicit[0]):
+        raise NotStreamable
+    if not isinstance(loader.get_event(), yaml.SequenceStartEvent):
+        raise NotStreamable
+    index = 0
+    tags: dict[str, str] = {}
+    while not isinstance(loader.peek_event(), yaml.SequenceEndEvent):
+        lines: dict[Loc, int] = {}
+        value = _from_events(loader, (key, index), lines, tags)
+        yield Entry(index, value, Document(path, {key: {index: value}}, lines))
+        index += 1
+    loader.get_event()
+    if not isinstance(loader.peek_event(), yaml.MappingEndEvent):  # more top-level keys
+        raise NotStreamable
+
+
+def _from_events(loader: Any, loc: Loc, lines: dict[Loc, int], tags: dict[str, str]) -> Any:
+    event = loader.get_event()
+    lines[loc] = event.start_mark.line + 1
+    if isinstance(event, yaml.ScalarEvent):
+        return _scalar(loader, event, tags)
+    if isinstance(event, yaml.SequenceStartEvent):
+        items: list[Any] = []
+        while not isinstance(loader.peek_event(), yaml.SequenceEndEvent):
+            items.append(_from_events(loader, (*loc, len(items)), lines, tags))
+        loader.get_event()
+        return items
+    if isinstance(event, yaml.MappingStartEvent):
+        out: dict[Any, Any] = {}
+        while not isinstance(key_event := loader.get_event(), yaml.MappingEndEvent):
+            if not isinstance(key_event, yaml.ScalarEvent) or key_event.value == "<<":
+                raise NotStreamable  # a complex key or a merge key: `load` reports or resolves it
+            key = _scalar(loader, key_event, tags)
+            out[key] = _from_events(loader, (*loc, key), lines, tags)
+            lines[(*loc, key)] = key_event.start_mark.line + 1
+        return out
+    raise NotStreamable  # an alias
+
+
+def _scalar(loader: Any, event: Any, tags: dict[str, str]) -> Any:
+    if event.anchor is not None:
+        raise NotStreamable
+    tag = event.tag
+    if tag in (None, "!"):
+        # The resolver tries a dozen patterns; a list repeats its values (keywords, times).
+        cached = (event.value, event.implicit) if len(tags) < 10_000 else None
+        tag = tags.get(cached) if cached else None
+        if tag is None:
+            tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+            if cached:
+                tags[cached] = tag
+    if tag == "tag:yaml.org,2002:str":
+        return event.value
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    constructor = loader.yaml_constructors.get(tag) or loader.yaml_constructors[None]
+    return constructor(loader, node)
