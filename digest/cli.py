@@ -75,7 +75,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
     if report.stopped:
         print(f"stopped: {report.stopped}", file=sys.stderr)
-        print("  nothing is lost: fix the cause and run `digest send` again to resume", file=sys.stderr)
+        print("  nothing is lost: run `digest send` again to resume", file=sys.stderr)
     # Issues are dated in each reader's time zone, so one run may serve two dates.
     head = f"issue {report.issue}" if len(report.issues) == 1 else f"issues {report.issue or '(none due)'}"
     print(f"{head}: {_send_summary(report, dry_run=args.dry_run, due=args.due)}")
@@ -84,7 +84,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(f"messages in {', '.join(f + '/' for f in folders)}")
     if report.archived:
         print(f"web archive: {report.archived}")
-    return report.exit_code
+    return 130 if report.interrupted else report.exit_code
 
 
 def _send_summary(report, *, dry_run: bool, due: bool) -> str:
@@ -141,8 +141,15 @@ def cmd_bounces(args: argparse.Namespace) -> int:
 
     config = _config(args)
     if args.clear:
+        from . import subscribers
+
         with State(config.state) as state:
             cleared = state.clear_bounce(args.clear)
+        with subscribers.edit(config.subscribers) as editor:  # the list said bounced too
+            entry = editor.find(args.clear)
+            if entry is not None and entry.get("status") == "bounced":
+                editor.set(entry, "status", "active")
+                cleared = True
         print(f"{args.clear}: " + ("bounce cleared; it is mailed again" if cleared else "had no bounce"))
         return EXIT_OK
     with State(config.state, readonly=True) as state:

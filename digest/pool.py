@@ -24,10 +24,12 @@ import heapq
 import itertools
 import queue
 import random
+import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,22 +69,31 @@ class _Later:
 
 
 class RateLimit:
-    """At most `rate` starts per second over all workers, evenly spaced."""
+    """At most `rate` starts per second over all workers, evenly spaced: each caller is given
+    the next free start time and sleeps until then."""
 
-    def __init__(self, rate: float | None):
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.interval = 1 / rate if rate else 0.0
         self.next = 0.0
         self.lock = threading.Lock()
+        self.clock = clock
+        self.sleep = sleep
 
     def wait(self) -> None:
         if not self.interval:
             return
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             start = max(now, self.next)
             self.next = start + self.interval
         if start > now:
-            time.sleep(start - now)
+            self.sleep(start - now)
 
 
 class Pool:
@@ -258,3 +269,25 @@ class Pool:
     def _finish(self, job: Job, *, where: str | None = None, error: DeliveryError | None = None) -> None:
         job.raw = b""  # the message is done with: do not keep it alive in the outcome
         self._done.put(Outcome(job, where=where, error=error))
+
+
+@contextmanager
+def first_interrupt_stops() -> Iterator[threading.Event]:
+    """While sending, a first Ctrl-C sets the event instead of raising, so the caller can stop
+    the pool and record what was under way; a second one raises as usual. Signal handlers
+    belong to the main thread: elsewhere (a scheduler's worker) nothing changes."""
+    asked = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield asked
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        asked.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield asked
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -32,7 +32,7 @@ from .due import today as local_issue
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from .mail import message_id
 from .models import Pick, Subscriber
-from .pool import Job, Outcome, Pool
+from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .state import Run, State
 
 
@@ -53,6 +53,8 @@ class SendReport:
     seconds: float = 0.0
     sending_seconds: float = 0.0
     stopped: str = ""  # why the run stopped early, if it did
+    interrupted: bool = False
+    bounced_addresses: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     delivered_to: list[str] = field(default_factory=list)
     archived: str = ""  # the issues' web pages, when the archive is on
@@ -149,27 +151,13 @@ def run(
             survey.seconds = time.perf_counter() - started
             return survey
 
-        # Which listing to fetch is the sources' business: the day in the newsletter's zone.
-        day = date.fromisoformat(issue_id_for(now, config.newsletter.timezone))
-        collected = sources.collect(
-            config.sources, day=day, options=config.fetch, state=config.state, readonly=dry_run
-        )
-        for failed in collected.failed:
-            report.problems.append(f"source {failed.label}: {failed.error}")
-        if collected.lookback:
-            earlier = ", ".join(map(str, collected.lookback))
-            log(f"no papers for {day}; using {earlier} (fetch.empty_day: lookback)")
-        if collected.empty_day:  # a weekend on HF: normal, not a failure (fetch.empty_day: skip)
-            log(f"no papers for {day} from any source: no issue today, nothing was sent")
-            report.seconds = time.perf_counter() - started
-            return report
-        if not collected.papers:
-            report.problems.append("no papers from any source: nothing was sent")
+        papers = fetch(config, now, dry_run, report, log)
+        if not papers:
             report.seconds = time.perf_counter() - started
             return report
 
         # One set of themes for the run; each issue date gets its own builder.
-        base = issue_for(config, collected.papers, now)
+        base = issue_for(config, papers, now)
         builders: dict[str, Builder] = {}
         secret = config.secret()
 
@@ -228,21 +216,23 @@ def run(
         jobs = (Job(m.raw, m.envelope, key=(issue_id, picks)) for _, issue_id, picks, m in messages())
         sending = time.perf_counter()
         in_a_row = 0  # messages not delivered since the last one that was
-        for outcome in pool.deliver(jobs):
-            record(state, outcome, report)
-            in_a_row = 0 if outcome.delivered else in_a_row + outcome.attempted
-            if not report.stopped and isinstance(outcome.error, FatalError):
-                report.stopped = f"the server refuses us: {outcome.error}"
-            elif not report.stopped and in_a_row >= delivery.error_threshold:
-                report.stopped = (
-                    f"{in_a_row} messages in a row were not delivered (delivery.error_threshold); "
-                    f"the last: {outcome.error}"
-                )
-            if report.stopped:
-                pool.stop()
-            report.sending_seconds = time.perf_counter() - sending
-            if progress is not None:
-                progress(report)
+        try:
+            with first_interrupt_stops() as interrupted:
+                for outcome in pool.deliver(jobs):
+                    record(state, outcome, report)
+                    in_a_row = 0 if outcome.delivered else in_a_row + outcome.attempted
+                    report.stopped = report.stopped or why_stop(outcome, in_a_row, delivery.error_threshold)
+                    if interrupted.is_set() and not report.stopped:
+                        report.stopped, report.interrupted = "interrupted (Ctrl-C)", True
+                    if report.stopped:
+                        pool.stop()
+                    report.sending_seconds = time.perf_counter() - sending
+                    if progress is not None:
+                        progress(report)
+        except KeyboardInterrupt:  # a second Ctrl-C: what was under way goes again next run
+            report.stopped, report.interrupted = "interrupted (Ctrl-C twice)", True
+        if report.bounced_addresses:
+            report.problems += mark_bounced(config, report.bounced_addresses)
         if report.stopped:  # count who the run never got to, without building anything
             for reader in pending:
                 issue_id, what = standing(reader)
@@ -250,6 +240,38 @@ def run(
                 report.not_reached += what == "send"
     report.seconds = time.perf_counter() - started
     return report
+
+
+def fetch(config: Config, now: datetime, dry_run: bool, report: SendReport, log: Callable[[str], None]):
+    """The issue's papers, or none (reported) when there is nothing to send today."""
+    # Which listing to fetch is the sources' business: the day in the newsletter's zone.
+    day = date.fromisoformat(issue_id_for(now, config.newsletter.timezone))
+    collected = sources.collect(
+        config.sources, day=day, options=config.fetch, state=config.state, readonly=dry_run
+    )
+    for failed in collected.failed:
+        report.problems.append(f"source {failed.label}: {failed.error}")
+    if collected.lookback:
+        earlier = ", ".join(map(str, collected.lookback))
+        log(f"no papers for {day}; using {earlier} (fetch.empty_day: lookback)")
+    if collected.empty_day:  # a weekend on HF: normal, not a failure (fetch.empty_day: skip)
+        log(f"no papers for {day} from any source: no issue today, nothing was sent")
+        return []
+    if not collected.papers:
+        report.problems.append("no papers from any source: nothing was sent")
+    return collected.papers
+
+
+def why_stop(outcome: Outcome, in_a_row: int, threshold: int) -> str:
+    """Why the run should stop after this outcome ("" to go on)."""
+    if isinstance(outcome.error, FatalError):
+        return f"the server refuses us: {outcome.error}"
+    if in_a_row >= threshold:
+        return (
+            f"{in_a_row} messages in a row were not delivered (delivery.error_threshold); "
+            f"the last: {outcome.error}"
+        )
+    return ""
 
 
 def tally(report: SendReport, issue_id: str | None, what: str) -> None:
@@ -277,11 +299,27 @@ def record(state: State, outcome: Outcome, report: SendReport) -> None:
     elif isinstance(outcome.error, BounceError):
         state.mark_bounced(issue_id, email, outcome.error.code, str(outcome.error))
         report.bounced += 1
+        report.bounced_addresses.append(email)
         report.problems.append(f"{email} bounced: {outcome.error}")
     else:
         state.mark_failed(issue_id, email, str(outcome.error))
         report.failed += 1
         report.problems.append(f"{email}: {outcome.error}")
+
+
+def mark_bounced(config: Config, emails: list[str]) -> list[str]:
+    """Say `status: bounced` in the list too, in one edit at the end of the run, so that
+    `digest subscribers` and the web pages show it. The ledger already stops mail to them:
+    a list that cannot be written now (held by an edit) is reported, nothing more."""
+    try:
+        with subscribers.edit(config.subscribers) as editor:
+            for email in emails:
+                entry = editor.find(email)
+                if entry is not None:
+                    editor.set(entry, "status", "bounced")
+    except DigestError as exc:
+        return [f"{config.subscribers}: could not mark bounced addresses: {p}" for p in exc.problems]
+    return []
 
 
 def backend_opener(config: Config) -> Callable:

@@ -229,7 +229,7 @@ def write_readers(path: Path, n: int) -> list[str]:
 
 
 def write_project(
-    root: Path, *, url: str, readers: int, delivery: str = "", newsletter: str = ""
+    root: Path, *, url: str, readers: int, delivery: str = "", newsletter: str = "", concurrency: int = 4
 ) -> list[str]:
     """digest.yaml, papers and `readers` readers in `root`; the readers' addresses."""
     root.mkdir(parents=True, exist_ok=True)
@@ -250,7 +250,7 @@ state: state.db
 archive: null
 delivery:
   url: {url}
-  concurrency: 4
+  concurrency: {concurrency}
   connect_timeout: 5
   timeout: 5
   retries: 3

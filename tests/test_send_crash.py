@@ -4,6 +4,7 @@ runs at once, and claims held by live and dead runs. Deliveries are counted at t
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -80,6 +81,25 @@ def test_a_killed_run_resumes_nobody_missing_only_in_flight_twice_and_a_third_ru
         f"({len(in_flight)} in flight); {sum(after_second.values())} after run 2 "
         f"({len(doubled)} duplicates); run 3 delivered 0",
     )
+
+
+def test_ctrl_c_lets_messages_under_way_finish_records_them_and_a_rerun_sends_nobody_twice(tmp_path):
+    with SmtpServer() as sink:
+        emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=READERS)
+        first = _start_send(tmp_path)
+        try:
+            assert sink.wait_for(KILL_AFTER), "the first run never got going"
+        finally:
+            first.send_signal(signal.SIGINT)
+            out, err = first.communicate(timeout=60)
+        assert first.returncode == 130, err
+        assert "stopped: interrupted (Ctrl-C)" in err and "not reached" in out
+        assert "claimed" not in _statuses(tmp_path).values()  # everything under way was recorded
+        assert sink.total() < READERS
+
+        second = run_cli("send", "--now", NOW, cwd=tmp_path)
+        assert second.returncode == 0, second.stderr
+    assert sink.counts() == {email: 1 for email in emails}  # not even the in-flight ones twice
 
 
 def test_two_runs_at_once_send_every_reader_exactly_once(tmp_path, capsys):
