@@ -4,27 +4,19 @@ no value, however hostile or long, folded over lines or able to start a header o
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 from email import message_from_bytes, policy
 from email.header import decode_header, make_header
 
 import pytest
 
-from digest.mail import MAX_LINE, Envelope, compose
+from digest.mail import MAX_LINE, compose
 from digest.models import Paper, Pick, Section
 from digest.render import Rendered, subject_line
 
 from .helpers_smtp import NOW, write_project
-
-ENVELOPE = Envelope(
-    sender="Trending Papers <papers@example.org>",
-    to_email="ada@example.org",
-    to_name="Ada Lovelace",
-    issue_id="2026-08-14",
-    list_name="Trending Papers",
-    unsubscribe_url="https://papers.example.org/unsubscribe?token=abc",
-)
-WHEN = datetime(2026, 8, 14, 7, 0, tzinfo=UTC)
+from .test_mail_compose import ENVELOPE
+from .test_mail_compose import NOW as WHEN
 
 
 def _sections(label: str, n: int) -> list[Section]:

@@ -41,6 +41,17 @@ def _start_send(root: Path) -> subprocess.Popen:
     )
 
 
+def _stop_partway(sink, root: Path, how: signal.Signals) -> subprocess.CompletedProcess:
+    """Start `digest send`, signal it once KILL_AFTER messages have arrived, wait for it."""
+    process = _start_send(root)
+    try:
+        assert sink.wait_for(KILL_AFTER), "the run never got going"
+    finally:
+        process.send_signal(how)
+        out, err = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
 def _statuses(root: Path) -> dict[str, str]:
     return dict(sqlite3.connect(root / "state.db").execute("SELECT email, status FROM deliveries"))
 
@@ -50,12 +61,7 @@ def test_a_killed_run_resumes_nobody_missing_only_in_flight_twice_and_a_third_ru
 ):
     with SmtpServer() as sink:
         emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=READERS)
-        first = _start_send(tmp_path)
-        try:
-            assert sink.wait_for(KILL_AFTER), "the first run never got going"
-        finally:
-            first.kill()  # SIGKILL: no cleanup of any kind
-            first.communicate()
+        _stop_partway(sink, tmp_path, signal.SIGKILL)  # no cleanup of any kind
         after_kill = sink.total()
         in_flight = {email for email, status in _statuses(tmp_path).items() if status == "claimed"}
         assert after_kill < READERS, "the run finished before the kill; nothing was tested"
@@ -86,14 +92,9 @@ def test_a_killed_run_resumes_nobody_missing_only_in_flight_twice_and_a_third_ru
 def test_ctrl_c_lets_messages_under_way_finish_records_them_and_a_rerun_sends_nobody_twice(tmp_path):
     with SmtpServer() as sink:
         emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=READERS)
-        first = _start_send(tmp_path)
-        try:
-            assert sink.wait_for(KILL_AFTER), "the first run never got going"
-        finally:
-            first.send_signal(signal.SIGINT)
-            out, err = first.communicate(timeout=60)
-        assert first.returncode == 130, err
-        assert "stopped: interrupted (Ctrl-C)" in err and "not reached" in out
+        first = _stop_partway(sink, tmp_path, signal.SIGINT)
+        assert first.returncode == 130, first.stderr
+        assert "stopped: interrupted (Ctrl-C)" in first.stderr and "not reached" in first.stdout
         assert "claimed" not in _statuses(tmp_path).values()  # everything under way was recorded
         assert sink.total() < READERS
 
