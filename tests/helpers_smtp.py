@@ -140,8 +140,10 @@ class SmtpServer:
         starttls: ssl.SSLContext | None = None,
         implicit_tls: ssl.SSLContext | None = None,
         users: dict[str, str] | None = None,
+        smtputf8: bool = False,
     ):
         self.sink = Sink()
+        self.smtputf8 = smtputf8
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.starttls = starttls
@@ -157,7 +159,7 @@ class SmtpServer:
         return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
     def _protocol(self) -> _FaultySMTP:
-        options: dict = {"hostname": "localhost"}
+        options: dict = {"hostname": "localhost", "enable_SMTPUTF8": self.smtputf8}
         if self.starttls is not None:
             options["tls_context"] = self.starttls
         if self.users is not None:

@@ -186,3 +186,17 @@ def test_dry_run_sends_and_records_nothing_and_to_sends_to_one_reader(tmp_path):
         assert not (tmp_path / "state.db").exists()
         one = _send(tmp_path, to=emails[3].upper())
     assert one.sent == 1 and sink.counts() == {emails[3]: 1}
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+def test_an_address_with_non_ascii_letters_needs_a_server_that_takes_them(tmp_path, smtputf8):
+    with SmtpServer(smtputf8=smtputf8) as sink:
+        write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=2)
+        listed = (tmp_path / "subscribers.yaml").read_text()
+        (tmp_path / "subscribers.yaml").write_text(listed + "  - email: zoë@exämple.org\n    name: Zoë\n")
+        report = _send(tmp_path)
+    if smtputf8:
+        assert report.sent == 3 and "zoë@exämple.org" in sink.counts()
+    else:  # that reader fails with the reason; the others are not held up, nobody bounces
+        assert (report.sent, report.failed, report.bounced) == (2, 1, 0)
+        assert any("cannot take non-ASCII addresses (no SMTPUTF8)" in p for p in report.problems)
