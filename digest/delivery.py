@@ -229,9 +229,7 @@ class SmtpBackend:
                 smtp.login(t.user or "", t.password)
             else:
                 smtp.user, smtp.password = t.user or "", t.password
-                code, reply = smtp.auth(mechanism, getattr(smtp, f"auth_{mechanism.lower()}"))
-                if code not in (235, 503):
-                    raise smtplib.SMTPAuthenticationError(code, reply)
+                smtp.auth(mechanism, getattr(smtp, f"auth_{mechanism.lower()}"))
         except smtplib.SMTPNotSupportedError:
             raise FatalError(f"{t} offers no login (AUTH); remove the user from the URL") from None
         except smtplib.SMTPAuthenticationError as exc:
@@ -241,6 +239,8 @@ class SmtpBackend:
                 exc.smtp_error,
                 FatalError,
             ) from None
+        except smtplib.SMTPServerDisconnected:
+            raise  # the connection dropped: transient, as anywhere else
         except smtplib.SMTPException as exc:
             raise FatalError(f"{t}: login as {t.user!r} failed: {_describe(exc)}") from None
 
