@@ -145,7 +145,7 @@ def cmd_bounces(args: argparse.Namespace) -> int:
 
         with State(config.state) as state:
             cleared = state.clear_bounce(args.clear)
-        with subscribers.edit(config.subscribers) as editor:  # the list said bounced too
+        with subscribers.edit(config.subscribers, subscribers.known_topics(config)) as editor:
             entry = editor.find(args.clear)
             if entry is not None and entry.get("status") == "bounced":
                 editor.set(entry, "status", "active")
@@ -368,7 +368,13 @@ def cmd_unsubscribe(args: argparse.Namespace) -> int:
     from . import subscribers
 
     config = _config(args)
-    change = subscribers.set_status(config.subscribers, args.email, "unsubscribed", now=datetime.now(UTC))
+    change = subscribers.set_status(
+        config.subscribers,
+        args.email,
+        "unsubscribed",
+        now=datetime.now(UTC),
+        topics=subscribers.known_topics(config),
+    )
     state = "unsubscribed" if change.changed else "already unsubscribed"
     print(f"{change.after.email}: {state}; the entry stays in {config.subscribers} as a record")
     return EXIT_OK

@@ -67,18 +67,19 @@ def request(
     a stranger typing someone's address into the web form must change nothing.
     """
     path = config.subscribers
-    if problem := subscribers.unknown_topics(prefs.get("topics") or [], config):
+    topics = subscribers.known_topics(config)
+    if problem := subscribers.unknown_topics(prefs.get("topics") or [], topics):
         raise DigestError(f"topics: {problem}")
-    current = subscribers.find(path, email)
+    current = subscribers.find(path, email, topics)
     if current is not None and current.active and not confirmed:
         if update_active and prefs:
-            change = subscribers.upsert(path, email, prefs)
+            change = subscribers.upsert(path, email, prefs, topics=topics)
             return Requested(change.after, "updated")
         return Requested(current, "already active")
     changes: dict[str, Any] = {**prefs, "status": "active" if confirmed else "pending"}
     if confirmed:
         changes["confirmed"] = now
-    change = subscribers.upsert(path, email, changes, new={**defaults(config), "created": now})
+    change = subscribers.upsert(path, email, changes, new={**defaults(config), "created": now}, topics=topics)
     if confirmed:
         return Requested(change.after, "activated")
     where = send_confirmation(config, change.after, now=now, secret=secret)
@@ -152,10 +153,11 @@ def confirm(config: Config, token: str, *, now: datetime, secret: str) -> Confir
     verified = tokens.verify_expiring(secret, PURPOSE, token, now)
     if verified.email is None:
         return Confirmed(None, verified.problem)
-    current = subscribers.find(config.subscribers, verified.email)
+    topics = subscribers.known_topics(config)
+    current = subscribers.find(config.subscribers, verified.email, topics)
     if current is None:
         return Confirmed(None, "unknown")
     if current.active:
         return Confirmed(current)
-    change = subscribers.set_status(config.subscribers, verified.email, "active", now=now)
+    change = subscribers.set_status(config.subscribers, verified.email, "active", now=now, topics=topics)
     return Confirmed(change.after)

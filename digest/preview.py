@@ -37,7 +37,11 @@ class Preview:
 
 
 def choose_reader(config: Config, to: str | None) -> Subscriber:
-    listed = subscribers.load(config.subscribers) if config.subscribers.exists() else []
+    listed = (
+        subscribers.load(config.subscribers, subscribers.known_topics(config))
+        if config.subscribers.exists()
+        else []
+    )
     if to:
         for reader in listed:
             if reader.email.lower() == to.lower():

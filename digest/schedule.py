@@ -102,7 +102,8 @@ class Daemon:
     def plan(self) -> None:
         """One job per distinct next-slot instant of the active readers; stale jobs go."""
         try:
-            readers = [r for r in subscribers.load(self.config.subscribers) if r.active]
+            listed = subscribers.load(self.config.subscribers, subscribers.known_topics(self.config))
+            readers = [r for r in listed if r.active]
         except DigestError as exc:
             for problem in exc.problems:
                 log.error("%s", problem)

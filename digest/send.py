@@ -99,12 +99,13 @@ def run(
 
     # The list is checked whole first (nothing is sent from a bad list), then read afresh,
     # one reader at a time, at each pass: it is never held, however long it is.
-    problems = subscribers.scan(config.subscribers)
+    topics = subscribers.known_topics(config)
+    problems = subscribers.scan(config.subscribers, topics)
     if problems:
         raise DigestError(problems)
 
     def readers() -> Iterator[Subscriber]:
-        for reader in subscribers.stream(config.subscribers):
+        for reader in subscribers.stream(config.subscribers, topics):
             if reader.active and (to is None or reader.email.lower() == to.lower()):
                 yield reader
 
@@ -312,7 +313,7 @@ def mark_bounced(config: Config, emails: list[str]) -> list[str]:
     `digest subscribers` and the web pages show it. The ledger already stops mail to them:
     a list that cannot be written now (held by an edit) is reported, nothing more."""
     try:
-        with subscribers.edit(config.subscribers) as editor:
+        with subscribers.edit(config.subscribers, subscribers.known_topics(config)) as editor:
             for email in emails:
                 entry = editor.find(email)
                 if entry is not None:

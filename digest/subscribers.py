@@ -14,7 +14,7 @@ import io
 import os
 import re
 import stat
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +43,8 @@ LOCK_WAIT = 30.0  # seconds; an edit holds the lock for milliseconds
 FIELD_ORDER = list(Subscriber.model_fields)
 _CLOCK = re.compile(r"\d\d:\d\d")
 _ENTRY = re.compile(r"^( *)- +\w+ *:", re.MULTILINE)
+# The names a reader may follow in `topics`, casefolded -> theme key (see known_topics).
+Topics = Mapping[str, str]
 
 
 class NotListed(DigestError):
@@ -57,9 +59,10 @@ class Checked:
     problems: list[str] = field(default_factory=list)
 
 
-def known_topics(config: Config | None = None) -> dict[str, str]:
+def known_topics(config: Config | None = None) -> Topics:
     """Names a reader may use in `topics`: every theme key and label (casefolded) -> key, of
-    the taxonomy `config` asks for (custom themes included), else the built-in one."""
+    the taxonomy `config` asks for (custom themes included), else the built-in one. Every
+    function here that reads or edits the list takes these as `topics` (None: built-in)."""
     if config is None or not config.themes.custom:
         return _built_in_topics()
     from .themes import configured
@@ -68,13 +71,13 @@ def known_topics(config: Config | None = None) -> dict[str, str]:
 
 
 @functools.cache  # the built-in taxonomy does not change while the process runs
-def _built_in_topics() -> dict[str, str]:
+def _built_in_topics() -> Topics:
     from .themes import load_taxonomy
 
     return _names(load_taxonomy())
 
 
-def _names(taxonomy: list) -> dict[str, str]:
+def _names(taxonomy: list) -> Topics:
     names = {}
     for topic in taxonomy:
         names[topic.key.casefold()] = topic.key
@@ -82,9 +85,9 @@ def _names(taxonomy: list) -> dict[str, str]:
     return names
 
 
-def unknown_topics(topics: list[str], config: Config | None = None) -> str | None:
+def unknown_topics(topics: list[str], known: Topics | None = None) -> str | None:
     """A problem line if any of `topics` is not a theme key or label, else None."""
-    known = known_topics(config)
+    known = _built_in_topics() if known is None else known
     strangers = [t for t in topics if t.casefold() not in known]
     if not strangers:
         return None
@@ -92,12 +95,12 @@ def unknown_topics(topics: list[str], config: Config | None = None) -> str | Non
     return f"unknown topic(s) {', '.join(map(repr, strangers))}; use a theme key or label: {keys}"
 
 
-def check(path: Path, topics: Collection[str] | None = None) -> Checked:
+def check(path: Path, topics: Topics | None = None) -> Checked:
     """Validate every entry; never stops at the first problem."""
     return check_document(yamlfile.load(path), topics)
 
 
-def check_document(doc: yamlfile.Document, topics: Collection[str] | None = None) -> Checked:
+def check_document(doc: yamlfile.Document, topics: Topics | None = None) -> Checked:
     result = Checked()
     data = doc.data
     if data is None:
@@ -121,9 +124,8 @@ def check_document(doc: yamlfile.Document, topics: Collection[str] | None = None
 class EntryCheck:
     """Checks one entry at a time, remembering the addresses seen so far (duplicates)."""
 
-    def __init__(self, topics: Collection[str] | None = None):
-        self.topics = topics
-        self.topic_names = {t.casefold() for t in topics} if topics is not None else set(known_topics())
+    def __init__(self, topics: Topics | None = None):
+        self.topics = _built_in_topics() if topics is None else topics
         self.seen: dict[str, int] = {}
 
     def __call__(
@@ -147,22 +149,16 @@ class EntryCheck:
             where = doc.where((*loc, "email"))
             problems.append(f"{where}: {label}: duplicate address, already listed at line {self.seen[key]}")
             return None
-        strangers = [t for t in subscriber.topics if t.casefold() not in self.topic_names]
-        if strangers:
-            names = self.topics if isinstance(self.topics, dict) else known_topics()
-            known = ", ".join(sorted(set(names.values())))
-            problems.append(
-                f"{doc.where((*loc, 'topics'))}: {label}: unknown topic(s) "
-                f"{', '.join(map(repr, strangers))}; use a theme key or label: {known}"
-            )
+        if problem := unknown_topics(subscriber.topics, self.topics):
+            problems.append(f"{doc.where((*loc, 'topics'))}: {label}: {problem}")
             return None
         self.seen[key] = doc.line((*loc, "email")) or 0
         return subscriber
 
 
-def load(path: Path) -> list[Subscriber]:
+def load(path: Path, topics: Topics | None = None) -> list[Subscriber]:
     """All entries, or a DigestError listing every problem (nothing is sent from a bad list)."""
-    checked = check(path)
+    checked = check(path, topics)
     if checked.problems:
         raise DigestError(checked.problems)
     return checked.subscribers
@@ -174,7 +170,7 @@ def load(path: Path) -> list[Subscriber]:
 # to send. Memory stays flat however long the list.
 
 
-def scan(path: Path, topics: Collection[str] | None = None) -> list[str]:
+def scan(path: Path, topics: Topics | None = None) -> list[str]:
     """Every problem `check` would report, found without holding the list (none: it is good)."""
     problems: list[str] = []
     try:
@@ -185,7 +181,7 @@ def scan(path: Path, topics: Collection[str] | None = None) -> list[str]:
     return problems
 
 
-def stream(path: Path, topics: Collection[str] | None = None) -> Iterator[Subscriber]:
+def stream(path: Path, topics: Topics | None = None) -> Iterator[Subscriber]:
     """The valid entries, one at a time, read afresh from the file (after `scan` found it
     good; an entry broken since is left out)."""
     yielded = 0
@@ -197,7 +193,7 @@ def stream(path: Path, topics: Collection[str] | None = None) -> Iterator[Subscr
         yield from check(path, topics).subscribers[yielded:]
 
 
-def _streamed(path: Path, topics: Collection[str] | None, problems: list[str]) -> Iterator[Subscriber]:
+def _streamed(path: Path, topics: Topics | None, problems: list[str]) -> Iterator[Subscriber]:
     check_entry = EntryCheck(topics)
     for entry in yamlfile.stream_list(path, "subscribers"):
         subscriber = check_entry(entry.doc, entry.index, entry.value, problems)
@@ -205,11 +201,11 @@ def _streamed(path: Path, topics: Collection[str] | None, problems: list[str]) -
             yield subscriber
 
 
-def find(path: Path, email: str) -> Subscriber | None:
+def find(path: Path, email: str, topics: Topics | None = None) -> Subscriber | None:
     if not path.exists():
         return None
     wanted = email.lower()
-    return next((s for s in load(path) if s.email.lower() == wanted), None)
+    return next((s for s in load(path, topics) if s.email.lower() == wanted), None)
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -343,7 +339,7 @@ class Editor:
 
 
 @contextmanager
-def edit(path: Path, topics: Collection[str] | None = None) -> Iterator[Editor]:
+def edit(path: Path, topics: Topics | None = None) -> Iterator[Editor]:
     """Lock, re-read, let the caller change entries, check the result, replace the file.
 
     Nothing is written if the caller raises, if nothing changed, or if the result would not
@@ -433,7 +429,7 @@ def upsert(
     changes: dict[str, Any],
     *,
     new: dict[str, Any] | None = None,
-    topics: Collection[str] | None = None,
+    topics: Topics | None = None,
 ) -> Change:
     """Apply `changes` to the entry for `email`; if there is none, add one made of `new` and
     `changes`, or with `new=None` raise "not on the list".
@@ -456,9 +452,9 @@ def upsert(
         return Change(before, _snapshot(entry))
 
 
-def set_status(path: Path, email: str, status: str, *, now: datetime) -> Change:
+def set_status(path: Path, email: str, status: str, *, now: datetime, topics: Topics | None = None) -> Change:
     """Change an existing entry's status (`confirmed` is stamped when it becomes active)."""
     changes: dict[str, Any] = {"status": status}
     if status == "active":
         changes["confirmed"] = now
-    return upsert(path, email, changes)
+    return upsert(path, email, changes, topics=topics)

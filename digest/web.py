@@ -94,6 +94,7 @@ class Site:
         loader = jinja2.FileSystemLoader([str(Path(d) / "web") for d in template_dirs(config.templates)])
         self.env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
         self.topics = [(t.key, t.label, t.description) for t in configured(config.themes)]
+        self.known = subscribers.known_topics(config)  # what the list may name in `topics`
         self.zones = sorted(
             z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))
         )
@@ -182,7 +183,7 @@ def _check(site: Site, email: str, prefs: dict[str, Any]) -> str | None:
         if problem.startswith("email:"):
             return "Enter an email address like name@example.org."
         return problem.split(": ", 1)[-1]
-    return "Pick topics from the list." if subscribers.unknown_topics(prefs["topics"], site.config) else None
+    return "Pick topics from the list." if subscribers.unknown_topics(prefs["topics"], site.known) else None
 
 
 def _utcnow() -> datetime:
@@ -296,7 +297,12 @@ async def unsubscribe(request: Request) -> Response:
     # without cookies. The button below the GET page posts the same URL. Both just need the token.
     try:
         await run_in_threadpool(
-            subscribers.set_status, site.config.subscribers, email, "unsubscribed", now=_utcnow()
+            subscribers.set_status,
+            site.config.subscribers,
+            email,
+            "unsubscribed",
+            now=_utcnow(),
+            topics=site.known,
         )
     except subscribers.NotListed:
         return site.message("You're unsubscribed", f"{email} is not on the list.")
@@ -312,7 +318,7 @@ async def preferences(request: Request) -> Response:
     if email is None:
         return _bad_link(site, "invalid")
     try:
-        reader = await run_in_threadpool(subscribers.find, site.config.subscribers, email)
+        reader = await run_in_threadpool(subscribers.find, site.config.subscribers, email, site.known)
     except Exception as exc:
         return site.unavailable(exc)
     if reader is None:
@@ -325,9 +331,8 @@ async def preferences(request: Request) -> Response:
         "reader_status": reader.status,
     }
     if form is None:
-        known = subscribers.known_topics(site.config)
         values = reader.model_dump()
-        values["topics"] = [known.get(t.casefold(), t) for t in reader.topics]  # labels -> keys
+        values["topics"] = [site.known.get(t.casefold(), t) for t in reader.topics]  # labels -> keys
         values["keywords"] = ", ".join(reader.keywords)
         return site.with_form(request, "preferences.html", **context, **site.form_context(values))
     if not site.csrf_ok(request, form):
@@ -339,7 +344,9 @@ async def preferences(request: Request) -> Response:
             request, "preferences.html", 400, error=problem, **context, **site.form_context(values)
         )
     try:
-        change = await run_in_threadpool(subscribers.upsert, site.config.subscribers, email, prefs)
+        change = await run_in_threadpool(
+            subscribers.upsert, site.config.subscribers, email, prefs, topics=site.known
+        )
     except Exception as exc:
         return site.unavailable(exc)
     return site.message("Preferences saved", f"{email} will receive the digest {describe(change.after)}.")

@@ -225,3 +225,10 @@ def test_readers_may_follow_a_custom_theme_and_the_list_check_knows_it(tmp_path,
     (tmp_path / "digest.yaml").write_text(base + custom)
     with_custom = cli("subscribers", "--check", cwd=tmp_path)
     assert with_custom.returncode == 0, with_custom.stderr
+    # and every other command that reads or edits the list knows the custom theme too
+    sent = cli("send", cwd=tmp_path)
+    assert sent.returncode == 0 and "sent 1" in sent.stdout, sent.stderr
+    assert cli("preview", "--to", "a@example.org", cwd=tmp_path).returncode == 0
+    added = cli("subscribe", "b@example.org", "--topic", "quantum", "--confirmed", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert cli("unsubscribe", "a@example.org", cwd=tmp_path).returncode == 0
