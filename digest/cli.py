@@ -413,18 +413,13 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    config_help = "configuration file (default: ./digest.yaml)"
+    top = argparse.ArgumentParser(prog="digest", description="Trending research papers in your inbox.")
+    top.add_argument("--config", type=Path, default=Path("digest.yaml"), metavar="PATH", help=config_help)
+    # Also after the command. No default there: a command's default would overwrite a
+    # `--config` given before it (`digest --config lab.yaml send`).
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config",
-        type=Path,
-        default=Path("digest.yaml"),
-        metavar="PATH",
-        help="configuration file (default: ./digest.yaml)",
-    )
-
-    top = argparse.ArgumentParser(
-        prog="digest", parents=[common], description="Trending research papers in your inbox."
-    )
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="PATH", help=config_help)
     top.add_argument("--version", action="version", version=f"digest {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -109,3 +109,14 @@ def test_missing_config_is_a_usage_error(tmp_path, cli):
     result = cli("send", "--config", tmp_path / "nope.yaml", cwd=tmp_path)
     assert result.returncode == 2
     assert "nope.yaml: file not found" in result.stderr
+
+
+def test_config_may_come_before_or_after_the_command(project, tmp_path, cli):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for args in (
+        ("--config", project / "digest.yaml", "subscribers"),
+        ("subscribers", "--config", project / "digest.yaml"),
+    ):
+        result = cli(*args, cwd=elsewhere)
+        assert result.returncode == 0 and "3 subscribers" in result.stdout, result.stderr
