@@ -128,12 +128,18 @@ def write(config: Config, builder: Builder) -> Written:
     html = rendered.html.encode()
     page_path = folder / f"{builder.issue.id}.html"
     meta_path = folder / f"{builder.issue.id}.json"
-    changed = not (page_path.exists() and meta_path.exists() and page_path.read_bytes() == html)
     new = entry(view, builder.issue.id, builder.now)
-    if changed:
-        write_atomic(page_path, html)
-        write_atomic(meta_path, json.dumps(asdict(new), ensure_ascii=False, indent=1).encode())
-    index, feed, entries, problems = rebuild(config)
+    try:
+        changed = not (page_path.exists() and meta_path.exists() and page_path.read_bytes() == html)
+        if changed:
+            write_atomic(page_path, html)
+            write_atomic(meta_path, json.dumps(asdict(new), ensure_ascii=False, indent=1).encode())
+        index, feed, entries, problems = rebuild(config)
+    except OSError as exc:
+        raise DigestError(
+            f"{config.path}: archive: cannot write the archive in {folder} "
+            f"({exc.strerror or exc}); make it a folder you can write to, or point archive: elsewhere"
+        ) from None
     return Written(page_path, index, feed, new, changed, issues=len(entries), problems=problems)
 
 

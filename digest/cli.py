@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -43,7 +44,13 @@ def cmd_preview(args: argparse.Namespace) -> int:
         )
     config = _config(args)
     result = preview.build(config, now=_now(args.now), to=args.to, papers_file=args.papers)
-    files = preview.write(result, args.out)
+    try:
+        files = preview.write(result, args.out)
+    except OSError as exc:
+        raise DigestError(
+            f"--out {args.out}: cannot write the preview there ({exc.strerror or exc}); "
+            "give a folder you can write to"
+        ) from None
     message = result.message
     print(
         f"preview for {message.envelope.to_email}: {len(message.picks)} papers, "
@@ -381,8 +388,6 @@ def cmd_unsubscribe(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import os
-
     from . import web
     from .config import DEV_SECRET, SECRET_ENV
 
@@ -539,7 +544,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # so a reader who closed the pipe is handled below, not at exit
+        return code
     except DigestError as exc:
         for problem in exc.problems:
             print(f"digest: {problem}", file=sys.stderr)
@@ -550,6 +557,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("digest: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `digest ... | head`: the reader left. Point stdout at /dev/null so the interpreter's
+        # final flush does not raise again, and say nothing: that is what Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PARTIAL
 
 
 if __name__ == "__main__":

@@ -25,3 +25,11 @@ class DeliveryError(Exception):
     records it and goes on; a command sending one message reports it and exits 1."""
 
     exit_code = EXIT_PARTIAL
+
+
+def cannot_listen(host: str, port: int, exc: OSError) -> DigestError:
+    """A server that cannot bind: usually another process holds the port."""
+    return DigestError(
+        f"cannot listen on {host}:{port}: {exc.strerror or exc}; stop whatever holds the port "
+        "or choose another with --port"
+    )

@@ -14,7 +14,7 @@ import jinja2
 from . import rank, sources, subscribers
 from .build import Builder, Message, issue_for, issue_id_for
 from .config import Config, FileSource
-from .errors import EXIT_OK, DigestError
+from .errors import EXIT_OK, DigestError, cannot_listen
 from .mail import write_atomic
 from .models import Paper, Subscriber
 from .render import template_dirs
@@ -205,7 +205,7 @@ def serve(
     to: str | None = None,
     papers_file: Path | None = None,
     now: datetime | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = lambda line: print(line, flush=True),  # long-running: piped or not
 ) -> int:
     """Serve the live preview until interrupted: `/` shows the email at phone and desktop
     widths and reloads itself when a file changes; `/email.html`, `/digest.txt` and
@@ -214,7 +214,10 @@ def serve(
     live.refresh()
     if live.config is None:  # a wrong --config is a usage error; a broken template is shown
         raise DigestError(live.error)
-    server = ThreadingHTTPServer((host, port), _handler(live))
+    try:
+        server = ThreadingHTTPServer((host, port), _handler(live))
+    except OSError as exc:
+        raise cannot_listen(host, port, exc) from None
     url = f"http://{host}:{server.server_address[1]}/"
     log(f"serving the preview on {url} (Ctrl-C to stop)")
     folders = template_dirs(live.config.templates if live.config else None)

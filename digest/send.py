@@ -339,7 +339,8 @@ def write_archive(config: Config, builder: Builder) -> tuple[str, list[str]]:
     the mail still goes out: readers should not miss an issue over the web copy."""
     try:
         written = archive.write(config, builder)
-    except (OSError, DigestError) as exc:
-        detail = "; ".join(exc.problems) if isinstance(exc, DigestError) else str(exc)
-        return "", [f"archive {config.archive}: {detail}"]
+    except DigestError as exc:  # names the file and the folder already
+        return "", exc.problems
+    except OSError as exc:
+        return "", [f"archive {config.archive}: {exc.strerror or exc}"]
     return str(written.page), written.problems

@@ -31,6 +31,7 @@ import hmac
 import logging
 import re
 import secrets
+import socket
 import time
 from datetime import UTC, datetime
 from importlib import resources
@@ -51,7 +52,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import optin, subscribers, tokens
 from .config import Config
 from .due import describe, next_slot
-from .errors import DigestError
+from .errors import DigestError, cannot_listen
 from .models import FREQUENCIES
 from .state import State
 
@@ -477,8 +478,14 @@ def create_app(config: Config, secret: str) -> ASGIApp:
 def serve(config: Config, secret: str, *, host: str, port: int) -> None:
     import uvicorn
 
+    # Bind here rather than in uvicorn, which exits with its own code on a taken port.
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listening = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise cannot_listen(host, port, exc) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    uvicorn.run(
+    settings = uvicorn.Config(
         create_app(config, secret),
         host=host,
         port=port,
@@ -486,3 +493,5 @@ def serve(config: Config, secret: str, *, host: str, port: int) -> None:
         server_header=False,
         log_level="info",
     )
+    with listening:
+        uvicorn.Server(settings).run(sockets=[listening])

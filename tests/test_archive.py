@@ -119,3 +119,13 @@ def test_archive_switched_off_is_a_clear_usage_error_and_send_skips_it(project, 
     assert result.returncode == 2 and "archive: is off" in result.stderr
     assert cli("send", "--now", "2026-11-26T07:00:00+00:00", cwd=project).returncode == 0
     assert not (project / "archive").exists()
+
+
+def test_an_archive_folder_that_cannot_be_written_is_named_and_the_mail_still_goes(project, cli):
+    (project / "archive").write_text("a file where the archive folder should be\n")
+    result = cli("archive", "--now", DAY2, cwd=project)
+    assert result.returncode == 2 and "archive: cannot write the archive" in result.stderr
+    assert "Traceback" not in result.stderr
+    sent = cli("send", "--now", "2026-11-26T07:00:00+00:00", cwd=project)
+    assert sent.returncode == 1 and "sent 3" in sent.stdout
+    assert "cannot write the archive" in sent.stderr and "Traceback" not in sent.stderr

@@ -53,6 +53,14 @@ def test_bad_json_lines_are_all_reported_with_their_line_numbers():
     assert ":1:" not in problems
 
 
+def test_a_line_that_is_not_utf8_is_reported_with_its_number(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"title": "T", "abstract": "A"}\n{"title": "Caf\xe9", "abstract": "A"}\n')
+    with pytest.raises(DigestError) as caught:
+        file_source.read(path)
+    assert caught.value.problems == [f"{path}:2: not UTF-8 text; save the file as UTF-8"]
+
+
 def test_shipped_sample_keeps_the_seed_pages_order_and_invents_nothing():
     papers = file_source.read(ROOT / "samples" / "papers.jsonl")
     assert len(papers) == 49

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -31,6 +32,7 @@ def server(project):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},  # stdout as a pipe buffers
     )
     try:
         first = proc.stdout.readline()
@@ -99,3 +101,13 @@ def test_saving_the_config_reloads_it(server):
 def test_a_wrong_config_path_is_a_usage_error_not_a_server(project, cli):
     result = cli("preview", "--serve", "--port", "0", "--config", "nope.yaml", cwd=project)
     assert result.returncode == 2 and "nope.yaml" in result.stderr
+
+
+def test_a_port_in_use_is_a_usage_error_naming_it(project, cli):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("preview", "--serve", "--port", port, cwd=project)
+    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -2,6 +2,8 @@
 
 import json
 import sqlite3
+import subprocess
+import sys
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -89,6 +91,26 @@ def test_preview_writes_html_text_and_eml_for_one_reader(project, cli):
     html = (project / "pv" / "digest.html").read_text()
     assert "Speech and audio" in html  # Grace follows speech
     assert not (project / "outbox").exists()
+
+
+def test_an_out_folder_that_cannot_be_written_is_a_usage_error(project, cli):
+    (project / "pv").write_text("a file where the folder should be\n")
+    result = cli("preview", "--out", "pv", "--now", DAY1, cwd=project)
+    assert result.returncode == 2 and "--out pv: cannot write" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_reader_that_stops_reading_early_gets_no_traceback(project):
+    # `digest themes --json | head -1`: the pipe closes before digest has written it all
+    process = subprocess.Popen(
+        [sys.executable, "-m", "digest", "themes", "--papers", "samples/papers.jsonl", "--json"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.close()
+    errors = process.stderr.read()
+    assert process.wait(timeout=60) == 1 and errors == b""
 
 
 def test_themes_json_has_the_contract_shape_and_covers_every_paper(project, cli):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import shutil
+import socket
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -266,3 +267,13 @@ def test_serve_refuses_to_start_without_a_secret_unless_dev(project, cli, monkey
     with serving(project, secret=None, extra=("--dev",)) as base:
         assert httpx.get(f"{base}/subscribe").status_code == 200
     assert "development secret" in (project / "serve.log").read_text()
+
+
+def test_a_port_in_use_is_a_usage_error_naming_it(project, cli):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("serve", "--dev", "--port", port, cwd=project)
+    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr

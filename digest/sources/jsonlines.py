@@ -52,11 +52,16 @@ def read(path: Path, source: str | None = None) -> list[Paper]:
     papers: list[Paper] = []
     problems: list[str] = []
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open("rb")  # decoded line by line, so a bad byte is reported with its line
     except OSError as exc:
         raise DigestError(f"{path}: cannot read: {exc.strerror or exc}") from None
     with handle:
-        for number, line in enumerate(handle, start=1):
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                problems.append(f"{path}:{number}: not UTF-8 text; save the file as UTF-8")
+                continue
             if not line.strip():
                 continue
             try:
