@@ -3,14 +3,21 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEV    := $(VENV)/.installed-dev
 
 .PHONY: demo test bench eval lint clean
 
+# The demo needs only the project; tests, bench, eval and lint add the dev extra
+# (pytest, aiosmtpd, selenium, scikit-learn for the eval baseline, ruff).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(DEV): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(DEV)
 
 # The demo starts from an empty outbox and state each time, so it always delivers.
 demo: $(STAMP)
@@ -20,17 +27,17 @@ demo: $(STAMP)
 	@echo "Open preview/digest.html in a browser; the messages are .eml files under outbox/,"
 	@echo "the web archive (a page per issue, index.html, feed.xml) is under archive/."
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python -m bench
 
 # Theme quality: AMI against arXiv categories on recorded labelled papers, beside a baseline.
-eval: $(STAMP)
+eval: $(DEV)
 	$(BIN)/python -m eval.themes
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check digest tests bench scripts eval
 
 clean:
