@@ -43,6 +43,7 @@ LOCK_WAIT = 30.0  # seconds; an edit holds the lock for milliseconds
 FIELD_ORDER = list(Subscriber.model_fields)
 _CLOCK = re.compile(r"\d\d:\d\d")
 _ENTRY = re.compile(r"^( *)- +\w+ *:", re.MULTILINE)
+NOT_A_LIST = "expected 'subscribers:' followed by a list of entries, each like '  - email: you@example.org'"
 # The names a reader may follow in `topics`, casefolded -> theme key (see known_topics).
 Topics = Mapping[str, str]
 
@@ -105,8 +106,9 @@ def check_document(doc: yamlfile.Document, topics: Topics | None = None) -> Chec
     data = doc.data
     if data is None:
         return result
-    if not isinstance(data, dict) or not isinstance(data.get("subscribers", []), list):
-        result.problems.append(f"{doc.where()}: expected 'subscribers:' followed by a list of entries")
+    # `subscribers:` with nothing under it (every entry deleted) is an empty list.
+    if not isinstance(data, dict) or not isinstance(data.get("subscribers"), list | None):
+        result.problems.append(f"{doc.where()}: {NOT_A_LIST}")
         return result
     unknown = sorted(str(k) for k in data if k != "subscribers")
     for key in unknown:
@@ -270,12 +272,12 @@ class Editor:
         self.path = path
         self.doc = doc if doc is not None else CommentedMap()
         if not isinstance(self.doc, dict):
-            raise DigestError(f"{path}: expected 'subscribers:' followed by a list of entries")
+            raise DigestError(f"{path}: {NOT_A_LIST}")
         if self.doc.get("subscribers") is None:
             self.doc["subscribers"] = CommentedSeq()
         self.entries = self.doc["subscribers"]
         if not isinstance(self.entries, list):
-            raise DigestError(f"{path}: expected 'subscribers:' followed by a list of entries")
+            raise DigestError(f"{path}: {NOT_A_LIST}")
         self.changed = False
 
     def find(self, email: str) -> Any | None:

@@ -120,3 +120,24 @@ def test_config_may_come_before_or_after_the_command(project, tmp_path, cli):
     ):
         result = cli(*args, cwd=elsewhere)
         assert result.returncode == 0 and "3 subscribers" in result.stdout, result.stderr
+
+
+def test_a_subscribers_key_with_no_entries_is_an_empty_list_that_subscribe_can_fill(project, cli):
+    # What is left after deleting every entry of the example file: `subscribers:` and nothing.
+    _write(project / "subscribers.yaml", "# our readers\nsubscribers:   # add below\n")
+    listed = cli("subscribers", "--check", cwd=project)
+    assert listed.returncode == 0, listed.stderr
+    assert "0 subscribers" in listed.stdout
+    added = cli("subscribe", "kenji@example.org", "--confirmed", cwd=project)
+    assert added.returncode == 0, added.stderr
+    text = (project / "subscribers.yaml").read_text(encoding="utf-8")
+    assert "# our readers" in text and "- email: kenji@example.org" in text
+    assert cli("subscribers", "--check", cwd=project).returncode == 0
+
+
+def test_a_list_at_the_top_of_subscribers_yaml_says_how_to_write_it(project, cli):
+    _write(project / "subscribers.yaml", "- email: ada@example.org\n")
+    result = cli("subscribers", "--check", cwd=project)
+    assert result.returncode == 2
+    assert "subscribers.yaml:1: expected 'subscribers:' followed by a list of entries" in result.stderr
+    assert "- email: you@example.org" in result.stderr
