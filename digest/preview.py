@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import jinja2
+from pydantic import ValidationError
 
 from . import rank, sources, subscribers
 from .build import Builder, Message, issue_for, issue_id_for
@@ -46,7 +47,15 @@ def choose_reader(config: Config, to: str | None) -> Subscriber:
         for reader in listed:
             if reader.email.lower() == to.lower():
                 return reader
-        return Subscriber(email=to)
+        try:
+            return Subscriber(email=to)
+        except ValidationError as exc:
+            reason = exc.errors(include_url=False)[0]["msg"].removeprefix(
+                "value is not a valid email address: "
+            )
+            raise DigestError(
+                f"--to {to!r}: not an email address ({reason}); give one like ada@example.org"
+            ) from None
     active = [r for r in listed if r.active]
     return active[0] if active else Subscriber(email=SAMPLE_READER)
 

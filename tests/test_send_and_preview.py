@@ -100,6 +100,14 @@ def test_an_out_folder_that_cannot_be_written_is_a_usage_error(project, cli):
     assert "Traceback" not in result.stderr
 
 
+def test_preview_to_something_that_is_not_an_address_is_a_usage_error(project, cli):
+    result = cli("preview", "--to", "ada.example.org", "--out", "pv", "--now", DAY1, cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert "--to 'ada.example.org': not an email address" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project / "pv").exists()
+
+
 def test_a_reader_that_stops_reading_early_gets_no_traceback(project):
     # `digest themes --json | head -1`: the pipe closes before digest has written it all
     process = subprocess.Popen(
