@@ -28,6 +28,17 @@ def _now(value: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _port(value: str) -> int:
+    """--port: a TCP port number, 0 for any free one."""
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port; give 0 to 65535 (0 picks a free one)")
+    return port
+
+
 def _config(args: argparse.Namespace):
     from .config import load
 
@@ -446,7 +457,7 @@ def parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="with --serve: address to listen on (default: 127.0.0.1)"
     )
     p.add_argument(
-        "--port", type=int, default=8025, help="with --serve: port (default: 8025; 0 picks a free one)"
+        "--port", type=_port, default=8025, help="with --serve: port (default: 8025; 0 picks a free one)"
     )
     p.add_argument(
         "--explain",
@@ -528,7 +539,7 @@ def parser() -> argparse.ArgumentParser:
         "serve", parents=[common], help="web endpoints: subscribe, confirm, unsubscribe, archive"
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     p.add_argument("--dev", action="store_true", help="run without DIGEST_SECRET, with a development secret")
     p.set_defaults(func=cmd_serve)
 

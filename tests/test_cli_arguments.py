@@ -1,0 +1,19 @@
+"""Arguments a person can mistype: every one is a usage error (exit 2) naming the option,
+never a traceback, and nothing is sent or written."""
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("serve", "--dev", "--port", "99999"),
+        ("serve", "--dev", "--port", "-1"),
+        ("preview", "--serve", "--port", "70000"),
+    ],
+)
+def test_a_port_outside_0_to_65535_is_a_usage_error(project, cli, command):
+    result = cli(*command, cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert "--port" in result.stderr and "0 to 65535" in result.stderr
+    assert "Traceback" not in result.stderr
