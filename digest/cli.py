@@ -422,8 +422,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
     config = _config(args)
     config.secret()  # fail now, not at the first send, if links cannot be signed
-    if not args.poll > 0:
-        raise DigestError(f"--poll {args.poll}: give a number of seconds above 0, e.g. 10")
+    if not 0 < args.poll <= 86400:
+        raise DigestError(f"--poll {args.poll}: give a number of seconds above 0 and at most 86400, e.g. 10")
     start = _now(args.now) if args.now else None
     return schedule.main(config, start=start, poll=args.poll)
 

@@ -17,3 +17,12 @@ def test_a_port_outside_0_to_65535_is_a_usage_error(project, cli, command):
     assert result.returncode == 2, result.stderr
     assert "--port" in result.stderr and "0 to 65535" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("poll", ["inf", "1e300"])
+def test_a_poll_interval_too_long_to_schedule_is_a_usage_error(project, cli, poll):
+    result = cli("schedule", "--poll", poll, cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert f"--poll {float(poll)}" in result.stderr and "86400" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project / "outbox").exists()
