@@ -25,7 +25,12 @@ def _now(value: str | None) -> datetime:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise DigestError(f"--now {value!r}: not an ISO 8601 time, e.g. 2026-11-26T07:30:00+00:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # Issue days and send times are computed in every reader's zone, a day or a week either
+    # side: at the calendar's ends those fall off it.
+    if not datetime(2, 1, 1, tzinfo=UTC) <= moment <= datetime(9998, 12, 31, tzinfo=UTC):
+        raise DigestError(f"--now {value!r}: out of range; give a time between the years 2 and 9998")
+    return moment
 
 
 def _port(value: str) -> int:

@@ -26,3 +26,20 @@ def test_a_poll_interval_too_long_to_schedule_is_a_usage_error(project, cli, pol
     assert f"--poll {float(poll)}" in result.stderr and "86400" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (project / "outbox").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("send", "--due", "--now", "0001-01-01T00:00:00Z"),
+        ("send", "--due", "--now", "9999-12-31T23:59:59Z"),
+        ("archive", "--now", "0001-01-01T00:00:00Z"),
+        ("schedule", "--now", "9999-12-31T23:59:00Z"),
+    ],
+)
+def test_a_now_at_the_edge_of_the_calendar_is_a_usage_error(project, cli, command):
+    result = cli(*command, cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert "--now" in result.stderr and "between the years" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project / "outbox").exists() and not (project / "archive").exists()
