@@ -10,6 +10,7 @@ import binascii
 import functools
 import hashlib
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -217,7 +218,16 @@ def __getattr__(name: str):
 
 def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Write to a temporary file beside `path`, fsync, then rename over it. `mode` sets the
-    new file's permissions (a temporary file starts private, 0600)."""
+    new file's permissions (a temporary file starts private, 0600). A pipe or a device
+    (`/dev/stdout`, a named pipe) is written into: renaming over it would replace it."""
+    try:
+        special = not stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        special = False
+    if special:
+        with path.open("wb") as handle:
+            handle.write(data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

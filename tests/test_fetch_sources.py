@@ -2,7 +2,9 @@
 the public ones in ../shared/fixtures and small ones written for these tests."""
 
 import json
+import os
 import re
+import stat
 import threading
 import xml.etree.ElementTree as ET
 from datetime import date
@@ -327,6 +329,21 @@ def test_fetch_command_writes_json_lines_that_read_back_as_papers(server, tmp_pa
 
     bad = cli("fetch", "--date", "12/08/2026", cwd=tmp_path)
     assert bad.returncode == 2 and "write YYYY-MM-DD" in bad.stderr
+
+
+def test_fetch_out_to_a_pipe_writes_into_the_pipe_and_leaves_it_a_pipe(project, cli):
+    # `--out /dev/stdout`, a named pipe, a device: the papers go into it; a temporary file
+    # renamed over it would replace the pipe (or, as root, /dev/stdout itself).
+    pipe = project / "papers.pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    result = cli("fetch", "--out", pipe, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    reader.join(timeout=60)
+    assert len(received[0].decode().splitlines()) == 49
 
 
 def test_bad_source_config_names_the_line_and_the_field(tmp_path, cli):
