@@ -64,7 +64,10 @@ def papers_for(
     config: Config, papers_file: Path | None, day: date | None = None
 ) -> tuple[list[Paper], list[str]]:
     if papers_file is not None:
-        return file_source.read(papers_file), []
+        papers = file_source.read(papers_file)
+        if not papers:  # as for an empty day: no issue, rather than an empty one
+            raise DigestError(f"{papers_file}: no papers in it; give a file with at least one paper line")
+        return papers, []
     collected = sources.collect(
         config.sources, day=day, options=config.fetch, state=config.state, readonly=True
     )

@@ -129,3 +129,18 @@ def test_an_archive_folder_that_cannot_be_written_is_named_and_the_mail_still_go
     sent = cli("send", "--now", "2026-11-26T07:00:00+00:00", cwd=project)
     assert sent.returncode == 1 and "sent 3" in sent.stdout
     assert "cannot write the archive" in sent.stderr and "Traceback" not in sent.stderr
+
+
+def test_an_empty_papers_file_publishes_nothing_and_keeps_the_days_page(project, cli):
+    # Like a day on which every source answers with no papers: no issue, rather than an
+    # empty one replacing the page and feed entry the day's send wrote.
+    assert cli("archive", "--now", DAY2, cwd=project).returncode == 0
+    page = project / "archive" / "2026-08-14.html"
+    before = page.read_bytes()
+    (project / "empty.jsonl").write_text("")
+    for command in (("archive",), ("preview", "--out", "pv")):
+        result = cli(*command, "--papers", "empty.jsonl", "--now", DAY2, cwd=project)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert "empty.jsonl: no papers in it" in result.stderr
+    assert page.read_bytes() == before
+    assert not (project / "pv").exists()
