@@ -310,6 +310,8 @@ def cmd_themes(args: argparse.Namespace) -> int:
         out = {"themes": [{"label": t.label, "papers": t.ids()} for t in grouped]}
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return EXIT_OK
+    if not papers:
+        print(f"{args.papers}: no papers, so no themes")
     for theme in grouped:
         print(f"{theme.label} ({len(theme.papers)})")
         for paper in theme.papers:

@@ -141,3 +141,12 @@ def test_help_lists_only_commands_that_work(project, cli):
         assert command in result.stdout
     bad = cli("send", "--bogus", cwd=project)
     assert bad.returncode == 2 and "unrecognized arguments: --bogus" in bad.stderr
+
+
+def test_themes_on_a_file_without_papers_says_so(project, cli):
+    (project / "empty.jsonl").write_text("\n")
+    result = cli("themes", "--papers", "empty.jsonl", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "empty.jsonl: no papers, so no themes\n"
+    as_json = cli("themes", "--papers", "empty.jsonl", "--json", cwd=project)
+    assert json.loads(as_json.stdout) == {"themes": []}
