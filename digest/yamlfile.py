@@ -194,9 +194,10 @@ def _annotation_at(model: Any, loc: tuple[Any, ...]) -> Any:
 
 
 def _allowed_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
-    """The field names (aliases) the model accepts at `loc`."""
+    """The field names (aliases) the model accepts at `loc`; excluded fields are set by the
+    code (the config's own path), never written in a file."""
     fields_ = getattr(_annotation_at(model, loc), "model_fields", None) or {}
-    return [f.alias or name for name, f in fields_.items()]
+    return [f.alias or name for name, f in fields_.items() if not f.exclude]
 
 
 # --- long lists, one entry at a time (issue 6) -------------------------------------------------

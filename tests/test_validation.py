@@ -96,6 +96,17 @@ def test_config_errors_name_line_and_field(tmp_path):
     assert "digest.yaml:10: delivery.url:" in text and "file://DIR" in text
 
 
+def test_an_unknown_top_level_key_lists_only_keys_the_file_may_have(tmp_path):
+    path = _write(
+        tmp_path / "digest.yaml", "sources:\n  - kind: file\n    path: p.jsonl\nsubscriber: s.yaml\n"
+    )
+    with pytest.raises(DigestError) as caught:
+        config_mod.load(path)
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"{path}:4: unknown field 'subscriber'; known fields: newsletter, sources,")
+    assert "subscribers" in problem and not problem.endswith(", path")
+
+
 def test_config_paths_are_relative_to_the_config_file(tmp_path):
     (tmp_path / "lab").mkdir()
     path = _write(tmp_path / "lab" / "digest.yaml", "sources:\n  - kind: file\n    path: p.jsonl\n")
