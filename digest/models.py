@@ -178,6 +178,18 @@ class Subscriber(BaseModel):
             raise ValueError(f"unknown frequency {value!r}; use daily, weekdays or weekly:mon ... weekly:sun")
         return value
 
+    @field_validator("send_at", mode="before")
+    @classmethod
+    def _quoted_clock_time(cls, value: object) -> object:
+        # YAML 1.1 reads an unquoted 12:30 as 750 (minutes); 07:30 stays a string.
+        if isinstance(value, int) and not isinstance(value, bool):
+            hours, minutes = divmod(value, 60)
+            clock = f"{hours:02d}:{minutes:02d}" if 0 <= hours < 24 else "07:30"
+            raise ValueError(
+                f'{value} is how YAML reads a time without quotes; write it in quotes: send_at: "{clock}"'
+            )
+        return value
+
     @field_validator("send_at")
     @classmethod
     def _clock_time(cls, value: str) -> str:

@@ -34,6 +34,10 @@ BAD_LISTS = {
         "subscribers:\n  - email: Ada@Example.org\n  - email: ada@example.org\n",
         ["subscribers.yaml:3", "duplicate address, already listed at line 2"],
     ),
+    "send_at unquoted, which YAML reads as minutes": (
+        "subscribers:\n  - email: ada@example.org\n    send_at: 12:30\n",
+        ["subscribers.yaml:3", "entry 1 (ada@example.org)", 'in quotes: send_at: "12:30"'],
+    ),
     "bad send_at": (
         "subscribers:\n  - email: ada@example.org\n    send_at: '25:00'\n",
         ["subscribers.yaml:3", "send_at", "HH:MM"],
