@@ -6,6 +6,7 @@ tree ourselves and record the line of each path (`("subscribers", 3, "timezone")
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,10 @@ def validation_problems(doc: Document, exc: Any, model: Any, base: Loc = (), lab
             problems.append(f"{doc.where(loc)}: {prefix}{field_path}: {what}; use one of: {tags}")
             continue
         msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if err["type"] == "list_type" and isinstance(err["input"], str | int | float):
+            # `keywords: tokenizer` for `keywords: [tokenizer]`: show the list it should be
+            if typing.get_args(_annotation_at(model, err["loc"])) == (str,):
+                msg += f"; write a list, e.g. [{err['input']}]"
         problems.append(f"{doc.where(loc)}: {prefix}{field_path or 'top level'}: {msg}")
     return problems
 

@@ -38,6 +38,10 @@ BAD_LISTS = {
         "subscribers:\n  - email: ada@example.org\n    send_at: 12:30\n",
         ["subscribers.yaml:3", "entry 1 (ada@example.org)", 'in quotes: send_at: "12:30"'],
     ),
+    "a word where a list belongs": (
+        "subscribers:\n  - email: ada@example.org\n    keywords: tokenizer\n",
+        ["subscribers.yaml:3", "keywords: Input should be a valid list; write a list, e.g. [tokenizer]"],
+    ),
     "bad send_at": (
         "subscribers:\n  - email: ada@example.org\n    send_at: '25:00'\n",
         ["subscribers.yaml:3", "send_at", "HH:MM"],
