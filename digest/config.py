@@ -406,6 +406,10 @@ class Config(_Strict):
 
 
 def load(path: Path = DEFAULT_CONFIG) -> Config:
+    if not path.exists():
+        raise DigestError(
+            f"{path}: file not found; run digest in the folder that holds it, or give --config PATH"
+        )
     doc = yamlfile.load(path)
     if not isinstance(doc.data, dict):
         raise DigestError(f"{path}: expected a mapping with newsletter:, sources:, ... at the top")

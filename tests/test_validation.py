@@ -130,6 +130,12 @@ def test_missing_config_is_a_usage_error(tmp_path, cli):
     assert "nope.yaml: file not found" in result.stderr
 
 
+def test_running_outside_the_project_folder_says_where_the_config_is_looked_for(tmp_path, cli):
+    result = cli("preview", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "digest.yaml: file not found" in result.stderr and "--config PATH" in result.stderr
+
+
 def test_config_may_come_before_or_after_the_command(project, tmp_path, cli):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
