@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from .errors import DigestError
 from .models import arxiv_id
 
 SCHEMA = """
@@ -103,18 +104,25 @@ def _now() -> str:
 class State:
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = path
-        if readonly and path.exists():
-            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        elif readonly:  # nothing sent yet: an empty history
-            self.db = sqlite3.connect(":memory:")
-            self.db.executescript(SCHEMA)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
-            _add_owner_column(self.db)
+        try:
+            if readonly and path.exists():
+                self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                self.db.execute("SELECT 1 FROM sqlite_master LIMIT 1")  # reads the file's header
+            elif readonly:  # nothing sent yet: an empty history
+                self.db = sqlite3.connect(":memory:")
+                self.db.executescript(SCHEMA)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(path, timeout=30)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.executescript(SCHEMA)
+                _add_owner_column(self.db)
+        except sqlite3.DatabaseError as exc:  # not SQLite, a folder, unreadable
+            raise DigestError(
+                f"{path}: cannot use it as the state database ({exc}); point state: in digest.yaml "
+                "at the SQLite file digest keeps, or at a new path to start afresh"
+            ) from None
 
     def close(self) -> None:
         self.db.close()

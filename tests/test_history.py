@@ -120,3 +120,16 @@ def test_resending_the_same_issue_keeps_its_own_papers(tmp_path):
         assert builder.history(state, READER) == frozenset()
         later = Builder(cfg, issue_for(cfg, [], day(2)), day(2), "secret")
         assert later.history(state, READER) == frozenset({"2608.12313"})
+
+
+def test_a_state_file_that_is_not_a_database_is_named_and_left_alone(project, cli):
+    state = project / ".digest" / "state.db"
+    state.parent.mkdir()
+    state.write_text("notes, not a database\n")
+    for command in (("send",), ("send", "--dry-run"), ("preview", "--out", "pv"), ("bounces",)):
+        result = cli(*command, cwd=project)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "state.db: cannot use it as the state database" in result.stderr, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert state.read_text() == "notes, not a database\n"
+    assert not (project / "outbox").exists()
