@@ -18,6 +18,7 @@ import secrets
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -97,6 +98,20 @@ def _add_owner_column(db: sqlite3.Connection) -> None:
                 raise
 
 
+def _use_wal(db: sqlite3.Connection, wait: float = 30.0) -> None:
+    """Switch a state file to WAL. Two runs opening a new file at once: the switch answers
+    "database is locked" at once, without waiting as other statements do, so wait here."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -114,7 +129,7 @@ class State:
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self.db = sqlite3.connect(path, timeout=30)
-                self.db.execute("PRAGMA journal_mode=WAL")
+                _use_wal(self.db)
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(SCHEMA)
                 _add_owner_column(self.db)

@@ -3,6 +3,7 @@ runs at once, and claims held by live and dead runs. Deliveries are counted at t
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sqlite3
@@ -162,3 +163,24 @@ def test_a_state_file_from_before_claims_named_their_run_is_upgraded_and_resumed
         db.close()
         result = send.run(_config(tmp_path), now=datetime.fromisoformat(NOW), log=lambda line: None)
     assert result.sent == 3 and sink.counts() == {email: 1 for email in emails}
+
+
+def _open_state(path: Path, start) -> str | None:
+    start.wait()
+    try:
+        State(path).close()
+    except Exception as exc:  # reported to the test, which names it
+        return repr(exc)
+    return None
+
+
+def test_runs_opening_a_new_state_file_at_the_same_moment_all_get_in(tmp_path):
+    # Two `digest send` from cron on a fresh deployment: each switches the new file to WAL.
+    context = multiprocessing.get_context("fork")
+    with context.Manager() as manager, context.Pool(4) as pool:
+        errors = []
+        for trial in range(20):
+            start = manager.Barrier(4)
+            path = tmp_path / f"state{trial}.db"
+            errors += [e for e in pool.starmap(_open_state, [(path, start)] * 4) if e]
+    assert errors == []
