@@ -81,6 +81,7 @@ def _syntax_error(exc: yaml.MarkedYAMLError, path: Path) -> DigestError:
 def _build(loader: Any, node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
+        _no_duplicate_keys(node)
         loader.flatten_mapping(node)  # resolve YAML merge keys (<<)
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -95,6 +96,21 @@ def _build(loader: Any, node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, (*loc, i), lines) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
+
+
+def _no_duplicate_keys(node: yaml.MappingNode) -> None:
+    """PyYAML keeps the last of two equal keys and drops the first without a word: two
+    `sources:` blocks would silently lose one. (A key after a `<<` merge may override it.)"""
+    first: dict[str, Any] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        if key_node.value in first:
+            raise yaml.MarkedYAMLError(
+                problem=f"duplicate key {key_node.value!r} (also at line {first[key_node.value].line + 1})",
+                problem_mark=key_node.start_mark,
+            )
+        first[key_node.value] = key_node.start_mark
 
 
 def validation_problems(doc: Document, exc: Any, model: Any, base: Loc = (), label: str = "") -> list[str]:
@@ -286,6 +302,8 @@ def _from_events(loader: Any, loc: Loc, lines: dict[Loc, int], tags: dict[str, s
             if not isinstance(key_event, yaml.ScalarEvent) or key_event.value == "<<":
                 raise NotStreamable  # a complex key or a merge key: `load` reports or resolves it
             key = _scalar(loader, key_event, tags)
+            if key in out:
+                raise NotStreamable  # a duplicate key: `load` reports it
             out[key] = _from_events(loader, (*loc, key), lines, tags)
             lines[(*loc, key)] = key_event.start_mark.line + 1
         return out

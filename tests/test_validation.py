@@ -115,6 +115,36 @@ def test_an_unknown_top_level_key_lists_only_keys_the_file_may_have(tmp_path):
     assert "subscribers" in problem and not problem.endswith(", path")
 
 
+def test_a_key_written_twice_is_an_error_not_a_silent_override(tmp_path, project, cli):
+    path = _write(
+        tmp_path / "other.yaml",
+        "sources:\n  - kind: file\n    path: a.jsonl\narchive: web\n"
+        "sources:\n  - kind: file\n    path: b.jsonl\n",
+    )
+    with pytest.raises(DigestError) as caught:
+        config_mod.load(path)
+    assert (
+        f"{path}:5:1: YAML syntax error: duplicate key 'sources' (also at line 1)" in caught.value.problems[0]
+    )
+    _write(
+        project / "subscribers.yaml",
+        "subscribers:\n  - email: ada@example.org\n    topics: [retrieval]\n    topics: [agents]\n",
+    )
+    result = cli("subscribers", "--check", cwd=project)
+    assert result.returncode == 2
+    assert "subscribers.yaml:4:5: YAML syntax error: duplicate key 'topics' (also at line 3)" in result.stderr
+
+
+def test_a_merge_key_may_still_be_overridden(tmp_path):
+    path = _write(
+        tmp_path / "digest.yaml",
+        "x-source: &file\n  kind: file\n  path: a.jsonl\nsources:\n  - <<: *file\n    path: b.jsonl\n",
+    )
+    with pytest.raises(DigestError) as caught:  # x-source is unknown, and only that
+        config_mod.load(path)
+    assert "unknown field 'x-source'" in caught.value.problems[0] and len(caught.value.problems) == 1
+
+
 def test_config_paths_are_relative_to_the_config_file(tmp_path):
     (tmp_path / "lab").mkdir()
     path = _write(tmp_path / "lab" / "digest.yaml", "sources:\n  - kind: file\n    path: p.jsonl\n")
