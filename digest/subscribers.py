@@ -349,9 +349,9 @@ def edit(path: Path, topics: Topics | None = None) -> Iterator[Editor]:
     """
     with locked(path):
         try:
-            text = path.read_text(encoding="utf-8") if path.exists() else HEADER
+            text = yamlfile.read_text(path) if path.exists() else HEADER
             mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             raise DigestError(f"{path}: cannot read: {exc}") from None
         handler, doc = _yaml(text)
         editor = Editor(path, doc)

@@ -42,15 +42,26 @@ class Document:
 
 
 def load(path: Path, *, missing_ok: bool = False) -> Document:
+    if missing_ok and not path.exists():
+        return Document(path, None)
+    return parse(read_text(path), path)
+
+
+def read_text(path: Path) -> str:
+    """The file as UTF-8 text, or a DigestError naming the line of the first byte that is not."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
-        if missing_ok:
-            return Document(path, None)
         raise DigestError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise DigestError(f"{path}: cannot read: {exc}") from None
-    return parse(text, path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DigestError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+        ) from None
 
 
 def parse(text: str, path: Path) -> Document:
@@ -257,7 +268,10 @@ def stream_list(path: Path, key: str):
         yield from _entries(loader, path, key)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, path) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        read_text(path)  # names the line of the first byte that is not UTF-8
+        raise DigestError(f"{path}: cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
         raise DigestError(f"{path}: cannot read: {exc}") from None
     finally:
         loader.dispose()

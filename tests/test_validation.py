@@ -145,6 +145,23 @@ def test_a_merge_key_may_still_be_overridden(tmp_path):
     assert "unknown field 'x-source'" in caught.value.problems[0] and len(caught.value.problems) == 1
 
 
+def test_a_file_not_saved_as_utf8_names_the_line_of_the_first_bad_byte(project, cli):
+    config = project / "digest.yaml"
+    config.write_bytes(config.read_bytes() + b"# caf\xe9\n")
+    line = config.read_bytes().count(b"\n")
+    result = cli("send", "--dry-run", cwd=project)
+    assert result.returncode == 2
+    assert f"digest.yaml:{line}: not UTF-8 text (byte 0xe9); save the file as UTF-8" in result.stderr
+    config.write_bytes(config.read_bytes().replace(b"# caf\xe9\n", b""))
+    subscribers = project / "subscribers.yaml"
+    subscribers.write_bytes(subscribers.read_bytes() + b"  - email: jos\xe9@example.org\n")
+    line = subscribers.read_bytes().count(b"\n")
+    for command in (("subscribers", "--check"), ("send",), ("unsubscribe", "ada@example.org")):
+        result = cli(*command, cwd=project)
+        assert result.returncode == 2
+        assert f"subscribers.yaml:{line}: not UTF-8 text (byte 0xe9)" in result.stderr, result.stderr
+
+
 def test_config_paths_are_relative_to_the_config_file(tmp_path):
     (tmp_path / "lab").mkdir()
     path = _write(tmp_path / "lab" / "digest.yaml", "sources:\n  - kind: file\n    path: p.jsonl\n")
