@@ -353,7 +353,11 @@ def edit(path: Path, topics: Topics | None = None) -> Iterator[Editor]:
             mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
         except OSError as exc:
             raise DigestError(f"{path}: cannot read: {exc}") from None
-        handler, doc = _yaml(text)
+        try:
+            handler, doc = _yaml(text)
+        except Exception as exc:  # ruamel's errors: say it as the readers of the list do
+            yamlfile.parse(text, path)  # a syntax error or a duplicate key, named by its line
+            raise DigestError(f"{path}: cannot edit: {exc}") from None
         editor = Editor(path, doc)
         yield editor
         if not editor.changed:

@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
+import pytest
+
 from digest import config as config_mod
 from digest import optin, subscribers, tokens
 from digest.config import DEV_SECRET
@@ -85,6 +87,23 @@ def test_unsubscribe_keeps_the_entry_as_a_record(project, cli):
     assert unknown.returncode == 2 and "nobody@example.org is not on the list" in unknown.stderr
     listing = cli("subscribers", cwd=project).stdout
     assert "3 subscribers (2 active, 1 unsubscribed)" in listing
+
+
+@pytest.mark.parametrize(
+    "mistake",
+    ["  - email: [unclosed\n", "  - email: bob@example.org\n    name: Bob\n    name: Robert\n"],
+    ids=["syntax error", "duplicate key"],
+)
+def test_a_list_that_does_not_parse_is_named_by_line_and_left_as_it_was(project, cli, mistake):
+    path = project / "subscribers.yaml"
+    path.write_text(path.read_text() + mistake)
+    before = path.read_bytes()
+    for command in (("unsubscribe", "ada@example.org"), ("subscribe", "kim@example.org", "--confirmed")):
+        result = cli(*command, cwd=project)
+        assert result.returncode == 2, (command, result.stderr)
+        assert re.search(r"subscribers\.yaml:2\d:\d+: YAML syntax error", result.stderr), result.stderr
+        assert "Traceback" not in result.stderr
+    assert path.read_bytes() == before
 
 
 def test_check_names_the_line_of_an_unknown_topic(project, cli):
