@@ -233,7 +233,11 @@ def write_readers(path: Path, n: int) -> list[str]:
 def write_project(
     root: Path, *, url: str, readers: int, delivery: str = "", newsletter: str = "", concurrency: int = 4
 ) -> list[str]:
-    """digest.yaml, papers and `readers` readers in `root`; the readers' addresses."""
+    """digest.yaml, papers and `readers` readers in `root`; the readers' addresses. A key in
+    `delivery` replaces the default of the same name (a key written twice is an error)."""
+    defaults = "  connect_timeout: 5\n  timeout: 5\n  retries: 3\n  backoff: 0.05\n  max_wait: 0.2\n"
+    given = {line.split(":")[0] for line in delivery.splitlines() if line.startswith("  ") and line[2] != " "}
+    defaults = "".join(line + "\n" for line in defaults.splitlines() if line.split(":")[0] not in given)
     root.mkdir(parents=True, exist_ok=True)
     write_papers(root / "papers.jsonl")
     emails = write_readers(root / "subscribers.yaml", readers)
@@ -253,12 +257,7 @@ archive: null
 delivery:
   url: {url}
   concurrency: {concurrency}
-  connect_timeout: 5
-  timeout: 5
-  retries: 3
-  backoff: 0.05
-  max_wait: 0.2
-{delivery}
+{defaults}{delivery}
 """
     )
     return emails

@@ -114,7 +114,7 @@ def test_a_damaged_entry_is_reported_and_the_rest_of_the_archive_still_built(pro
 
 def test_archive_switched_off_is_a_clear_usage_error_and_send_skips_it(project, cli):
     config = project / "digest.yaml"
-    config.write_text(config.read_text() + "\narchive: null\n")
+    config.write_text(config.read_text().replace("\narchive: archive ", "\narchive: null "))
     result = cli("archive", "--now", DAY2, cwd=project)
     assert result.returncode == 2 and "archive: is off" in result.stderr
     assert cli("send", "--now", "2026-11-26T07:00:00+00:00", cwd=project).returncode == 0
