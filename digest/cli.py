@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 from . import __version__
 from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DeliveryError, DigestError
 
+NOW_HELP = "pretend it is this time, e.g. 2026-11-26T07:30:00Z; UTC unless it has an offset (default: now)"
+
 
 def _now(value: str | None) -> datetime:
     """--now: an ISO 8601 instant; without an offset it is taken as UTC."""
@@ -454,7 +456,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, default=Path("preview"), metavar="DIR", help="output folder (default: ./preview)"
     )
-    p.add_argument("--now", metavar="ISO", help="pretend it is this time (default: now)")
+    p.add_argument("--now", metavar="ISO", help=NOW_HELP)
     p.add_argument(
         "--serve",
         action="store_true",
@@ -481,13 +483,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--papers", type=Path, metavar="FILE", help="papers as JSON lines instead of the configured sources"
     )
-    p.add_argument("--now", metavar="ISO", help="pretend it is this time (default: now)")
+    p.add_argument("--now", metavar="ISO", help=NOW_HELP)
     p.set_defaults(func=cmd_archive)
 
     p = sub.add_parser("send", parents=[common], help="deliver the current issue to every active subscriber")
     p.add_argument("--to", metavar="EMAIL", help="send to this one subscriber only")
     p.add_argument("--dry-run", action="store_true", help="build every message but send and record nothing")
-    p.add_argument("--now", metavar="ISO", help="pretend it is this time (default: now)")
+    p.add_argument("--now", metavar="ISO", help=NOW_HELP)
     p.add_argument(
         "--due",
         action="store_true",
@@ -551,7 +553,11 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("schedule", parents=[common], help="long-running: send to each reader at their time")
-    p.add_argument("--now", metavar="ISO", help="start the clock at this instant (to rehearse a day)")
+    p.add_argument(
+        "--now",
+        metavar="ISO",
+        help="start the clock at this instant, to rehearse a day; UTC unless it has an offset",
+    )
     p.add_argument(
         "--poll", type=float, default=10.0, metavar="SECONDS", help="how often to look for list changes"
     )

@@ -43,3 +43,9 @@ def test_a_now_at_the_edge_of_the_calendar_is_a_usage_error(project, cli, comman
     assert "--now" in result.stderr and "between the years" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (project / "outbox").exists() and not (project / "archive").exists()
+
+
+@pytest.mark.parametrize("command", ["send", "preview", "archive", "schedule"])
+def test_now_help_says_how_a_time_without_an_offset_is_read(project, cli, command):
+    result = cli(command, "--help", cwd=project)
+    assert "UTC unless it has an offset" in " ".join(result.stdout.split())
