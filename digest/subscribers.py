@@ -139,7 +139,8 @@ class EntryCheck:
         if isinstance(entry, dict) and entry.get("email"):
             label += f" ({entry['email']})"
         if not isinstance(entry, dict):
-            problems.append(f"{doc.where(loc)}: {label}: expected a mapping with at least 'email:'")
+            hint = f"; write '- email: {entry}'" if isinstance(entry, str) and "@" in entry else ""
+            problems.append(f"{doc.where(loc)}: {label}: expected a mapping with at least 'email:'{hint}")
             return None
         try:
             subscriber = Subscriber.model_validate(entry)

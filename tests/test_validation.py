@@ -42,6 +42,13 @@ BAD_LISTS = {
         "subscribers:\n  - email: ada@example.org\n    keywords: tokenizer\n",
         ["subscribers.yaml:3", "keywords: Input should be a valid list; write a list, e.g. [tokenizer]"],
     ),
+    "a bare address as an entry": (
+        "subscribers:\n  - ada@example.org\n",
+        [
+            "subscribers.yaml:2",
+            "entry 1: expected a mapping with at least 'email:'; write '- email: ada@example.org'",
+        ],
+    ),
     "bad send_at": (
         "subscribers:\n  - email: ada@example.org\n    send_at: '25:00'\n",
         ["subscribers.yaml:3", "send_at", "HH:MM"],
