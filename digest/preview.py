@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -227,7 +228,7 @@ def serve(
     if live.config is None:  # a wrong --config is a usage error; a broken template is shown
         raise DigestError(live.error)
     try:
-        server = ThreadingHTTPServer((host, port), _handler(live))
+        server = QuietHTTPServer((host, port), _handler(live))
     except OSError as exc:
         raise cannot_listen(host, port, exc) from None
     url = f"http://{host}:{server.server_address[1]}/"
@@ -241,6 +242,17 @@ def serve(
     finally:
         server.server_close()
     return EXIT_OK
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # A browser that closes a tab or reloads mid-request resets the connection: normal,
+        # and not worth a traceback in the terminal of someone restyling the newsletter.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _page(live: Live) -> str:

@@ -16,9 +16,11 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from digest.preview import QuietHTTPServer  # client resets are part of the fault tests
 
 
 @dataclass
@@ -77,7 +79,7 @@ class ReplayServer:
                     reply = route(seen) if callable(route) else route
                 server._answer(self, seen, reply)
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._http = QuietHTTPServer(("127.0.0.1", 0), _Handler)
         self._http.daemon_threads = True
         self._thread = threading.Thread(target=self._http.serve_forever, args=(0.02,), daemon=True)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import struct
 import subprocess
 import sys
 import urllib.error
@@ -38,7 +39,7 @@ def server(project):
         first = proc.stdout.readline()
         found = re.search(r"http://127\.0\.0\.1:\d+/", first)
         assert found, first + proc.stderr.read()
-        yield found.group(0), project
+        yield found.group(0), project, proc
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -60,7 +61,7 @@ def save(path, text: str) -> None:
 
 
 def test_preview_page_shows_the_email_at_two_widths_and_its_parts(server):
-    url, _ = server
+    url, _, _ = server
     status, page = get(url)
     assert status == 200
     assert 'src="/email.html" width="375"' in page and 'src="/email.html" width="800"' in page
@@ -72,7 +73,7 @@ def test_preview_page_shows_the_email_at_two_widths_and_its_parts(server):
 
 
 def test_saving_a_template_rebuilds_and_a_broken_one_shows_where_until_fixed(server):
-    url, project = server
+    url, project, _ = server
     layout = project / "my-templates" / "digest.mjml.j2"
     original = layout.read_text()
     version = get(url + "__version")[1]
@@ -92,7 +93,7 @@ def test_saving_a_template_rebuilds_and_a_broken_one_shows_where_until_fixed(ser
 
 
 def test_saving_the_config_reloads_it(server):
-    url, project = server
+    url, project, _ = server
     config = project / "digest.yaml"
     save(config, config.read_text().replace("name: Trending Papers", "name: Lab Reading List"))
     assert "Lab Reading List" in get(url + "email.html")[1]  # each request checks the files first
@@ -111,3 +112,15 @@ def test_a_port_in_use_is_a_usage_error_naming_it(project, cli):
         result = cli("preview", "--serve", "--port", port, cwd=project)
     assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_browser_that_drops_its_connection_leaves_no_traceback_in_the_terminal(server):
+    url, _, proc = server
+    host, port = url.removeprefix("http://").rstrip("/").split(":")
+    with socket.create_connection((host, int(port))) as dropped:
+        # linger 0: close() sends a reset, as a browser tab closed mid-request does
+        dropped.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    assert get(url + "digest.txt")[0] == 200  # still serving, and the reset has been handled
+    proc.terminate()
+    errors = proc.communicate(timeout=10)[1]
+    assert "Traceback" not in errors and "Exception occurred" not in errors, errors
