@@ -214,7 +214,7 @@ class _Progress:
         self.done = 0
         self.live = sys.stderr.isatty()
         if self.live:
-            print(f"fetching {total} sources...", end="", file=sys.stderr, flush=True)
+            print(f"fetching {_count(total, 'source')}...", end="", file=sys.stderr, flush=True)
 
     def __call__(self, report) -> None:
         self.done += 1
@@ -272,8 +272,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             raise DigestError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from None
         where = f" -> {args.out}"
     summary = (
-        f"{len(collected.reports)} sources, {failed} failed; "
-        f"{len(collected.papers)} paper{'' if len(collected.papers) == 1 else 's'} after merging"
+        f"{_count(len(collected.reports), 'source')}, {failed} failed; "
+        f"{_count(len(collected.papers), 'paper')} after merging"
     )
     print(summary + where, file=out)
     return EXIT_PARTIAL if failed else EXIT_OK
@@ -563,6 +563,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_schedule)
     return top
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def main(argv: list[str] | None = None) -> int:

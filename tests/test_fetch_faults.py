@@ -332,7 +332,8 @@ def test_send_goes_ahead_without_a_failed_source_and_says_so(server, tmp_path, c
 def test_preview_and_dry_run_after_fetch_read_the_state_file_fetch_made(server, tmp_path, cli):
     server.routes["/f"] = Reply(FEED.body, content_type="application/rss+xml", etag='"v1"')
     project = _project(tmp_path, [{"kind": "feed", "url": server.url + "/f"}])
-    assert cli("fetch", "--out", "papers.jsonl", cwd=project).returncode == 0
+    fetched = cli("fetch", "--out", "papers.jsonl", cwd=project)
+    assert fetched.returncode == 0 and "1 source, 0 failed;" in fetched.stdout
     assert (project / ".digest" / "state.db").exists()
     preview = cli("preview", "--to", "ada@example.org", cwd=project)
     assert preview.returncode == 0, preview.stderr
