@@ -369,15 +369,24 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
     from .due import describe
 
     config = _config(args)
-    result = optin.request(
-        config,
-        args.email,
-        _preferences(args),
-        now=datetime.now(UTC),
-        secret=config.secret(),
-        confirmed=args.confirmed,
-        update_active=True,
-    )
+    try:
+        result = optin.request(
+            config,
+            args.email,
+            _preferences(args),
+            now=datetime.now(UTC),
+            secret=config.secret(),
+            confirmed=args.confirmed,
+            update_active=True,
+        )
+    except DeliveryError as exc:  # the entry is written (pending) before its email goes
+        print(
+            f"digest: {args.email} stays pending: the confirmation email could not be sent ({exc}); "
+            f"run `digest subscribe {args.email}` again once the mail server takes mail, "
+            "or add --confirmed if you have their consent",
+            file=sys.stderr,
+        )
+        return exc.exit_code
     reader = result.subscriber
     if result.outcome == "confirmation sent":
         print(f"{reader.email}: pending; confirmation email sent to {result.delivered_to}")

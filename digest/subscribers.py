@@ -36,7 +36,8 @@ HEADER = """\
 # Who gets the digest. An entry without `status` is active: the list owner added it by hand.
 # Fields: email, name, status (pending, active, unsubscribed, bounced), frequency (daily,
 # weekdays, weekly:mon ... weekly:sun), send_at (HH:MM local), timezone (IANA), topics (theme
-# keys or labels), keywords, authors, categories, exclude, max_papers, created, confirmed.
+# keys or labels), keywords, authors, organizations, categories, exclude, max_papers, created,
+# confirmed.
 subscribers:
 """
 LOCK_WAIT = 30.0  # seconds; an edit holds the lock for milliseconds

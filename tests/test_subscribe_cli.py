@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
@@ -54,6 +55,25 @@ def test_subscribe_confirmed_adds_an_active_reader_without_email(project, cli):
     listing = cli("subscribers", cwd=project).stdout
     assert re.search(r"lab@example.org\s+active\s+weekly:mon\s+07:00 Europe/London\s+next Mon", listing)
     assert "4 subscribers (4 active)" in listing
+
+
+def test_a_refused_confirmation_leaves_the_reader_pending_and_says_to_rerun(project, cli, monkeypatch):
+    monkeypatch.setenv("DIGEST_SECRET", "test secret")  # real mail needs signed links
+    config = project / "digest.yaml"
+    with socket.socket() as closed:  # a port nobody listens on: the relay is down
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    config.write_text(config.read_text().replace("url: file://outbox", f"url: smtp://127.0.0.1:{port}"))
+    result = cli("subscribe", "kenji@example.org", cwd=project)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "kenji@example.org stays pending: the confirmation email could not be sent" in result.stderr
+    assert "run `digest subscribe kenji@example.org` again" in result.stderr
+    assert subscribers.find(project / "subscribers.yaml", "kenji@example.org").status == "pending"
+
+    config.write_text(config.read_text().replace(f"url: smtp://127.0.0.1:{port}", "url: file://outbox"))
+    again = cli("subscribe", "kenji@example.org", cwd=project)
+    assert again.returncode == 0 and "confirmation email sent" in again.stdout
+    assert (project / "outbox" / "confirmations" / "kenji@example.org.eml").exists()
 
 
 def test_subscribe_refuses_bad_input_and_changes_nothing(project, cli):
