@@ -104,16 +104,6 @@ def test_a_wrong_config_path_is_a_usage_error_not_a_server(project, cli):
     assert result.returncode == 2 and "nope.yaml" in result.stderr
 
 
-def test_a_port_in_use_is_a_usage_error_naming_it(project, cli):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = cli("preview", "--serve", "--port", port, cwd=project)
-    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
 def test_a_browser_that_drops_its_connection_leaves_no_traceback_in_the_terminal(server):
     url, _, proc = server
     host, port = url.removeprefix("http://").rstrip("/").split(":")

@@ -269,11 +269,12 @@ def test_serve_refuses_to_start_without_a_secret_unless_dev(project, cli, monkey
     assert "development secret" in (project / "serve.log").read_text()
 
 
-def test_a_port_in_use_is_a_usage_error_naming_it(project, cli):
+@pytest.mark.parametrize("command", [("serve", "--dev"), ("preview", "--serve")], ids=" ".join)
+def test_a_port_in_use_is_a_usage_error_naming_it(project, cli, command):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = cli("serve", "--dev", "--port", port, cwd=project)
+        result = cli(*command, "--port", port, cwd=project)
     assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
