@@ -20,8 +20,9 @@ Rules the routes keep:
 - Pages set `Referrer-Policy: no-referrer` (token URLs must not leak to other sites), a strict
   Content-Security-Policy and `frame-ancestors 'none'` (no clickjacking of the buttons).
 
-Blocking work (the YAML list, SQLite, delivery) runs in Starlette's thread pool. This module
-imports no ranking or rendering code: a web process stays small and starts fast.
+Blocking work (the YAML list, SQLite, delivery) runs in Starlette's thread pool. A web
+process imports no fetching or ranking code, so it stays small and starts fast; the renderer
+comes in only for the confirmation email.
 """
 
 from __future__ import annotations
