@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .errors import DigestError
-from .models import arxiv_id
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -288,7 +287,9 @@ class State:
         if since is not None:
             query += " AND issue >= ?"
             params += (since,)
-        return frozenset(arxiv_id(pid) or pid for (pid,) in self.db.execute(query, params))
+        # Stored ids are version-less already: every source strips versions and mark_sent
+        # stores paper.id.
+        return frozenset(pid for (pid,) in self.db.execute(query, params))
 
     # --- web: rate limits ---------------------------------------------------------------------
 
