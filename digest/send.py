@@ -117,10 +117,12 @@ def run(
     ):
         bounced = state.bounced()
         sent: dict[str, set[str]] = {}  # issue -> who has it, read once per issue
+        latest: dict[str, str] | None = None  # --due: reader -> latest issue they have, read once
 
         def standing(reader: Subscriber) -> tuple[str | None, str]:
             """The issue the reader is owed and what to do: "send", "not due", "sent" (they
             have it) or "bounced" (their address bounced before)."""
+            nonlocal latest
             issue_id = owed_issue(reader, now, due)
             if issue_id is None:
                 return None, "not due"
@@ -129,8 +131,13 @@ def run(
                 return issue_id, "bounced"
             if issue_id not in sent:
                 sent[issue_id] = state.sent_to(issue_id)
-            if email in sent[issue_id] or (due and (state.last_issue_sent(email) or "") >= issue_id):
+            if email in sent[issue_id]:
                 return issue_id, "sent"
+            if due:
+                if latest is None:
+                    latest = state.last_issues()
+                if latest.get(email, "") >= issue_id:
+                    return issue_id, "sent"
             return issue_id, "send"
 
         # Before fetching: is anyone owed anything? Usually the first reader is. A cron run

@@ -268,14 +268,15 @@ class State:
         )
         return dict(rows.fetchall())
 
-    def last_issue_sent(self, email: str) -> str | None:
-        """The latest issue this reader has received (issue ids are ISO dates, so they sort).
-        `send --due` never sends an issue older than this: a reader who got the 27th from
-        an explicit `digest send`, or in their old time zone, is not sent the 26th after."""
-        row = self.db.execute(
-            "SELECT MAX(issue) FROM deliveries WHERE email = ? AND status = 'sent'", (email.lower(),)
-        ).fetchone()
-        return row[0] if row else None
+    def last_issues(self) -> dict[str, str]:
+        """The latest issue each reader (lower case) has received; issue ids are ISO dates, so
+        they sort. `send --due` never sends an issue older than this: a reader who got the 27th
+        from an explicit `digest send`, or in their old time zone, is not sent the 26th after.
+        One query for the whole ledger: per reader it would scan the table each time."""
+        rows = self.db.execute(
+            "SELECT email, MAX(issue) FROM deliveries WHERE status = 'sent' GROUP BY email"
+        )
+        return dict(rows.fetchall())
 
     # --- history ---------------------------------------------------------------------------
 
