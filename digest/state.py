@@ -111,6 +111,24 @@ def _use_wal(db: sqlite3.Connection, wait: float = 30.0) -> None:
             time.sleep(0.01)
 
 
+def _open_rw(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """Open (or create) a state file for writing, with every table. The ledger and the HTTP
+    cache open it the same way: a file first made by `digest fetch` must still open read-only
+    for preview and dry runs, ledger tables and all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=30, check_same_thread=check_same_thread)
+    _use_wal(db)
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(SCHEMA)
+    _add_owner_column(db)
+    return db
+
+
+def _has(db: sqlite3.Connection, table: str) -> bool:
+    """Whether a table exists: a read-only state file may predate it."""
+    return db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone() is not None
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -126,12 +144,7 @@ class State:
                 self.db = sqlite3.connect(":memory:")
                 self.db.executescript(SCHEMA)
             else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(path, timeout=30)
-                _use_wal(self.db)
-                self.db.execute("PRAGMA synchronous=NORMAL")
-                self.db.executescript(SCHEMA)
-                _add_owner_column(self.db)
+                self.db = _open_rw(path)
         except sqlite3.DatabaseError as exc:  # not SQLite, a folder, unreadable
             raise DigestError(
                 f"{path}: cannot use it as the state database ({exc}); point state: in digest.yaml "
@@ -244,12 +257,12 @@ class State:
 
     def bounced(self) -> dict[str, str]:
         """Every bounced address (lower case) and why."""
-        if not self._has("bounces"):  # a read-only state file from before bounces were kept
+        if not _has(self.db, "bounces"):  # a read-only state file from before bounces were kept
             return {}
         return dict(self.db.execute("SELECT email, reason FROM bounces").fetchall())
 
     def bounces(self) -> list[Bounce]:
-        if not self._has("bounces"):
+        if not _has(self.db, "bounces"):
             return []
         rows = self.db.execute("SELECT email, code, reason, issue, at FROM bounces ORDER BY at, email")
         return [Bounce(*row) for row in rows]
@@ -258,9 +271,6 @@ class State:
         """Forget a bounce, so the address is mailed again; False if it had none."""
         with self.db:
             return bool(self.db.execute("DELETE FROM bounces WHERE email = ?", (email.lower(),)).rowcount)
-
-    def _has(self, table: str) -> bool:
-        return self.db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone() is not None
 
     def counts(self, issue: str) -> dict[str, int]:
         rows = self.db.execute(
@@ -313,7 +323,7 @@ class State:
 # conditional request and a 304, and the papers still come from the body we kept.
 
 HTTP_CACHE_KEEP_DAYS = 14
-HTTP_CACHE_SCHEMA = """
+SCHEMA += """
 CREATE TABLE IF NOT EXISTS http_cache (
     url            TEXT PRIMARY KEY,
     etag           TEXT,
@@ -353,16 +363,11 @@ class HttpCache:
             if not self.path.exists():
                 return None
             db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'http_cache'").fetchone():
+            if not _has(db, "http_cache"):
                 db.close()  # a state file from before the cache existed
                 return None
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            # The whole schema, not just ours: a state file first made by `digest fetch`
-            # must still open read-only for preview and dry runs, ledger tables and all.
-            db.executescript(SCHEMA + HTTP_CACHE_SCHEMA)
+            db = _open_rw(self.path, check_same_thread=False)
         self._db = db
         return db
 

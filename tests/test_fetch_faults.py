@@ -3,6 +3,7 @@ ends in a report that names the source and what happened, never in a traceback, 
 other sources still come through."""
 
 import json
+import multiprocessing
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -13,6 +14,7 @@ from digest import sources
 from digest.config import ArxivRssSource, FeedSource, Fetch, HFDailySource
 from digest.sources import arxiv_rss
 from digest.sources.httpclient import Client, retry_after_seconds
+from digest.state import HttpCache
 
 from .conftest import FIXTURES, ROOT
 from .helpers_http import ReplayServer, Reply, gzip_bomb, hf_daily_papers, recorded_reply
@@ -435,6 +437,27 @@ def test_an_unusable_state_file_turns_the_cache_off_not_the_fetch(server, tmp_pa
     assert collected.reports[0].ok and len(collected.papers) == 1
     (warning,) = collected.warnings
     assert warning.startswith(f"{tmp_path}/not-a-folder/s.db: HTTP cache off for this run (")
+
+
+def _store_in_cache(path: Path, start) -> str | None:
+    start.wait()
+    cache = HttpCache(path)
+    cache.put("https://example.org/feed", '"v1"', None, b"body")
+    cache.close()
+    return cache.problem
+
+
+def test_fetches_opening_a_new_state_file_at_the_same_moment_all_keep_their_cache(tmp_path):
+    # Two `digest fetch` from cron on a fresh deployment: each switches the new file to WAL,
+    # which answers "database is locked" at once to all but one unless they wait.
+    context = multiprocessing.get_context("fork")
+    with context.Manager() as manager, context.Pool(4) as pool:
+        problems = []
+        for trial in range(20):
+            start = manager.Barrier(4)
+            path = tmp_path / f"state{trial}.db"
+            problems += [p for p in pool.starmap(_store_in_cache, [(path, start)] * 4) if p]
+    assert problems == []
 
 
 def test_fetch_command_says_when_it_cannot_write_the_output(server, tmp_path, cli):
