@@ -155,7 +155,6 @@ class HFDailySource(_WebSource):
         return self.name or "hf_daily"
 
 
-ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 _ARXIV_CATEGORY = r"[a-z][a-z\-]*(\.[A-Za-z\-]+)?"
 
 

@@ -162,12 +162,6 @@ class State:
 
     # --- ledger (issue 6) -------------------------------------------------------------------
 
-    def status(self, issue: str, email: str) -> str | None:
-        row = self.db.execute(
-            "SELECT status FROM deliveries WHERE issue = ? AND email = ?", (issue, email.lower())
-        ).fetchone()
-        return row[0] if row else None
-
     def sent_to(self, issue: str) -> set[str]:
         """Everyone this issue has been delivered to (lower case)."""
         rows = self.db.execute("SELECT email FROM deliveries WHERE issue = ? AND status = 'sent'", (issue,))
@@ -271,12 +265,6 @@ class State:
         """Forget a bounce, so the address is mailed again; False if it had none."""
         with self.db:
             return bool(self.db.execute("DELETE FROM bounces WHERE email = ?", (email.lower(),)).rowcount)
-
-    def counts(self, issue: str) -> dict[str, int]:
-        rows = self.db.execute(
-            "SELECT status, COUNT(*) FROM deliveries WHERE issue = ? GROUP BY status", (issue,)
-        )
-        return dict(rows.fetchall())
 
     def last_issues(self) -> dict[str, str]:
         """The latest issue each reader (lower case) has received; issue ids are ISO dates, so

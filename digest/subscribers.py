@@ -216,12 +216,15 @@ def find(path: Path, email: str, topics: Topics | None = None) -> Subscriber | N
 
 
 @contextmanager
-def locked(path: Path, *, wait: float = LOCK_WAIT) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     """Hold the list's lock: a file beside the list, not the list itself, because the list
     is replaced by rename on every write and a lock on the old inode would guard nothing."""
     lock_path = path.with_name(path.name + ".lock")
     with file_lock(
-        lock_path, wait=wait, poll=0.01, taken=lambda p: DigestError(f"another edit holds {p}; try again")
+        lock_path,
+        wait=LOCK_WAIT,
+        poll=0.01,
+        taken=lambda p: DigestError(f"another edit holds {p}; try again"),
     ):
         yield
 

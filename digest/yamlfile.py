@@ -41,9 +41,7 @@ class Document:
         return f"{self.path}:{line}" if line else str(self.path)
 
 
-def load(path: Path, *, missing_ok: bool = False) -> Document:
-    if missing_ok and not path.exists():
-        return Document(path, None)
+def load(path: Path) -> Document:
     return parse(read_text(path), path)
 
 
@@ -181,8 +179,6 @@ def _without_union_tags(data: Any, loc: tuple[Any, ...]) -> Loc:
 
 def _union_members(annotation: Any) -> list[Any]:
     """The models of a (possibly Annotated) tagged union, in declaration order."""
-    import typing
-
     out = []
     for member in typing.get_args(annotation):
         if getattr(member, "model_fields", None):
@@ -193,16 +189,12 @@ def _union_members(annotation: Any) -> list[Any]:
 
 
 def _tags(member: Any) -> tuple[Any, ...]:
-    import typing
-
     kind = member.model_fields.get("kind")
     return typing.get_args(kind.annotation) if kind else ()
 
 
 def _annotation_at(model: Any, loc: tuple[Any, ...]) -> Any:
     """The type the model expects at `loc`, walking nested models, lists and tagged unions."""
-    import typing
-
     current: Any = model
     for part in loc:
         if isinstance(part, int):

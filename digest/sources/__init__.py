@@ -26,9 +26,6 @@ from .result import Fetched, FetchError
 if TYPE_CHECKING:
     from .httpclient import Client
 
-# Each kind is the module of that name here, imported when a source of that kind is
-# configured: `digest themes` and the `file` source never load httpx or feedparser.
-KINDS = ("file", "hf_daily", "arxiv_rss", "arxiv_api", "feed")
 # Sources whose listing belongs to a day (and so can be asked for an earlier one).
 DATED = frozenset({"hf_daily"})
 
@@ -141,6 +138,8 @@ def _one(source, day: date | None, client: Client | None) -> tuple[SourceReport,
     started = time.perf_counter()
     papers: list[Paper] = []
     try:
+        # Each kind is the module of that name here, imported when a source of that kind is
+        # configured: `digest themes` and the `file` source never load httpx or feedparser.
         kind = importlib.import_module(f"{__name__}.{source.kind}")
         fetched: Fetched = kind.fetch(source, client, day)
         papers = fetched.papers

@@ -54,12 +54,10 @@ class Cache(Protocol):
 
 @dataclass
 class Response:
-    url: str  # as requested (the cache key); `final_url` after redirects
-    final_url: str
+    final_url: str  # after redirects
     body: bytes
     content_type: str
     cached: bool  # the server said 304 and the body is the one we kept
-    attempts: int
 
 
 def _size(n: int) -> str:
@@ -156,7 +154,7 @@ class Client:
         while True:
             attempts += 1
             try:
-                return self._attempt(full, headers, cached, attempts)
+                return self._attempt(full, headers, cached)
             except _Transient as exc:
                 if attempts > self.limits.retries:
                     tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
@@ -177,7 +175,7 @@ class Client:
         ceiling = min(self.limits.max_wait, self.limits.backoff * 2 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    def _attempt(self, url: str, headers: dict[str, str], cached, attempts: int) -> Response:
+    def _attempt(self, url: str, headers: dict[str, str], cached) -> Response:
         limits = self.limits
         deadline = time.monotonic() + limits.timeout
         try:
@@ -188,7 +186,7 @@ class Client:
                     if cached is None or self.cache is None:
                         raise FetchError(f"{where}: answered 304 Not Modified, but nothing was cached")
                     self.cache.touch(url)
-                    return Response(url, where, cached.body, "", True, attempts)
+                    return Response(where, cached.body, "", True)
                 if status in _RETRY_STATUS:
                     retry_after = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
                     raise _Transient(f"{where}: HTTP {status} {response.reason_phrase}".rstrip(), retry_after)
@@ -213,7 +211,7 @@ class Client:
             etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
             if etag or modified:
                 self.cache.put(url, etag, modified, body)
-        return Response(url, where, body, response.headers.get("content-type", ""), False, attempts)
+        return Response(where, body, response.headers.get("content-type", ""), False)
 
     def _read(self, response: httpx.Response, deadline: float) -> bytes:
         limit = self.limits.max_bytes
