@@ -1,6 +1,6 @@
 """Delivery backends: hand one composed message to SMTP, a folder or the terminal.
 
-    open_backend(url, root, settings).deliver(raw, envelope) -> where it went
+    open_backend(settings, root).deliver(raw, envelope) -> where it went
 
 `delivery.url` picks the backend:
 
@@ -68,12 +68,12 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def open_backend(url: str, root: Path, settings: Delivery | None = None) -> Backend:
-    """The backend for a `delivery.url`; relative folders are relative to `root`. `settings`
-    (the config's `delivery:`) brings timeouts, TLS and DKIM; without it, the defaults."""
-    from .config import SMTP_PASSWORD_ENV, Delivery
+def open_backend(settings: Delivery, root: Path) -> Backend:
+    """The backend for the config's `delivery:` (its url, timeouts, TLS and DKIM); relative
+    folders are relative to `root`."""
+    from .config import SMTP_PASSWORD_ENV
 
-    settings = settings or Delivery(url=url)
+    url = settings.url
     parts = urlsplit(url)
     backend: Backend
     if parts.scheme in ("smtp", "smtps"):

@@ -106,7 +106,7 @@ def send_confirmation(config: Config, reader: Subscriber, *, now: datetime, secr
         "hours": config.web.confirm_hours,
         "when": describe(reader),
     }
-    backend = open_backend(config.delivery.url, config.root, config.delivery)
+    backend = open_backend(config.delivery, config.root)
     try:
         return backend.deliver(compose(config, envelope, context, now), envelope)
     finally:

@@ -335,7 +335,7 @@ def backend_opener(config: Config) -> Callable:
     that a bad URL or DKIM key is a usage error before anything is claimed."""
 
     def open_one():
-        return open_backend(config.delivery.url, config.root, config.delivery)
+        return open_backend(config.delivery, config.root)
 
     open_one().close()
     return open_one
