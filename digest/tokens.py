@@ -27,7 +27,7 @@ def _serializer(secret: str, purpose: str) -> URLSafeSerializer:
 def verify(secret: str, purpose: str, token: str) -> str | None:
     """The address a token was made for, or None if it is forged or for another purpose."""
     try:
-        value = URLSafeSerializer(secret, salt=f"digest.{purpose}").loads(token)
+        value = _serializer(secret, purpose).loads(token)
     except BadSignature:
         return None
     return value if isinstance(value, str) else None
@@ -41,7 +41,7 @@ def verify(secret: str, purpose: str, token: str) -> str | None:
 
 def sign_expiring(secret: str, purpose: str, email: str, expires: datetime) -> str:
     payload = {"e": email.lower(), "x": int(expires.timestamp())}
-    return URLSafeSerializer(secret, salt=f"digest.{purpose}").dumps(payload)
+    return _serializer(secret, purpose).dumps(payload)
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Verified:
 
 def verify_expiring(secret: str, purpose: str, token: str, now: datetime) -> Verified:
     try:
-        value = URLSafeSerializer(secret, salt=f"digest.{purpose}").loads(token)
+        value = _serializer(secret, purpose).loads(token)
     except BadSignature:
         return Verified(None, "invalid")
     if not (isinstance(value, dict) and isinstance(value.get("e"), str) and isinstance(value.get("x"), int)):
