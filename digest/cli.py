@@ -103,35 +103,13 @@ def cmd_send(args: argparse.Namespace) -> int:
         print("  nothing is lost: run `digest send` again to resume", file=sys.stderr)
     # Issues are dated in each reader's time zone, so one run may serve two dates.
     head = f"issue {report.issue}" if len(report.issues) == 1 else f"issues {report.issue or '(none due)'}"
-    print(f"{head}: {_send_summary(report, dry_run=args.dry_run, due=args.due)}")
+    print(f"{head}: {report.summary(dry_run=args.dry_run, due=args.due)}")
     if report.sent and config.outbox is not None:
         folders = sorted({str(Path(where).parent) for where in report.delivered_to})
         print(f"messages in {', '.join(f + '/' for f in folders)}")
     if report.archived:
         print(f"web archive: {report.archived}")
     return 130 if report.interrupted else report.exit_code
-
-
-def _send_summary(report, *, dry_run: bool, due: bool) -> str:
-    parts = [
-        f"sent {report.sent}",
-        f"already sent {report.skipped}",
-        f"nothing new {report.empty}",
-        f"retried {report.retried}",
-        f"bounced {report.bounced}",
-        f"failed {report.failed}",
-    ]
-    if due:
-        parts.append(f"not due yet {report.not_due}")
-    if dry_run:
-        parts.insert(0, f"dry run: would send {report.dry_run}")
-    if report.busy:
-        parts.append(f"being sent by another run {report.busy}")
-    if report.suppressed:
-        parts.append(f"not mailed (bounced before) {report.suppressed}")
-    if report.not_reached:
-        parts.append(f"not reached {report.not_reached}")
-    return ", ".join(parts) + f" in {report.seconds:.2f}s ({report.rate:.1f} msg/s)"
 
 
 class _SendProgress:

@@ -147,9 +147,8 @@ class Daemon:
             for problem in report.problems:
                 log.error("%s", problem)
             log.info(
-                "send at %s: issues %s: sent %d, already sent %d, nothing new %d, failed %d, not due %d",
-                moment.isoformat(), report.issue or "(none due)", report.sent, report.skipped, report.empty,
-                report.failed, report.not_due,
+                "send at %s: issues %s: %s",
+                moment.isoformat(), report.issue or "(none due)", report.summary(due=True),
             )  # fmt: skip
         self.last_run = max(self.last_run, slot)
         self.plan()

@@ -73,6 +73,28 @@ class SendReport:
         trouble = self.failed or self.bounced or self.not_reached or self.stopped or self.problems
         return EXIT_PARTIAL if trouble else EXIT_OK
 
+    def summary(self, *, dry_run: bool = False, due: bool = False) -> str:
+        """The run's closing line, as `digest send` prints it and `digest schedule` logs it."""
+        parts = [
+            f"sent {self.sent}",
+            f"already sent {self.skipped}",
+            f"nothing new {self.empty}",
+            f"retried {self.retried}",
+            f"bounced {self.bounced}",
+            f"failed {self.failed}",
+        ]
+        if due:
+            parts.append(f"not due yet {self.not_due}")
+        if dry_run:
+            parts.insert(0, f"dry run: would send {self.dry_run}")
+        if self.busy:
+            parts.append(f"being sent by another run {self.busy}")
+        if self.suppressed:
+            parts.append(f"not mailed (bounced before) {self.suppressed}")
+        if self.not_reached:
+            parts.append(f"not reached {self.not_reached}")
+        return ", ".join(parts) + f" in {self.seconds:.2f}s ({self.rate:.1f} msg/s)"
+
 
 def owed_issue(reader: Subscriber, now: datetime, due: bool) -> str | None:
     """The issue `reader` is owed now: the one of their local today; with `due`, only once
