@@ -100,20 +100,26 @@ class Daemon:
     # --- jobs --------------------------------------------------------------------------------
 
     def plan(self) -> None:
-        """One job per distinct next-slot instant of the active readers; stale jobs go."""
+        """One job per distinct next-slot instant of the active readers; stale jobs go. The
+        list is read as `send.run` reads it, checked whole then streamed: never held whole."""
+        slots: dict[datetime, int] = {}
+        readers = 0
         try:
-            listed = subscribers.load(self.config.subscribers, subscribers.known_topics(self.config))
-            readers = [r for r in listed if r.active]
+            topics = subscribers.known_topics(self.config)
+            problems = subscribers.scan(self.config.subscribers, topics)
+            if problems:
+                raise DigestError(problems)
+            after = max(self.now(), self.last_run)
+            for reader in subscribers.stream(self.config.subscribers, topics):
+                if reader.active:
+                    at = next_slot(reader, after).at
+                    slots[at] = slots.get(at, 0) + 1
+                    readers += 1
         except DigestError as exc:
             for problem in exc.problems:
                 log.error("%s", problem)
             log.error("subscribers.yaml has problems: keeping the previous plan until it is fixed")
             return
-        after = max(self.now(), self.last_run)
-        slots: dict[datetime, int] = {}
-        for reader in readers:
-            at = next_slot(reader, after).at
-            slots[at] = slots.get(at, 0) + 1
         wanted = {f"slot {at.isoformat()}": at for at in slots}
         for job in self.scheduler.get_jobs():
             if job.id.startswith("slot ") and job.id not in wanted:
@@ -127,7 +133,7 @@ class Daemon:
             first = min(slots)
             log.info(
                 "planned %d reader(s) in %d slot(s); next %s (%d reader(s))",
-                len(readers), len(slots), first.isoformat(), slots[first],
+                readers, len(slots), first.isoformat(), slots[first],
             )  # fmt: skip
         else:
             log.info("no active readers: nothing planned")

@@ -97,3 +97,28 @@ def test_a_job_that_fires_late_still_runs(project):
         wait_for(lambda: daemon.scheduler.get_job("late") is None, "APScheduler to retire the job")
     finally:
         daemon.scheduler.shutdown(wait=True)
+
+
+def test_a_list_with_problems_keeps_the_previous_plan_and_logs_each_problem(project, caplog):
+    from digest import config as config_mod
+
+    entries = [
+        {"email": "london@example.org", "timezone": "Europe/London", "send_at": "07:00"},
+        {"email": "ny@example.org", "timezone": "America/New_York", "send_at": "08:30"},
+        {"email": "gone@example.org", "status": "unsubscribed"},
+    ]
+    path = project / "subscribers.yaml"
+    path.write_text(yaml.safe_dump({"subscribers": entries}, sort_keys=False))
+    daemon = Daemon(config_mod.load(project / "digest.yaml"), start=datetime.fromisoformat(START))
+    caplog.set_level("INFO", logger="digest.schedule")
+    daemon.plan()
+    planned = sorted(job.id for job in daemon.scheduler.get_jobs())
+    assert planned == ["slot 2026-11-26T07:00:00+00:00", "slot 2026-11-26T13:30:00+00:00"]
+    assert "planned 2 reader(s) in 2 slot(s)" in caplog.text
+
+    path.write_text(yaml.safe_dump({"subscribers": [*entries, {"email": "not an address"}]}, sort_keys=False))
+    caplog.clear()
+    daemon.plan()
+    assert sorted(job.id for job in daemon.scheduler.get_jobs()) == planned
+    assert "subscribers.yaml:" in caplog.text and "not an address" in caplog.text
+    assert "keeping the previous plan" in caplog.text
