@@ -89,13 +89,18 @@ def cmd_send(args: argparse.Namespace) -> int:
     from . import send
 
     config = _config(args)
-    progress = _SendProgress()
+    status = _StatusLine(every=0.1)  # sent, failed, rate; ten times a second is plenty
     try:
         report = send.run(
-            config, now=_now(args.now), to=args.to, dry_run=args.dry_run, due=args.due, progress=progress
+            config,
+            now=_now(args.now),
+            to=args.to,
+            dry_run=args.dry_run,
+            due=args.due,
+            progress=lambda report: status.draw(_sending_line(report)),
         )
     finally:
-        progress.close()
+        status.close()
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)
     if report.stopped:
@@ -112,31 +117,35 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 130 if report.interrupted else report.exit_code
 
 
-class _SendProgress:
-    """A self-rewriting status line on a terminal while sending (sent, failed, rate), at
-    most ten times a second; silent when stderr is a file or a pipe."""
+class _StatusLine:
+    """One self-rewriting status line on a terminal, redrawn at most once per `every` seconds;
+    silent when stderr is a file or a pipe."""
 
-    def __init__(self):
+    def __init__(self, every: float = 0.0):
         self.live = sys.stderr.isatty()
+        self.every = every
         self.shown = 0.0
         self.drawn = False
 
-    def __call__(self, report) -> None:
+    def draw(self, line: str) -> None:
         import time
 
-        if not self.live or time.monotonic() - self.shown < 0.1:
+        if not self.live or time.monotonic() - self.shown < self.every:
             return
         self.shown = time.monotonic()
         self.drawn = True
-        line = (
-            f"sending {report.issue}: {report.sent} sent, {report.failed + report.bounced} failed, "
-            f"{report.retried} retried, {report.rate:.0f} msg/s"
-        )
         print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.drawn:
             print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+def _sending_line(report) -> str:
+    return (
+        f"sending {report.issue}: {report.sent} sent, {report.failed + report.bounced} failed, "
+        f"{report.retried} retried, {report.rate:.0f} msg/s"
+    )
 
 
 def cmd_bounces(args: argparse.Namespace) -> int:
@@ -184,26 +193,22 @@ def _source_line(report) -> str:
     return f"  {name:<44} {report.papers:4d} {noun} {cache:<9} {report.seconds:6.2f}s"
 
 
-class _Progress:
-    """One self-rewriting status line on a terminal; silent when stderr is a file or pipe."""
+class _FetchProgress:
+    """[done/total] and the source just finished."""
 
     def __init__(self, total: int):
         self.total = total
         self.done = 0
-        self.live = sys.stderr.isatty()
-        if self.live:
-            print(f"fetching {_count(total, 'source')}...", end="", file=sys.stderr, flush=True)
+        self.status = _StatusLine()
+        self.status.draw(f"fetching {_count(total, 'source')}...")
 
     def __call__(self, report) -> None:
         self.done += 1
-        if self.live:
-            state = "failed" if not report.ok else f"{report.papers} papers"
-            line = f"[{self.done}/{self.total}] {report.label}: {state}"
-            print(f"\r\033[K{line[:100]}", end="", file=sys.stderr, flush=True)
+        state = "failed" if not report.ok else f"{report.papers} papers"
+        self.status.draw(f"[{self.done}/{self.total}] {report.label}: {state}"[:100])
 
     def close(self) -> None:
-        if self.live:
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
+        self.status.close()
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -213,7 +218,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
     config = _config(args)
     day = _day(args.date, config.newsletter.timezone)
-    progress = _Progress(len(config.sources))
+    progress = _FetchProgress(len(config.sources))
     try:
         collected = sources.collect(
             config.sources, day=day, options=config.fetch, state=config.state, progress=progress
