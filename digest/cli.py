@@ -194,7 +194,8 @@ def _source_line(report) -> str:
 
 
 class _FetchProgress:
-    """[done/total] and the source just finished."""
+    """[done/total] and the source just finished. The lookback of an empty day reports its
+    extra fetches here too, so the total grows to match rather than show [2/1]."""
 
     def __init__(self, total: int):
         self.total = total
@@ -204,6 +205,7 @@ class _FetchProgress:
 
     def __call__(self, report) -> None:
         self.done += 1
+        self.total = max(self.total, self.done)
         state = "failed" if not report.ok else f"{report.papers} papers"
         self.status.draw(f"[{self.done}/{self.total}] {report.label}: {state}"[:100])
 

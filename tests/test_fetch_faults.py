@@ -4,7 +4,12 @@ other sources still come through."""
 
 import json
 import multiprocessing
+import os
+import re
 import sqlite3
+import subprocess
+import sys
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -379,6 +384,47 @@ def test_lookback_offers_nothing_a_reader_already_had(server, tmp_path, cli):
     saturday = cli("send", "--now", SATURDAY, cwd=project)
     assert saturday.returncode == 0, saturday.stderr
     assert "sent 0, already sent 0, nothing new 3" in saturday.stdout
+
+
+def _on_a_terminal(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, str]:
+    """Run the CLI with stderr on a real pseudo-terminal (where the status line shows)."""
+    main, child = os.openpty()
+    shown = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the child's end is closed and everything was read
+                return
+            if not chunk:
+                return
+            shown.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "digest", *args],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=child,
+            timeout=120,
+        )
+    finally:
+        os.close(child)
+        reader.join(timeout=30)
+        os.close(main)
+    return result, shown.decode()
+
+
+def test_fetch_progress_on_a_terminal_counts_the_lookback_fetches_in_its_total(server, tmp_path):
+    project = _weekend_project(server, tmp_path, empty_day="lookback", lookback_days=2)
+    result, terminal = _on_a_terminal(["fetch", "--date", "2026-08-15", "--out", "papers.jsonl"], project)
+    assert result.returncode == 0, terminal
+    counters = [tuple(map(int, c)) for c in re.findall(r"\[(\d+)/(\d+)\]", terminal)]
+    assert [done for done, _ in counters] == [1, 2, 3]  # the day, then the two days before
+    assert all(done <= total for done, total in counters), terminal
 
 
 def test_malformed_entries_cost_only_themselves(server):
