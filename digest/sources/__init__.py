@@ -38,7 +38,7 @@ class SourceReport:
     error: str | None = None
     cached: bool | None = None  # True: answered 304, served from the cache; None: not HTTP
     warnings: list[str] = field(default_factory=list)
-    day: date | None = None  # set on the extra fetches of an empty day's lookback
+    day: date | None = None  # the listing's day, for dated sources (an earlier one on a lookback)
 
     @property
     def ok(self) -> bool:
