@@ -32,8 +32,6 @@ def read_hf_response(path: Path, source: str = "file") -> list[Paper]:
     papers, problems = [], []
     for index, entry in enumerate(entries):
         try:
-            if not isinstance(entry, dict):
-                raise ValueError("expected an object")
             papers.append(paper_from_hf(entry, position=len(papers) + 1, source=source))
         except ValueError as exc:
             problems.append(f"{path}: entry {index + 1}: {exc}")

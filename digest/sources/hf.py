@@ -55,11 +55,14 @@ def _author(value: Any) -> str | None:
     return one_line(name) if name else None
 
 
-def paper_from_hf(entry: dict[str, Any], position: int | None = None, source: str = "hf_daily") -> Paper:
-    """One daily_papers entry as a Paper. Raises ValueError when it has no usable id or title.
+def paper_from_hf(entry: Any, position: int | None = None, source: str = "hf_daily") -> Paper:
+    """One daily_papers entry as a Paper. Raises ValueError when it is not an object or has no
+    usable id or title.
 
     Text stays as HF gives it (the abstract keeps arXiv's line breaks and any LaTeX);
     `digest.clean.display` turns it into what a reader sees."""
+    if not isinstance(entry, dict):
+        raise ValueError("expected an object")
     inner = entry.get("paper") if isinstance(entry.get("paper"), dict) else {}
 
     def either(name: str) -> Any:

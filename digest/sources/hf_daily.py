@@ -57,12 +57,6 @@ def entries(body: bytes, where: str, content_type: str = "") -> list[Any]:
     return data
 
 
-def paper_from_entry(entry: Any, position: int, source: str) -> Paper:
-    if not isinstance(entry, dict):
-        raise ValueError("expected an object")
-    return paper_from_hf(entry, position, source)
-
-
 def fetch(source: Any, client: Client, day: date | None) -> Fetched:
     papers: list[Paper] = []
     warnings: list[str] = []
@@ -75,7 +69,7 @@ def fetch(source: Any, client: Client, day: date | None) -> Fetched:
         data = entries(response.body, response.final_url, response.content_type)
         found, skipped = normalise(
             data,
-            lambda entry, n: paper_from_entry(entry, n, source.label),
+            lambda entry, n: paper_from_hf(entry, n, source.label),
             response.final_url,
             first=page * source.limit + 1,
         )
