@@ -3,7 +3,6 @@ ends in a report that names the source and what happened, never in a traceback, 
 other sources still come through."""
 
 import json
-import multiprocessing
 import os
 import re
 import sqlite3
@@ -23,6 +22,7 @@ from digest.state import HttpCache
 
 from .conftest import FIXTURES, ROOT
 from .helpers_http import ReplayServer, Reply, gzip_bomb, hf_daily_papers, recorded_reply
+from .helpers_processes import all_at_once
 
 # Generous per-request time (shared, loaded machines); the hang tests set their own.
 FAST = Fetch(timeout=5, retries=1, backoff=0.01, max_wait=5, max_bytes=1_000_000, max_redirects=3)
@@ -496,14 +496,7 @@ def _store_in_cache(path: Path, start) -> str | None:
 def test_fetches_opening_a_new_state_file_at_the_same_moment_all_keep_their_cache(tmp_path):
     # Two `digest fetch` from cron on a fresh deployment: each switches the new file to WAL,
     # which answers "database is locked" at once to all but one unless they wait.
-    context = multiprocessing.get_context("fork")
-    with context.Manager() as manager, context.Pool(4) as pool:
-        problems = []
-        for trial in range(20):
-            start = manager.Barrier(4)
-            path = tmp_path / f"state{trial}.db"
-            problems += [p for p in pool.starmap(_store_in_cache, [(path, start)] * 4) if p]
-    assert problems == []
+    assert all_at_once(_store_in_cache, tmp_path) == []
 
 
 def test_fetch_command_says_when_it_cannot_write_the_output(server, tmp_path, cli):

@@ -3,7 +3,6 @@ runs at once, and claims held by live and dead runs. Deliveries are counted at t
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import sqlite3
@@ -21,6 +20,7 @@ from digest.state import Run, State, runs_dir
 
 from .conftest import run_cli
 from .helpers_digest import report
+from .helpers_processes import all_at_once
 from .helpers_smtp import NOW, SmtpServer, write_project
 
 READERS = 300
@@ -176,11 +176,5 @@ def _open_state(path: Path, start) -> str | None:
 
 def test_runs_opening_a_new_state_file_at_the_same_moment_all_get_in(tmp_path):
     # Two `digest send` from cron on a fresh deployment: each switches the new file to WAL.
-    context = multiprocessing.get_context("fork")
-    with context.Manager() as manager, context.Pool(4) as pool:
-        errors = []
-        for trial in range(20):
-            start = manager.Barrier(4)
-            path = tmp_path / f"state{trial}.db"
-            errors += [e for e in pool.starmap(_open_state, [(path, start)] * 4) if e]
+    errors = all_at_once(_open_state, tmp_path)
     assert errors == []
