@@ -44,6 +44,7 @@ def make_issue(
         built_at=now,
         fit=grouping.fit,
         topics={t.key: t.label for t in taxonomy},
+        fields=grouping.fields,
     )
 
 

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from .text import Fields
+
 # New-style ids (2403.12345, 0704.0001) and old-style ones (hep-th/9901001, math.GT/0309136),
 # optionally with a version, optionally inside an arXiv URL or behind an "arXiv:" prefix.
 _ARXIV_NEW = r"\d{4}\.\d{4,5}"
@@ -104,6 +106,9 @@ class Issue:
     # the taxonomy's labels: readers follow topics, whether or not today has a theme for them.
     fit: dict[str, dict[str, float]] = field(default_factory=dict)
     topics: dict[str, str] = field(default_factory=dict)
+    # Each paper's text ready for phrase lookups (themes.paper_fields), in `papers` order:
+    # theming builds it and ranking reuses it. None for an issue put together by hand.
+    fields: list[Fields] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)

@@ -213,7 +213,9 @@ def prepare(issue: Issue, now: datetime, options: Options = Options()) -> Prepar
         labels[theme.key] = theme.label
         for paper in theme.papers:
             theme_of[paper.id] = theme.key
-    fields = [paper_fields(p) for p in issue.papers]
+    fields = issue.fields
+    if fields is None or len(fields) != len(issue.papers):  # an issue made by hand
+        fields = [paper_fields(p) for p in issue.papers]
     people: dict[tuple[str, ...], set[int]] = {}
     for i, paper in enumerate(issue.papers):
         for author in paper.authors:

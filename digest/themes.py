@@ -191,9 +191,13 @@ def paper_fields(paper: Paper) -> Fields:
     return Fields.of(texts, FIELD_WEIGHTS)
 
 
-def keyword_evidence(papers: Sequence[Paper], topics: Sequence[Topic]) -> list[list[float]]:
-    """evidence[i][j]: how strongly paper i's text and categories point to topic j."""
-    fields = [paper_fields(p) for p in papers]
+def keyword_evidence(
+    papers: Sequence[Paper], topics: Sequence[Topic], fields: Sequence[Fields] | None = None
+) -> list[list[float]]:
+    """evidence[i][j]: how strongly paper i's text and categories point to topic j. `fields`
+    are the papers' `paper_fields`, when the caller has them already."""
+    if fields is None:
+        fields = [paper_fields(p) for p in papers]
     n = len(papers)
     counts = {kw: [f.count(kw) for f in fields] for t in topics for kw in t.keywords}
     top = bm25_idf(1, n) or 1.0
@@ -280,6 +284,8 @@ class Grouping:
 
     themes: list[Theme]
     fit: dict[str, dict[str, float]]
+    # Each paper's `paper_fields`, built here once per issue and reused by ranking.
+    fields: list[Fields] = field(default_factory=list)
 
 
 def assign(
@@ -292,7 +298,8 @@ def assign(
     papers = list(papers)
     if not papers:
         return Grouping([], {})
-    evidence = keyword_evidence(papers, topics)
+    fields = [paper_fields(p) for p in papers]
+    evidence = keyword_evidence(papers, topics, fields)
     fit = [[e / (e + EVIDENCE_HALF) for e in row] for row in evidence]
     vectors = text_vectors(papers)
 
@@ -347,7 +354,7 @@ def assign(
         p.id: {t.key: round(fit[i][j], 4) for j, t in enumerate(topics) if fit[i][j] > 0}
         for i, p in enumerate(papers)
     }
-    return Grouping(themes, scores)
+    return Grouping(themes, scores, fields)
 
 
 def group(
