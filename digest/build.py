@@ -8,6 +8,7 @@ No network, files or clock here: the caller brings papers, the time and the hist
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -101,6 +102,17 @@ class Builder:
         )
         # Each paper's card is cleaned and rendered once per issue, then shared by every reader.
         self.cards: dict[str, Card] = {}
+
+    def for_issue(self, issue: Issue) -> Builder:
+        """A builder for the same papers and themes under another issue id and date (readers
+        in other time zones are on another day). It shares the ranking's per-issue work, the
+        compiled templates and the cards: none of them depend on the date (a card is the
+        paper's alone, see render.once)."""
+        if issue.papers is not self.issue.papers or issue.themes is not self.issue.themes:
+            raise ValueError("Builder.for_issue: only the issue's id and date may differ")
+        other = copy.copy(self)
+        other.issue = issue
+        return other
 
     def links(self, email: str) -> Links:
         base = self.config.newsletter.base_url

@@ -186,7 +186,8 @@ def run(
             report.seconds = time.perf_counter() - started
             return report
 
-        # One set of themes for the run; each issue date gets its own builder.
+        # One set of themes, ranking and cards for the run; each issue date gets its own
+        # builder sharing them.
         base = issue_for(config, papers, now)
         builders: dict[str, Builder] = {}
         secret = config.secret()
@@ -194,7 +195,8 @@ def run(
         def builder_for(issue_id: str) -> Builder:
             if issue_id not in builders:
                 dated = replace(base, id=issue_id, date=date.fromisoformat(issue_id))
-                builders[issue_id] = Builder(config, dated, now, secret)
+                first = next(iter(builders.values()), None)
+                builders[issue_id] = first.for_issue(dated) if first else Builder(config, dated, now, secret)
                 if config.archive is not None and not dry_run:  # the page each reader's link opens
                     page, problems = write_archive(config, builders[issue_id])
                     report.archived = ", ".join(filter(None, (report.archived, page)))

@@ -4,12 +4,14 @@ escaping, and the layout compiled once and rendered per reader."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 
 import pytest
 from mjml import mjml2html
 
 from digest import rank
+from digest.build import Builder
 from digest.errors import DigestError
 from digest.models import Paper, Pick, Section, Subscriber
 from digest.render import HTML_TEMPLATE, Links, Renderer, card, tldr
@@ -207,6 +209,22 @@ def test_cards_are_rendered_once_per_issue_and_shared_by_readers(shared_fixtures
     # yet each reader gets their own reasons and footer
     assert "bob@example.org" in second.rendered.html and "bob@example.org" not in first.rendered.html
     assert first.rendered.html.count("For you") != second.rendered.html.count("For you")
+
+
+def test_a_builder_for_another_day_shares_the_cards_and_writes_what_a_fresh_one_would(shared_fixtures):
+    b = builder(hf_papers(shared_fixtures))
+    b.message(READER, b.picks(READER))  # the first day's reader fills the cards
+    day = date(2026, 8, 15)  # a reader in Tokyo is on the next day already
+    dated = replace(b.issue, id=day.isoformat(), date=day)
+    shared = b.for_issue(dated)
+    fresh = Builder(b.config, dated, b.now, b.secret)
+    got = shared.message(READER, shared.picks(READER))
+    want = fresh.message(READER, fresh.picks(READER))
+    assert shared.cards is b.cards and shared.renderer is b.renderer and shared.prepared is b.prepared
+    assert got.raw == want.raw
+    assert "Saturday 15 August 2026" in got.rendered.text and "/issues/2026-08-15" in got.rendered.html
+    with pytest.raises(ValueError):
+        b.for_issue(replace(dated, papers=dated.papers[:3]))
 
 
 def test_the_html_is_ascii_whatever_the_papers_say():
