@@ -18,14 +18,15 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
 
 from . import rank
-from .build import Builder, issue_for, issue_id_for
+from .build import Builder, issue_for
 from .config import Config
+from .due import local_date
 from .errors import DigestError
 from .mail import write_atomic
 from .models import Subscriber
@@ -146,9 +147,7 @@ def write(config: Config, builder: Builder) -> Written:
 def publish(config: Config, *, now: datetime, papers_file: Path | None = None) -> Written:
     """`digest archive`: the current issue from the configured sources (or a papers file),
     written to the archive. Problems with sources are reported with the archive's own."""
-    papers, problems = papers_for(
-        config, papers_file, date.fromisoformat(issue_id_for(now, config.newsletter.timezone))
-    )
+    papers, problems = papers_for(config, papers_file, local_date(now, config.newsletter.timezone))
     issue = issue_for(config, papers, now)
     written = write(config, Builder(config, issue, now, config.secret()))
     written.problems[:0] = problems

@@ -11,10 +11,10 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from . import rank, themes, tokens
 from .config import Config
+from .due import local_date
 from .mail import Envelope, compose
 from .models import Issue, Paper, Pick, Subscriber
 from .render import Card, Links, Rendered, Renderer
@@ -23,7 +23,7 @@ from .state import State
 
 def issue_id_for(now: datetime, tz: str) -> str:
     """An issue is a day in the newsletter's time zone."""
-    return now.astimezone(ZoneInfo(tz)).date().isoformat()
+    return local_date(now, tz).isoformat()
 
 
 def make_issue(
@@ -35,11 +35,11 @@ def make_issue(
     max_themes: int = themes.MAX_THEMES,
     min_papers: int = themes.MIN_PAPERS,
 ) -> Issue:
-    local = now.astimezone(ZoneInfo(tz))
+    day = local_date(now, tz)
     grouping = themes.assign(papers, taxonomy, max_themes=max_themes, min_papers=min_papers)
     return Issue(
-        id=local.date().isoformat(),
-        date=local.date(),
+        id=day.isoformat(),
+        date=day,
         papers=papers,
         themes=grouping.themes,
         built_at=now,

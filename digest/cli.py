@@ -175,9 +175,9 @@ def cmd_bounces(args: argparse.Namespace) -> int:
 def _day(value: str | None, tz: str) -> date:
     """--date: a calendar day; default today in the newsletter's time zone (the issue's day)."""
     if value is None:
-        from zoneinfo import ZoneInfo
+        from .due import local_date
 
-        return datetime.now(ZoneInfo(tz)).date()
+        return local_date(datetime.now(UTC), tz)
     try:
         return date.fromisoformat(value)
     except ValueError:

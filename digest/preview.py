@@ -14,8 +14,9 @@ import jinja2
 from pydantic import ValidationError
 
 from . import rank, sources, subscribers
-from .build import Builder, Message, issue_for, issue_id_for
+from .build import Builder, Message, issue_for
 from .config import Config, FileSource
+from .due import local_date
 from .errors import EXIT_OK, DigestError, cannot_listen
 from .mail import write_atomic
 from .models import Paper, Subscriber
@@ -86,7 +87,7 @@ def papers_for(
 def build(
     config: Config, *, now: datetime, to: str | None = None, papers_file: Path | None = None
 ) -> Preview:
-    day = date.fromisoformat(issue_id_for(now, config.newsletter.timezone))
+    day = local_date(now, config.newsletter.timezone)
     papers, problems = papers_for(config, papers_file, day)
     return build_from(config, papers, now=now, to=to, problems=problems)
 
@@ -191,7 +192,7 @@ class Live:
             if self.papers_file:
                 self.inputs.append(self.papers_file)
             now = self.fixed_now or datetime.now(UTC)
-            day = date.fromisoformat(issue_id_for(now, config.newsletter.timezone))
+            day = local_date(now, config.newsletter.timezone)
             self.papers, self.problems = papers_for(config, self.papers_file, day)
             self.config = config
         except DigestError as exc:

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from . import archive, sources, subscribers
-from .build import Builder, Message, issue_for, issue_id_for
+from .build import Builder, Message, issue_for
 from .config import Config
 from .delivery import BounceError, FatalError, open_backend
 from .due import current as current_slot
+from .due import local_date
 from .due import today as local_issue
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from .mail import message_id
@@ -277,7 +278,7 @@ def run(
 def fetch(config: Config, now: datetime, dry_run: bool, report: SendReport, log: Callable[[str], None]):
     """The issue's papers, or none (reported) when there is nothing to send today."""
     # Which listing to fetch is the sources' business: the day in the newsletter's zone.
-    day = date.fromisoformat(issue_id_for(now, config.newsletter.timezone))
+    day = local_date(now, config.newsletter.timezone)
     collected = sources.collect(
         config.sources, day=day, options=config.fetch, state=config.state, readonly=dry_run
     )
