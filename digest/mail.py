@@ -204,18 +204,6 @@ def _fit(line: str, remake, value: str, extra: int = 0) -> str:
     return line
 
 
-# The delivery backends live in digest/delivery.py; these names keep older imports working.
-_MOVED = {"DeliveryError", "Backend", "FileBackend", "ConsoleBackend", "open_backend"}
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        from . import delivery
-
-        return getattr(delivery, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Write to a temporary file beside `path`, fsync, then rename over it. `mode` sets the
     new file's permissions (a temporary file starts private, 0600). A pipe or a device

@@ -80,9 +80,7 @@ class Trending:
 class Prepared:
     """What every reader's ranking shares, computed once per issue."""
 
-    issue: Issue
     papers: list[Paper]
-    trending: dict[str, float]
     breakdown: dict[str, Trending]
     fields: list[Fields]
     avg_length: float
@@ -229,9 +227,7 @@ def prepare(issue: Issue, now: datetime, options: Options = Options()) -> Prepar
     for rank_, i in enumerate(ranked_by_listing):
         listing_order[i] = rank_
     return Prepared(
-        issue=issue,
         papers=issue.papers,
-        trending={pid: t.score for pid, t in breakdown.items()},
         breakdown=breakdown,
         fields=fields,
         avg_length=sum(f.length for f in fields) / max(1, len(fields)),

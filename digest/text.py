@@ -3,9 +3,9 @@
 Shared by ranking and theming so that "tokenizers" in a reader's keywords matches
 "tokenizer" in a title, and "rag" never matches inside "fragment". Two views of a text:
 
-- `words`: every word in order, for exact phrase matching ("language model" as two
-  consecutive words). `Fields` counts every run of up to `MAX_PHRASE` words once, so a
-  phrase lookup is a dictionary lookup.
+- `Fields`: every word in order, for exact phrase matching ("language model" as two
+  consecutive words). It counts every run of up to `MAX_PHRASE` words once, so a phrase
+  lookup (a keyword as `phrase` folds it) is a dictionary lookup.
 - `terms`: content words and adjacent pairs of them, stop words dropped, for comparing
   papers with each other (themes).
 """
@@ -76,14 +76,6 @@ def fold(word: str) -> str:
     if word.endswith("s"):
         return word[:-1]
     return word
-
-
-def words(text: str) -> list[str]:
-    """Folded words of `text`, a hyphenated word by its parts ("pre-training" -> pre, training)."""
-    out: list[str] = []
-    for token in _WORD.findall(text.lower()):
-        out.extend(fold(part) for part in token.replace("'", "").split("-") if part)
-    return out
 
 
 def phrase(text: str) -> tuple[str, ...]:
