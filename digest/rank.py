@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .models import Issue, Paper, Pick, Section, Subscriber, arxiv_id
-from .text import Fields, bm25_idf, phrase
+from .text import Fields, bm25_idf, phrase, same_words
 from .themes import MORE_KEY, MORE_LABEL, paper_fields
 
 HALF_LIFE_HOURS = 72.0
@@ -90,6 +90,7 @@ class Prepared:
     theme_of: dict[str, str]  # paper id -> theme key
     theme_label: dict[str, str]
     topic_labels: dict[str, str]  # every theme a reader can follow: the taxonomy's and today's
+    topic_keys: dict[str, set[str]]  # each theme's key and label, casefolded -> theme keys
     fit: dict[str, dict[str, float]]  # paper id -> taxonomy theme key -> 0..1
     # The same by paper index, for the per-reader loop.
     ids: list[str] = field(default_factory=list)
@@ -226,6 +227,11 @@ def prepare(issue: Issue, now: datetime, options: Options = Options()) -> Prepar
     listing_order = [0] * len(issue.papers)
     for rank_, i in enumerate(ranked_by_listing):
         listing_order[i] = rank_
+    topic_labels = {**issue.topics, **labels}
+    topic_keys: dict[str, set[str]] = {}
+    for key, label in topic_labels.items():
+        for name in (key, label):
+            topic_keys.setdefault(name.casefold(), set()).add(key)
     return Prepared(
         papers=issue.papers,
         breakdown=breakdown,
@@ -236,7 +242,8 @@ def prepare(issue: Issue, now: datetime, options: Options = Options()) -> Prepar
         orgs=[person(p.organization or "") for p in issue.papers],
         theme_of=theme_of,
         theme_label=labels,
-        topic_labels={**issue.topics, **labels},
+        topic_labels=topic_labels,
+        topic_keys=topic_keys,
         fit=issue.fit,
         ids=[p.id for p in issue.papers],
         trending_list=[breakdown[p.id].score for p in issue.papers],
@@ -302,13 +309,13 @@ def reader_evidence(prepared: Prepared, reader: Subscriber) -> dict[int, list[Ev
     """What the reader follows, found in the issue's papers: paper index -> evidence. Only
     papers with some evidence appear; most of a reader's day has none."""
     out: dict[int, list[Evidence]] = {}
-    variants: dict[str, tuple[str, tuple[str, ...]]] = {}
+    named: dict[tuple[str, ...], str] = {}  # a keyword's words -> how the reader wrote it first
     for kw in reader.keywords:
-        if (words := phrase(kw)) and len(words) > len(variants.get("".join(words), ("", ()))[1]):
-            variants["".join(words)] = (kw, words)  # "pre-training" and "pretraining" count once
-    for kw, words in variants.values():
+        if words := phrase(kw):
+            named.setdefault(words, kw)
+    for words in same_words(named):  # "pre-training" and "pretraining" count once
         for i, strength in prepared.matches(words).items():
-            out.setdefault(i, []).append(("keyword", kw, strength))
+            out.setdefault(i, []).append(("keyword", named[words], strength))
     for author in reader.authors:
         name = person(author)
         key = name if len(name) < 2 or len(name[0]) > 1 else _initialled(name)
@@ -318,9 +325,9 @@ def reader_evidence(prepared: Prepared, reader: Subscriber) -> dict[int, list[Ev
         for i in prepared.organisation(person(org)):
             shown = prepared.papers[i].organization or org
             out.setdefault(i, []).append(("organisation", shown, ORGANIZATION_EVIDENCE))
-    topics = {t.casefold() for t in reader.topics}
-    for key, label in prepared.topic_labels.items() if topics else ():
-        if key.casefold() in topics or label.casefold() in topics:
+    followed = {key for t in reader.topics for key in prepared.topic_keys.get(t.casefold(), ())}
+    for key, label in prepared.topic_labels.items() if followed else ():
+        if key in followed:
             for i, amount in prepared.topic(key).items():
                 out.setdefault(i, []).append(("topic", label, TOPIC_EVIDENCE * amount))
     wanted = {c.lower() for c in reader.categories}
@@ -340,7 +347,7 @@ def _rank(
             if pid in already_sent or base in already_sent:
                 blocked[i] = "already sent"
     for term in reader.exclude:
-        for i in prepared.matches(phrase(term)) if phrase(term) else ():
+        for i in prepared.matches(words) if (words := phrase(term)) else ():
             blocked.setdefault(i, f"excluded: {term}")
     evidence = reader_evidence(prepared, reader)
     weight = options.relevance_weight if reader.personalised else 0.0
