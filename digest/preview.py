@@ -317,9 +317,9 @@ def explain(preview: Preview) -> str:
     if builder is None or reader is None:
         return "nothing to explain"
     options = builder.options
-    weight = options.relevance_weight if reader.personalised else 0.0
+    weight = options.weight_for(reader)
     scored = rank.score_all(builder.prepared, reader, options, preview.history)
-    limit = reader.max_papers or options.max_papers
+    limit = options.limit_for(reader)
     blend = f"score = {1 - weight:.2f} x trending + {weight:.2f} x relevance"
     lines = [
         f"Why these papers, for {reader.email}: {blend}"
@@ -343,10 +343,9 @@ def explain(preview: Preview) -> str:
             for name in ("upvotes", "comments", "stars")
             if getattr(s.paper, name)
         )
-        position = s.paper.position or builder.issue.papers.index(s.paper) + 1
         lines.append(
             f"{'':22}trending: {signals or 'no engagement figures'} -> popularity {t.popularity:.2f};"
-            f" position {position} -> listing {t.listing:.2f}; {age} -> freshness {t.freshness:.2f}"
+            f" position {t.position} -> listing {t.listing:.2f}; {age} -> freshness {t.freshness:.2f}"
         )
         if s.evidence:
             parts = " + ".join(f"{kind} {name} {value:.2f}" for kind, name, value in s.evidence)

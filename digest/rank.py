@@ -64,6 +64,14 @@ class Options:
     half_life_hours: float = HALF_LIFE_HOURS
     max_per_theme: int = 6  # 0: no cap
 
+    def weight_for(self, reader: Subscriber) -> float:
+        """How much relevance counts for `reader`: none for a reader without preferences."""
+        return self.relevance_weight if reader.personalised else 0.0
+
+    def limit_for(self, reader: Subscriber) -> int:
+        """How many papers `reader` gets at most."""
+        return reader.max_papers or self.max_papers
+
 
 @dataclass(frozen=True)
 class Trending:
@@ -74,6 +82,7 @@ class Trending:
     freshness: float
     age_hours: float | None
     score: float
+    position: int  # in the source's listing (1 first), behind `listing`
 
 
 @dataclass
@@ -170,21 +179,25 @@ def trending_breakdown(
     parts = {}
     for index, paper in enumerate(papers):
         age = _age_hours(paper, now)
+        position = paper.position or index + 1
         parts[paper.id] = (
             _popularity(paper),
-            1 / math.sqrt(paper.position or index + 1),
+            1 / math.sqrt(position),
             0.5 ** (age / half_life_hours) if age is not None and half_life_hours > 0 else 1.0,
             age,
+            position,
         )
-    raw = {pid: (1 + pop) * listing * fresh for pid, (pop, listing, fresh, _) in parts.items()}
+    raw = {pid: (1 + pop) * listing * fresh for pid, (pop, listing, fresh, _, _) in parts.items()}
     engaged = any(p.upvotes or p.comments or p.stars for p in papers)
     top = max(raw.values(), default=0.0)
     if engaged:
         top = max(top, 1 + math.log1p(REFERENCE_UPVOTES))
     top = top or 1.0
     return {
-        pid: Trending(popularity=pop, listing=listing, freshness=fresh, age_hours=age, score=raw[pid] / top)
-        for pid, (pop, listing, fresh, age) in parts.items()
+        pid: Trending(
+            popularity=pop, listing=listing, freshness=fresh, age_hours=age, score=raw[pid] / top, position=at
+        )
+        for pid, (pop, listing, fresh, age, at) in parts.items()
     }
 
 
@@ -350,13 +363,13 @@ def _rank(
         for i in prepared.matches(words) if (words := phrase(term)) else ():
             blocked.setdefault(i, f"excluded: {term}")
     evidence = reader_evidence(prepared, reader)
-    weight = options.relevance_weight if reader.personalised else 0.0
+    weight = options.weight_for(reader)
     trending = prepared.trending_list
     relevance = {i: 1 - math.exp(-sum(e[2] for e in found)) for i, found in evidence.items()}
     scores = [(1 - weight) * trending[i] + weight * relevance.get(i, 0.0) for i in range(len(papers))]
     order = sorted(range(len(papers)), key=lambda i: (-scores[i], prepared.listing_order[i]))
 
-    limit = reader.max_papers or options.max_papers
+    limit = options.limit_for(reader)
     per_theme: dict[str, int] = {}
     picked = 0
     out = []

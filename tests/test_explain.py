@@ -21,6 +21,8 @@ def test_explain_shows_the_blend_each_papers_parts_and_every_decision(project, c
     subject = re.search(r"preview for grace@example.org: (\d+) papers", out)
     assert subject and len(picked) == int(subject.group(1))
     assert "relevance: keyword speech" in out and "-> popularity" in out and "theme: " in out
+    # each paper's place in the listing, which its listing factor comes from
+    assert sorted(int(n) for n in re.findall(r" position (\d+) -> listing", out)) == list(range(1, 50))
 
 
 def test_explain_for_a_reader_without_preferences_says_trending_only(project, cli):
