@@ -36,15 +36,7 @@ def run() -> None:
     sections = rank.sections(builder.prepared, picks)
 
     def view():
-        return builder.renderer.view(
-            newsletter="Trending Papers",
-            address=None,
-            issue_date=issue.date,
-            reader=reader,
-            sections=sections,
-            links=builder.links(reader.email),
-            cards=builder.cards,
-        )
+        return builder.view(reader, sections, builder.links(reader.email))
 
     stages = {
         "themes (once per issue)": per_call(lambda: themes.group(papers, taxonomy), number=5),

@@ -24,7 +24,7 @@ from pathlib import Path
 import jinja2
 
 from . import rank
-from .build import Builder, issue_for
+from .build import Builder, feed_url, issue_for, issue_url, issues_url, subscribe_url
 from .config import Config
 from .due import local_date
 from .errors import DigestError
@@ -40,14 +40,6 @@ ATOM = "http://www.w3.org/2005/Atom"
 # shows the day's most trending papers, as a new subscriber would get them.
 ANYONE = Subscriber(email="archive@example.org")
 _ISSUE_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def issues_url(base_url: str) -> str:
-    return f"{base_url}/issues"
-
-
-def feed_url(base_url: str) -> str:
-    return f"{base_url}/issues/feed.xml"
 
 
 @dataclass
@@ -80,21 +72,13 @@ def page(builder: Builder) -> tuple[Rendered, View]:
     """The issue's web page: the digest for a reader without preferences, with the web
     footer (subscribe, all issues, feed) in place of preferences and unsubscribe."""
     base = builder.config.newsletter.base_url
-    news = builder.config.newsletter
-    view = builder.renderer.view(
-        newsletter=news.name,
-        address=news.address,
-        issue_date=builder.issue.date,
-        reader=None,
-        sections=rank.sections(builder.prepared, builder.picks(ANYONE)),
-        links=Links(
-            web=f"{issues_url(base)}/{builder.issue.id}",
-            subscribe=f"{base}/subscribe",
-            archive=issues_url(base),
-            feed=feed_url(base),
-        ),
-        cards=builder.cards,
+    links = Links(
+        web=issue_url(base, builder.issue.id),
+        subscribe=subscribe_url(base),
+        archive=issues_url(base),
+        feed=feed_url(base),
     )
+    view = builder.view(None, rank.sections(builder.prepared, builder.picks(ANYONE)), links)
     return builder.renderer.render(view), view
 
 
@@ -190,7 +174,7 @@ def rebuild(config: Config) -> tuple[Path, Path, list[Entry], list[str]]:
             newsletter=news.name,
             entries=entries,
             feed=feed_url(news.base_url),
-            subscribe=f"{news.base_url}/subscribe",
+            subscribe=subscribe_url(news.base_url),
             address=news.address,
         )
     except jinja2.TemplateError as exc:

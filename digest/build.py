@@ -16,9 +16,26 @@ from . import rank, themes, tokens
 from .config import Config
 from .due import local_date
 from .mail import Envelope, compose
-from .models import Issue, Paper, Pick, Subscriber
-from .render import Card, Links, Rendered, Renderer
+from .models import Issue, Paper, Pick, Section, Subscriber
+from .render import Card, Links, Rendered, Renderer, View
 from .state import State
+
+
+def issues_url(base_url: str) -> str:
+    """The web archive, as `digest serve` serves it: a page per issue, the index, the feed."""
+    return f"{base_url}/issues"
+
+
+def issue_url(base_url: str, issue_id: str) -> str:
+    return f"{issues_url(base_url)}/{issue_id}"
+
+
+def feed_url(base_url: str) -> str:
+    return f"{issues_url(base_url)}/feed.xml"
+
+
+def subscribe_url(base_url: str) -> str:
+    return f"{base_url}/subscribe"
 
 
 def issue_id_for(now: datetime, tz: str) -> str:
@@ -117,10 +134,10 @@ class Builder:
     def links(self, email: str) -> Links:
         base = self.config.newsletter.base_url
         return Links(
-            web=f"{base}/issues/{self.issue.id}",
+            web=issue_url(base, self.issue.id),
             preferences=f"{base}/preferences?token={tokens.sign(self.secret, 'preferences', email)}",
             unsubscribe=f"{base}/unsubscribe?token={tokens.sign(self.secret, 'unsubscribe', email)}",
-            subscribe=f"{base}/subscribe",
+            subscribe=subscribe_url(base),
         )
 
     def picks(self, reader: Subscriber, already_sent: frozenset[str] = frozenset()) -> list[Pick]:
@@ -131,19 +148,23 @@ class Builder:
         since = history_since(self.issue, self.config.ranking.history_days)
         return state.papers_sent(email, except_issue=self.issue.id, since=since)
 
-    def message(self, reader: Subscriber, picks: list[Pick]) -> Message:
+    def view(self, reader: Subscriber | None, sections: list[Section], links: Links) -> View:
+        """What the templates get for one reader's email, or with no reader the web page."""
         news = self.config.newsletter
-        links = self.links(reader.email)
-        view = self.renderer.view(
+        return self.renderer.view(
             newsletter=news.name,
             address=news.address,
             issue_date=self.issue.date,
             reader=reader,
-            sections=rank.sections(self.prepared, picks),
+            sections=sections,
             links=links,
             cards=self.cards,
         )
-        rendered = self.renderer.render(view)
+
+    def message(self, reader: Subscriber, picks: list[Pick]) -> Message:
+        news = self.config.newsletter
+        links = self.links(reader.email)
+        rendered = self.renderer.render(self.view(reader, rank.sections(self.prepared, picks), links))
         envelope = Envelope(
             sender=news.sender,
             to_email=reader.email,
