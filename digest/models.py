@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Container
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
 from typing import Any, Literal
@@ -31,6 +32,13 @@ def arxiv_id(value: str) -> str | None:
     """The version-less arXiv id in `value` (an id, `arXiv:` id or arXiv URL), or None."""
     match = _ARXIV_ID.search(value.strip().rstrip("/"))
     return match.group("id") if match else None
+
+
+def in_category(category: str, wanted: Container[str]) -> bool:
+    """Whether an arXiv category is one of `wanted` (lower case) or in an archive `wanted`
+    names whole: "cs" takes "cs.CL"."""
+    c = category.lower()
+    return c in wanted or c.split(".", 1)[0] in wanted
 
 
 def title_id(title: str) -> str:

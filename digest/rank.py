@@ -42,7 +42,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .models import Issue, Paper, Pick, Section, Subscriber, arxiv_id
+from .models import Issue, Paper, Pick, Section, Subscriber, arxiv_id, in_category
 from .text import Fields, bm25_idf, phrase, same_words
 from .themes import MORE_KEY, MORE_LABEL, paper_fields
 
@@ -311,11 +311,7 @@ _REASON_ORDER = ("you follow", "matches", "your topic", "category")
 
 
 def _category_hit(paper_categories: Iterable[str], wanted: set[str]) -> str | None:
-    for category in paper_categories:
-        c = category.lower()
-        if c in wanted or c.split(".")[0] in wanted:
-            return category
-    return None
+    return next((c for c in paper_categories if in_category(c, wanted)), None)
 
 
 def reader_evidence(prepared: Prepared, reader: Subscriber) -> dict[int, list[Evidence]]:

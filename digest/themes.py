@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import yamlfile
 from .errors import DigestError
-from .models import Paper, Theme
+from .models import Paper, Theme, in_category
 from .text import Fields, bm25_idf, headline_terms, phrases, same_words, terms
 
 MORE_LABEL = "More trending papers"
@@ -186,9 +186,13 @@ def _read_taxonomy(path: Path | None) -> list[ThemeSpec]:
 # --- evidence -------------------------------------------------------------------------------
 
 
+def paper_texts(paper: Paper) -> dict[str, str]:
+    """A paper's text by field, as FIELD_WEIGHTS names and weighs them."""
+    return {"title": paper.title, "keywords": " ; ".join(paper.keywords), "abstract": paper.abstract}
+
+
 def paper_fields(paper: Paper) -> Fields:
-    texts = {"title": paper.title, "keywords": " ; ".join(paper.keywords), "abstract": paper.abstract}
-    return Fields.of(texts, FIELD_WEIGHTS)
+    return Fields.of(paper_texts(paper), FIELD_WEIGHTS)
 
 
 def keyword_evidence(
@@ -217,16 +221,13 @@ def keyword_evidence(
 
 
 def _category_evidence(categories: Sequence[str], wanted: Sequence[str]) -> float:
-    def hit(category: str) -> bool:
-        c = category.lower()
-        return any(c == w.lower() or c.startswith(w.lower() + ".") for w in wanted)
-
     if not wanted:
         return 0.0
+    lower = {w.lower() for w in wanted}
     return sum(
         PRIMARY_CATEGORY_EVIDENCE if i == 0 else OTHER_CATEGORY_EVIDENCE
         for i, c in enumerate(categories)
-        if hit(c)
+        if in_category(c, lower)
     )
 
 
@@ -238,11 +239,7 @@ def text_vectors(papers: Sequence[Paper]) -> list[Vector]:
     docs = []
     for p in papers:
         counts: Counter[str] = Counter()
-        for name, text in (
-            ("title", p.title),
-            ("keywords", " ; ".join(p.keywords)),
-            ("abstract", p.abstract),
-        ):
+        for name, text in paper_texts(p).items():
             for term in terms(text):
                 counts[term] += FIELD_WEIGHTS[name]
         docs.append(counts)
