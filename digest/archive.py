@@ -28,7 +28,7 @@ from .build import Builder, feed_url, issue_for, issue_url, issues_url, subscrib
 from .config import Config
 from .due import local_date
 from .errors import DigestError
-from .mail import write_atomic
+from .files import write_atomic
 from .models import Subscriber
 from .preview import papers_for
 from .render import Links, Rendered, View, template_dirs

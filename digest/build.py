@@ -38,11 +38,6 @@ def subscribe_url(base_url: str) -> str:
     return f"{base_url}/subscribe"
 
 
-def issue_id_for(now: datetime, tz: str) -> str:
-    """An issue is a day in the newsletter's time zone."""
-    return local_date(now, tz).isoformat()
-
-
 def make_issue(
     papers: list[Paper],
     now: datetime,

@@ -215,7 +215,7 @@ class _FetchProgress:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     from . import sources
-    from .mail import write_atomic
+    from .files import write_atomic
     from .sources import jsonlines
 
     config = _config(args)

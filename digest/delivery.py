@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
 from .errors import DeliveryError, DigestError
-from .mail import Envelope, domain_of, write_atomic
+from .files import write_atomic
+from .mail import Envelope, domain_of
 
 if TYPE_CHECKING:
     from .config import Delivery, Dkim

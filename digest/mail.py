@@ -9,14 +9,10 @@ from __future__ import annotations
 import binascii
 import functools
 import hashlib
-import os
-import stat
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
-from pathlib import Path
 
 from .models import one_line
 from .render import Rendered
@@ -202,33 +198,3 @@ def _fit(line: str, remake, value: str, extra: int = 0) -> str:
         value = value[: len(value) * 3 // 4].rstrip() + "..."
         line = remake(value)
     return line
-
-
-def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename over it. `mode` sets the
-    new file's permissions (a temporary file starts private, 0600). A pipe or a device
-    (`/dev/stdout`, a named pipe) is written into: renaming over it would replace it."""
-    try:
-        special = not stat.S_ISREG(path.stat().st_mode)
-    except OSError:
-        special = False
-    if special:
-        with path.open("wb") as handle:
-            handle.write(data)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if mode is not None:
-                os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

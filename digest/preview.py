@@ -18,7 +18,7 @@ from .build import Builder, Message, issue_for
 from .config import Config, FileSource
 from .due import local_date
 from .errors import EXIT_OK, DigestError, cannot_listen
-from .mail import write_atomic
+from .files import write_atomic
 from .models import Paper, Subscriber
 from .render import template_dirs
 from .sources import file as file_source

@@ -381,7 +381,7 @@ def edit(path: Path, topics: Topics | None = None) -> Iterator[Editor]:
 
 
 def _replace(path: Path, data: bytes, mode: int | None) -> None:
-    from .mail import write_atomic
+    from .files import write_atomic
 
     if mode is None:  # a new file: what the user's umask allows for a 0666 file
         umask = os.umask(0)
