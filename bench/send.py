@@ -94,14 +94,15 @@ class Sink:
 def prebuilt(config_path: Path) -> list[tuple[str, bytes]]:
     """Every reader's message, built up front: the raw baseline sends exactly these sizes."""
     from digest import config as config_mod
-    from digest import sources, subscribers, themes
+    from digest import sources, themes
     from digest.build import Builder, make_issue
+    from digest.store import yamllist
 
     config = config_mod.load(config_path)
-    papers = sources.collect(config.sources, day=NOW.date(), options=config.fetch, state=None).papers
+    papers = sources.collect(config.sources, day=NOW.date(), options=config.fetch).papers
     builder = Builder(config, make_issue(papers, NOW, "UTC", themes.load_taxonomy()), NOW, "bench")
     out = []
-    for reader in subscribers.load(config.subscribers):
+    for reader in yamllist.load(config.list_path):
         message = builder.message(reader, builder.picks(reader))
         out.append((reader.email, message.raw))
     return out
@@ -138,7 +139,8 @@ def end_to_end(config_path: Path) -> tuple[float, int]:
     from digest import send
 
     config = config_mod.load(config_path)
-    for stale in config.state.parent.glob(config.state.name + "*"):
+    state = config.store.path
+    for stale in state.parent.glob(state.name + "*"):
         if stale.is_file():
             stale.unlink()
     started = time.perf_counter()

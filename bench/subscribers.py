@@ -15,7 +15,10 @@ from pathlib import Path
 import yaml
 
 from digest import config as config_mod
-from digest import send, subscribers
+from digest import send
+from digest.store import yamllist
+from digest.store.yamllist import YamlList
+from digest.subscribers import Import
 
 from .timing import per_call
 
@@ -43,12 +46,12 @@ def run() -> None:
         folder = Path(tmp)
         for n in (100, 1000):
             path = _list(folder, n)
-            flips = iter(["unsubscribed", "active"] * 1000)
+            flips = iter(["Reader One", "Reader 1"] * 1000)
 
             def flip(path: Path = path, flips=flips) -> None:  # a real change each time
-                subscribers.upsert(path, "reader1@example.org", {"status": next(flips)})
+                YamlList(path).apply("reader1@example.org", Import({"name": next(flips)}), now=NOW)
 
-            read = per_call(lambda path=path: subscribers.load(path), repeat=3, number=3)
+            read = per_call(lambda path=path: yamllist.load(path), repeat=3, number=3)
             write = per_call(flip, repeat=3, number=3)
             print(
                 f"{n:>5} entries: read+check {read * 1e3:7.1f} ms, locked write {write * 1e3:7.1f} ms "

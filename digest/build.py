@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from . import rank, themes, tokens
 from .config import Config
@@ -18,7 +19,9 @@ from .due import local_date
 from .mail import Envelope, compose
 from .models import Issue, Paper, Pick, Section, Subscriber
 from .render import Card, Links, Rendered, Renderer, View
-from .state import State
+
+if TYPE_CHECKING:
+    from .store import Ledger
 
 
 def issues_url(base_url: str) -> str:
@@ -138,10 +141,10 @@ class Builder:
     def picks(self, reader: Subscriber, already_sent: frozenset[str] = frozenset()) -> list[Pick]:
         return rank.select(self.prepared, reader, self.options, already_sent)
 
-    def history(self, state: State, email: str) -> frozenset[str]:
+    def history(self, ledger: Ledger, email: str) -> frozenset[str]:
         """The papers `email` got in other issues within the configured lookback window."""
         since = history_since(self.issue, self.config.ranking.history_days)
-        return state.papers_sent(email, except_issue=self.issue.id, since=since)
+        return ledger.papers_sent(email, except_issue=self.issue.id, since=since)
 
     def view(self, reader: Subscriber | None, sections: list[Section], links: Links) -> View:
         """What the templates get for one reader's email, or with no reader the web page."""

@@ -149,26 +149,26 @@ def _sending_line(report) -> str:
 
 
 def cmd_bounces(args: argparse.Namespace) -> int:
-    from .state import State
+    from .store import stores
+    from .subscribers import ClearBounce
 
     config = _config(args)
     if args.clear:
-        from . import subscribers
-
-        with State(config.state) as state:
-            cleared = state.clear_bounce(args.clear)
-        with subscribers.edit(config.subscribers, subscribers.known_topics(config)) as editor:
-            entry = editor.find(args.clear)
-            if entry is not None and entry.get("status") == "bounced":
-                editor.set(entry, "status", "active")
-                cleared = True
+        with stores(config) as opened:
+            cleared = opened.ledger.clear_bounce(args.clear)
+            try:
+                change = opened.subscribers.apply(args.clear, ClearBounce(), now=datetime.now(UTC))
+                cleared = cleared or change.changed
+            except DigestError:  # not on the list: the ledger's bounce was all there was
+                pass
         print(f"{args.clear}: " + ("bounce cleared; it is mailed again" if cleared else "had no bounce"))
         return EXIT_OK
-    with State(config.state, readonly=True) as state:
-        bounces = state.bounces()
+    with stores(config, readonly=True) as opened:
+        bounces = opened.ledger.bounces()
+        where = opened.database.where
     for b in bounces:
         print(f"{b.email:<36} {b.at}  issue {b.issue}  {b.reason}")
-    print(f"{len(bounces)} bounced address{'' if len(bounces) == 1 else 'es'} in {config.state}")
+    print(f"{len(bounces)} bounced address{'' if len(bounces) == 1 else 'es'} in {where}")
     return EXIT_OK
 
 
@@ -217,16 +217,19 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     from . import sources
     from .files import write_atomic
     from .sources import jsonlines
+    from .store import LazyHttpCache
 
     config = _config(args)
     day = _day(args.date, config.newsletter.timezone)
     progress = _FetchProgress(len(config.sources))
+    cache = LazyHttpCache(config.store)
     try:
         collected = sources.collect(
-            config.sources, day=day, options=config.fetch, state=config.state, progress=progress
+            config.sources, day=day, options=config.fetch, cache=cache, progress=progress
         )
     finally:
         progress.close()
+        cache.close()
     to_stdout = args.out is None or str(args.out) == "-"
     out = sys.stderr if to_stdout else sys.stdout
     print(f"fetch for {day}:", file=out)
@@ -307,33 +310,120 @@ def cmd_themes(args: argparse.Namespace) -> int:
 
 
 def cmd_subscribers(args: argparse.Namespace) -> int:
-    from . import subscribers
+    if args.action == "import":
+        return cmd_import(args)
+    if args.action == "export":
+        return cmd_export(args)
     from .due import next_slot
+    from .store import stores
 
     config = _config(args)
-    checked = subscribers.check(config.subscribers, subscribers.known_topics(config))
-    if checked.problems:
-        for problem in checked.problems:
-            print(problem, file=sys.stderr)
-        print(f"{len(checked.problems)} problem(s) in {config.subscribers}", file=sys.stderr)
-        return EXIT_USAGE
-    counts = Counter(s.status for s in checked.subscribers)
-    summary = ", ".join(
-        f"{counts[s]} {s}" for s in ("active", "pending", "unsubscribed", "bounced") if counts[s]
-    )
-    if not args.check:
+    with stores(config, readonly=True) as opened:
+        listed = opened.subscribers
+        problems = listed.problems(thorough=args.check)
+        if problems:
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            print(f"{len(problems)} problem(s) in {listed.where}", file=sys.stderr)
+            return EXIT_USAGE
+        counts: Counter[str] = Counter()
         now = datetime.now(UTC)
-        for s in checked.subscribers:
-            if args.status and s.status != args.status:
+        for s in listed.readers():
+            counts[s.status] += 1
+            if args.check or (args.status and s.status != args.status):
                 continue
             line = f"{s.email:<36} {s.status:<12} {s.frequency:<10} {s.send_at} {s.timezone}"
             if s.active:
                 line += f"  next {next_slot(s, now).at.astimezone(ZoneInfo(s.timezone)):%a %d %b %H:%M %Z}"
             print(line)
-    print(
-        f"{config.subscribers}: {len(checked.subscribers)} subscribers" + (f" ({summary})" if summary else "")
+    summary = ", ".join(
+        f"{counts[s]} {s}" for s in ("active", "pending", "unsubscribed", "bounced") if counts[s]
     )
+    total = sum(counts.values())
+    print(f"{listed.where}: {total} subscribers" + (f" ({summary})" if summary else ""))
     return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .store import stores, transfer
+    from .subscribers import known_topics
+
+    config = _config(args)
+    parsed = transfer.read(args.file, known_topics(config))
+    for warning in parsed.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for problem in parsed.problems:
+        print(problem, file=sys.stderr)
+    good, bad = len(parsed.rows), len(parsed.problems)
+    if parsed.problems and not args.skip_bad:
+        print(
+            f"{args.file}: {_count(bad, 'problem')}; nothing was imported. Fix them, or run again with "
+            f"--skip-bad to import the {good} good {'entry' if good == 1 else 'entries'}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    with stores(config) as opened:
+        imported = transfer.apply(opened.subscribers, parsed.rows, now=datetime.now(UTC))
+        where = opened.subscribers.where
+    for line in imported.kept[:20]:
+        print(f"  {line}")
+    if len(imported.kept) > 20:
+        print(f"  ... and {len(imported.kept) - 20} more kept as they were")
+    skipped = f"; {_count(bad, 'bad entry') if bad == 1 else f'{bad} bad entries'} skipped" if bad else ""
+    print(f"{args.file} -> {where}: {transfer.summary(imported)}{skipped}")
+    return EXIT_PARTIAL if bad else EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .store import stores, transfer
+
+    config = _config(args)
+    fmt = args.format or ("csv" if args.out is not None and args.out.suffix.lower() == ".csv" else "yaml")
+    with stores(config, readonly=True) as opened:
+        problems = opened.subscribers.problems()
+        if problems:
+            raise DigestError(problems)
+        try:
+            n = transfer.export(opened.subscribers.readers(), fmt, args.out, sys.stdout)
+        except OSError as exc:
+            raise DigestError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from None
+        where = opened.subscribers.where
+    if args.out is not None:
+        print(f"{where} -> {args.out}: {_count(n, 'subscriber')} ({fmt})", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from .store import open_database
+    from .store.schema import LATEST, MIGRATIONS
+
+    config = _config(args)
+    db = open_database(config.store, check=False)
+    try:
+        if args.action == "upgrade":
+            done = db.upgrade()
+            for line in done:
+                print(f"  applied {line}")
+            print(
+                f"{db.where}: schema version {db.version()} of {LATEST}" + ("" if done else ", nothing to do")
+            )
+            return EXIT_OK
+        if args.action == "check":
+            problems = db.integrity()
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            if problems:
+                return EXIT_PARTIAL
+            print(f"{db.where}: ok (schema version {db.version()} of {LATEST})")
+            return EXIT_OK
+        version = db.version_or_zero()
+        print(f"{db.engine} {db.where}: schema version {version} of {LATEST}")
+        for migration in MIGRATIONS:
+            mark = "applied" if migration.version <= version else "pending"
+            print(f"  {migration.version} {mark:<8} {migration.says}")
+        return EXIT_OK if version == LATEST else EXIT_PARTIAL
+    finally:
+        db.close()
 
 
 def _preferences(args: argparse.Namespace) -> dict[str, object]:
@@ -352,33 +442,40 @@ def _preferences(args: argparse.Namespace) -> dict[str, object]:
 def cmd_subscribe(args: argparse.Namespace) -> int:
     from . import optin
     from .due import describe
+    from .store import stores
+    from .subscribers import Outcome
 
     config = _config(args)
-    try:
-        result = optin.request(
-            config,
-            args.email,
-            _preferences(args),
-            now=datetime.now(UTC),
-            secret=config.secret(),
-            confirmed=args.confirmed,
-            update_active=True,
-        )
-    except DeliveryError as exc:  # the entry is written (pending) before its email goes
-        print(
-            f"digest: {args.email} stays pending: the confirmation email could not be sent ({exc}); "
-            f"run `digest subscribe {args.email}` again once the mail server takes mail, "
-            "or add --confirmed if you have their consent",
-            file=sys.stderr,
-        )
-        return exc.exit_code
+    with stores(config) as opened:
+        try:
+            result = optin.request(
+                config,
+                opened.subscribers,
+                args.email,
+                _preferences(args),
+                now=datetime.now(UTC),
+                secret=config.secret(),
+                confirmed=args.confirmed,
+                trusted=True,
+            )
+        except DeliveryError as exc:  # the entry is written (pending) before its email goes
+            print(
+                f"digest: {args.email} stays pending: the confirmation email could not be sent ({exc}); "
+                f"run `digest subscribe {args.email}` again once the mail server takes mail, "
+                "or add --confirmed if you have their consent",
+                file=sys.stderr,
+            )
+            return exc.exit_code
     reader = result.subscriber
-    if result.outcome == "confirmation sent":
+    if result.outcome is Outcome.REFUSED:
+        raise DigestError(f"{args.email}: not changed: {result.reason.replace('ADDRESS', args.email)}")
+    assert reader is not None
+    if result.outcome is Outcome.PENDING:
         print(f"{reader.email}: pending; confirmation email sent to {result.delivered_to}")
         print(f"  they become active when they open its link (valid {config.web.confirm_hours} hours)")
-    elif result.outcome == "activated":
+    elif result.outcome is Outcome.ACTIVATED:
         print(f"{reader.email}: active; the digest arrives {describe(reader)}")
-    elif result.outcome == "updated":
+    elif result.outcome is Outcome.UPDATED:
         print(f"{reader.email}: already active; preferences updated: the digest arrives {describe(reader)}")
     else:
         print(f"{reader.email}: already active; nothing changed")
@@ -386,18 +483,16 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 
 
 def cmd_unsubscribe(args: argparse.Namespace) -> int:
-    from . import subscribers
+    from .store import stores
+    from .subscribers import Unsubscribe
 
     config = _config(args)
-    change = subscribers.set_status(
-        config.subscribers,
-        args.email,
-        "unsubscribed",
-        now=datetime.now(UTC),
-        topics=subscribers.known_topics(config),
-    )
+    with stores(config) as opened:
+        change = opened.subscribers.apply(args.email, Unsubscribe(), now=datetime.now(UTC))
+        where = opened.subscribers.where
     state = "unsubscribed" if change.changed else "already unsubscribed"
-    print(f"{change.after.email}: {state}; the entry stays in {config.subscribers} as a record")
+    assert change.after is not None
+    print(f"{change.after.email}: {state}; the entry stays in {where} as a record")
     return EXIT_OK
 
 
@@ -513,12 +608,38 @@ def parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_themes)
 
-    p = sub.add_parser("subscribers", parents=[common], help="list subscribers; --check validates the list")
+    p = sub.add_parser(
+        "subscribers", parents=[common], help="list subscribers; --check validates; import and export lists"
+    )
     p.add_argument("--check", action="store_true", help="only validate: report every problem with its line")
     p.add_argument(
         "--status", choices=("active", "pending", "unsubscribed", "bounced"), help="list only these"
     )
-    p.set_defaults(func=cmd_subscribers)
+    p.set_defaults(func=cmd_subscribers, action=None)
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    q = actions.add_parser(
+        "import",
+        parents=[common],
+        help="add or update readers from a YAML list or a CSV file with an email column",
+    )
+    q.add_argument(
+        "file", type=Path, metavar="FILE", help="subscribers.yaml, or a .csv export from another tool"
+    )
+    q.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="import the good entries even if some are bad (each is reported)",
+    )
+    q = actions.add_parser("export", parents=[common], help="write every reader as YAML or CSV")
+    q.add_argument("--format", choices=("yaml", "csv"), help="default: yaml, or csv for an --out FILE.csv")
+    q.add_argument("--out", type=Path, metavar="FILE", help="write here (default: standard output)")
+
+    p = sub.add_parser("db", parents=[common], help="the state database: status, upgrade, check")
+    p.set_defaults(func=cmd_db)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("status", parents=[common], help="where it is and its schema version")
+    actions.add_parser("upgrade", parents=[common], help="apply the schema migrations it lacks")
+    actions.add_parser("check", parents=[common], help="check every page and index (SQLite: integrity_check)")
 
     p = sub.add_parser(
         "subscribe", parents=[common], help="add a reader: sends a confirmation email (double opt-in)"

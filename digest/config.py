@@ -20,9 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import yamlfile
 from .errors import DigestError
 from .models import check_timezone
+from .store.location import Location
+from .store.location import check as check_location
+from .store.location import resolve as resolve_location
 from .themes import ThemeSpec
 
 DEFAULT_CONFIG = Path("digest.yaml")
+LIST_IN_DATABASE = "database"  # `subscribers: database`
 SECRET_ENV = "DIGEST_SECRET"
 # Used only for local backends (file://, console://) so the demo runs with no setup;
 # links signed with it are worthless on a real server, which refuses to start without one.
@@ -352,8 +356,10 @@ class Config(_Strict):
     newsletter: Newsletter = Field(default_factory=Newsletter)
     sources: list[SourceConfig] = Field(min_length=1)
     fetch: Fetch = Field(default_factory=Fetch)
-    subscribers: Path = Path("subscribers.yaml")
-    state: Path = Path(".digest/state.db")
+    # A YAML file (hand-edited; the default), or `database`: a table in the `state:` database.
+    subscribers: str = "subscribers.yaml"
+    # A SQLite file (default) or postgresql://user@host/db (digest/store/location.py).
+    state: str = ".digest/state.db"
     delivery: Delivery = Field(default_factory=Delivery)
     templates: Path | None = None
     # The web archive (one page per issue, index.html, feed.xml); null turns it off.
@@ -364,6 +370,20 @@ class Config(_Strict):
 
     # Set by load(), not by the file.
     path: Path = Field(DEFAULT_CONFIG, exclude=True)
+    store: Location | None = Field(None, exclude=True)  # where `state:` (or DIGEST_STATE_URL) points
+    list_path: Path | None = Field(None, exclude=True)  # the YAML list; None: `subscribers: database`
+
+    @field_validator("state")
+    @classmethod
+    def _state(cls, value: str) -> str:
+        return check_location(value)
+
+    @field_validator("subscribers")
+    @classmethod
+    def _subscribers(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("write a YAML file such as subscribers.yaml, or `database`")
+        return value
 
     @model_validator(mode="after")
     def _labels_are_unique(self) -> Config:
@@ -421,8 +441,9 @@ def load(path: Path = DEFAULT_CONFIG) -> Config:
     for source in config.sources:
         if isinstance(source, FileSource):
             source.path = config.resolve(source.path)
-    config.subscribers = config.resolve(config.subscribers)
-    config.state = config.resolve(config.state)
+    config.store = resolve_location(config.state, config.root)
+    if config.subscribers != LIST_IN_DATABASE:
+        config.list_path = config.resolve(Path(config.subscribers))
     if config.archive is not None:
         config.archive = config.resolve(config.archive)
     if config.delivery.dkim is not None:

@@ -177,6 +177,7 @@ class Subscriber(BaseModel):
     max_papers: int | None = Field(default=None, ge=1, le=100)
     created: datetime | None = None
     confirmed: datetime | None = None
+    unsubscribed: datetime | None = None  # when they left: older confirmation links no longer work
 
     @field_validator("name")
     @classmethod

@@ -15,13 +15,16 @@ from typing import Any
 
 import jinja2
 
-from . import subscribers, tokens
+from . import tokens
 from .config import Config
 from .delivery import open_backend
 from .due import describe
 from .errors import DigestError
 from .mail import Envelope, domain_of
 from .models import Subscriber, one_line
+from .store import SubscriberStore
+from .subscribers import Confirm, NotListed, Outcome, OwnerAdd, SignUp, unknown_topics
+from .subscribers import known_topics as listed_topics
 
 PURPOSE = "confirm"
 # No folding: every header stays on one line (nothing here comes near 998 characters).
@@ -34,9 +37,10 @@ OUTBOX_FOLDER = "confirmations"
 class Requested:
     """What a subscription request did. The web answers the same page whatever this says."""
 
-    subscriber: Subscriber
-    outcome: str  # "confirmation sent", "already active", "updated", "activated"
+    subscriber: Subscriber | None
+    outcome: Outcome  # PENDING: a confirmation went to `delivered_to`
     delivered_to: str | None = None
+    reason: str = ""  # why the rules refused it (Outcome.REFUSED)
 
 
 def defaults(config: Config) -> dict[str, Any]:
@@ -46,44 +50,38 @@ def defaults(config: Config) -> dict[str, Any]:
 
 def confirm_url(config: Config, secret: str, email: str, now: datetime) -> str:
     expires = now + timedelta(hours=config.web.confirm_hours)
-    token = tokens.sign_expiring(secret, PURPOSE, email, expires)
+    token = tokens.sign_expiring(secret, PURPOSE, email, expires, issued=now)
     return f"{config.newsletter.base_url}/confirm?token={token}"
 
 
 def request(
     config: Config,
+    listed: SubscriberStore,
     email: str,
     prefs: dict[str, Any],
     *,
     now: datetime,
     secret: str,
     confirmed: bool = False,
-    update_active: bool = False,
+    trusted: bool = False,
 ) -> Requested:
-    """Add or re-open `email` as pending and mail the confirmation link; with `confirmed`
-    make it active at once (the list owner vouches for it).
-
-    An active reader is left alone unless `update_active` (the list owner, from the CLI):
-    a stranger typing someone's address into the web form must change nothing.
+    """Ask for the digest for `email`: a new or still unconfirmed address gets the
+    confirmation link by email; with `confirmed` it is active at once (the list owner
+    vouches for it). What an existing entry allows is the rules' call (digest/subscribers.py):
+    a stranger typing someone's address into the web form changes nothing; `trusted` (the
+    list owner, from the CLI) may update an entry's preferences.
     """
-    path = config.subscribers
-    topics = subscribers.known_topics(config)
-    if problem := subscribers.unknown_topics(prefs.get("topics") or [], topics):
+    if problem := unknown_topics(prefs.get("topics") or [], listed_topics(config)):
         raise DigestError(f"topics: {problem}")
-    current = subscribers.find(path, email, topics)
-    if current is not None and current.active and not confirmed:
-        if update_active and prefs:
-            change = subscribers.upsert(path, email, prefs, topics=topics)
-            return Requested(change.after, "updated")
-        return Requested(current, "already active")
-    changes: dict[str, Any] = {**prefs, "status": "active" if confirmed else "pending"}
-    if confirmed:
-        changes["confirmed"] = now
-    change = subscribers.upsert(path, email, changes, new={**defaults(config), "created": now}, topics=topics)
-    if confirmed:
-        return Requested(change.after, "activated")
-    where = send_confirmation(config, change.after, now=now, secret=secret)
-    return Requested(change.after, "confirmation sent", where)
+    event = (
+        OwnerAdd(prefs, defaults(config)) if confirmed else SignUp(prefs, defaults(config), trusted=trusted)
+    )
+    change = listed.apply(email, event, now=now)
+    reader = change.after or change.before
+    if change.outcome is Outcome.PENDING and reader is not None:
+        where = send_confirmation(config, reader, now=now, secret=secret)
+        return Requested(reader, change.outcome, where)
+    return Requested(reader, change.outcome, reason=change.reason)
 
 
 def send_confirmation(config: Config, reader: Subscriber, *, now: datetime, secret: str) -> str:
@@ -144,20 +142,24 @@ def compose(config: Config, envelope: Envelope, context: dict[str, Any], now: da
 @dataclass(frozen=True)
 class Confirmed:
     subscriber: Subscriber | None
-    problem: str | None = None  # "invalid", "expired", "unknown"
+    problem: str | None = None  # "invalid", "expired", "unknown", "stale", "refused"
 
 
-def confirm(config: Config, token: str, *, now: datetime, secret: str) -> Confirmed:
+def confirm(config: Config, listed: SubscriberStore, token: str, *, now: datetime, secret: str) -> Confirmed:
     """Activate the address a confirmation token was made for. A forged, altered or expired
-    token, or an address no longer on the list, changes nothing."""
+    token, an address no longer on the list, or a link asked for before the reader
+    unsubscribed changes nothing."""
     verified = tokens.verify_expiring(secret, PURPOSE, token, now)
     if verified.email is None:
         return Confirmed(None, verified.problem)
-    topics = subscribers.known_topics(config)
-    current = subscribers.find(config.subscribers, verified.email, topics)
-    if current is None:
+    requested = verified.issued
+    if requested is None:  # a link from before tokens said when they were made
+        assert verified.expires is not None
+        requested = verified.expires - timedelta(hours=config.web.confirm_hours)
+    try:
+        change = listed.apply(verified.email, Confirm(requested), now=now)
+    except NotListed:
         return Confirmed(None, "unknown")
-    if current.active:
-        return Confirmed(current)
-    change = subscribers.set_status(config.subscribers, verified.email, "active", now=now, topics=topics)
-    return Confirmed(change.after)
+    if change.outcome in (Outcome.ACTIVATED, Outcome.ALREADY_ACTIVE):
+        return Confirmed(change.after)
+    return Confirmed(None, "stale" if change.outcome is Outcome.STALE else "refused")

@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 from pydantic import ValidationError
 
-from . import rank, sources, subscribers
+from . import rank, sources
 from .build import Builder, Message, issue_for
 from .config import Config, FileSource
 from .due import local_date
@@ -22,7 +22,7 @@ from .files import write_atomic
 from .models import Paper, Subscriber
 from .render import template_dirs
 from .sources import file as file_source
-from .state import State
+from .store import LazyHttpCache, SubscriberStore, stores
 
 # The reader a preview is built for when the list has nobody active yet.
 SAMPLE_READER = "reader@example.org"
@@ -39,16 +39,14 @@ class Preview:
     history: frozenset[str] = frozenset()
 
 
-def choose_reader(config: Config, to: str | None) -> Subscriber:
-    listed = (
-        subscribers.load(config.subscribers, subscribers.known_topics(config))
-        if config.subscribers.exists()
-        else []
-    )
+def choose_reader(listed: SubscriberStore | None, to: str | None) -> Subscriber:
+    """The reader `to`, as listed (a stranger gets the defaults); else the first active one."""
+    if listed is not None and (problems := listed.problems()):
+        raise DigestError(problems)
     if to:
-        for reader in listed:
-            if reader.email.lower() == to.lower():
-                return reader
+        found = listed.find(to) if listed is not None else None
+        if found is not None:
+            return found
         try:
             return Subscriber(email=to)
         except ValidationError as exc:
@@ -58,8 +56,8 @@ def choose_reader(config: Config, to: str | None) -> Subscriber:
             raise DigestError(
                 f"--to {to!r}: not an email address ({reason}); give one like ada@example.org"
             ) from None
-    active = [r for r in listed if r.active]
-    return active[0] if active else Subscriber(email=SAMPLE_READER)
+    first = next((r for r in listed.readers() if r.active), None) if listed is not None else None
+    return first or Subscriber(email=SAMPLE_READER)
 
 
 def papers_for(
@@ -70,9 +68,11 @@ def papers_for(
         if not papers:  # as for an empty day: no issue, rather than an empty one
             raise DigestError(f"{papers_file}: no papers in it; give a file with at least one paper line")
         return papers, []
-    collected = sources.collect(
-        config.sources, day=day, options=config.fetch, state=config.state, readonly=True
-    )
+    cache = LazyHttpCache(config.store, readonly=True)
+    try:
+        collected = sources.collect(config.sources, day=day, options=config.fetch, cache=cache)
+    finally:
+        cache.close()
     problems = [f"source {r.label}: {r.error}" for r in collected.failed]
     if not collected.papers:
         what = (
@@ -95,11 +95,14 @@ def build(
 def build_from(
     config: Config, papers: list[Paper], *, now: datetime, to: str | None = None, problems: list[str] = ()
 ) -> Preview:
-    reader = choose_reader(config, to)
-    issue = issue_for(config, papers, now)
-    builder = Builder(config, issue, now, config.secret())
-    with State(config.state, readonly=True) as state:
-        history = builder.history(state, reader.email)
+    with stores(config, readonly=True) as opened:
+        listed = opened.subscribers
+        if config.list_path is not None and not config.list_path.exists():
+            listed = None  # no list yet: preview for a sample reader
+        reader = choose_reader(listed, to)
+        issue = issue_for(config, papers, now)
+        builder = Builder(config, issue, now, config.secret())
+        history = builder.history(opened.ledger, reader.email)
     message = builder.message(reader, builder.picks(reader, history))
     return Preview(message, problems=list(problems), builder=builder, history=history)
 
@@ -186,7 +189,7 @@ class Live:
             config = load(self.config_path)
             # Local sources are watched; web sources are fetched again only with the config.
             self.inputs += [
-                config.subscribers,
+                *([config.list_path] if config.list_path is not None else []),
                 *(s.path for s in config.sources if isinstance(s, FileSource)),
             ]
             if self.papers_file:

@@ -4,8 +4,8 @@ It keeps one APScheduler job per upcoming send slot (a `DateTrigger` at the UTC 
 reader's next `send_at` in their own time zone, from `digest.due`; readers who share an
 instant share a job). A job is one `send --due` run: one fetch of the sources for everyone
 whose slot has come, through the ledger, so the scheduler and a cron job can run side by side
-without sending anything twice. After each run, and whenever subscribers.yaml changes (checked
-every `--poll` seconds), the jobs are planned again from the list.
+without sending anything twice. After each run, and whenever the list changes (checked every
+`--poll` seconds), the jobs are planned again from the list.
 
 Choices, deliberately:
 - `misfire_grace_time=None`: a job that fires late (the machine slept, a long send run held
@@ -19,7 +19,9 @@ Choices, deliberately:
   lock serialises them with cron too.
 - on start, one catch-up run: readers whose slot passed while the scheduler was down get
   the current issue, as `send --due` from cron would.
-- a lock file: one scheduler per deployment (per state file). A second one exits at once.
+- SQLite: a lock file, one scheduler per deployment (per state file); a second one exits at
+  once. PostgreSQL: several schedulers on several machines may share the database; the
+  ledger's claims keep them from mailing anyone twice.
 - SIGTERM / SIGINT: no new runs start; a run in progress finishes (a killed run would be
   safe too: the ledger resumes it), then the process exits with 0.
 """
@@ -31,47 +33,30 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from . import send, subscribers
+from . import send
 from .config import Config
 from .due import next_slot
 from .errors import EXIT_OK, DigestError
-from .locks import file_lock
+from .store import SubscriberStore, stores
 
 log = logging.getLogger("digest.schedule")
 
 JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 
 
-@contextmanager
-def single_instance(state_path: Path) -> Iterator[None]:
-    """Hold `<state>.schedule.lock` for the life of the process, or refuse to start."""
-
-    def taken(lock_path: Path) -> DigestError:
-        holder = lock_path.read_text(errors="replace").strip() or "?"
-        return DigestError(
-            f"another `digest schedule` (pid {holder}) is already running for {state_path} "
-            f"(lock {lock_path}); run one scheduler per deployment"
-        )
-
-    with file_lock(state_path.with_name(state_path.name + ".schedule.lock"), wait=0, taken=taken) as fd:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
-
-
 class Daemon:
     """The scheduler's state: the clock, the planned slots, the file it watches."""
 
-    def __init__(self, config: Config, *, start: datetime | None = None, poll: float = 10.0):
+    def __init__(
+        self, config: Config, listed: SubscriberStore, *, start: datetime | None = None, poll: float = 10.0
+    ):
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.config = config
+        self.listed = listed
         self.poll = poll
         # --now: the clock starts at that instant and runs at normal speed, to rehearse a
         # morning (a DST change, say) in real time.
@@ -90,12 +75,12 @@ class Daemon:
     def _real(self, moment: datetime) -> datetime:
         return moment - self.offset
 
-    def _signature(self) -> tuple[int, int, int] | None:
+    def _signature(self) -> object:
         try:
-            st = self.config.subscribers.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
+            return self.listed.signature()
+        except DigestError as exc:  # the database is down: try again at the next poll
+            log.error("%s", "; ".join(exc.problems))
+            return self.signature if hasattr(self, "signature") else None
 
     # --- jobs --------------------------------------------------------------------------------
 
@@ -105,12 +90,11 @@ class Daemon:
         slots: dict[datetime, int] = {}
         readers = 0
         try:
-            topics = subscribers.known_topics(self.config)
-            problems = subscribers.scan(self.config.subscribers, topics)
+            problems = self.listed.problems()
             if problems:
                 raise DigestError(problems)
             after = max(self.now(), self.last_run)
-            for reader in subscribers.stream(self.config.subscribers, topics):
+            for reader in self.listed.readers():
                 if reader.active:
                     at = next_slot(reader, after).at
                     slots[at] = slots.get(at, 0) + 1
@@ -118,7 +102,7 @@ class Daemon:
         except DigestError as exc:
             for problem in exc.problems:
                 log.error("%s", problem)
-            log.error("subscribers.yaml has problems: keeping the previous plan until it is fixed")
+            log.error("%s has problems: keeping the previous plan until it is fixed", self.listed.where)
             return
         wanted = {f"slot {at.isoformat()}": at for at in slots}
         for job in self.scheduler.get_jobs():
@@ -165,7 +149,7 @@ class Daemon:
             self.signature = signature
             # A run, not just a new plan: an entry added or moved to another time zone by
             # hand may be owed today's issue already. A run that owes nobody fetches nothing.
-            log.info("%s changed: sending what is owed and planning again", self.config.subscribers)
+            log.info("%s changed: sending what is owed and planning again", self.listed.where)
             self.run_slot(self.now())
 
     # --- life cycle --------------------------------------------------------------------------
@@ -193,6 +177,6 @@ def main(config: Config, *, start: datetime | None = None, poll: float = 10.0) -
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with single_instance(config.state):
-        Daemon(config, start=start, poll=poll).run(stop)
+    with stores(config) as opened, opened.database.one_scheduler():
+        Daemon(config, opened.subscribers, start=start, poll=poll).run(stop)
     return EXIT_OK

@@ -3,7 +3,7 @@
     readers -> the issue each is owed -> papers -> per reader: pick, claim, render
             -> deliver -> record
 
-Every reader's row in the ledger (digest/state.py) is claimed before their message is built
+Every reader's row in the ledger (digest/store) is claimed before their message is built
 and marked sent once the server has accepted it, so a run killed at any point resumes on the
 next `digest send`: nobody is skipped, and only what was in flight may go twice. Readers
 already sent are skipped, so a rerun after a complete run sends nothing; a row another live
@@ -23,7 +23,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from . import archive, sources, subscribers
+from . import archive, sources
 from .build import Builder, Message, issue_for
 from .config import Config
 from .delivery import BounceError, FatalError, open_backend
@@ -34,7 +34,8 @@ from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from .mail import message_id
 from .models import Pick, Subscriber
 from .pool import Job, Outcome, Pool, first_interrupt_stops
-from .state import Run, State
+from .store import Claim, HttpCache, Ledger, Run, SubscriberStore, stores
+from .subscribers import Bounce
 
 
 @dataclass
@@ -118,170 +119,206 @@ def run(
     progress: Callable[[SendReport], None] | None = None,
 ) -> SendReport:
     started = time.perf_counter()
-    report = SendReport()
-
-    # The list is checked whole first (nothing is sent from a bad list), then read afresh,
-    # one reader at a time, at each pass: it is never held, however long it is.
-    topics = subscribers.known_topics(config)
-    problems = subscribers.scan(config.subscribers, topics)
-    if problems:
-        raise DigestError(problems)
-
-    def readers() -> Iterator[Subscriber]:
-        for reader in subscribers.stream(config.subscribers, topics):
-            if reader.active and (to is None or reader.email.lower() == to.lower()):
-                yield reader
-
     open_one = backend_opener(config)  # a bad URL or DKIM key stops us here, before any claim
-
-    with (
-        State(config.state, readonly=dry_run) as state,
-        nullcontext() if dry_run else Run(config.state) as me,
-    ):
-        bounced = state.bounced()
-        sent: dict[str, set[str]] = {}  # issue -> who has it, read once per issue
-        latest: dict[str, str] | None = None  # --due: reader -> latest issue they have, read once
-
-        def standing(reader: Subscriber) -> tuple[str | None, str]:
-            """The issue the reader is owed and what to do: "send", "not due", "sent" (they
-            have it) or "bounced" (their address bounced before)."""
-            nonlocal latest
-            issue_id = owed_issue(reader, now, due)
-            if issue_id is None:
-                return None, "not due"
-            email = reader.email.lower()
-            if email in bounced:
-                return issue_id, "bounced"
-            if issue_id not in sent:
-                sent[issue_id] = state.sent_to(issue_id)
-            if email in sent[issue_id]:
-                return issue_id, "sent"
-            if due:
-                if latest is None:
-                    latest = state.last_issues()
-                if latest.get(email, "") >= issue_id:
-                    return issue_id, "sent"
-            return issue_id, "send"
-
-        # Before fetching: is anyone owed anything? Usually the first reader is. A cron run
-        # every few minutes that finds everybody served reads the list and the ledger, and
-        # fetches nothing. The claims below make the answer exact.
-        survey = SendReport()
-        for reader in readers():
-            issue_id, what = standing(reader)
-            if to and what == "bounced":
-                raise DigestError(
-                    f"{to} bounced: {bounced[to.lower()]}; `digest bounces --clear {to}` to mail it again"
-                )
-            tally(survey, issue_id, what)
-            if what == "send":
-                break
-        else:
-            if to and not survey.issues and not survey.not_due:
-                raise DigestError(f"{config.subscribers}: no active subscriber {to}")
-            survey.seconds = time.perf_counter() - started
-            return survey
-
-        papers = fetch(config, now, dry_run, report, log)
-        if not papers:
-            report.seconds = time.perf_counter() - started
-            return report
-
-        # One set of themes, ranking and cards for the run; each issue date gets its own
-        # builder sharing them.
-        base = issue_for(config, papers, now)
-        builders: dict[str, Builder] = {}
-        secret = config.secret()
-
-        def builder_for(issue_id: str) -> Builder:
-            if issue_id not in builders:
-                dated = replace(base, id=issue_id, date=date.fromisoformat(issue_id))
-                first = next(iter(builders.values()), None)
-                builders[issue_id] = first.for_issue(dated) if first else Builder(config, dated, now, secret)
-                if config.archive is not None and not dry_run:  # the page each reader's link opens
-                    page, problems = write_archive(config, builders[issue_id])
-                    report.archived = ", ".join(filter(None, (report.archived, page)))
-                    report.problems += problems
-            return builders[issue_id]
-
-        pending = readers()
-
-        def messages() -> Iterator[tuple[Subscriber, str, list[Pick], Message]]:
-            """Each reader still owed an issue, claimed, with their message; built only as
-            the pool has room, so memory holds a few messages, never the whole list."""
-            for reader in pending:
-                issue_id, what = standing(reader)
-                tally(report, issue_id, what)
-                if issue_id is None or what != "send":
-                    continue
-                builder = builder_for(issue_id)
-                email = reader.email.lower()
-                picks = builder.picks(reader, builder.history(state, email))
-                if not picks:
-                    report.empty += 1
-                    continue
-                if not dry_run:
-                    claim = state.claim(
-                        issue_id, email, message_id(issue_id, email, config.newsletter.sender), me
-                    )
-                    if claim != "claimed":
-                        report.skipped += claim == "sent"
-                        report.busy += claim == "busy"
-                        continue
-                yield reader, issue_id, picks, builder.message(reader, picks)
-
-        if dry_run:
-            for reader, _, picks, message in messages():
-                report.dry_run += 1
-                log(f"would send {len(picks)} papers to {reader.email}: {message.rendered.subject}")
-            report.seconds = time.perf_counter() - started
-            return report
-
-        delivery = config.delivery
-        pool = Pool(
-            open_one,
-            workers=delivery.concurrency,
-            retries=delivery.retries,
-            backoff=delivery.backoff,
-            max_wait=delivery.max_wait,
-            rate=delivery.rate,
-        )
-        jobs = (Job(m.raw, m.envelope, key=(issue_id, picks)) for _, issue_id, picks, m in messages())
-        sending = time.perf_counter()
-        in_a_row = 0  # messages not delivered since the last one that was
-        try:
-            with first_interrupt_stops() as interrupted:
-                for outcome in pool.deliver(jobs):
-                    record(state, outcome, report)
-                    in_a_row = 0 if outcome.delivered else in_a_row + outcome.attempted
-                    report.stopped = report.stopped or why_stop(outcome, in_a_row, delivery.error_threshold)
-                    if interrupted.is_set() and not report.stopped:
-                        report.stopped, report.interrupted = "interrupted (Ctrl-C)", True
-                    if report.stopped:
-                        pool.stop()
-                    report.sending_seconds = time.perf_counter() - sending
-                    if progress is not None:
-                        progress(report)
-        except KeyboardInterrupt:  # a second Ctrl-C: what was under way goes again next run
-            report.stopped, report.interrupted = "interrupted (Ctrl-C twice)", True
-        if report.bounced_addresses:
-            report.problems += mark_bounced(config, report.bounced_addresses)
-        if report.stopped:  # count who the run never got to, without building anything
-            for reader in pending:
-                issue_id, what = standing(reader)
-                tally(report, issue_id, what)
-                report.not_reached += what == "send"
+    with stores(config, readonly=dry_run) as opened:
+        # The list is checked whole first (nothing is sent from a bad list), then read afresh,
+        # one reader at a time, at each pass: it is never held, however long it is.
+        listed = opened.subscribers
+        problems = listed.problems()
+        if problems:
+            raise DigestError(problems)
+        with nullcontext() if dry_run else opened.ledger.run() as me:
+            report = _run(
+                config,
+                opened.ledger,
+                listed,
+                opened.http_cache(readonly=dry_run),
+                open_one,
+                me,
+                now=now,
+                to=to,
+                dry_run=dry_run,
+                due=due,
+                log=log,
+                progress=progress,
+            )
     report.seconds = time.perf_counter() - started
     return report
 
 
-def fetch(config: Config, now: datetime, dry_run: bool, report: SendReport, log: Callable[[str], None]):
+def _run(
+    config: Config,
+    ledger: Ledger,
+    listed: SubscriberStore,
+    cache: HttpCache,
+    open_one: Callable,
+    me: Run | None,
+    *,
+    now: datetime,
+    to: str | None,
+    dry_run: bool,
+    due: bool,
+    log: Callable[[str], None],
+    progress: Callable[[SendReport], None] | None,
+) -> SendReport:
+    report = SendReport()
+
+    def readers() -> Iterator[Subscriber]:
+        for reader in listed.readers():
+            if reader.active and (to is None or reader.email.lower() == to.lower()):
+                yield reader
+
+    bounced = ledger.bounced()
+    sent: dict[str, set[str]] = {}  # issue -> who has it, read once per issue
+    latest: dict[str, str] | None = None  # --due: reader -> latest issue they have, read once
+
+    def standing(reader: Subscriber) -> tuple[str | None, str]:
+        """The issue the reader is owed and what to do: "send", "not due", "sent" (they
+        have it) or "bounced" (their address bounced before)."""
+        nonlocal latest
+        issue_id = owed_issue(reader, now, due)
+        if issue_id is None:
+            return None, "not due"
+        email = reader.email.lower()
+        if email in bounced:
+            return issue_id, "bounced"
+        if issue_id not in sent:
+            sent[issue_id] = ledger.sent_to(issue_id)
+        if email in sent[issue_id]:
+            return issue_id, "sent"
+        if due:
+            if latest is None:
+                latest = ledger.last_issues()
+            if latest.get(email, "") >= issue_id:
+                return issue_id, "sent"
+        return issue_id, "send"
+
+    # Before fetching: is anyone owed anything? Usually the first reader is. A cron run
+    # every few minutes that finds everybody served reads the list and the ledger, and
+    # fetches nothing. The claims below make the answer exact.
+    survey = SendReport()
+    for reader in readers():
+        issue_id, what = standing(reader)
+        if to and what == "bounced":
+            raise DigestError(
+                f"{to} bounced: {bounced[to.lower()]}; `digest bounces --clear {to}` to mail it again"
+            )
+        tally(survey, issue_id, what)
+        if what == "send":
+            break
+    else:
+        if to and not survey.issues and not survey.not_due:
+            raise DigestError(f"{listed.where}: no active subscriber {to}")
+        return survey
+
+    papers = fetch(config, now, cache, report, log)
+    if not papers:
+        return report
+
+    # One set of themes, ranking and cards for the run; each issue date gets its own
+    # builder sharing them.
+    base = issue_for(config, papers, now)
+    builders: dict[str, Builder] = {}
+    secret = config.secret()
+
+    def builder_for(issue_id: str) -> Builder:
+        if issue_id not in builders:
+            dated = replace(base, id=issue_id, date=date.fromisoformat(issue_id))
+            first = next(iter(builders.values()), None)
+            builders[issue_id] = first.for_issue(dated) if first else Builder(config, dated, now, secret)
+            if config.archive is not None and not dry_run:  # the page each reader's link opens
+                page, problems = write_archive(config, builders[issue_id])
+                report.archived = ", ".join(filter(None, (report.archived, page)))
+                report.problems += problems
+        return builders[issue_id]
+
+    pending = readers()
+    held: list[tuple[Subscriber, str, list[Pick]]] = []  # claimed by another run when we came
+
+    def claimed(reader: Subscriber, issue_id: str) -> Claim:
+        email = reader.email.lower()
+        return ledger.claim(issue_id, email, message_id(issue_id, email, config.newsletter.sender), me)
+
+    def messages() -> Iterator[tuple[Subscriber, str, list[Pick], Message]]:
+        """Each reader still owed an issue, claimed, with their message; built only as
+        the pool has room, so memory holds a few messages, never the whole list."""
+        for reader in pending:
+            issue_id, what = standing(reader)
+            tally(report, issue_id, what)
+            if issue_id is None or what != "send":
+                continue
+            builder = builder_for(issue_id)
+            picks = builder.picks(reader, builder.history(ledger, reader.email.lower()))
+            if not picks:
+                report.empty += 1
+                continue
+            if not dry_run:
+                claim = claimed(reader, issue_id)
+                if claim != Claim.CLAIMED:
+                    report.skipped += claim == Claim.SENT
+                    report.busy += claim == Claim.BUSY
+                    if claim == Claim.BUSY:
+                        held.append((reader, issue_id, picks))
+                    continue
+            yield reader, issue_id, picks, builder.message(reader, picks)
+        # A second look at the readers another run held: if it has died since (killed, its
+        # machine gone), its claims are ours to finish now rather than at the next run.
+        for reader, issue_id, picks in held:
+            claim = claimed(reader, issue_id)
+            if claim != Claim.BUSY:
+                report.busy -= 1
+                report.skipped += claim == Claim.SENT
+            if claim == Claim.CLAIMED:
+                yield reader, issue_id, picks, builder_for(issue_id).message(reader, picks)
+
+    if dry_run:
+        for reader, _, picks, message in messages():
+            report.dry_run += 1
+            log(f"would send {len(picks)} papers to {reader.email}: {message.rendered.subject}")
+        return report
+
+    delivery = config.delivery
+    pool = Pool(
+        open_one,
+        workers=delivery.concurrency,
+        retries=delivery.retries,
+        backoff=delivery.backoff,
+        max_wait=delivery.max_wait,
+        rate=delivery.rate,
+    )
+    jobs = (Job(m.raw, m.envelope, key=(issue_id, picks)) for _, issue_id, picks, m in messages())
+    sending = time.perf_counter()
+    in_a_row = 0  # messages not delivered since the last one that was
+    try:
+        with first_interrupt_stops() as interrupted:
+            for outcome in pool.deliver(jobs):
+                record(ledger, outcome, report)
+                in_a_row = 0 if outcome.delivered else in_a_row + outcome.attempted
+                report.stopped = report.stopped or why_stop(outcome, in_a_row, delivery.error_threshold)
+                if interrupted.is_set() and not report.stopped:
+                    report.stopped, report.interrupted = "interrupted (Ctrl-C)", True
+                if report.stopped:
+                    pool.stop()
+                report.sending_seconds = time.perf_counter() - sending
+                if progress is not None:
+                    progress(report)
+    except KeyboardInterrupt:  # a second Ctrl-C: what was under way goes again next run
+        report.stopped, report.interrupted = "interrupted (Ctrl-C twice)", True
+    if report.bounced_addresses:
+        report.problems += mark_bounced(listed, report.bounced_addresses, now)
+    if report.stopped:  # count who the run never got to, without building anything
+        for reader in pending:
+            issue_id, what = standing(reader)
+            tally(report, issue_id, what)
+            report.not_reached += what == "send"
+    return report
+
+
+def fetch(config: Config, now: datetime, cache: HttpCache, report: SendReport, log: Callable[[str], None]):
     """The issue's papers, or none (reported) when there is nothing to send today."""
     # Which listing to fetch is the sources' business: the day in the newsletter's zone.
     day = local_date(now, config.newsletter.timezone)
-    collected = sources.collect(
-        config.sources, day=day, options=config.fetch, state=config.state, readonly=dry_run
-    )
+    collected = sources.collect(config.sources, day=day, options=config.fetch, cache=cache)
     for failed in collected.failed:
         report.problems.append(f"source {failed.label}: {failed.error}")
     if collected.lookback:
@@ -317,41 +354,37 @@ def tally(report: SendReport, issue_id: str | None, what: str) -> None:
     report.suppressed += what == "bounced"
 
 
-def record(state: State, outcome: Outcome, report: SendReport) -> None:
+def record(ledger: Ledger, outcome: Outcome, report: SendReport) -> None:
     """One message's outcome, in the ledger and in the report."""
     issue_id, picks = outcome.job.key
     email = outcome.job.envelope.to_email
     report.retried += outcome.retries
     if outcome.delivered:
-        state.mark_sent(issue_id, email, [pick.paper.id for pick in picks])
+        ledger.mark_sent(issue_id, email, [pick.paper.id for pick in picks])
         report.sent += 1
         report.delivered_to.append(outcome.where or "")
     elif not outcome.attempted:
-        state.mark_failed(issue_id, email, "not attempted: the run stopped first")
+        ledger.mark_failed(issue_id, email, "not attempted: the run stopped first")
         report.not_reached += 1
     elif isinstance(outcome.error, BounceError):
-        state.mark_bounced(issue_id, email, outcome.error.code, str(outcome.error))
+        ledger.mark_bounced(issue_id, email, outcome.error.code, str(outcome.error))
         report.bounced += 1
         report.bounced_addresses.append(email)
         report.problems.append(f"{email} bounced: {outcome.error}")
     else:
-        state.mark_failed(issue_id, email, str(outcome.error))
+        ledger.mark_failed(issue_id, email, str(outcome.error))
         report.failed += 1
         report.problems.append(f"{email}: {outcome.error}")
 
 
-def mark_bounced(config: Config, emails: list[str]) -> list[str]:
-    """Say `status: bounced` in the list too, in one edit at the end of the run, so that
+def mark_bounced(listed: SubscriberStore, emails: list[str], now: datetime) -> list[str]:
+    """Say `status: bounced` in the list too, in one change at the end of the run, so that
     `digest subscribers` and the web pages show it. The ledger already stops mail to them:
-    a list that cannot be written now (held by an edit) is reported, nothing more."""
+    a list that cannot be changed now (held by an edit) is reported, nothing more."""
     try:
-        with subscribers.edit(config.subscribers, subscribers.known_topics(config)) as editor:
-            for email in emails:
-                entry = editor.find(email)
-                if entry is not None:
-                    editor.set(entry, "status", "bounced")
+        listed.apply_all([(email, Bounce()) for email in emails], now=now)
     except DigestError as exc:
-        return [f"{config.subscribers}: could not mark bounced addresses: {p}" for p in exc.problems]
+        return [f"{listed.where}: could not mark bounced addresses: {p}" for p in exc.problems]
     return []
 
 

@@ -1,70 +1,60 @@
-"""subscribers.yaml: read and validate the list, reporting every problem with its line; and
-change it safely while the web app, the CLI and a person with an editor share it.
+"""What a subscriber entry may say, and the one place its status changes.
 
-Every change takes a lock, re-reads the file, edits it with a round-trip YAML library (so
-comments, key order, quoting and blank lines survive), checks the result as a reader would,
-writes a temporary file, fsyncs it and renames it over the old one. A crash leaves the old
-file or the new one, never half of either; two writers never lose each other's entries.
+Every store (digest/store/: the hand-edited YAML list, the database table) reads and writes
+entries through these rules, so the web form, the CLI, an import and a bounce all follow the
+same life cycle:
+
+    (new) --sign-up--> pending --confirm--> active --unsubscribe--> unsubscribed
+                                              |  <--confirm (a link asked for after leaving)--
+                                              +--bounce--> bounced --clear (the owner)--> active
+
+- A sign-up is a request from whoever typed the address: it can create a pending entry, never
+  change an existing one. A stranger cannot reactivate a bounced or unsubscribed reader, or
+  rewrite a pending reader's preferences.
+- A confirmation link works once it is opened by the owner of the address, and only if it was
+  asked for after their latest unsubscribe: an old link does not resubscribe someone who left.
+- The list owner (`digest subscribe --confirmed`, an import) vouches for consent, but cannot
+  resurrect an address that unsubscribed or bounced; the reader rejoins by confirming, the
+  owner clears a bounce explicitly.
+
+Pure: the clock is passed in; nothing here reads or writes a file.
 """
 
 from __future__ import annotations
 
 import functools
-import io
-import os
-import re
-import stat
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import ValidationError
 
-from . import yamlfile
 from .errors import DigestError
-from .locks import file_lock
 from .models import Subscriber
 
 if TYPE_CHECKING:
     from .config import Config
 
-HEADER = """\
-# Who gets the digest. An entry without `status` is active: the list owner added it by hand.
-# Fields: email, name, status (pending, active, unsubscribed, bounced), frequency (daily,
-# weekdays, weekly:mon ... weekly:sun), send_at (HH:MM local), timezone (IANA), topics (theme
-# keys or labels), keywords, authors, organizations, categories, exclude, max_papers, created,
-# confirmed.
-subscribers:
-"""
-LOCK_WAIT = 30.0  # seconds; an edit holds the lock for milliseconds
-FIELD_ORDER = list(Subscriber.model_fields)
-_CLOCK = re.compile(r"\d\d:\d\d")
-_ENTRY = re.compile(r"^( *)- +\w+ *:", re.MULTILINE)
-NOT_A_LIST = "expected 'subscribers:' followed by a list of entries, each like '  - email: you@example.org'"
 # The names a reader may follow in `topics`, casefolded -> theme key (see known_topics).
 Topics = Mapping[str, str]
+# Fields a reader (preferences page) or the list owner may set; status and dates follow the rules.
+PREFERENCES = ("name", "frequency", "send_at", "timezone", "topics", "keywords", "authors", "categories",
+               "organizations", "exclude", "max_papers")  # fmt: skip
+STATUSES = ("pending", "active", "unsubscribed", "bounced")
 
 
 class NotListed(DigestError):
-    """The address a change was meant for is not in the file."""
+    """The address a change was meant for is not on the list."""
 
 
-@dataclass
-class Checked:
-    """The valid entries of a list and one line per problem found in it."""
-
-    subscribers: list[Subscriber] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+# --- topics ----------------------------------------------------------------------------------
 
 
 def known_topics(config: Config | None = None) -> Topics:
     """Names a reader may use in `topics`: every theme key and label (casefolded) -> key, of
-    the taxonomy `config` asks for (custom themes included), else the built-in one. Every
-    function here that reads or edits the list takes these as `topics` (None: built-in)."""
+    the taxonomy `config` asks for (custom themes included), else the built-in one."""
     if config is None or not config.themes.custom:
         return _built_in_topics()
     from .themes import configured
@@ -97,330 +87,13 @@ def unknown_topics(topics: list[str], known: Topics | None = None) -> str | None
     return f"unknown topic(s) {', '.join(map(repr, strangers))}; use a theme key or label: {keys}"
 
 
-def check(path: Path, topics: Topics | None = None) -> Checked:
-    """Validate every entry; never stops at the first problem."""
-    return check_document(yamlfile.load(path), topics)
+# --- entries ---------------------------------------------------------------------------------
 
 
-def check_document(doc: yamlfile.Document, topics: Topics | None = None) -> Checked:
-    result = Checked()
-    data = doc.data
-    if data is None:
-        return result
-    # `subscribers:` with nothing under it (every entry deleted) is an empty list.
-    if not isinstance(data, dict) or not isinstance(data.get("subscribers"), list | None):
-        result.problems.append(f"{doc.where()}: {NOT_A_LIST}")
-        return result
-    unknown = sorted(str(k) for k in data if k != "subscribers")
-    for key in unknown:
-        result.problems.append(
-            f"{doc.where((key,))}: unknown top-level key {key!r}; only 'subscribers' is allowed"
-        )
-    check_entry = EntryCheck(topics)
-    for index, entry in enumerate(data.get("subscribers") or []):
-        subscriber = check_entry(doc, index, entry, result.problems)
-        if subscriber is not None:
-            result.subscribers.append(subscriber)
-    return result
-
-
-class EntryCheck:
-    """Checks one entry at a time, remembering the addresses seen so far (duplicates)."""
-
-    def __init__(self, topics: Topics | None = None):
-        self.topics = _built_in_topics() if topics is None else topics
-        self.seen: dict[str, int] = {}
-
-    def __call__(
-        self, doc: yamlfile.Document, index: int, entry: Any, problems: list[str]
-    ) -> Subscriber | None:
-        """The entry as a Subscriber, or None with its problems added to `problems`."""
-        loc = ("subscribers", index)
-        label = f"entry {index + 1}"
-        if isinstance(entry, dict) and entry.get("email"):
-            label += f" ({entry['email']})"
-        if not isinstance(entry, dict):
-            hint = f"; write '- email: {entry}'" if isinstance(entry, str) and "@" in entry else ""
-            problems.append(f"{doc.where(loc)}: {label}: expected a mapping with at least 'email:'{hint}")
-            return None
-        try:
-            subscriber = Subscriber.model_validate(entry)
-        except ValidationError as exc:
-            problems.extend(yamlfile.validation_problems(doc, exc, Subscriber, loc, label))
-            return None
-        key = subscriber.email.lower()
-        if key in self.seen:
-            where = doc.where((*loc, "email"))
-            problems.append(f"{where}: {label}: duplicate address, already listed at line {self.seen[key]}")
-            return None
-        if problem := unknown_topics(subscriber.topics, self.topics):
-            problems.append(f"{doc.where((*loc, 'topics'))}: {label}: {problem}")
-            return None
-        self.seen[key] = doc.line((*loc, "email")) or 0
-        return subscriber
-
-
-def load(path: Path, topics: Topics | None = None) -> list[Subscriber]:
-    """All entries, or a DigestError listing every problem (nothing is sent from a bad list)."""
-    checked = check(path, topics)
-    if checked.problems:
-        raise DigestError(checked.problems)
-    return checked.subscribers
-
-
-# --- long lists, streamed (issue 6) -----------------------------------------------------------
-# `digest send` to 20,000 readers need not hold 20,000 entries, let alone their YAML: it checks
-# the whole list in one streamed pass (nothing is sent from a bad list), then streams it again
-# to send. Memory stays flat however long the list.
-
-
-def scan(path: Path, topics: Topics | None = None) -> list[str]:
-    """Every problem `check` would report, found without holding the list (none: it is good)."""
-    problems: list[str] = []
-    try:
-        for _ in _streamed(path, topics, problems):
-            pass
-    except yamlfile.NotStreamable:  # anchors, merge keys, other top-level keys: read it whole
-        return check(path, topics).problems
-    return problems
-
-
-def stream(path: Path, topics: Topics | None = None) -> Iterator[Subscriber]:
-    """The valid entries, one at a time, read afresh from the file (after `scan` found it
-    good; an entry broken since is left out)."""
-    yielded = 0
-    try:
-        for subscriber in _streamed(path, topics, []):
-            yield subscriber
-            yielded += 1
-    except yamlfile.NotStreamable:  # the same entries, in the same order, from the whole file
-        yield from check(path, topics).subscribers[yielded:]
-
-
-def _streamed(path: Path, topics: Topics | None, problems: list[str]) -> Iterator[Subscriber]:
-    check_entry = EntryCheck(topics)
-    for entry in yamlfile.stream_list(path, "subscribers"):
-        subscriber = check_entry(entry.doc, entry.index, entry.value, problems)
-        if subscriber is not None:
-            yield subscriber
-
-
-def find(path: Path, email: str, topics: Topics | None = None) -> Subscriber | None:
-    if not path.exists():
-        return None
-    wanted = email.lower()
-    return next((s for s in load(path, topics) if s.email.lower() == wanted), None)
-
-
-# --- writing ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold the list's lock: a file beside the list, not the list itself, because the list
-    is replaced by rename on every write and a lock on the old inode would guard nothing."""
-    lock_path = path.with_name(path.name + ".lock")
-    with file_lock(
-        lock_path,
-        wait=LOCK_WAIT,
-        poll=0.01,
-        taken=lambda p: DigestError(f"another edit holds {p}; try again"),
-    ):
-        yield
-
-
-def _yaml(text: str) -> tuple[Any, Any]:
-    """A round-trip loader set up to write the file back in the style it was written."""
-    from ruamel.yaml import YAML
-
-    handler = YAML()  # round-trip mode: comments, order and quoting are kept
-    handler.preserve_quotes = True
-    handler.width = 4096  # never fold a long line the person wrote on one
-    # The list's own indentation ("  - email:" or "- email:"), read off its first entry.
-    first = _ENTRY.search(text)
-    offset = len(first.group(1)) if first else 2
-    handler.indent(mapping=2, sequence=offset + 2, offset=offset)
-    return handler, handler.load(text)
-
-
-def _scalar(value: Any) -> Any:
-    """A value as ruamel should write it. The file is read back with PyYAML (YAML 1.1), where
-    07:00 is the number 420 and `no` is False: any string PyYAML would not read back as the
-    same string is written in double quotes."""
-    from ruamel.yaml.comments import CommentedSeq
-    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
-
-    if isinstance(value, datetime):
-        value = value.isoformat(timespec="seconds")
-    if isinstance(value, str) and _CLOCK.fullmatch(value):
-        return DoubleQuotedScalarString(value)  # "07:00", as people write send_at by hand
-    if isinstance(value, list):
-        seq = CommentedSeq(_scalar(v) for v in value)
-        seq.fa.set_flow_style()  # [a, b] like the hand-written entries
-        return seq
-    if isinstance(value, str):
-        try:
-            plain = yaml.safe_load(value)
-        except yaml.YAMLError:
-            plain = None
-        if plain != value or value != value.strip():
-            return DoubleQuotedScalarString(value)
-    return value
-
-
-class Editor:
-    """The list's entries as a round-trip document, for changes made inside `edit()`."""
-
-    def __init__(self, path: Path, doc: Any):
-        from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-        self.path = path
-        self.doc = doc if doc is not None else CommentedMap()
-        if not isinstance(self.doc, dict):
-            raise DigestError(f"{path}: {NOT_A_LIST}")
-        if self.doc.get("subscribers") is None:
-            self.doc["subscribers"] = CommentedSeq()
-        self.entries = self.doc["subscribers"]
-        if not isinstance(self.entries, list):
-            raise DigestError(f"{path}: {NOT_A_LIST}")
-        self.changed = False
-
-    def find(self, email: str) -> Any | None:
-        wanted = email.lower()
-        for entry in self.entries:
-            if isinstance(entry, dict) and str(entry.get("email", "")).lower() == wanted:
-                return entry
-        return None
-
-    def add(self, fields: dict[str, Any]) -> Any:
-        from ruamel.yaml.comments import CommentedMap
-
-        entry = CommentedMap()
-        for key in FIELD_ORDER:
-            if fields.get(key) not in (None, []):
-                entry[key] = _scalar(fields[key])
-        self.entries.append(entry)
-        self._blank_line_before(len(self.entries) - 1)
-        self.changed = True
-        return entry
-
-    def set(self, entry: Any, key: str, value: Any) -> None:
-        """Set (or with None, remove) one field, keeping the entry's other lines as they are.
-        A new key goes where the model lists it, so entries stay in a familiar order."""
-        if value is None or value == []:
-            if key in entry:
-                del entry[key]
-                self.changed = True
-            return
-        value = _scalar(value)
-        if key in entry:
-            if entry[key] != value or type(entry[key]) is not type(value):
-                entry[key] = value
-                self.changed = True
-            return
-        rank = FIELD_ORDER.index(key)
-        keys = list(entry)
-        later = [i for i, k in enumerate(keys) if k in FIELD_ORDER and FIELD_ORDER.index(k) > rank]
-        if later:
-            entry.insert(later[0], key, value)
-        else:
-            self._append_key(entry, key, value)
-        self.changed = True
-
-    @staticmethod
-    def _append_key(entry: Any, key: str, value: Any) -> None:
-        # ruamel keeps the blank line or comment that follows an entry on its last key; a key
-        # appended after it would land below the blank line. Move that trailing comment to the
-        # new last key.
-        last = next(reversed(entry), None) if len(entry) else None
-        entry[key] = value
-        comments = entry.ca.items.get(last) if last is not None else None
-        if comments and len(comments) > 2 and comments[2] is not None:
-            entry.ca.items[key] = [None, None, comments[2], None]
-            comments[2] = None
-
-    def _blank_line_before(self, index: int) -> None:
-        """Separate a new entry by a blank line when the list already does so."""
-        if any(comments[1] for comments in self.entries.ca.items.values() if len(comments) > 1):
-            self.entries.yaml_set_comment_before_after_key(index, before="\n")
-
-
-@contextmanager
-def edit(path: Path, topics: Topics | None = None) -> Iterator[Editor]:
-    """Lock, re-read, let the caller change entries, check the result, replace the file.
-
-    Nothing is written if the caller raises, if nothing changed, or if the result would not
-    pass `digest subscribers --check` (a problem already in the file must be fixed first).
-    """
-    with locked(path):
-        try:
-            text = yamlfile.read_text(path) if path.exists() else HEADER
-            mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
-        except OSError as exc:
-            raise DigestError(f"{path}: cannot read: {exc}") from None
-        try:
-            handler, doc = _yaml(text)
-        except Exception as exc:  # ruamel's errors: say it as the readers of the list do
-            yamlfile.parse(text, path)  # a syntax error or a duplicate key, named by its line
-            raise DigestError(f"{path}: cannot edit: {exc}") from None
-        editor = Editor(path, doc)
-        yield editor
-        if not editor.changed:
-            return
-        out = io.StringIO()
-        handler.dump(editor.doc, out)
-        new_text = out.getvalue()
-        after = check_document(yamlfile.parse(new_text, path), topics)
-        # A problem already in the file (a typo made in an editor) must not block an
-        # unsubscribe; an edit is refused only if it would add a problem.
-        if after.problems and len(after.problems) > len(
-            check_document(yamlfile.parse(text, path), topics).problems
-        ):
-            raise DigestError([f"{path} was not changed: the edit would make it invalid", *after.problems])
-        _replace(path, new_text.encode("utf-8"), mode)
-
-
-def _replace(path: Path, data: bytes, mode: int | None) -> None:
-    from .files import write_atomic
-
-    if mode is None:  # a new file: what the user's umask allows for a 0666 file
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    try:
-        write_atomic(path, data, mode=mode)
-        # The rename is durable only once the folder's entry is on disk too.
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        raise DigestError(f"{path}: cannot write: {exc.strerror or exc}") from None
-
-
-# --- changes the CLI and the web app make ----------------------------------------------------
-
-PREFERENCES = ("name", "frequency", "send_at", "timezone", "topics", "keywords", "authors", "categories",
-               "exclude", "max_papers")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Change:
-    """One address before and after a change (`before` is None for a new entry)."""
-
-    before: Subscriber | None
-    after: Subscriber
-
-    @property
-    def changed(self) -> bool:
-        return self.before != self.after
-
-
-def validated(fields: dict[str, Any]) -> Subscriber:
+def validated(fields: dict[str, Any], topics: Topics | None = None) -> Subscriber:
     """An entry as the model reads it, or a DigestError naming each bad field."""
     try:
-        return Subscriber.model_validate(fields)
+        subscriber = Subscriber.model_validate(fields)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
@@ -428,44 +101,227 @@ def validated(fields: dict[str, Any]) -> Subscriber:
             msg = err["msg"].removeprefix("Value error, ")
             problems.append(f"{name}: {msg}")
         raise DigestError(problems) from None
+    if topics is not None and (problem := unknown_topics(subscriber.topics, topics)):
+        raise DigestError(f"topics: {problem}")
+    return subscriber
 
 
-def _snapshot(entry: Any) -> Subscriber:
-    return validated({str(k): (list(v) if isinstance(v, list) else v) for k, v in entry.items()})
+class Outcome(StrEnum):
+    ADDED = "added"  # a new entry, active (the owner vouched) or as the import says
+    PENDING = "pending"  # waiting for the confirmation link: mail it (again)
+    ACTIVATED = "activated"
+    ALREADY_ACTIVE = "already active"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    UNSUBSCRIBED = "unsubscribed"
+    ALREADY_UNSUBSCRIBED = "already unsubscribed"
+    BOUNCED = "bounced"
+    CLEARED = "cleared"
+    REFUSED = "refused"  # the rules do not allow it; `reason` says why and what to do
+    STALE = "stale link"  # a confirmation link from before the reader left
+    NOT_LISTED = "not listed"
 
 
-def upsert(
-    path: Path,
-    email: str,
-    changes: dict[str, Any],
-    *,
-    new: dict[str, Any] | None = None,
-    topics: Topics | None = None,
-) -> Change:
-    """Apply `changes` to the entry for `email`; if there is none, add one made of `new` and
-    `changes`, or with `new=None` raise "not on the list".
+@dataclass(frozen=True)
+class Change:
+    """One address before and after a change (`before` is None for a new entry)."""
 
-    The result is validated before anything is written; an unknown topic, a bad time zone or
-    a duplicate address is a DigestError and the file stays as it was.
-    """
-    with edit(path, topics) as editor:
-        entry = editor.find(email)
-        if entry is None:
-            if new is None:
-                raise NotListed(f"{path}: {email} is not on the list")
-            fields = {k: v for k, v in {**new, **changes, "email": email}.items() if v is not None}
-            fields["email"] = validated(fields).email  # the domain lowercased, as email-validator does
-            return Change(None, _snapshot(editor.add(fields)))
-        before = _snapshot(entry)
-        validated({**before.model_dump(exclude_none=True), **changes, "email": before.email})
-        for key, value in changes.items():
-            editor.set(entry, key, value)
-        return Change(before, _snapshot(entry))
+    before: Subscriber | None
+    after: Subscriber | None
+    outcome: Outcome = Outcome.UPDATED
+    reason: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
 
 
-def set_status(path: Path, email: str, status: str, *, now: datetime, topics: Topics | None = None) -> Change:
-    """Change an existing entry's status (`confirmed` is stamped when it becomes active)."""
-    changes: dict[str, Any] = {"status": status}
-    if status == "active":
-        changes["confirmed"] = now
-    return upsert(path, email, changes, topics=topics)
+# --- events: what can happen to an entry ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignUp:
+    """Someone asked for the digest for this address (the web form, `digest subscribe`).
+    `trusted`: the list owner at the CLI, whose preferences may update an existing entry."""
+
+    prefs: dict[str, Any] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+    trusted: bool = False
+
+
+@dataclass(frozen=True)
+class OwnerAdd:
+    """`digest subscribe --confirmed`: the list owner has the reader's consent."""
+
+    prefs: dict[str, Any] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """The confirmation link, asked for at `requested`, was opened."""
+
+    requested: datetime
+
+
+@dataclass(frozen=True)
+class Update:
+    """New preferences from the reader's own (signed) preferences page."""
+
+    prefs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    pass
+
+
+@dataclass(frozen=True)
+class Bounce:
+    pass
+
+
+@dataclass(frozen=True)
+class ClearBounce:
+    pass
+
+
+@dataclass(frozen=True)
+class Import:
+    """An entry from a list the owner imports: the fields it gives replace ours."""
+
+    fields: dict[str, Any]
+
+
+Event = SignUp | OwnerAdd | Confirm | Update | Unsubscribe | Bounce | ClearBounce | Import
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one entry: `fields` to set (all of them for a new entry; empty: write
+    nothing) and the outcome to report."""
+
+    outcome: Outcome
+    fields: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
+def decide(current: Subscriber | None, event: Event, now: datetime) -> Decision:
+    """The rules, in one place. `current` is the entry as stored (None: not on the list)."""
+    if isinstance(event, SignUp | OwnerAdd) and current is None:
+        active = isinstance(event, OwnerAdd)
+        fields = {**event.defaults, **_set(event.prefs), "created": now, "status": "pending"}
+        if active:
+            fields.update(status="active", confirmed=now)
+        return Decision(Outcome.ACTIVATED if active else Outcome.PENDING, fields)
+    if isinstance(event, Import):
+        return _import(current, event.fields, now)
+    if current is None:
+        return Decision(Outcome.NOT_LISTED, reason="not on the list")
+    status = current.status
+
+    if isinstance(event, SignUp):
+        if status == "bounced":
+            return Decision(Outcome.REFUSED, reason=_BOUNCED)
+        prefs = _changed(current, event.prefs) if event.trusted else {}
+        if status == "active":
+            return Decision(Outcome.UPDATED if prefs else Outcome.ALREADY_ACTIVE, prefs)
+        return Decision(Outcome.PENDING, prefs)  # pending, or unsubscribed and asking to rejoin
+    if isinstance(event, OwnerAdd):
+        if status == "bounced":
+            return Decision(Outcome.REFUSED, reason=_BOUNCED)
+        if status == "unsubscribed":
+            return Decision(Outcome.REFUSED, reason=_LEFT.format(when=_day(current.unsubscribed)))
+        prefs = _changed(current, event.prefs)
+        if status == "pending":
+            return Decision(Outcome.ACTIVATED, {**prefs, "status": "active", "confirmed": now})
+        return Decision(Outcome.UPDATED if prefs else Outcome.ALREADY_ACTIVE, prefs)
+    if isinstance(event, Confirm):
+        left = _utc(current.unsubscribed)
+        if status == "active":
+            return Decision(Outcome.ALREADY_ACTIVE)
+        if status == "bounced":
+            return Decision(Outcome.REFUSED, reason=_BOUNCED)
+        if left is not None and _utc(event.requested) <= left:
+            return Decision(Outcome.STALE, reason="the link was asked for before the address unsubscribed")
+        return Decision(Outcome.ACTIVATED, {"status": "active", "confirmed": now})
+    if isinstance(event, Update):
+        prefs = _changed(current, event.prefs)
+        return Decision(Outcome.UPDATED if prefs else Outcome.UNCHANGED, prefs)
+    if isinstance(event, Unsubscribe):
+        if status == "unsubscribed":
+            return Decision(Outcome.ALREADY_UNSUBSCRIBED)
+        return Decision(Outcome.UNSUBSCRIBED, {"status": "unsubscribed", "unsubscribed": now})
+    if isinstance(event, Bounce):
+        if status in ("active", "pending"):
+            return Decision(Outcome.BOUNCED, {"status": "bounced"})
+        return Decision(Outcome.UNCHANGED)
+    if isinstance(event, ClearBounce):
+        if status == "bounced":
+            return Decision(Outcome.CLEARED, {"status": "active"})
+        return Decision(Outcome.UNCHANGED)
+    raise TypeError(f"unknown event {event!r}")  # pragma: no cover
+
+
+_BOUNCED = (
+    "the address bounced: no mail goes to it until the list owner clears it "
+    "(`digest bounces --clear ADDRESS`)"
+)
+_LEFT = (
+    "the address unsubscribed{when}: only its owner can rejoin, by confirming a new link "
+    "(`digest subscribe ADDRESS` without --confirmed sends one)"
+)
+
+
+def _import(current: Subscriber | None, given: dict[str, Any], now: datetime) -> Decision:
+    if current is None:
+        return Decision(Outcome.ADDED, dict(given))
+    fields = _changed(current, {k: v for k, v in given.items() if k != "email"})
+    wanted = fields.pop("status", None)
+    reason = ""
+    if wanted in ("unsubscribed", "bounced"):  # the old tool's opt-out or bounce is honoured
+        fields["status"] = wanted
+        if wanted == "unsubscribed" and "unsubscribed" not in given:
+            fields["unsubscribed"] = current.unsubscribed or now
+    elif wanted == "active" and current.status == "pending":  # the old tool had their consent
+        fields.update(status="active", confirmed=given.get("confirmed") or current.confirmed or now)
+    elif wanted is not None and current.status in ("unsubscribed", "bounced"):
+        reason = f"kept {current.status}: an import does not resubscribe an address that left"
+    # (an active entry the file calls pending stays active: it confirmed here)
+    return Decision(Outcome.UPDATED if fields else Outcome.UNCHANGED, fields, reason)
+
+
+def _set(prefs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in prefs.items() if v is not None}
+
+
+def _changed(current: Subscriber, prefs: dict[str, Any]) -> dict[str, Any]:
+    """The preferences that differ from the entry's (None and [] clear a field)."""
+    out = {}
+    for key, value in prefs.items():
+        have = getattr(current, key, None)
+        if key in ("created", "confirmed", "unsubscribed"):
+            have, value = _utc(have), _utc(value)
+        if (value in (None, []) and have in (None, [])) or value == have:
+            continue
+        out[key] = value
+    return out
+
+
+def _utc(moment: Any) -> Any:
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _day(moment: datetime | None) -> str:
+    return f" on {moment:%Y-%m-%d}" if moment else ""
+
+
+def after(current: Subscriber | None, email: str, decision: Decision, topics: Topics | None) -> Subscriber:
+    """The entry once `decision` is applied: validated, or a DigestError naming each bad field
+    (nothing is written then)."""
+    base = current.model_dump(exclude_none=True) if current is not None else {}
+    merged = {**base, **decision.fields, "email": current.email if current is not None else email}
+    merged = {k: v for k, v in merged.items() if v is not None and v != []}
+    return validated(merged, topics)

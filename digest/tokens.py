@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -39,8 +39,14 @@ def verify(secret: str, purpose: str, token: str) -> str | None:
 # can make a token that expired yesterday without waiting and the check stays a pure function.
 
 
-def sign_expiring(secret: str, purpose: str, email: str, expires: datetime) -> str:
+def sign_expiring(
+    secret: str, purpose: str, email: str, expires: datetime, issued: datetime | None = None
+) -> str:
+    """`issued`: when the link was asked for (a confirmation older than the reader's
+    unsubscribe no longer works: digest/subscribers.py)."""
     payload = {"e": email.lower(), "x": int(expires.timestamp())}
+    if issued is not None:
+        payload["i"] = int(issued.timestamp())
     return _serializer(secret, purpose).dumps(payload)
 
 
@@ -50,6 +56,8 @@ class Verified:
 
     email: str | None
     problem: str | None = None  # "invalid" or "expired"
+    expires: datetime | None = None
+    issued: datetime | None = None  # None for a token made without it
 
 
 def verify_expiring(secret: str, purpose: str, token: str, now: datetime) -> Verified:
@@ -61,4 +69,9 @@ def verify_expiring(secret: str, purpose: str, token: str, now: datetime) -> Ver
         return Verified(None, "invalid")
     if now.timestamp() >= value["x"]:
         return Verified(None, "expired")
-    return Verified(value["e"])
+    issued = value.get("i")
+    return Verified(
+        value["e"],
+        expires=datetime.fromtimestamp(value["x"], UTC),
+        issued=datetime.fromtimestamp(issued, UTC) if isinstance(issued, int) else None,
+    )

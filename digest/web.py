@@ -20,7 +20,8 @@ Rules the routes keep:
 - Pages set `Referrer-Policy: no-referrer` (token URLs must not leak to other sites), a strict
   Content-Security-Policy and `frame-ancestors 'none'` (no clickjacking of the buttons).
 
-Blocking work (the YAML list, SQLite, delivery) runs in Starlette's thread pool. A web
+Blocking work (the list, the database, delivery) runs in Starlette's thread pool; the
+stores (digest/store) are opened once per process, with a connection per thread. A web
 process imports no fetching or ranking code, so it stays small and starts fast; the renderer
 comes in only for the confirmation email.
 """
@@ -34,6 +35,8 @@ import re
 import secrets
 import socket
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -55,7 +58,8 @@ from .config import Config
 from .due import describe, next_slot
 from .errors import DigestError, cannot_listen
 from .models import FREQUENCIES
-from .state import State
+from .store import open_stores
+from .subscribers import NotListed, Unsubscribe, Update
 
 log = logging.getLogger("digest.web")
 
@@ -93,6 +97,7 @@ class Site:
 
         self.config = config
         self.secret = secret
+        self.stores = open_stores(config)
         loader = jinja2.FileSystemLoader([str(Path(d) / "web") for d in template_dirs(config.templates)])
         self.env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
         self.topics = [(t.key, t.label, t.description) for t in configured(config.themes)]
@@ -126,8 +131,9 @@ class Site:
         return hmac.new(self.secret.encode(), value.encode(), hashlib.sha256).hexdigest()[:32]
 
     def allow(self, bucket: str, value: str, *, window: float, limit: int) -> bool:
-        with State(self.config.state) as state:
-            return state.allow(bucket, self.hashed(value), now=time.time(), window=window, limit=limit)
+        return self.stores.rates.allow(
+            bucket, self.hashed(value), now=time.time(), window=window, limit=limit
+        )
 
     def csrf_pair(self, request: Request) -> tuple[str, str]:
         """(cookie value, form token): the form token is the cookie's nonce, signed."""
@@ -242,7 +248,7 @@ async def subscribe(request: Request) -> Response:
 
 def _request_confirmation(site: Site, email: str, prefs: dict[str, Any]) -> None:
     try:
-        optin.request(site.config, email, prefs, now=_utcnow(), secret=site.secret)
+        optin.request(site.config, site.stores.subscribers, email, prefs, now=_utcnow(), secret=site.secret)
     except Exception as exc:  # nobody is waiting on it: the log gets the reason
         log.error("sign-up not recorded: %s", exc)
 
@@ -257,7 +263,9 @@ async def confirm(request: Request) -> Response:
     if request.method == "GET":
         return site.page("confirm.html", email=verified.email, token=token)
     try:
-        result = await run_in_threadpool(optin.confirm, site.config, token, now=_utcnow(), secret=site.secret)
+        result = await run_in_threadpool(
+            optin.confirm, site.config, site.stores.subscribers, token, now=_utcnow(), secret=site.secret
+        )
     except Exception as exc:
         return site.unavailable(exc)
     if result.subscriber is None:
@@ -276,6 +284,17 @@ def _bad_link(site: Site, problem: str | None) -> HTMLResponse:
         return site.message("This link has expired", "Subscribe again to get a fresh link.", 400, retry=True)
     if problem == "unknown":
         return site.message("Not on the list", "This address is no longer on the list.", 404, retry=True)
+    if problem == "stale":
+        return site.message(
+            "This link is from before you unsubscribed",
+            "It no longer subscribes you. To receive the digest again, subscribe again for a fresh link.",
+            400,
+            retry=True,
+        )
+    if problem == "refused":
+        return site.message(
+            "This address cannot be subscribed", "Mail to it has bounced. Contact the list's owner.", 400
+        )
     return site.message(
         "This link is not valid", "It may have been cut or changed. Use the link from your email.", 400
     )
@@ -298,15 +317,8 @@ async def unsubscribe(request: Request) -> Response:
     # RFC 8058: the mail provider POSTs `List-Unsubscribe=One-Click` to the URL from the header,
     # without cookies. The button below the GET page posts the same URL. Both just need the token.
     try:
-        await run_in_threadpool(
-            subscribers.set_status,
-            site.config.subscribers,
-            email,
-            "unsubscribed",
-            now=_utcnow(),
-            topics=site.known,
-        )
-    except subscribers.NotListed:
+        await run_in_threadpool(lambda: site.stores.subscribers.apply(email, Unsubscribe(), now=_utcnow()))
+    except NotListed:
         return site.message("You're unsubscribed", f"{email} is not on the list.")
     except Exception as exc:
         return site.unavailable(exc)
@@ -320,7 +332,7 @@ async def preferences(request: Request) -> Response:
     if email is None:
         return _bad_link(site, "invalid")
     try:
-        reader = await run_in_threadpool(subscribers.find, site.config.subscribers, email, site.known)
+        reader = await run_in_threadpool(site.stores.subscribers.find, email)
     except Exception as exc:
         return site.unavailable(exc)
     if reader is None:
@@ -347,8 +359,10 @@ async def preferences(request: Request) -> Response:
         )
     try:
         change = await run_in_threadpool(
-            subscribers.upsert, site.config.subscribers, email, prefs, topics=site.known
+            lambda: site.stores.subscribers.apply(email, Update(prefs), now=_utcnow())
         )
+    except NotListed:
+        return _bad_link(site, "unknown")
     except Exception as exc:
         return site.unavailable(exc)
     return site.message("Preferences saved", f"{email} will receive the digest {describe(change.after)}.")
@@ -471,8 +485,15 @@ def create_app(config: Config, secret: str) -> ASGIApp:
         Route("/static/{name}", static),
         Route("/healthz", health),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found})
-    app.state.site = Site(config, secret)
+    site = Site(config, secret)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        site.stores.close()
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found}, lifespan=lifespan)
+    app.state.site = site
     return Guard(app)
 
 

@@ -18,7 +18,7 @@ from digest import sources
 from digest.config import ArxivRssSource, FeedSource, Fetch, HFDailySource
 from digest.sources import arxiv_rss
 from digest.sources.httpclient import Client, retry_after_seconds
-from digest.state import HttpCache
+from digest.store import LazyHttpCache, Location, open_database
 
 from .conftest import FIXTURES, ROOT
 from .helpers_http import ReplayServer, Reply, gzip_bomb, hf_daily_papers, recorded_reply
@@ -49,6 +49,15 @@ class Waits(list):
 
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
+
+
+def collect_cached(listed: list, state: Path, *, readonly: bool = False):
+    """Fetch with the HTTP cache of the SQLite file `state`, as `digest fetch` does."""
+    cache = LazyHttpCache(Location("sqlite", path=state), readonly=readonly)
+    try:
+        return sources.collect(listed, options=FAST, cache=cache)
+    finally:
+        cache.close()
 
 
 def test_server_error_is_retried_then_reported(server):
@@ -101,8 +110,8 @@ def test_unchanged_feed_costs_a_304_and_still_gives_its_papers(server, tmp_path)
     state = tmp_path / "state.db"
     server.routes["/f"] = Reply(FEED.body, content_type="application/rss+xml", etag='"v1"')
     source = FeedSource(kind="feed", url=server.url + "/f")
-    first = sources.collect([source], options=FAST, state=state)
-    second = sources.collect([source], options=FAST, state=state)
+    first = collect_cached([source], state)
+    second = collect_cached([source], state)
     assert [r.cached for r in first.reports + second.reports] == [False, True]
     assert server.hits("/f")[1].headers["if-none-match"] == '"v1"'
     assert [p.to_dict() for p in second.papers] == [p.to_dict() for p in first.papers]
@@ -114,10 +123,10 @@ def test_a_readonly_run_uses_the_cache_but_stores_nothing(server, tmp_path):
     state = tmp_path / "state.db"
     server.routes["/f"] = Reply(FEED.body, content_type="application/rss+xml", etag='"v1"')
     source = FeedSource(kind="feed", url=server.url + "/f")
-    sources.collect([source], options=FAST, state=state, readonly=True)
+    collect_cached([source], state, readonly=True)
     assert not state.exists()
-    sources.collect([source], options=FAST, state=state)
-    again = sources.collect([source], options=FAST, state=state, readonly=True)
+    collect_cached([source], state)
+    again = collect_cached([source], state, readonly=True)
     assert again.reports[0].cached is True and len(again.papers) == 1
 
 
@@ -464,10 +473,10 @@ def test_cache_forgets_entries_unused_for_two_weeks(server, tmp_path):
     state = tmp_path / "state.db"
     server.routes["/old"] = Reply(FEED.body, content_type="application/rss+xml", etag='"a"')
     server.routes["/new"] = Reply(FEED.body, content_type="application/rss+xml", etag='"b"')
-    sources.collect([FeedSource(kind="feed", url=server.url + "/old")], options=FAST, state=state)
+    collect_cached([FeedSource(kind="feed", url=server.url + "/old")], state)
     with sqlite3.connect(state) as db:
         db.execute("UPDATE http_cache SET stored_at = '2020-01-01T00:00:00+00:00'")
-    sources.collect([FeedSource(kind="feed", url=server.url + "/new")], options=FAST, state=state)
+    collect_cached([FeedSource(kind="feed", url=server.url + "/new")], state)
     urls = [u for (u,) in sqlite3.connect(state).execute("SELECT url FROM http_cache")]
     assert urls == [server.url + "/new"]
 
@@ -475,10 +484,8 @@ def test_cache_forgets_entries_unused_for_two_weeks(server, tmp_path):
 def test_an_unusable_state_file_turns_the_cache_off_not_the_fetch(server, tmp_path):
     (tmp_path / "not-a-folder").write_text("")
     server.routes["/f"] = Reply(FEED.body, content_type="application/rss+xml", etag='"v1"')
-    collected = sources.collect(
-        [FeedSource(kind="feed", url=server.url + "/f")],
-        options=FAST,
-        state=tmp_path / "not-a-folder" / "s.db",
+    collected = collect_cached(
+        [FeedSource(kind="feed", url=server.url + "/f")], tmp_path / "not-a-folder" / "s.db"
     )
     assert collected.reports[0].ok and len(collected.papers) == 1
     (warning,) = collected.warnings
@@ -487,10 +494,11 @@ def test_an_unusable_state_file_turns_the_cache_off_not_the_fetch(server, tmp_pa
 
 def _store_in_cache(path: Path, start) -> str | None:
     start.wait()
-    cache = HttpCache(path)
+    cache = LazyHttpCache(Location("sqlite", path=path))
     cache.put("https://example.org/feed", '"v1"', None, b"body")
     cache.close()
-    return cache.problem
+    stored = open_database(Location("sqlite", path=path)).http_cache().get("https://example.org/feed")
+    return cache.problem or (None if stored and stored.body == b"body" else "not stored")
 
 
 def test_fetches_opening_a_new_state_file_at_the_same_moment_all_keep_their_cache(tmp_path):

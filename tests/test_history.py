@@ -110,10 +110,10 @@ def test_resending_the_same_issue_keeps_its_own_papers(tmp_path):
     list_papers(root, "2608.12313")
     cfg = config_mod.load(root / "digest.yaml")
     from digest.build import Builder, issue_for
-    from digest.state import State
+    from digest.store import open_database
 
     issue = issue_for(cfg, [], day(1))
-    with State(cfg.state) as state:
+    with open_database(cfg.store) as state:
         state.claim(issue.id, READER, "<m@x>")
         state.mark_sent(issue.id, READER, ["2608.12313"])
         builder = Builder(cfg, issue, day(1), "secret")

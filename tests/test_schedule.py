@@ -12,8 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from digest import subscribers
 from digest.schedule import Daemon
+from digest.store.yamllist import YamlList
+from digest.subscribers import Import
 
 from .helpers_web import wait_for
 
@@ -59,8 +60,8 @@ def test_the_scheduler_sends_at_the_slot_reloads_the_list_and_stops_on_sigterm(p
         assert second.returncode == 2 and "already running" in second.stderr
 
         # an entry added by hand, in Tokyo, is owed today's issue: sent on reload
-        subscribers.upsert(
-            project / "subscribers.yaml", "tokyo@example.org", {"timezone": "Asia/Tokyo"}, new={}
+        YamlList(project / "subscribers.yaml").apply(
+            "tokyo@example.org", Import({"timezone": "Asia/Tokyo"}), now=datetime.now(UTC)
         )
         wait_for(lambda: (outbox / "tokyo@example.org.eml").exists(), "the reload")
 
@@ -87,7 +88,8 @@ def test_a_job_that_fires_late_still_runs(project):
     # is minutes past. APScheduler's default grace of 1 s would skip it; ours runs it.
     from digest import config as config_mod
 
-    daemon = Daemon(config_mod.load(project / "digest.yaml"))
+    config = config_mod.load(project / "digest.yaml")
+    daemon = Daemon(config, YamlList(config.list_path))
     ran = threading.Event()
     daemon.scheduler.start()
     try:
@@ -109,7 +111,8 @@ def test_a_list_with_problems_keeps_the_previous_plan_and_logs_each_problem(proj
     ]
     path = project / "subscribers.yaml"
     path.write_text(yaml.safe_dump({"subscribers": entries}, sort_keys=False))
-    daemon = Daemon(config_mod.load(project / "digest.yaml"), start=datetime.fromisoformat(START))
+    config = config_mod.load(project / "digest.yaml")
+    daemon = Daemon(config, YamlList(config.list_path), start=datetime.fromisoformat(START))
     caplog.set_level("INFO", logger="digest.schedule")
     daemon.plan()
     planned = sorted(job.id for job in daemon.scheduler.get_jobs())

@@ -16,7 +16,8 @@ import pytest
 from digest import config as config_mod
 from digest import send
 from digest.mail import message_id
-from digest.state import Run, State, runs_dir
+from digest.store import open_database
+from digest.store.sqlite import FileRun, SqliteDatabase, runs_dir
 
 from .conftest import run_cli
 from .helpers_digest import report
@@ -126,8 +127,8 @@ def test_a_reader_claimed_by_a_live_run_is_left_to_it_and_a_dead_runs_claim_is_t
         emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=5)
         config = _config(tmp_path)
         issue = NOW[:10]
-        other = Run(config.state)  # another run, alive, in the middle of sending to reader 2
-        with State(config.state) as state:
+        other = FileRun(config.store.path)  # another run, alive, in the middle of sending to reader 2
+        with open_database(config.store) as state:
             mid = message_id(issue, emails[2], config.newsletter.sender)
             assert state.claim(issue, emails[2], mid, other) == "claimed"
         now = datetime.fromisoformat(NOW)
@@ -141,7 +142,7 @@ def test_a_reader_claimed_by_a_live_run_is_left_to_it_and_a_dead_runs_claim_is_t
         second = send.run(config, now=now, log=lambda line: None)
     assert (second.sent, second.skipped, second.busy) == (1, 4, 0)
     assert sink.counts() == {email: 1 for email in emails}
-    assert list(runs_dir(config.state).iterdir()) == []  # the dead run's file is cleaned up
+    assert list(runs_dir(config.store.path).iterdir()) == []  # the dead run's file is cleaned up
 
 
 def test_a_state_file_from_before_claims_named_their_run_is_upgraded_and_resumed(tmp_path):
@@ -168,7 +169,7 @@ def test_a_state_file_from_before_claims_named_their_run_is_upgraded_and_resumed
 def _open_state(path: Path, start) -> str | None:
     start.wait()
     try:
-        State(path).close()
+        SqliteDatabase(path).close()
     except Exception as exc:  # reported to the test, which names it
         return repr(exc)
     return None

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from digest import config as config_mod
-from digest import send, subscribers
-from digest.state import State
+from digest import send
+from digest.store import yamllist
+from digest.store.sqlite import SqliteDatabase as State
 
 from .helpers_smtp import NOW, SmtpServer, reader_email, write_project
 
@@ -90,7 +91,7 @@ def test_5xx_marks_the_address_bounced_with_its_reason_and_no_mail_goes_to_it_ag
         assert "550 5.1.1" in bounced[emails[2]] and "User unknown" in bounced[emails[2]]
         assert "554 5.6.0 Message rejected" in bounced[emails[5]]
 
-        listed = subscribers.load(tmp_path / "subscribers.yaml")
+        listed = yamllist.load(tmp_path / "subscribers.yaml")
         assert {s.email for s in listed if s.status == "bounced"} == {emails[2], emails[5]}
 
         second = _send(tmp_path)
@@ -106,7 +107,7 @@ def test_5xx_marks_the_address_bounced_with_its_reason_and_no_mail_goes_to_it_ag
         assert "bounce cleared" in cli("bounces", "--clear", emails[2], cwd=tmp_path).stdout
         third = _send(tmp_path)
     assert third.sent == 1 and sink.counts()[emails[2]] == 1
-    statuses = {s.email: s.status for s in subscribers.load(tmp_path / "subscribers.yaml")}
+    statuses = {s.email: s.status for s in yamllist.load(tmp_path / "subscribers.yaml")}
     assert (statuses[emails[2]], statuses[emails[5]]) == ("active", "bounced")
 
 

@@ -10,8 +10,10 @@ from email import message_from_bytes, policy
 import pytest
 
 from digest import config as config_mod
-from digest import optin, subscribers, tokens
+from digest import optin, tokens
 from digest.config import DEV_SECRET
+from digest.store import yamllist as subscribers
+from digest.store.yamllist import YamlList
 
 
 def test_subscribe_sends_a_confirmation_and_its_link_activates(project, cli):
@@ -38,11 +40,17 @@ def test_subscribe_sends_a_confirmation_and_its_link_activates(project, cli):
     # Change the signed payload, not the signature's last character: that one carries padding
     # bits, so some substitutions decode to the same bytes and the token stays valid.
     tampered = ("B" if token[0] != "B" else "C") + token[1:]
-    assert optin.confirm(config, tampered, now=now, secret=DEV_SECRET).problem == "invalid"
+    assert (
+        optin.confirm(config, YamlList(config.list_path), tampered, now=now, secret=DEV_SECRET).problem
+        == "invalid"
+    )
     late = now + timedelta(hours=config.web.confirm_hours, minutes=1)
-    assert optin.confirm(config, token, now=late, secret=DEV_SECRET).problem == "expired"
+    assert (
+        optin.confirm(config, YamlList(config.list_path), token, now=late, secret=DEV_SECRET).problem
+        == "expired"
+    )
     assert subscribers.find(project / "subscribers.yaml", "kenji@example.org").status == "pending"
-    confirmed = optin.confirm(config, token, now=now, secret=DEV_SECRET)
+    confirmed = optin.confirm(config, YamlList(config.list_path), token, now=now, secret=DEV_SECRET)
     assert confirmed.subscriber.status == "active"
     assert "kenji@example.org" in cli("subscribers", "--status", "active", cwd=project).stdout
 

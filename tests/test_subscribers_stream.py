@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from digest import subscribers
 from digest.errors import DigestError
+from digest.store import yamllist as subscribers
 
 LISTS = {
     "plain": """subscribers:

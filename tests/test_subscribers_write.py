@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from digest import subscribers
 from digest.errors import DigestError
+from digest.store import yamllist as subscribers
+from digest.store.yamllist import YamlList
+from digest.subscribers import Confirm, Import, Unsubscribe
 
 from .conftest import ROOT
 
@@ -29,13 +31,14 @@ def listed(tmp_path: Path) -> Path:
 
 
 def test_an_edit_changes_only_the_lines_it_must(listed):
-    subscribers.set_status(listed, "ADA@example.org", "unsubscribed", now=NOW)
+    YamlList(listed).apply("ADA@example.org", Unsubscribe(), now=NOW)
     prefs = {"topics": ["retrieval"], "send_at": "10:30"}
-    subscribers.upsert(listed, "new@example.org", prefs, new={"created": NOW})
+    YamlList(listed).apply("new@example.org", Import({**prefs, "created": NOW}), now=NOW)
     diff = list(difflib.ndiff(HAND_WRITTEN.splitlines(), listed.read_text().splitlines()))
     assert [line for line in diff if line.startswith("- ")] == []  # comments, quotes, order: all kept
     assert [line[2:] for line in diff if line.startswith("+ ")] == [
         "    status: unsubscribed",
+        '    unsubscribed: "2026-11-26T08:00:00+00:00"',  # when: older confirmation links stop working
         "",  # entries in this file are separated by blank lines; so is the new one
         "  - email: new@example.org",
         '    send_at: "10:30"',  # quoted: YAML 1.1 would read 10:30 as the number 630
@@ -50,22 +53,22 @@ def test_an_edit_changes_only_the_lines_it_must(listed):
 def test_an_edit_that_would_make_the_file_invalid_writes_nothing(listed):
     before = listed.read_bytes()
     with pytest.raises(DigestError, match="timezone: unknown time zone 'Mars/Base'"):
-        subscribers.upsert(listed, "x@example.org", {"timezone": "Mars/Base"}, new={})
+        YamlList(listed).apply("x@example.org", Import({"timezone": "Mars/Base"}), now=NOW)
     with pytest.raises(DigestError, match="grace@example.org is not on the list|not on the list"):
-        subscribers.set_status(listed, "nobody@example.org", "active", now=NOW)
+        YamlList(listed).apply("nobody@example.org", Confirm(NOW), now=NOW)
     assert listed.read_bytes() == before
     assert not list(listed.parent.glob(".subscribers.yaml.*.tmp"))
 
 
 def test_addresses_are_unique_case_insensitively(listed):
-    change = subscribers.upsert(listed, "Grace@EXAMPLE.org", {"send_at": "09:00"}, new={})
+    change = YamlList(listed).apply("Grace@EXAMPLE.org", Import({"send_at": "09:00"}), now=NOW)
     assert change.before is not None and change.after.send_at == "09:00"
     assert [r.email.lower() for r in subscribers.load(listed)].count("grace@example.org") == 1
 
 
 def test_a_typo_elsewhere_in_the_file_does_not_block_an_unsubscribe(listed):
     listed.write_text(HAND_WRITTEN.replace("timezone: Asia/Tokyo", "timezone: Asia/Tokio"))
-    subscribers.set_status(listed, "ada@example.org", "unsubscribed", now=NOW)
+    YamlList(listed).apply("ada@example.org", Unsubscribe(), now=NOW)
     checked = subscribers.check(listed)
     assert [r.status for r in checked.subscribers if r.email == "ada@example.org"] == ["unsubscribed"]
     assert len(checked.problems) == 1 and "Asia/Tokio" in checked.problems[0]
@@ -73,7 +76,7 @@ def test_a_typo_elsewhere_in_the_file_does_not_block_an_unsubscribe(listed):
 
 def test_the_file_keeps_its_permissions(listed):
     os.chmod(listed, 0o640)
-    subscribers.set_status(listed, "ada@example.org", "unsubscribed", now=NOW)
+    YamlList(listed).apply("ada@example.org", Unsubscribe(), now=NOW)
     assert oct(listed.stat().st_mode & 0o777) == "0o640"
 
 
@@ -81,13 +84,14 @@ WRITER = """
 import sys, time
 from pathlib import Path
 from datetime import UTC, datetime
-from digest import subscribers
+from digest.store import yamllist as subscribers
+from digest.store.yamllist import YamlList
+from digest.subscribers import Confirm, Import, SignUp, Unsubscribe
 path, worker, count, start = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 while time.time() < start:  # every process starts writing at the same moment
     time.sleep(0.001)
 for i in range(count):
-    subscribers.upsert(path, f"w{worker}-{i}@example.org", {"status": "pending"},
-                       new={"created": datetime.now(UTC)})
+    YamlList(path).apply(f"w{worker}-{i}@example.org", SignUp(), now=datetime.now(UTC))
 """
 
 

@@ -174,7 +174,7 @@ def test_config_paths_are_relative_to_the_config_file(tmp_path):
     path = _write(tmp_path / "lab" / "digest.yaml", "sources:\n  - kind: file\n    path: p.jsonl\n")
     config = config_mod.load(path)
     assert config.sources[0].path == tmp_path / "lab" / "p.jsonl"
-    assert config.subscribers == tmp_path / "lab" / "subscribers.yaml"
+    assert config.list_path == tmp_path / "lab" / "subscribers.yaml"
     assert config.outbox == tmp_path / "lab" / "outbox"
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from digest import subscribers, tokens
+from digest import tokens
+from digest.store import yamllist as subscribers
 
 from .conftest import ROOT
 from .helpers_web import SECRET, confirm_link, confirmation, csrf_form, serving

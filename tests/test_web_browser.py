@@ -3,7 +3,8 @@ serve`, confirms from the emailed link, and later leaves with the unsubscribe bu
 
 from __future__ import annotations
 
-from digest import subscribers, tokens
+from digest import tokens
+from digest.store import yamllist as subscribers
 
 from .helpers_chromium import chromium_driver
 from .helpers_web import ARTIFACTS, SECRET, confirm_link, confirmation, serving

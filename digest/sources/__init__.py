@@ -15,7 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import Fetch
@@ -24,6 +23,7 @@ from ..models import Paper
 from .result import Fetched, FetchError
 
 if TYPE_CHECKING:
+    from ..store import HttpCache
     from .httpclient import Client
 
 # Sources whose listing belongs to a day (and so can be asked for an earlier one).
@@ -67,20 +67,17 @@ def collect(
     *,
     day: date | None = None,
     options: Fetch | None = None,
-    state: Path | None = None,
-    readonly: bool = False,
+    cache: HttpCache | None = None,
     progress: Callable[[SourceReport], None] | None = None,
     client: Client | None = None,
 ) -> Collected:
     """Fetch every source for `day` at once, merge by paper id, keep each source's report.
 
-    `state` holds the HTTP cache (ETag / Last-Modified); `readonly` uses it without storing.
-    On an empty day, `options.empty_day: lookback` asks the dated sources for the days before.
+    `cache` keeps each URL's ETag / Last-Modified with its body (digest/store); the caller
+    opens and closes it. On an empty day, `options.empty_day: lookback` asks the dated sources
+    for the days before.
     """
-    from ..state import HttpCache
-
     options = options or Fetch()
-    cache = HttpCache(state, readonly=readonly) if state is not None else None
     own_client = client is None and any(s.kind != "file" for s in sources)
     if own_client:
         from .httpclient import Client
@@ -106,8 +103,6 @@ def collect(
     finally:
         if own_client and client is not None:
             client.close()
-        if cache is not None:
-            cache.close()
 
 
 def _run(

@@ -1,0 +1,105 @@
+"""The storage seam: what `send`, `web`, `optin`, `schedule` and the CLI may ask of storage.
+
+They see these Protocols and never SQL or file formats. Two engines implement the database
+side, SQLite (digest/store/sqlite.py, one file, the default) and PostgreSQL
+(digest/store/postgres.py, several machines); the subscriber list is either a YAML file
+(digest/store/yamllist.py) or a table in that database. `open_stores(config)` picks them by
+the configuration's `state:` and `subscribers:`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from ..models import Subscriber
+from ..subscribers import Change, Event
+
+
+class Claim(StrEnum):
+    CLAIMED = "claimed"  # the row is this run's: deliver it
+    SENT = "sent"  # someone already delivered it
+    BUSY = "busy"  # another live run holds it
+
+
+@dataclass(frozen=True)
+class Bounce:
+    email: str
+    code: int | None
+    reason: str
+    issue: str | None
+    at: str
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    etag: str | None
+    last_modified: str | None
+    body: bytes
+
+
+class Run(Protocol):
+    """One send run's name in the ledger, alive exactly as long as the process holds it."""
+
+    id: str
+
+
+class Ledger(Protocol):
+    """One row per (issue, reader): claimed before delivery, sent once the server accepted it.
+    Also each reader's history of papers, and the addresses that bounced."""
+
+    where: str
+
+    def run(self) -> AbstractContextManager[Run]: ...
+    def claim(self, issue: str, email: str, message_id: str, run: Run | None = None) -> Claim: ...
+    def mark_sent(self, issue: str, email: str, paper_ids: Iterable[str]) -> None: ...
+    def mark_failed(self, issue: str, email: str, error: str) -> None: ...
+    def mark_bounced(self, issue: str, email: str, code: int, reason: str) -> None: ...
+    def sent_to(self, issue: str) -> set[str]: ...
+    def last_issues(self) -> dict[str, str]: ...
+    def papers_sent(self, email: str, *, except_issue: str, since: str | None = None) -> frozenset[str]: ...
+    def bounced(self) -> dict[str, str]: ...
+    def bounces(self) -> list[Bounce]: ...
+    def clear_bounce(self, email: str) -> bool: ...
+
+
+class RateLimits(Protocol):
+    def allow(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> bool: ...
+
+
+class HttpCache(Protocol):
+    """Each URL's validators with the body they validate (conditional requests on fetch).
+    Never raises: a cache that cannot be used turns itself off and says why in `problem`."""
+
+    problem: str | None
+
+    def get(self, url: str) -> CachedResponse | None: ...
+    def put(self, url: str, etag: str | None, last_modified: str | None, body: bytes) -> None: ...
+    def touch(self, url: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class SubscriberStore(Protocol):
+    """The list of readers. Every change goes through the rules in digest/subscribers.py."""
+
+    where: str  # names the list in messages: a file, or the database
+
+    # Everything wrong with the list; [] when it can be used. `thorough`: check every entry
+    # again, even those a database checked when they were written (`digest subscribers --check`).
+    def problems(self, *, thorough: bool = False) -> list[str]: ...
+    def readers(self) -> Iterator[Subscriber]: ...  # every entry, streamed: the list is never held
+    def find(self, email: str) -> Subscriber | None: ...
+    def apply(self, email: str, event: Event, *, now: datetime) -> Change: ...
+    def apply_all(
+        self,
+        changes: Iterable[tuple[str, Event]],
+        *,
+        now: datetime,
+        each: Callable[[Change], None] | None = None,
+    ) -> None: ...
+    def signature(self) -> object: ...  # changes whenever the list does (the scheduler watches it)
+    def close(self) -> None: ...

@@ -1,0 +1,113 @@
+"""One schema for every engine, versioned. `digest db upgrade` applies what a database lacks;
+SQLite files are upgraded by themselves when opened.
+
+A migration is written once, in the SQL both SQLite and PostgreSQL speak; `for_engine` maps
+the few type names that differ. Timestamps are ISO 8601 text in UTC, so they sort as text
+on both engines and read back the same everywhere. A migration is never edited once it has
+shipped: a change to the schema is a new one at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    says: str  # what it adds, as `digest db upgrade` reports it
+    sql: str
+
+
+VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER PRIMARY KEY,
+    says        TEXT NOT NULL,
+    applied_at  TEXT NOT NULL
+);
+"""
+
+MIGRATIONS = [
+    Migration(
+        1,
+        "the send ledger, reading history, bounces, web rate limits and HTTP cache",
+        """
+CREATE TABLE IF NOT EXISTS deliveries (
+    issue       TEXT NOT NULL,
+    email       TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('claimed', 'sent', 'failed')),
+    message_id  TEXT,
+    claimed_at  TEXT NOT NULL,
+    sent_at     TEXT,
+    error       TEXT,
+    owner       TEXT,  -- the run that claimed the row (digest/store/base.py, Run)
+    PRIMARY KEY (issue, email)
+);
+CREATE TABLE IF NOT EXISTS sent_papers (
+    email     TEXT NOT NULL,
+    paper_id  TEXT NOT NULL,
+    issue     TEXT NOT NULL,
+    sent_at   TEXT NOT NULL,
+    PRIMARY KEY (email, paper_id)
+);
+-- digest serve's limits, kept in the database so they hold across restarts and processes.
+-- Keys are HMACs of the address or IP (digest/web.py), not the values themselves.
+CREATE TABLE IF NOT EXISTS rate_events (
+    bucket  TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    at      REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rate_events_by_key ON rate_events (bucket, key, at);
+-- An address the server refused for good (5xx to RCPT or DATA) is not mailed until cleared.
+CREATE TABLE IF NOT EXISTS bounces (
+    email   TEXT PRIMARY KEY,
+    code    INTEGER,
+    reason  TEXT NOT NULL,
+    issue   TEXT,
+    at      TEXT NOT NULL
+);
+-- Each URL's ETag / Last-Modified with the body they validate: an unchanged feed costs a 304.
+CREATE TABLE IF NOT EXISTS http_cache (
+    url            TEXT PRIMARY KEY,
+    etag           TEXT,
+    last_modified  TEXT,
+    body           BLOB NOT NULL,
+    stored_at      TEXT NOT NULL
+);
+""",
+    ),
+    Migration(
+        2,
+        "the subscriber list (subscribers: database)",
+        """
+CREATE TABLE subscribers (
+    email         TEXT PRIMARY KEY,  -- lower case: one entry per address
+    address       TEXT NOT NULL,     -- as the reader wrote it
+    name          TEXT,
+    status        TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')),
+    frequency     TEXT NOT NULL,
+    send_at       TEXT NOT NULL,
+    timezone      TEXT NOT NULL,
+    prefs         TEXT NOT NULL,     -- JSON: topics, keywords, authors, ... (models.Subscriber)
+    created       TEXT,
+    confirmed     TEXT,
+    unsubscribed  TEXT,
+    updated       TEXT NOT NULL,     -- microseconds: the scheduler watches it for changes
+    seq           INTEGER NOT NULL   -- the order entries were added, as in a YAML list
+);
+CREATE INDEX subscribers_in_order ON subscribers (seq, email);
+CREATE INDEX subscribers_by_update ON subscribers (updated);
+""",
+    ),
+]
+LATEST = MIGRATIONS[-1].version
+
+
+def for_engine(sql: str, engine: str) -> str:
+    if engine == "postgresql":
+        return sql.replace(" BLOB ", " BYTEA ").replace(" REAL ", " DOUBLE PRECISION ")
+    return sql
+
+
+def pending(version: int) -> list[Migration]:
+    return [m for m in MIGRATIONS if m.version > version]

@@ -1,0 +1,491 @@
+"""What SQLite and PostgreSQL share: the ledger, history, bounces, rate limits, HTTP cache and
+the subscriber table, in SQL both speak. The engines (sqlite.py, postgres.py) bring the
+connection, the write transaction, run liveness and how their errors read.
+
+Ledger rows: `claimed` before delivery, `sent` once the backend has accepted the message,
+`failed` when it could not be delivered this time. A run killed in between leaves `claimed`
+rows; the next run delivers them again (only what was in flight may go twice) and skips every
+`sent` row. Each claim names the run that made it; a row held by a live run is left to it, a
+dead run's is taken over. No lease times out, so a slow run never loses a row it is sending.
+
+Each thread gets its own connection: the web app answers requests from a thread pool, a send
+run claims from one thread, the fetch threads share the HTTP cache.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..errors import DigestError
+from ..models import Subscriber
+from ..subscribers import Change, Event, NotListed, Outcome, Topics, after, decide, validated
+from .base import Bounce, CachedResponse, Claim, Run
+from .schema import LATEST
+
+HTTP_CACHE_KEEP_DAYS = 14
+PAGE = 1000  # subscribers read per query when streaming the list
+LIST_FIELDS = ("topics", "keywords", "authors", "categories", "organizations", "exclude")
+ROW = ("address, name, status, frequency, send_at, timezone, prefs, created, confirmed, unsubscribed, "
+       "seq, email")  # fmt: skip
+
+Execute = Callable[[str, tuple], Any]
+
+
+def now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class SqlDatabase:
+    """The Ledger, RateLimits and table SubscriberStore of one database (see base.py)."""
+
+    engine = ""
+    where = ""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._all_lock = threading.Lock()
+
+    # --- engine hooks ----------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _sql(self, sql: str) -> str:
+        """The statement in the engine's parameter style (written here with `?`)."""
+        return sql
+
+    def transaction(self) -> AbstractContextManager[Execute]:
+        """A write transaction: yields `execute(sql, params) -> cursor`."""
+        raise NotImplementedError
+
+    def _lock_address(self, execute: Execute, email: str) -> None:
+        """Serialise changes to one address inside a transaction (SQLite: the transaction
+        already serialises every writer)."""
+
+    def alive(self, run_id: str | None) -> bool:
+        raise NotImplementedError
+
+    def run(self) -> AbstractContextManager[Run]:
+        raise NotImplementedError
+
+    def errors(self) -> AbstractContextManager[None]:
+        """Turn the engine's errors into a DigestError naming the database and what to do."""
+        raise NotImplementedError
+
+    # --- connections -----------------------------------------------------------------------
+
+    def connection(self) -> Any:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            with self.errors():
+                db = self._connect()
+            self._local.db = db
+            with self._all_lock:
+                self._all.append(db)
+        return db
+
+    def read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self.errors():
+            cursor = self.connection().execute(self._sql(sql), params)
+            return cursor.fetchall()
+
+    def one(self, sql: str, params: tuple = ()) -> tuple | None:
+        rows = self.read(sql, params)
+        return rows[0] if rows else None
+
+    def write(self, sql: str, params: tuple = ()) -> int:
+        with self.transaction() as execute:
+            return execute(sql, params).rowcount
+
+    def close(self) -> None:
+        with self._all_lock:
+            for db in self._all:
+                try:
+                    db.close()
+                except Exception:  # closing is best effort: the process may be going down
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> SqlDatabase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def version(self) -> int:
+        row = self.one("SELECT MAX(version) FROM schema_version")
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def version_or_zero(self) -> int:
+        """The schema version, 0 for a database without digest's tables."""
+        return self.version()
+
+    # --- ledger ----------------------------------------------------------------------------
+
+    def sent_to(self, issue: str) -> set[str]:
+        """Everyone this issue has been delivered to (lower case)."""
+        rows = self.read("SELECT email FROM deliveries WHERE issue = ? AND status = 'sent'", (issue,))
+        return {email for (email,) in rows}
+
+    def claim(self, issue: str, email: str, message_id: str, run: Run | None = None) -> Claim:
+        """Take the row for delivery: CLAIMED (it is `run`'s now), SENT (someone already
+        delivered it) or BUSY (another live run holds it). A row claimed by a run that is
+        gone, or that failed last time, is taken."""
+        owner = run.id if run else None
+        email = email.lower()
+        stale: str | None = None
+        for _ in range(3):  # claim, and once more after finding its holder dead
+            taken = self.write(
+                """INSERT INTO deliveries (issue, email, status, message_id, claimed_at, owner)
+                   VALUES (?, ?, 'claimed', ?, ?, ?)
+                   ON CONFLICT (issue, email) DO UPDATE
+                   SET status = 'claimed', message_id = excluded.message_id,
+                       claimed_at = excluded.claimed_at, owner = excluded.owner, error = NULL
+                   WHERE deliveries.status = 'failed'
+                      OR (deliveries.status = 'claimed'
+                          AND (deliveries.owner IS NULL OR deliveries.owner = ?))""",
+                (issue, email, message_id, now_text(), owner, stale),
+            )
+            if taken:
+                return Claim.CLAIMED
+            row = self.one(
+                "SELECT status, owner FROM deliveries WHERE issue = ? AND email = ?", (issue, email)
+            )
+            if row is None:
+                continue
+            status, holder = row
+            if status == "sent":
+                return Claim.SENT
+            if holder == owner or self.alive(holder):
+                return Claim.BUSY
+            stale = holder
+        return Claim.BUSY
+
+    def mark_sent(self, issue: str, email: str, paper_ids: Iterable[str]) -> None:
+        """Record the delivery and the papers it carried, in one transaction."""
+        now = now_text()
+        email = email.lower()
+        with self.transaction() as execute:
+            execute(
+                """UPDATE deliveries SET status = 'sent', sent_at = ?, error = NULL
+                   WHERE issue = ? AND email = ?""",
+                (now, issue, email),
+            )
+            # One row per reader and paper: the last issue that carried it (a paper sent again
+            # once the history window has passed moves its row forward).
+            for pid in paper_ids:
+                execute(
+                    """INSERT INTO sent_papers (email, paper_id, issue, sent_at) VALUES (?, ?, ?, ?)
+                       ON CONFLICT (email, paper_id) DO UPDATE
+                       SET issue = excluded.issue, sent_at = excluded.sent_at""",
+                    (email, pid, issue, now),
+                )
+
+    def mark_failed(self, issue: str, email: str, error: str) -> None:
+        """Not delivered this time; the next run tries again."""
+        self.write(
+            "UPDATE deliveries SET status = 'failed', error = ? WHERE issue = ? AND email = ?",
+            (error, issue, email.lower()),
+        )
+
+    def mark_bounced(self, issue: str, email: str, code: int, reason: str) -> None:
+        """The server refused the address for good: no more mail to it until the bounce is
+        cleared (`digest bounces --clear`)."""
+        with self.transaction() as execute:
+            execute(
+                "UPDATE deliveries SET status = 'failed', error = ? WHERE issue = ? AND email = ?",
+                (f"bounced: {reason}", issue, email.lower()),
+            )
+            execute(
+                """INSERT INTO bounces (email, code, reason, issue, at) VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (email) DO UPDATE SET code = excluded.code, reason = excluded.reason,
+                   issue = excluded.issue, at = excluded.at""",
+                (email.lower(), code, reason, issue, now_text()),
+            )
+
+    def bounced(self) -> dict[str, str]:
+        """Every bounced address (lower case) and why."""
+        return dict(self.read("SELECT email, reason FROM bounces"))
+
+    def bounces(self) -> list[Bounce]:
+        rows = self.read("SELECT email, code, reason, issue, at FROM bounces ORDER BY at, email")
+        return [Bounce(*row) for row in rows]
+
+    def clear_bounce(self, email: str) -> bool:
+        """Forget a bounce, so the address is mailed again; False if it had none."""
+        return bool(self.write("DELETE FROM bounces WHERE email = ?", (email.lower(),)))
+
+    def last_issues(self) -> dict[str, str]:
+        """The latest issue each reader (lower case) has received; issue ids are ISO dates, so
+        they sort. `send --due` never sends an issue older than this. One query for the whole
+        ledger: per reader it would scan the table each time."""
+        return dict(
+            self.read("SELECT email, MAX(issue) FROM deliveries WHERE status = 'sent' GROUP BY email")
+        )
+
+    def papers_sent(self, email: str, *, except_issue: str, since: str | None = None) -> frozenset[str]:
+        """Version-less ids of papers this reader got in other issues (a resend of this issue
+        keeps them), in issues from `since` (an issue id, i.e. a date) on when given."""
+        query = "SELECT paper_id FROM sent_papers WHERE email = ? AND issue <> ?"
+        params: tuple[str, ...] = (email.lower(), except_issue)
+        if since is not None:
+            query += " AND issue >= ?"
+            params += (since,)
+        return frozenset(pid for (pid,) in self.read(query, params))
+
+    # --- web: rate limits --------------------------------------------------------------------
+
+    def allow(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> bool:
+        """Count one event for `key`; False (and not counted) if `limit` events already
+        happened within `window` seconds before `now`."""
+        with self.transaction() as execute:
+            self._lock_address(execute, f"rate:{bucket}:{key}")
+            execute("DELETE FROM rate_events WHERE bucket = ? AND at <= ?", (bucket, now - window))
+            (count,) = execute(
+                "SELECT COUNT(*) FROM rate_events WHERE bucket = ? AND key = ?", (bucket, key)
+            ).fetchone()
+            if count >= limit:
+                return False
+            execute("INSERT INTO rate_events (bucket, key, at) VALUES (?, ?, ?)", (bucket, key, now))
+            return True
+
+    # --- HTTP cache ------------------------------------------------------------------------------
+
+    def http_cache(self, *, readonly: bool = False) -> SqlHttpCache:
+        return SqlHttpCache(self, readonly=readonly)
+
+    # --- the subscriber list, as a table ---------------------------------------------------------
+
+    def subscriber_table(self, topics: Topics | None = None) -> SubscriberTable:
+        return SubscriberTable(self, topics)
+
+
+class SqlHttpCache:
+    """An HttpCache (base.py) in the http_cache table. `readonly` (preview, dry runs) sends
+    the validators it has but stores nothing; a cache that cannot be used turns itself off and
+    says why in `problem`: fetching still works, only without conditional requests."""
+
+    def __init__(self, db: SqlDatabase, *, readonly: bool = False):
+        self.db = db
+        self.readonly = readonly
+        self.problem: str | None = None
+        self._lock = threading.Lock()
+
+    def _use(self, work: Callable[[], Any]) -> Any:
+        if self.problem:
+            return None
+        try:
+            return work()
+        except Exception as exc:  # a full disk, a locked file, a lost server: fetch without it
+            from ..errors import DigestError
+
+            reason = "; ".join(exc.problems) if isinstance(exc, DigestError) else str(exc)
+            with self._lock:
+                self.problem = self.problem or f"{self.db.where}: HTTP cache off for this run ({reason})"
+            return None
+
+    def get(self, url: str) -> CachedResponse | None:
+        row = self._use(
+            lambda: self.db.one("SELECT etag, last_modified, body FROM http_cache WHERE url = ?", (url,))
+        )
+        return CachedResponse(row[0], row[1], bytes(row[2])) if row else None
+
+    def put(self, url: str, etag: str | None, last_modified: str | None, body: bytes) -> None:
+        self._write(
+            """INSERT INTO http_cache (url, etag, last_modified, body, stored_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (url) DO UPDATE SET etag = excluded.etag,
+               last_modified = excluded.last_modified, body = excluded.body,
+               stored_at = excluded.stored_at""",
+            (url, etag, last_modified, body, now_text()),
+        )
+
+    def touch(self, url: str) -> None:
+        """Mark an entry as still in use (its server just answered 304)."""
+        self._write("UPDATE http_cache SET stored_at = ? WHERE url = ?", (now_text(), url))
+
+    def _write(self, sql: str, args: tuple) -> None:
+        if self.readonly:
+            return
+        # Dated URLs (one HF listing per day) are never asked for again after a while:
+        # forget entries unused for KEEP_DAYS, or the table grows by a listing a day.
+        cutoff = (datetime.now(UTC) - timedelta(days=HTTP_CACHE_KEEP_DAYS)).isoformat(timespec="seconds")
+
+        def write() -> None:
+            with self.db.transaction() as execute:
+                execute(sql, args)
+                execute("DELETE FROM http_cache WHERE stored_at < ?", (cutoff,))
+
+        self._use(write)
+
+    def close(self) -> None:
+        pass  # the database's connections are the store's to close
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _text(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class SubscriberTable:
+    """A SubscriberStore (base.py) in the `subscribers` table (`subscribers: database`)."""
+
+    def __init__(self, db: SqlDatabase, topics: Topics | None = None):
+        self.db = db
+        self.topics = topics
+        self.where = f"the subscriber table in {db.where}"
+
+    @staticmethod
+    def _reader(row: tuple) -> Subscriber:
+        # Rows were validated when they were written: build them without validating again
+        # (a 100,000-reader list is read on every `send --due`).
+        address, name, status, frequency, send_at, timezone, prefs, created, confirmed, left = row[:10]
+        return Subscriber.model_construct(
+            email=address,
+            name=name,
+            status=status,
+            frequency=frequency,
+            send_at=send_at,
+            timezone=timezone,
+            **{key: value for key, value in json.loads(prefs).items()},
+            created=_time(created),
+            confirmed=_time(confirmed),
+            unsubscribed=_time(left),
+        )
+
+    @staticmethod
+    def _row(reader: Subscriber) -> tuple:
+        prefs: dict[str, Any] = {k: getattr(reader, k) for k in LIST_FIELDS if getattr(reader, k)}
+        if reader.max_papers is not None:
+            prefs["max_papers"] = reader.max_papers
+        return (
+            str(reader.email),
+            reader.name,
+            reader.status,
+            reader.frequency,
+            reader.send_at,
+            reader.timezone,
+            json.dumps(prefs, ensure_ascii=False),
+            _text(reader.created),
+            _text(reader.confirmed),
+            _text(reader.unsubscribed),
+        )
+
+    def problems(self, *, thorough: bool = False) -> list[str]:
+        """Every row was checked when it was written; `thorough` checks them again (the
+        taxonomy a reader's topics name may have changed since)."""
+        if not thorough:
+            return []
+        problems = []
+        for reader in self.readers():
+            try:
+                validated(reader.model_dump(exclude_none=True), self.topics)
+            except DigestError as exc:
+                problems.extend(f"{self.where}: {reader.email}: {p}" for p in exc.problems)
+        return problems
+
+    def readers(self) -> Iterator[Subscriber]:
+        """Every entry in the order they were added, a page at a time: no query stays open
+        (the run writes the ledger meanwhile) and the list is never held."""
+        last: tuple[int, str] = (-1, "")
+        while True:
+            rows = self.db.read(
+                f"SELECT {ROW} FROM subscribers WHERE seq > ? OR (seq = ? AND email > ?) "
+                f"ORDER BY seq, email LIMIT {PAGE}",
+                (last[0], last[0], last[1]),
+            )
+            for row in rows:
+                yield self._reader(row)
+            if len(rows) < PAGE:
+                return
+            last = (rows[-1][10], rows[-1][11])
+
+    def find(self, email: str) -> Subscriber | None:
+        row = self.db.one(f"SELECT {ROW} FROM subscribers WHERE email = ?", (email.lower(),))
+        return self._reader(row) if row else None
+
+    def count(self) -> int:
+        row = self.db.one("SELECT COUNT(*) FROM subscribers")
+        return int(row[0]) if row else 0
+
+    def apply(self, email: str, event: Event, *, now: datetime) -> Change:
+        with self.db.transaction() as execute:
+            change = self._apply(execute, email, event, now)
+        if change.outcome is Outcome.NOT_LISTED:
+            raise NotListed(f"{email} is not on the list ({self.where})")
+        return change
+
+    def apply_all(
+        self,
+        changes: Iterable[tuple[str, Event]],
+        *,
+        now: datetime,
+        each: Callable[[Change], None] | None = None,
+    ) -> None:
+        """Many changes in one transaction: all of them, or none if one is refused. `each`
+        hears every change's outcome."""
+        with self.db.transaction() as execute:
+            for email, event in changes:
+                change = self._apply(execute, email, event, now)
+                if each is not None:
+                    each(change)
+
+    def _apply(self, execute: Execute, email: str, event: Event, now: datetime) -> Change:
+        self.db._lock_address(execute, email.lower())
+        row = execute(f"SELECT {ROW} FROM subscribers WHERE email = ?", (email.lower(),)).fetchone()
+        before = self._reader(row) if row else None
+        decision = decide(before, event, now)
+        if not decision.fields:
+            return Change(before, before, decision.outcome, decision.reason)
+        result = after(before, email, decision, self.topics)
+        updated = datetime.now(UTC).isoformat(timespec="microseconds")
+        values = self._row(result)
+        if before is None:
+            execute(
+                f"""INSERT INTO subscribers ({ROW}, updated)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                            (SELECT COALESCE(MAX(seq), 0) + 1 FROM subscribers), ?, ?)""",
+                (*values, result.email.lower(), updated),
+            )
+        else:
+            execute(
+                """UPDATE subscribers SET address = ?, name = ?, status = ?, frequency = ?, send_at = ?,
+                   timezone = ?, prefs = ?, created = ?, confirmed = ?, unsubscribed = ?, updated = ?
+                   WHERE email = ?""",
+                (*values, updated, email.lower()),
+            )
+        return Change(before, result, decision.outcome, decision.reason)
+
+    def signature(self) -> object:
+        return self.db.one("SELECT COUNT(*), MAX(updated) FROM subscribers")
+
+    def close(self) -> None:
+        pass
+
+
+def check_version(found: int, where: str, *, upgrade_hint: str) -> None:
+    """A database whose schema this digest does not know (made by a newer one) is refused."""
+    from ..errors import DigestError
+
+    if found > LATEST:
+        raise DigestError(
+            f"{where}: the database is at schema version {found}, newer than this digest knows "
+            f"({LATEST}); upgrade digest on this machine"
+        )
+    if found < LATEST:
+        raise DigestError(f"{where}: the database is at schema version {found} of {LATEST}; {upgrade_hint}")
+
+
+@contextmanager
+def nothing() -> Iterator[None]:
+    yield
