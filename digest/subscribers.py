@@ -205,6 +205,10 @@ class Decision:
     fields: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
 
+    def writes(self, current: Subscriber | None) -> bool:
+        """Whether the store has anything to write: changed fields, or a new entry."""
+        return bool(self.fields) or (current is None and self.outcome is not Outcome.NOT_LISTED)
+
 
 def decide(current: Subscriber | None, event: Event, now: datetime) -> Decision:
     """The rules, in one place. `current` is the entry as stored (None: not on the list)."""
@@ -242,7 +246,8 @@ def decide(current: Subscriber | None, event: Event, now: datetime) -> Decision:
             return Decision(Outcome.ALREADY_ACTIVE)
         if status == "bounced":
             return Decision(Outcome.REFUSED, reason=_BOUNCED)
-        if left is not None and _utc(event.requested) <= left:
+        # Dates are kept to the second: a link asked for in the second they left counts as new.
+        if left is not None and _utc(event.requested).replace(microsecond=0) < left.replace(microsecond=0):
             return Decision(Outcome.STALE, reason="the link was asked for before the address unsubscribed")
         return Decision(Outcome.ACTIVATED, {"status": "active", "confirmed": now})
     if isinstance(event, Update):

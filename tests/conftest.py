@@ -19,6 +19,26 @@ def shared_fixtures() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL server for the whole run (started only if a test asks for it)."""
+    from .helpers_postgres import SKIP_REASON, PostgresServer, server_binaries
+
+    pytest.importorskip("psycopg", reason="psycopg is not installed (the postgres extra)")
+    binaries = server_binaries()
+    if binaries is None:
+        pytest.skip(SKIP_REASON)
+    server = PostgresServer(binaries).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """The URL of a new, empty database on the test run's PostgreSQL server."""
+    return postgres_server.new_database()
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the shipped example project (config, subscribers, sample) in a temp folder."""

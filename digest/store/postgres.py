@@ -7,7 +7,7 @@ and the web app can run on another host.
 Liveness: a run holds a session-level advisory lock named after it on the connection it claims
 from. PostgreSQL drops the lock when that session ends, however the process ends (SIGKILL, a
 crashed machine once its connection times out), so another run can tell a live holder of a
-claim from a dead one with `pg_try_advisory_lock`: no clocks, no leases. Claiming on the same
+claim from a dead one by looking in `pg_locks`: no clocks, no leases. Claiming on the same
 connection means a run whose connection is lost can claim nothing more.
 
 The schema is created and upgraded by `digest db upgrade` only: a server shared by several
@@ -156,13 +156,17 @@ class PostgresDatabase(SqlDatabase):
                 pass  # the session is gone, and its lock with it
 
     def alive(self, run_id: str | None) -> bool:
+        """Whether some session holds the run's lock (read from pg_locks, so asking changes
+        nothing, and the answer is right from the holder's own session too)."""
         if not run_id:
             return False
-        row = self.one("SELECT pg_try_advisory_lock(CAST(? AS integer), hashtext(?))", (RUN_LOCKS, run_id))
-        if row and row[0]:  # nobody holds it: that run has ended
-            self.one("SELECT pg_advisory_unlock(CAST(? AS integer), hashtext(?))", (RUN_LOCKS, run_id))
-            return False
-        return True
+        row = self.one(
+            """SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                   AND classid = CAST(CAST(? AS integer) AS oid) AND objid = CAST(hashtext(?) AS oid)
+                   AND objsubid = 2)""",
+            (RUN_LOCKS, run_id),
+        )
+        return bool(row and row[0])
 
     @contextmanager
     def one_scheduler(self) -> Iterator[None]:

@@ -334,7 +334,7 @@ def _time(value: str | None) -> datetime | None:
 
 
 def _text(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return value.isoformat(timespec="seconds") if value is not None else None
 
 
 class SubscriberTable:
@@ -445,7 +445,7 @@ class SubscriberTable:
         row = execute(f"SELECT {ROW} FROM subscribers WHERE email = ?", (email.lower(),)).fetchone()
         before = self._reader(row) if row else None
         decision = decide(before, event, now)
-        if not decision.fields:
+        if not decision.writes(before):
             return Change(before, before, decision.outcome, decision.reason)
         result = after(before, email, decision, self.topics)
         updated = datetime.now(UTC).isoformat(timespec="microseconds")

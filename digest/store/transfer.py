@@ -43,6 +43,7 @@ from .yamllist import FIELD_ORDER, HEADER, NOT_A_LIST, EntryCheck
 LIST_FIELDS = ("topics", "keywords", "authors", "categories", "organizations", "exclude")
 DATE_FIELDS = ("created", "confirmed", "unsubscribed")
 CSV_COLUMNS = [f for f in FIELD_ORDER]
+ALWAYS = ("email", "status", "frequency", "send_at", "timezone")  # written even when they are defaults
 # Column names other tools use, normalised (lower case, words joined by _), -> our field.
 ALIASES = {
     "email_address": "email", "e_mail": "email", "mail": "email", "address": "email",
@@ -53,7 +54,6 @@ ALIASES = {
     "unsubscribed_at": "unsubscribed", "unsub_time": "unsubscribed",
     "time_zone": "timezone", "tz": "timezone",
     "send_time": "send_at",
-    "tags": "topics",
 }  # fmt: skip
 # Statuses other tools use -> ours. Blocklisted (listmonk) and cleaned (Mailchimp: bounced
 # for good) readers must not be mailed again, so they arrive unsubscribed or bounced.
@@ -125,7 +125,8 @@ def _yaml_rows(entries: Iterator[tuple[yamlfile.Document, int, Any]], topics: To
     for doc, index, value in entries:
         reader = check(doc, index, value, parsed.problems)
         if reader is not None:
-            given = {str(k) for k in value}
+            # An entry without `status` is active (the list owner added it by hand): say so.
+            given = {str(k) for k in value} | {"status"}
             fields = {k: getattr(reader, k) for k in FIELD_ORDER if k in given}
             fields["email"] = reader.email
             parsed.rows.append(Row(doc.line(("subscribers", index)) or 0, fields))
@@ -230,8 +231,11 @@ def _fields(values: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
                 )
             else:
                 fields[key] = status
-        elif key == "max_papers":
-            fields[key] = value  # pydantic reads "20" as 20 and names anything else
+        elif key in DATE_FIELDS:
+            try:  # Python reads the forms other tools write ("2025-03-01 09:12:44.123+00")
+                fields[key] = datetime.fromisoformat(value)
+            except ValueError:
+                fields[key] = value  # pydantic names what is wrong with it
         else:
             fields[key] = value
     return fields, problems
@@ -266,12 +270,11 @@ def summary(imported: Imported) -> str:
 
 
 def _entry(reader: Subscriber) -> dict[str, Any]:
-    """The fields worth writing: the address, its status, and whatever is not a default."""
-    defaults = Subscriber.model_construct()
+    """The fields worth writing: the address, its status and schedule, and whatever else it has."""
     out: dict[str, Any] = {}
     for key in FIELD_ORDER:
         value = getattr(reader, key)
-        if key in ("email", "status") or (value not in (None, []) and value != getattr(defaults, key, None)):
+        if key in ALWAYS or value not in (None, []):
             out[key] = value.isoformat() if isinstance(value, datetime) else value
     out["email"] = str(reader.email)
     return out

@@ -381,7 +381,7 @@ def _apply(editor: Editor, email: str, event: Event, now: datetime, topics: Topi
     entry = editor.find(email)
     before = _snapshot(entry) if entry is not None else None
     decision = decide(before, event, now)
-    if not decision.fields:
+    if not decision.writes(before):
         return Change(before, before, decision.outcome, decision.reason)
     result = after(before, email, decision, topics)  # validated before anything is written
     if entry is None:

@@ -1,0 +1,255 @@
+"""The storage contract (digest/store/base.py), run on every engine: a SQLite file, a real
+PostgreSQL server, and for the subscriber list the YAML file too. Whatever `send`, `web` and
+`optin` rely on holds the same on each."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from digest.errors import DigestError
+from digest.store import Claim, Location, open_database
+from digest.store.schema import LATEST
+from digest.store.yamllist import YamlList
+from digest.subscribers import (
+    Bounce,
+    ClearBounce,
+    Confirm,
+    Import,
+    NotListed,
+    Outcome,
+    OwnerAdd,
+    SignUp,
+    Unsubscribe,
+    Update,
+)
+
+NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+ISSUE = "2026-11-26"
+
+
+def _open(engine: str, tmp_path: Path, request) -> Location:
+    if engine == "sqlite":
+        return Location("sqlite", path=tmp_path / "state.db")
+    url = request.getfixturevalue("postgres_url")
+    with open_database(Location("postgresql", url=url), check=False) as db:
+        db.upgrade()
+    return Location("postgresql", url=url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def location(request, tmp_path) -> Location:
+    return _open(request.param, tmp_path, request)
+
+
+@pytest.fixture
+def db(location):
+    with open_database(location) as opened:
+        yield opened
+
+
+@pytest.fixture
+def other(location):
+    """The same database as another process sees it: its own connections."""
+    with open_database(location) as opened:
+        yield opened
+
+
+@pytest.fixture(params=["yaml", "sqlite", "postgresql"])
+def listed(request, tmp_path):
+    if request.param == "yaml":
+        path = tmp_path / "subscribers.yaml"
+        path.write_text("subscribers:\n")
+        yield YamlList(path)
+        return
+    with open_database(_open(request.param, tmp_path, request)) as opened:
+        yield opened.subscriber_table()
+
+
+# --- the ledger ------------------------------------------------------------------------------
+
+
+def test_a_row_claimed_by_a_live_run_is_busy_for_others_and_sent_for_everyone_once_delivered(db, other):
+    with db.run() as mine, other.run() as theirs:
+        assert db.claim(ISSUE, "ada@example.org", "<m1>", mine) == Claim.CLAIMED
+        assert other.claim(ISSUE, "ADA@example.org", "<m1>", theirs) == Claim.BUSY
+        db.mark_sent(ISSUE, "ada@example.org", ["2608.00001", "2608.00002"])
+        assert other.claim(ISSUE, "ada@example.org", "<m1>", theirs) == Claim.SENT
+    assert other.sent_to(ISSUE) == {"ada@example.org"}
+
+
+def test_the_claims_of_a_run_that_has_ended_are_taken_over(db, other):
+    with db.run() as gone:
+        assert db.claim(ISSUE, "ada@example.org", "<m1>", gone) == Claim.CLAIMED
+        assert other.alive(gone.id)
+    assert not other.alive(gone.id)
+    with other.run() as next_run:
+        assert other.claim(ISSUE, "ada@example.org", "<m1>", next_run) == Claim.CLAIMED
+
+
+def test_a_row_that_failed_is_claimed_again_and_a_sent_row_never(db):
+    with db.run() as run:
+        db.claim(ISSUE, "ada@example.org", "<m1>", run)
+        db.mark_failed(ISSUE, "ada@example.org", "451 try later")
+        assert db.claim(ISSUE, "ada@example.org", "<m1>", run) == Claim.CLAIMED
+        db.mark_sent(ISSUE, "ada@example.org", [])
+        assert db.claim(ISSUE, "ada@example.org", "<m1>", run) == Claim.SENT
+
+
+def test_two_runs_claiming_the_same_readers_at_once_get_each_exactly_once(db, other):
+    readers = [f"r{i}@example.org" for i in range(300)]
+    won: dict[str, list[str]] = {"a": [], "b": []}
+
+    def claim_all(name: str, handle) -> None:
+        with handle.run() as run:
+            for email in readers:
+                if handle.claim(ISSUE, email, "<m>", run) == Claim.CLAIMED:
+                    won[name].append(email)
+                    handle.mark_sent(ISSUE, email, [])
+
+    threads = [threading.Thread(target=claim_all, args=(n, h)) for n, h in (("a", db), ("b", other))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(won["a"] + won["b"]) == sorted(readers)
+
+
+def test_history_leaves_out_this_issue_and_what_is_older_than_the_window(db):
+    for issue, papers in (("2026-11-01", ["2608.1"]), ("2026-11-20", ["2608.2"]), (ISSUE, ["2608.3"])):
+        db.claim(issue, "ada@example.org", "<m>")
+        db.mark_sent(issue, "ada@example.org", papers)
+    assert db.papers_sent("ADA@example.org", except_issue=ISSUE) == {"2608.1", "2608.2"}
+    assert db.papers_sent("ada@example.org", except_issue=ISSUE, since="2026-11-10") == {"2608.2"}
+    assert db.last_issues() == {"ada@example.org": ISSUE}
+
+
+def test_a_bounce_is_kept_with_its_reason_until_it_is_cleared(db):
+    db.claim(ISSUE, "ada@example.org", "<m>")
+    db.mark_bounced(ISSUE, "ada@example.org", 550, "550 5.1.1 User unknown")
+    assert db.bounced() == {"ada@example.org": "550 5.1.1 User unknown"}
+    (bounce,) = db.bounces()
+    assert (bounce.code, bounce.issue) == (550, ISSUE)
+    assert db.clear_bounce("Ada@example.org") and not db.clear_bounce("ada@example.org")
+    assert db.bounced() == {}
+
+
+# --- rate limits and the HTTP cache -------------------------------------------------------------
+
+
+def test_a_rate_limit_counts_events_within_its_window_only(db):
+    allowed = [db.allow("ip", "k", now=t, window=10, limit=2) for t in (0.0, 1.0, 2.0, 10.5, 11.0, 11.2)]
+    assert allowed == [True, True, False, True, True, False]  # a refused event is not counted
+    assert db.allow("ip", "another key", now=2.0, window=10, limit=2)
+
+
+def test_the_http_cache_keeps_validators_with_the_body_and_a_readonly_one_stores_nothing(db):
+    readonly = db.http_cache(readonly=True)
+    readonly.put("https://example.org/feed", '"v0"', None, b"ignored")
+    assert readonly.get("https://example.org/feed") is None
+    cache = db.http_cache()
+    cache.put("https://example.org/feed", '"v1"', "Thu, 26 Nov 2026 07:00:00 GMT", b"\x00body")
+    found = cache.get("https://example.org/feed")
+    assert (found.etag, found.last_modified, found.body) == ('"v1"', "Thu, 26 Nov 2026 07:00:00 GMT", b"\x00body")
+    assert cache.problem is None
+
+
+def test_the_schema_is_at_the_latest_version(db):
+    assert db.version() == LATEST
+
+
+def test_a_postgres_database_without_the_schema_asks_for_digest_db_upgrade(postgres_url):
+    where = Location("postgresql", url=postgres_url)
+    with pytest.raises(DigestError, match=r"no digest tables yet: run `digest db upgrade`"):
+        open_database(where)
+    with open_database(where, check=False) as db:
+        assert len(db.upgrade()) == LATEST
+        assert db.upgrade() == []  # twice is harmless
+    open_database(where).close()
+
+
+# --- the subscriber list: the rules, on every store ----------------------------------------------
+
+
+def test_a_sign_up_makes_a_pending_entry_whose_preferences_a_stranger_cannot_change(listed):
+    first = listed.apply("kenji@example.org", SignUp({"topics": ["retrieval"]}), now=NOW)
+    assert first.outcome is Outcome.PENDING and first.after.status == "pending"
+    again = listed.apply("KENJI@example.org", SignUp({"topics": ["robotics"], "send_at": "05:00"}), now=NOW)
+    assert again.outcome is Outcome.PENDING  # the confirmation goes again, nothing else changes
+    kenji = listed.find("kenji@example.org")
+    assert (kenji.status, kenji.topics, kenji.send_at) == ("pending", ["retrieval"], "07:00")
+
+
+def test_a_confirmation_activates_and_a_link_older_than_the_unsubscribe_does_not_resubscribe(listed):
+    listed.apply("kenji@example.org", SignUp(), now=NOW)
+    asked = NOW + timedelta(minutes=1)
+    assert listed.apply("kenji@example.org", Confirm(asked), now=NOW + timedelta(minutes=5)).outcome is (
+        Outcome.ACTIVATED
+    )
+    left = NOW + timedelta(hours=1)
+    assert listed.apply("kenji@example.org", Unsubscribe(), now=left).outcome is Outcome.UNSUBSCRIBED
+    stale = listed.apply("kenji@example.org", Confirm(asked), now=left + timedelta(minutes=1))
+    assert stale.outcome is Outcome.STALE and listed.find("kenji@example.org").status == "unsubscribed"
+    # they ask again (the stranger's sign-up path): still unsubscribed until the new link is opened
+    assert listed.apply("kenji@example.org", SignUp(), now=left + timedelta(hours=1)).outcome is Outcome.PENDING
+    assert listed.find("kenji@example.org").status == "unsubscribed"
+    fresh = listed.apply("kenji@example.org", Confirm(left + timedelta(hours=1)), now=left + timedelta(hours=2))
+    assert fresh.outcome is Outcome.ACTIVATED and listed.find("kenji@example.org").status == "active"
+
+
+def test_nobody_but_the_owner_clearing_it_reactivates_a_bounced_address(listed):
+    listed.apply("gone@example.org", OwnerAdd(), now=NOW)
+    assert listed.apply("gone@example.org", Bounce(), now=NOW).outcome is Outcome.BOUNCED
+    for event in (SignUp(), OwnerAdd(), Confirm(NOW + timedelta(days=1)), Import({"status": "active"})):
+        listed.apply("gone@example.org", event, now=NOW + timedelta(days=1))
+        assert listed.find("gone@example.org").status == "bounced", event
+    assert listed.apply("gone@example.org", ClearBounce(), now=NOW).outcome is Outcome.CLEARED
+    assert listed.find("gone@example.org").status == "active"
+
+
+def test_the_owner_cannot_resubscribe_someone_who_left_but_an_import_can_unsubscribe(listed):
+    listed.apply("left@example.org", OwnerAdd(), now=NOW)
+    listed.apply("left@example.org", Unsubscribe(), now=NOW)
+    refused = listed.apply("left@example.org", OwnerAdd({"name": "Left"}), now=NOW)
+    assert refused.outcome is Outcome.REFUSED and "unsubscribed on 2026-11-26" in refused.reason
+    kept = listed.apply("left@example.org", Import({"status": "active", "name": "Left"}), now=NOW)
+    assert kept.after.status == "unsubscribed" and kept.after.name == "Left" and "kept unsubscribed" in kept.reason
+    listed.apply("stays@example.org", OwnerAdd(), now=NOW)
+    listed.apply("stays@example.org", Import({"status": "unsubscribed"}), now=NOW)
+    assert listed.find("stays@example.org").status == "unsubscribed"
+
+
+def test_the_readers_page_keeps_their_preferences_and_a_change_to_no_address_is_refused(listed):
+    listed.apply("ada@example.org", OwnerAdd({"topics": ["retrieval"]}), now=NOW)
+    changed = listed.apply("ada@example.org", Update({"keywords": ["rag"], "send_at": "06:15"}), now=NOW)
+    assert changed.outcome is Outcome.UPDATED
+    ada = listed.find("ada@example.org")
+    assert (ada.topics, ada.keywords, ada.send_at, ada.status) == (["retrieval"], ["rag"], "06:15", "active")
+    with pytest.raises(NotListed):
+        listed.apply("nobody@example.org", Unsubscribe(), now=NOW)
+
+
+def test_a_change_the_model_refuses_writes_nothing(listed):
+    listed.apply("ada@example.org", OwnerAdd(), now=NOW)
+    before = listed.signature()
+    with pytest.raises(DigestError, match="unknown time zone 'Mars/Base'"):
+        listed.apply("ada@example.org", Update({"timezone": "Mars/Base"}), now=NOW)
+    with pytest.raises(DigestError, match="unknown time zone"):
+        listed.apply_all(
+            [("new@example.org", Import({})), ("ada@example.org", Import({"timezone": "Mars/Base"}))], now=NOW
+        )
+    assert listed.find("new@example.org") is None and listed.signature() == before
+
+
+def test_readers_come_in_the_order_they_were_added_and_every_change_moves_the_signature(listed):
+    n = 1205 if not isinstance(listed, YamlList) else 40  # past a database page of 1000
+    seen = []
+    listed.apply_all(((f"r{i:05d}@example.org", Import({})) for i in range(n)), now=NOW, each=seen.append)
+    assert [c.outcome for c in seen] == [Outcome.ADDED] * n
+    assert [r.email for r in listed.readers()] == [f"r{i:05d}@example.org" for i in range(n)]
+    before = listed.signature()
+    listed.apply("r00003@example.org", Unsubscribe(), now=NOW)
+    assert listed.signature() != before
