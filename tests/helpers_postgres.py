@@ -66,7 +66,8 @@ class PostgresServer:
                 self._as_owner(
                     [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
                      "-k", str(self.root), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-                     "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300"]
+                     "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                     "-c", "max_connections=300"]
                 ),
                 stdout=log,
                 stderr=subprocess.STDOUT,

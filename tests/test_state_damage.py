@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 NOW = "2026-11-26T09:00:00Z"
-COMMANDS = (("send", "--now", NOW), ("send", "--dry-run", "--now", NOW), ("preview", "--out", "pv"), ("bounces",))
+COMMANDS = (
+    ("send", "--now", NOW),
+    ("send", "--dry-run", "--now", NOW),
+    ("preview", "--out", "pv"),
+    ("bounces",),
+)
 
 
 @pytest.fixture
@@ -46,7 +51,9 @@ def test_a_truncated_state_file_is_refused_by_every_command_and_nothing_is_sent(
 
 def test_an_emptied_state_file_is_not_a_fresh_start(project, cli, sent):
     os.truncate(sent, 0)
-    _refused_everywhere(project, cli, sent, "is empty (0 bytes)", "every reader would get the current issue again")
+    _refused_everywhere(
+        project, cli, sent, "is empty (0 bytes)", "every reader would get the current issue again"
+    )
 
 
 def test_a_state_file_with_damaged_pages_is_named_when_read(project, cli, sent):

@@ -153,7 +153,11 @@ def test_the_http_cache_keeps_validators_with_the_body_and_a_readonly_one_stores
     cache = db.http_cache()
     cache.put("https://example.org/feed", '"v1"', "Thu, 26 Nov 2026 07:00:00 GMT", b"\x00body")
     found = cache.get("https://example.org/feed")
-    assert (found.etag, found.last_modified, found.body) == ('"v1"', "Thu, 26 Nov 2026 07:00:00 GMT", b"\x00body")
+    assert (found.etag, found.last_modified, found.body) == (
+        '"v1"',
+        "Thu, 26 Nov 2026 07:00:00 GMT",
+        b"\x00body",
+    )
     assert cache.problem is None
 
 
@@ -194,9 +198,13 @@ def test_a_confirmation_activates_and_a_link_older_than_the_unsubscribe_does_not
     stale = listed.apply("kenji@example.org", Confirm(asked), now=left + timedelta(minutes=1))
     assert stale.outcome is Outcome.STALE and listed.find("kenji@example.org").status == "unsubscribed"
     # they ask again (the stranger's sign-up path): still unsubscribed until the new link is opened
-    assert listed.apply("kenji@example.org", SignUp(), now=left + timedelta(hours=1)).outcome is Outcome.PENDING
+    assert (
+        listed.apply("kenji@example.org", SignUp(), now=left + timedelta(hours=1)).outcome is Outcome.PENDING
+    )
     assert listed.find("kenji@example.org").status == "unsubscribed"
-    fresh = listed.apply("kenji@example.org", Confirm(left + timedelta(hours=1)), now=left + timedelta(hours=2))
+    fresh = listed.apply(
+        "kenji@example.org", Confirm(left + timedelta(hours=1)), now=left + timedelta(hours=2)
+    )
     assert fresh.outcome is Outcome.ACTIVATED and listed.find("kenji@example.org").status == "active"
 
 
@@ -216,7 +224,11 @@ def test_the_owner_cannot_resubscribe_someone_who_left_but_an_import_can_unsubsc
     refused = listed.apply("left@example.org", OwnerAdd({"name": "Left"}), now=NOW)
     assert refused.outcome is Outcome.REFUSED and "unsubscribed on 2026-11-26" in refused.reason
     kept = listed.apply("left@example.org", Import({"status": "active", "name": "Left"}), now=NOW)
-    assert kept.after.status == "unsubscribed" and kept.after.name == "Left" and "kept unsubscribed" in kept.reason
+    assert (
+        kept.after.status == "unsubscribed"
+        and kept.after.name == "Left"
+        and "kept unsubscribed" in kept.reason
+    )
     listed.apply("stays@example.org", OwnerAdd(), now=NOW)
     listed.apply("stays@example.org", Import({"status": "unsubscribed"}), now=NOW)
     assert listed.find("stays@example.org").status == "unsubscribed"

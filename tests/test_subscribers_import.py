@@ -47,7 +47,9 @@ def test_a_yaml_list_moves_into_the_database_and_back_unchanged(in_database, cli
     assert '    send_at: "08:30"' in (in_database / "back.yaml").read_text()  # quoted, as people write it
 
 
-def test_a_listmonk_export_imports_with_its_attributes_and_blocklisted_readers_are_not_mailed(in_database, cli):
+def test_a_listmonk_export_imports_with_its_attributes_and_blocklisted_readers_are_not_mailed(
+    in_database, cli
+):
     shutil.copy(FIXTURES / "listmonk_subscribers.csv", in_database / "listmonk.csv")
     result = cli("subscribers", "import", "listmonk.csv", cwd=in_database)
     assert result.returncode == 0, result.stderr
@@ -69,7 +71,9 @@ def test_bad_rows_are_named_by_line_and_nothing_is_imported_unless_asked(in_data
     assert "audience.csv:3: not-an-address: email: value is not a valid email address" in refused.stderr
     assert "audience.csv:4: hedy@example.org: timezone: unknown time zone 'Mars/Base'" in refused.stderr
     assert "audience.csv:5: ALAN@example.org: duplicate address, already at line 2" in refused.stderr
-    assert "nothing was imported" in refused.stderr and "--skip-bad to import the 1 good entry" in refused.stderr
+    assert (
+        "nothing was imported" in refused.stderr and "--skip-bad to import the 1 good entry" in refused.stderr
+    )
     assert _listed(in_database) == {}
 
     partial = cli("subscribers", "import", "audience.csv", "--skip-bad", cwd=in_database)
