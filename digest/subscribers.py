@@ -246,8 +246,9 @@ def decide(current: Subscriber | None, event: Event, now: datetime) -> Decision:
             return Decision(Outcome.ALREADY_ACTIVE)
         if status == "bounced":
             return Decision(Outcome.REFUSED, reason=_BOUNCED)
-        # Dates are kept to the second: a link asked for in the second they left counts as new.
-        if left is not None and _utc(event.requested).replace(microsecond=0) < left.replace(microsecond=0):
+        # Dates are kept to the second: a link asked for in the second they left counts as old
+        # (nobody leaves and asks again within a second).
+        if left is not None and _utc(event.requested).replace(microsecond=0) <= left.replace(microsecond=0):
             return Decision(Outcome.STALE, reason="the link was asked for before the address unsubscribed")
         return Decision(Outcome.ACTIVATED, {"status": "active", "confirmed": now})
     if isinstance(event, Update):

@@ -231,10 +231,19 @@ def write_readers(path: Path, n: int) -> list[str]:
 
 
 def write_project(
-    root: Path, *, url: str, readers: int, delivery: str = "", newsletter: str = "", concurrency: int = 4
+    root: Path,
+    *,
+    url: str,
+    readers: int,
+    delivery: str = "",
+    newsletter: str = "",
+    concurrency: int = 4,
+    state: str = "state.db",
+    subscribers: str = "subscribers.yaml",
 ) -> list[str]:
-    """digest.yaml, papers and `readers` readers in `root`; the readers' addresses. A key in
-    `delivery` replaces the default of the same name (a key written twice is an error)."""
+    """digest.yaml, papers and `readers` readers in `root` (in subscribers.yaml, whatever
+    `subscribers:` says); the readers' addresses. A key in `delivery` replaces the default of
+    the same name (a key written twice is an error)."""
     defaults = "  connect_timeout: 5\n  timeout: 5\n  retries: 3\n  backoff: 0.05\n  max_wait: 0.2\n"
     given = {line.split(":")[0] for line in delivery.splitlines() if line.startswith("  ") and line[2] != " "}
     defaults = "".join(line + "\n" for line in defaults.splitlines() if line.split(":")[0] not in given)
@@ -251,8 +260,8 @@ def write_project(
 sources:
   - kind: file
     path: papers.jsonl
-subscribers: subscribers.yaml
-state: state.db
+subscribers: {subscribers}
+state: {state}
 archive: null
 delivery:
   url: {url}
