@@ -14,10 +14,9 @@ from digest import config as config_mod
 from digest import tokens
 from digest.optin import PURPOSE
 from digest.store import open_stores
-from digest.store.sql import SubscriberTable
-from digest.subscribers import validated
 
 from .helpers_digest import report
+from .helpers_store import fill
 from .helpers_web import SECRET, confirm_link, confirmation, csrf_form, serving, wait_for
 from .test_web import FORM, new_project
 
@@ -33,23 +32,9 @@ def database_project(folder, web: str = LIMITS):
     return project
 
 
-def fill(project, n: int) -> None:
-    """`n` active readers in the table, written in bulk: the list a public newsletter has
-    (the rules are not under test here, the server under load is)."""
+def fill_list(project, n: int) -> None:
     with open_stores(config_mod.load(project / "digest.yaml")) as opened:
-        table = opened.subscribers
-        assert isinstance(table, SubscriberTable)
-        template = validated(
-            {"email": "reader0@example.org", "timezone": "Europe/London", "topics": ["retrieval"]}
-        )
-        now = datetime.now(UTC).isoformat()
-        with opened.database.transaction() as execute:
-            for i in range(n):
-                row = SubscriberTable._row(template.model_copy(update={"email": f"reader{i}@example.org"}))
-                execute(
-                    "INSERT INTO subscribers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (f"reader{i}@example.org", *row, now, i + 1),
-                )
+        fill(opened.database, n)
 
 
 def _statuses(project) -> dict[str, str]:
@@ -67,7 +52,7 @@ def test_200_sign_ups_and_50_one_click_unsubscribes_at_once_on_100000_readers_ar
     tmp_path, capsys
 ):
     project = database_project(tmp_path)
-    fill(project, LISTED)
+    fill_list(project, LISTED)
     answers: list[int] = []
     lock = threading.Lock()
     start = threading.Barrier(SIGN_UPS + UNSUBSCRIBES)
