@@ -50,14 +50,17 @@ subscribers: {subscribers}
 state: {state}
 archive: null
 delivery:
-  url: console://
+  url: file://outbox
 """
     )
     return folder / "digest.yaml"
 
 
-def _yaml_list(path: Path, n: int) -> None:
-    entries = [{"email": f"reader{i}@example.org", "timezone": "Europe/London", "topics": ["retrieval"]} for i in range(n)]
+def _yaml_list(path: Path, n: int, **fields) -> None:
+    entries = [
+        {"email": f"reader{i}@example.org", "timezone": "Europe/London", "topics": ["retrieval"], **fields}
+        for i in range(n)
+    ]
     path.write_text("# a list\n" + yaml.safe_dump({"subscribers": entries}, sort_keys=False))
 
 
@@ -77,7 +80,9 @@ def _changes(listed, n: int, count: int, *, unsubscribes: bool = True) -> tuple[
     subscribe = _timed(lambda i: listed.apply(f"new{i}@example.org", SignUp(), now=NOW), count)
     if not unsubscribes:
         return subscribe, float("nan")
-    unsubscribe = _timed(lambda i: listed.apply(f"reader{i * 7 % n}@example.org", Unsubscribe(), now=NOW), count)
+    unsubscribe = _timed(
+        lambda i: listed.apply(f"reader{i * 7 % n}@example.org", Unsubscribe(), now=NOW), count
+    )
     return subscribe, unsubscribe
 
 
@@ -99,7 +104,9 @@ def _engines(folder: Path, server) -> list[tuple[str, Callable[[int], object]]]:
     engines: list[tuple[str, Callable[[int], object]]] = []
     engines.append(("sqlite table", lambda n: Location("sqlite", path=folder / f"state-{n}.db")))
     if server is not None:
-        engines.append(("postgresql table", lambda n: Location("postgresql", url=server.new_database("bench"))))
+        engines.append(
+            ("postgresql table", lambda n: Location("postgresql", url=server.new_database("bench")))
+        )
     return engines
 
 
@@ -117,7 +124,8 @@ def _postgres():
 def changes(folder: Path, server) -> None:
     from digest.store.yamllist import YamlList
 
-    print(f"one change to the list, median of {CHANGES} (YAML: of {', '.join(map(str, YAML_CHANGES.values()))}), ms:")
+    samples = ", ".join(map(str, YAML_CHANGES.values()))
+    print(f"one change to the list, median of {CHANGES} (YAML: of {samples}), ms:")
     print(f"  {'store':<18} {'readers':>9} {'subscribe':>10} {'unsubscribe':>12}")
     for name, location_for in _engines(folder, server):
         figures = {}
@@ -136,7 +144,9 @@ def changes(folder: Path, server) -> None:
         _yaml_list(path, n)
         # at 100,000 only a subscribe: an unsubscribe rewrites the same file the same way
         yaml_figures[n] = _changes(YamlList(path), n, YAML_CHANGES[n], unsubscribes=n < 100_000)
-        print(f"  {'yaml file':<18} {n:>9,} {yaml_figures[n][0] * 1e3:>10.1f} {yaml_figures[n][1] * 1e3:>12.1f}")
+        print(
+            f"  {'yaml file':<18} {n:>9,} {yaml_figures[n][0] * 1e3:>10.1f} {yaml_figures[n][1] * 1e3:>12.1f}"
+        )
     small, large = yaml_figures[YAML_SIZES[0]], yaml_figures[YAML_SIZES[-1]]
     print(f"  {'yaml file':<18} {'ratio':>9} {large[0] / small[0]:>9.0f}x   (100,000 / 1,000)")
 
@@ -145,38 +155,56 @@ def planning(folder: Path, server) -> None:
     """`send --due` when nobody is owed anything: the cron run every few minutes."""
     from digest import config as config_mod
     from digest import send
-    from digest.store import open_stores
+    from digest.store import open_database
+    from tests.helpers_store import fill
 
     n = SIZES[-1]
     early = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)  # 07:00 London has not come yet
-    print(f"send --due planning, {n:,} readers (list, ledger, each reader's slot; nothing fetched):")
+    joined = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # after yesterday's slot: today's is their first
+    print(f"send --due planning, {n:,} readers (list, ledger, each reader's slot; nothing fetched or sent):")
     stores = [("sqlite table", str(folder / "plan.db"))]
     if server is not None:
         stores.append(("postgresql table", server.new_database("plan")))
     for name, state in stores:
-        config = config_mod.load(_project(folder / name.replace(" ", "-"), state=state, subscribers="database"))
-        with _database(config.store, n):
-            pass
-        for label, moment in (("before anyone's time", early), ("everyone already sent", NOW)):
-            if label.startswith("everyone"):
-                with open_stores(config) as opened:
-                    with opened.database.transaction() as execute:
-                        for i in range(n):
-                            execute(
-                                "INSERT INTO deliveries (issue, email, status, claimed_at) VALUES (?, ?, 'sent', ?)",
-                                ("2026-11-26", f"reader{i}@example.org", NOW.isoformat()),
-                            )
+        config = config_mod.load(
+            _project(folder / name.replace(" ", "-"), state=state, subscribers="database")
+        )
+        if config.store.engine == "postgresql":
+            with open_database(config.store, check=False) as db:
+                db.upgrade()
+        with open_database(config.store) as db:
+            fill(db, n, created=joined)
+            with db.transaction() as execute:  # this morning's issue went out at 07:00
+                for i in range(n):
+                    execute(
+                        "INSERT INTO deliveries (issue, email, status, claimed_at) VALUES (?, ?, 'sent', ?)",
+                        ("2026-11-26", f"reader{i}@example.org", NOW.isoformat()),
+                    )
+        for label, moment, field in (
+            ("not due yet (06:00)", early, "not_due"),
+            ("all sent already (09:00)", NOW, "skipped"),
+        ):
             started = time.perf_counter()
             report = send.run(config, now=moment, due=True, log=lambda line: None)
             seconds = time.perf_counter() - started
-            assert report.sent == 0 and report.dry_run == 0
-            print(f"  {name:<18} {label:<24} {seconds:6.2f} s  ({seconds / n * 1e6:.1f} us per reader)")
-    config = config_mod.load(_project(folder / "yaml", state=str(folder / "yaml.db"), subscribers="subscribers.yaml"))
-    _yaml_list(config.list_path, n)
+            if report.sent or getattr(report, field) != n:
+                raise SystemExit(
+                    f"planning at {moment}: expected {n} {field}, got {report.summary(due=True)}"
+                )
+            print(f"  {name:<18} {label:<26} {seconds:6.2f} s  ({seconds / n * 1e6:.1f} us per reader)")
+    config = config_mod.load(
+        _project(folder / "yaml", state=str(folder / "yaml.db"), subscribers="subscribers.yaml")
+    )
+    _yaml_list(config.list_path, n, created=joined.isoformat())
     started = time.perf_counter()
-    send.run(config, now=early, due=True, log=lambda line: None)
+    report = send.run(config, now=early, due=True, log=lambda line: None)
     seconds = time.perf_counter() - started
-    print(f"  {'yaml file':<18} {'before anyone' + chr(39) + 's time':<24} {seconds:6.2f} s  ({seconds / n * 1e6:.1f} us per reader)")
+    if report.sent or report.not_due != n:
+        raise SystemExit(f"planning, YAML: expected {n} not due, got {report.summary(due=True)}")
+    per_reader = seconds / n * 1e6
+    print(
+        f"  {'yaml file':<18} {'not due yet (06:00)':<26} {seconds:6.2f} s  ({per_reader:.1f} us per reader)"
+    )
 
 
 def memory(folder: Path) -> None:
