@@ -62,12 +62,11 @@ class PostgresDatabase(SqlDatabase):
         self.readonly = readonly
         if check:
             found = self.version_or_zero()
-            hint = (
-                "the database has no digest tables yet: run `digest db upgrade` to create them"
-                if found == 0
-                else "run `digest db upgrade`"
-            )
-            check_version(found, self.where, upgrade_hint=hint)
+            if found == 0:
+                raise DigestError(
+                    f"{self.where}: the database has no digest tables yet: run `digest db upgrade` to create them"
+                )
+            check_version(found, self.where, upgrade_hint="run `digest db upgrade`")
 
     def _connect(self) -> Any:
         return self.psycopg.connect(
