@@ -64,7 +64,8 @@ class PostgresDatabase(SqlDatabase):
             found = self.version_or_zero()
             if found == 0:
                 raise DigestError(
-                    f"{self.where}: the database has no digest tables yet: run `digest db upgrade` to create them"
+                    f"{self.where}: the database has no digest tables yet: "
+                    "run `digest db upgrade` to create them"
                 )
             check_version(found, self.where, upgrade_hint="run `digest db upgrade`")
 
