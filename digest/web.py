@@ -9,7 +9,8 @@
 Rules the routes keep:
 - A GET never changes anything: mail scanners and link previewers follow every link in an
   email, so confirming and unsubscribing take a POST (a button, or the one-click POST mail
-  providers send for `List-Unsubscribe-Post`).
+  providers send for `List-Unsubscribe-Post`). Nor does a HEAD, which Starlette answers on
+  every GET route and link checkers send: only a POST changes state.
 - POST /subscribe answers the same "check your inbox" page whether the address is new,
   pending, already active or over its limit: the form never tells who is on the list.
 - Forms carry a CSRF token bound to a SameSite=Strict cookie, so another site cannot post
@@ -254,7 +255,7 @@ async def confirm(request: Request) -> Response:
     verified = tokens.verify_expiring(site.secret, optin.PURPOSE, token, _utcnow())
     if verified.email is None:
         return _bad_link(site, verified.problem)
-    if request.method == "GET":
+    if form is None:  # GET or HEAD: show the button, change nothing
         return site.page("confirm.html", email=verified.email, token=token)
     try:
         result = await run_in_threadpool(optin.confirm, site.config, token, now=_utcnow(), secret=site.secret)
@@ -282,7 +283,7 @@ def _bad_link(site: Site, problem: str | None) -> HTMLResponse:
 
 
 async def _signed(request: Request, purpose: str) -> tuple[Site, Any, str, str | None]:
-    """The site, the posted form (None for a GET), the token and the address it was signed for."""
+    """The site, the posted form (None unless a POST), the token and the address it was signed for."""
     site: Site = request.app.state.site
     form = await request.form(max_fields=100, max_files=0) if request.method == "POST" else None
     token = _token(request, form)
@@ -290,10 +291,10 @@ async def _signed(request: Request, purpose: str) -> tuple[Site, Any, str, str |
 
 
 async def unsubscribe(request: Request) -> Response:
-    site, _, token, email = await _signed(request, "unsubscribe")
+    site, form, token, email = await _signed(request, "unsubscribe")
     if email is None:
         return _bad_link(site, "invalid")
-    if request.method == "GET":
+    if form is None:  # GET or HEAD
         return site.page("unsubscribe.html", email=email, token=token)
     # RFC 8058: the mail provider POSTs `List-Unsubscribe=One-Click` to the URL from the header,
     # without cookies. The button below the GET page posts the same URL. Both just need the token.
