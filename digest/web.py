@@ -19,7 +19,8 @@ Rules the routes keep:
 - A honeypot field that people never see, a limit per IP and a limit per address keep
   scripts from using the form to mail-bomb someone.
 - Pages set `Referrer-Policy: no-referrer` (token URLs must not leak to other sites), a strict
-  Content-Security-Policy and `frame-ancestors 'none'` (no clickjacking of the buttons).
+  Content-Security-Policy and `frame-ancestors 'none'` (no clickjacking of the buttons). `Guard`
+  gives every other response (archive, feed, static files, errors) the same protection.
 
 Blocking work (the YAML list, SQLite, delivery) runs in Starlette's thread pool. A web
 process imports no fetching or ranking code, so it stays small and starts fast; the renderer
@@ -76,6 +77,20 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+# Every response gets these unless it sets its own (Guard), whichever route or error made it.
+BASE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+# An archived issue is the email's HTML: inline styles and remote thumbnails, never a script.
+ARCHIVE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
+    "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
 STATIC = {"web.css": "text/css; charset=utf-8", "web.js": "text/javascript; charset=utf-8"}
 FREQUENCY_LABELS = {
     "daily": "Every day",
@@ -366,7 +381,7 @@ def _archive_file(site: Site, name: str, media_type: str) -> Response:
         return site.message(
             "Not in the archive", "There is no such issue in the archive yet.", 404, retry=True
         )
-    headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    headers = {"Content-Security-Policy": ARCHIVE_CSP} if media_type.startswith("text/html") else {}
     return FileResponse(path, media_type=media_type, headers=headers)
 
 
@@ -416,7 +431,8 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 
 class Guard:
-    """Outermost layer: caps request bodies and logs each request without its query string
+    """Outermost layer: caps request bodies, gives every response the protective headers
+    (BASE_HEADERS) it does not set itself, and logs each request without its query string
     (tokens live there; uvicorn's own access log, which prints them, is switched off)."""
 
     def __init__(self, app: ASGIApp, max_body: int = MAX_BODY):
@@ -427,30 +443,61 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > self.max_body:
-            await PlainTextResponse("request body too large", status_code=413)(scope, receive, send)
-            return
-        seen = 0
         status = 0
 
-        async def capped_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_body:
-                raise ValueError("request body too large")
-            return message
-
-        async def logged_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                given = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k.lower().encode(), v.encode()) for k, v in BASE_HEADERS.items()]
+                message["headers"] = [*message.get("headers", []), *(h for h in extra if h[0] not in given)]
             await send(message)
 
-        await self.app(scope, capped_receive, logged_send)
+        try:
+            body = await self._body(scope, receive)
+        except _ClientGone:  # nobody is left to answer, and half a form is no form
+            return
+        if body is None:
+            await PlainTextResponse("request body too large", status_code=413)(scope, receive, guarded_send)
+        else:
+            await self.app(scope, _replay(body, receive), guarded_send)
         log.info("%s %s %s", scope["method"], scope["path"], status)
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The whole request body, or None when it is over the cap. Read here, before any
+        route sees it: a chunked body declares no length, and one that outgrows the cap
+        half-way through a form parse could only end in an error."""
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise _ClientGone
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body:
+                return None
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+class _ClientGone(Exception):
+    pass
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` for the app: the body read by Guard, then the client's own messages (a
+    disconnect)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 def create_app(config: Config, secret: str) -> ASGIApp:

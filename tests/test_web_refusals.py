@@ -50,3 +50,59 @@ def test_no_method_but_post_changes_a_reader(site):
     for method in ("PUT", "DELETE", "PATCH", "OPTIONS"):
         assert httpx.request(method, url, content=b"List-Unsubscribe=One-Click").status_code == 405
     assert status(project, "grace@example.org") == "active"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/issues/latest", "/issues", "/", "/issues/feed.xml", "/static/web.css", "/static/web.js",
+     "/healthz", "/no/such/page", "/issues/1999-01-01"],
+)  # fmt: skip
+def test_every_response_forbids_framing_and_sniffing(site, path):
+    _, base = site
+    answer = httpx.get(base + path, follow_redirects=True)
+    assert answer.status_code in (200, 404), answer.text
+    policy = answer.headers.get("content-security-policy", "")
+    assert "frame-ancestors 'none'" in policy and "default-src 'none'" in policy
+    assert answer.headers.get("x-frame-options") == "DENY"
+    assert answer.headers.get("x-content-type-options") == "nosniff"
+    assert answer.headers.get("referrer-policy") == "no-referrer"
+
+
+def test_an_archive_page_may_style_itself_but_never_run_a_script(site):
+    _, base = site
+    page = httpx.get(f"{base}/issues/latest")
+    assert page.status_code == 200 and "<style" in page.text
+    policy = page.headers["content-security-policy"]
+    assert "style-src 'unsafe-inline'" in policy and "script-src" not in policy
+
+
+def test_a_chunked_body_over_the_cap_is_refused_with_413(site):
+    project, base = site
+
+    def body():
+        yield b"email=chunked%40example.org&website="
+        for _ in range(100):
+            yield b"x" * 1024  # 100 KB, over the 64 KB every form here stays far below
+
+    answer = httpx.post(
+        f"{base}/subscribe", content=body(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert answer.status_code == 413 and "too large" in answer.text
+    assert "Traceback" not in (project / "serve.log").read_text()
+    assert httpx.get(f"{base}/healthz").status_code == 200  # and the server carries on
+
+
+def test_a_chunked_body_under_the_cap_still_reaches_the_form(site):
+    project, base = site
+    with httpx.Client(base_url=base) as client:
+        token = csrf_form(client, "/subscribe")
+        fields = httpx.QueryParams({"csrf": token, "email": "chunked@example.org", **FORM})
+
+        def body():
+            yield str(fields).encode()
+
+        answer = client.post(
+            "/subscribe", content=body(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    confirmation(project, "chunked@example.org")
