@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import re
 import secrets
@@ -208,6 +209,21 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def client_key(host: str) -> str:
+    """Who the per-IP sign-up limit counts: an IPv4 address, or an IPv6 /64. A home or a
+    server gets a whole /64 and picks addresses in it at will, so counting IPv6 addresses one
+    by one would give one client an unlimited supply."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:  # "unknown", or whatever a proxy put there
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 # --- routes --------------------------------------------------------------------------------
 
 
@@ -222,7 +238,7 @@ async def subscribe(request: Request) -> Response:
     form = await request.form(max_fields=100, max_files=0)
     if not site.csrf_ok(request, form):
         return site.message("This form has expired", "Reload the page and try again.", 403)
-    ip = request.client.host if request.client else "unknown"
+    ip = client_key(request.client.host if request.client else "unknown")
     limits = site.config.web
     if not await run_in_threadpool(
         site.allow, "ip", ip, window=HOUR, limit=limits.subscribes_per_ip_per_hour

@@ -106,3 +106,24 @@ def test_a_chunked_body_under_the_cap_still_reaches_the_form(site):
         )
     assert answer.status_code == 200 and "Check your inbox" in answer.text
     confirmation(project, "chunked@example.org")
+
+
+def test_the_sign_up_limit_counts_one_ipv6_64_as_one_client(tmp_path):
+    project = new_project(tmp_path, "  subscribes_per_ip_per_hour: 2\n")
+
+    def sign_up(base: str, n: int, client_ip: str) -> int:
+        # uvicorn takes the client's address from X-Forwarded-For when the proxy is 127.0.0.1
+        headers = {"X-Forwarded-For": client_ip}
+        with httpx.Client(base_url=base, headers=headers) as client:
+            token = csrf_form(client, "/subscribe")
+            data = {"csrf": token, "email": f"v6-{n}@example.org", **FORM}
+            return client.post("/subscribe", data=data).status_code
+
+    with serving(project) as base:
+        # one household's /64: the addresses its devices pick at random all count together
+        assert sign_up(base, 1, "2001:db8:1:2::1") == 200
+        assert sign_up(base, 2, "2001:db8:1:2:aaaa:bbbb:cccc:dddd") == 200
+        assert sign_up(base, 3, "2001:db8:1:2:ffff::9") == 429
+        assert sign_up(base, 4, "2001:db8:1:3::1") == 200  # the next /64 is someone else
+        assert sign_up(base, 5, "192.0.2.7") == 200  # IPv4 addresses still count one by one
+        assert sign_up(base, 6, "192.0.2.8") == 200
