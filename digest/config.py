@@ -27,6 +27,29 @@ SECRET_ENV = "DIGEST_SECRET"
 # Used only for local backends (file://, console://) so the demo runs with no setup;
 # links signed with it are worthless on a real server, which refuses to start without one.
 DEV_SECRET = "digest-dev-secret-not-for-production"
+MAKE_SECRET = f"export {SECRET_ENV}=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+# Whoever guesses the secret can forge every reader's unsubscribe, preferences and confirmation
+# link. 32 characters of a random alphabet are 128 bits or more (hex: 128; token_urlsafe(32)
+# makes 43); a string of a few repeated characters is long without being random.
+MIN_SECRET_CHARS = 32
+MIN_SECRET_DISTINCT = 8
+
+
+def check_secret(secret: str) -> str:
+    """`secret` if it is fit to sign links with, else a DigestError saying how to make one.
+    The message never repeats the secret."""
+    if secret == DEV_SECRET:
+        problem = "is the development secret, which is published with digest"
+    elif len(secret) < MIN_SECRET_CHARS:
+        problem = f"is {len(secret)} characters long; it needs at least {MIN_SECRET_CHARS}"
+    elif len(set(secret)) < MIN_SECRET_DISTINCT:
+        problem = f"repeats {len(set(secret))} characters; it must be random"
+    else:
+        return secret
+    raise DigestError(
+        f"{SECRET_ENV} {problem}: whoever guesses it can forge the unsubscribe, preferences and "
+        f"confirmation links. Make a random one: {MAKE_SECRET}"
+    )
 
 
 class _Strict(BaseModel):
@@ -394,13 +417,12 @@ class Config(_Strict):
     def secret(self) -> str:
         secret = os.environ.get(SECRET_ENV)
         if secret:
-            return secret
+            return check_secret(secret)
         if urlsplit(self.delivery.url).scheme in LOCAL_SCHEMES:
             return DEV_SECRET
         raise DigestError(
             f"{SECRET_ENV} is not set: links in emails are signed with it. "
-            "Set it to a long random string, e.g. "
-            f"export {SECRET_ENV}=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            f"Set it to a long random string, e.g. {MAKE_SECRET}"
         )
 
 

@@ -20,7 +20,7 @@ from .helpers_smtp import NOW, SmtpServer, reader_email, write_project
 
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch):
-    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-smtp")
+    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-smtp-0123456789abcdef")
 
 
 def _send(root: Path, **options) -> send.SendReport:

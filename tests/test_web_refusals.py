@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from digest import subscribers, tokens
+from digest.config import DEV_SECRET
 
 from .conftest import run_cli
 from .helpers_web import SECRET, confirm_link, confirmation, csrf_form, serving
@@ -127,3 +128,18 @@ def test_the_sign_up_limit_counts_one_ipv6_64_as_one_client(tmp_path):
         assert sign_up(base, 4, "2001:db8:1:3::1") == 200  # the next /64 is someone else
         assert sign_up(base, 5, "192.0.2.7") == 200  # IPv4 addresses still count one by one
         assert sign_up(base, 6, "192.0.2.8") == 200
+
+
+@pytest.mark.parametrize("secret", ["x", "short-secret", "a" * 40, DEV_SECRET])
+@pytest.mark.parametrize("command", [("serve", "--port", "0"), ("send", "--dry-run")], ids=" ".join)
+def test_a_guessable_secret_is_refused_with_how_to_make_one(project, cli, monkeypatch, secret, command):
+    monkeypatch.setenv("DIGEST_SECRET", secret)
+    refused = cli(*command, cwd=project)
+    assert refused.returncode == 2, refused.stderr
+    assert "DIGEST_SECRET" in refused.stderr and "secrets.token_urlsafe(32)" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_a_long_random_secret_is_accepted(project, cli, monkeypatch):
+    monkeypatch.setenv("DIGEST_SECRET", "kq3V_8hZ-2mXo9PtR4yLw7eNc1sJ5uAb6dFgHi0")
+    assert cli("send", "--dry-run", cwd=project).returncode == 0
