@@ -14,7 +14,7 @@ from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 
-from .models import one_line
+from .models import one_line, safe_text
 from .render import Rendered
 
 
@@ -166,10 +166,15 @@ def _lines_fit(data: bytes) -> bool:
     return True
 
 
+def _flat(value: str) -> str:
+    """A header value as one line of text a header can carry (models.safe_text)."""
+    return one_line(safe_text(value))
+
+
 def _mailbox(name: str, addr: str) -> str:
     """`Name <addr>` with the name quoted or RFC 2047-encoded as needed. An address with
     non-ASCII letters stays UTF-8 (RFC 6532): encoded words are not allowed there."""
-    name, addr = one_line(name), one_line(addr)
+    name, addr = _flat(name), _flat(addr)
     if not name:
         return addr
     if name.isascii():
@@ -179,7 +184,7 @@ def _mailbox(name: str, addr: str) -> str:
 
 def _header(name: str, value: str) -> str:
     """One header line; a non-ASCII value becomes RFC 2047 encoded words."""
-    value = one_line(value)
+    value = _flat(value)
     if value.isascii():
         return _fit(f"{name}: {value}", lambda cut: f"{name}: {cut}", value)
     return _fit(f"{name}: {_encoded_words(value)}", lambda cut: f"{name}: {_encoded_words(cut)}", value)

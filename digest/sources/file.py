@@ -9,6 +9,7 @@ from ..errors import DigestError
 from ..models import Paper
 from . import jsonlines
 from .hf import paper_from_hf
+from .intake import bounded
 from .result import Fetched
 
 
@@ -32,7 +33,7 @@ def read_hf_response(path: Path, source: str = "file") -> list[Paper]:
     papers, problems = [], []
     for index, entry in enumerate(entries):
         try:
-            papers.append(paper_from_hf(entry, position=len(papers) + 1, source=source))
+            papers.append(bounded(paper_from_hf(entry, position=len(papers) + 1, source=source)))
         except ValueError as exc:
             problems.append(f"{path}: entry {index + 1}: {exc}")
     if problems:

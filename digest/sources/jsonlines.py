@@ -13,13 +13,15 @@ from typing import Any
 
 from ..errors import DigestError
 from ..models import PAPER_FIELDS, Paper, arxiv_id, one_line, title_id
+from .intake import bounded
 
 _LIST_FIELDS = {"authors", "categories", "keywords", "sources"}
 _INT_FIELDS = {"upvotes", "comments", "stars", "position"}
 
 
 def paper_from_dict(data: Any, position: int | None = None) -> Paper:
-    """Validate one decoded line. Raises ValueError naming the field at fault."""
+    """Validate one decoded line and pass it through the intake's caps (intake.bounded).
+    Raises ValueError naming the field at fault."""
     if not isinstance(data, dict):
         raise ValueError('expected a JSON object like {"id": ..., "title": ..., "abstract": ...}')
     values: dict[str, Any] = {}
@@ -44,7 +46,7 @@ def paper_from_dict(data: Any, position: int | None = None) -> Paper:
     values["id"] = (arxiv_id(raw_id) or raw_id) if raw_id else title_id(values["title"])
     if values.get("position") is None:
         values["position"] = position
-    return Paper(**values)
+    return bounded(Paper(**values))
 
 
 def read(path: Path, source: str | None = None) -> list[Paper]:
