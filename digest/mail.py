@@ -129,6 +129,12 @@ MAX_LINE = 998  # octets, RFC 5322 2.1.1
 CRLF = "\r\n"
 
 
+def html_wire_size(html: str) -> int:
+    """The bytes the HTML part of `compose`'s message takes, transfer encoding included:
+    what Gmail's clip counts."""
+    return len(_body(html.encode("ascii", "xmlcharrefreplace"))[1])
+
+
 def _part_headers(kind: str, cte: str) -> bytes:
     return f'Content-Type: {kind}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n\r\n'.encode()
 

@@ -228,7 +228,8 @@ def run(
                         report.skipped += claim == "sent"
                         report.busy += claim == "busy"
                         continue
-                yield reader, issue_id, picks, builder.message(reader, picks)
+                message = builder.message(reader, picks)
+                yield reader, issue_id, message.picks, message  # fewer, if some would not fit
 
         if dry_run:
             for reader, _, picks, message in messages():

@@ -6,6 +6,7 @@ and JSON nested past Python's limits is an input error, never a crash."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -14,10 +15,11 @@ from pathlib import Path
 from digest import config as config_mod
 from digest import send, sources
 from digest.config import HFDailySource
-from digest.models import Paper
+from digest.models import Paper, Subscriber
 from digest.sources import arxiv_api, arxiv_rss, feed
 from digest.sources import file as file_source
 
+from .helpers_digest import message
 from .helpers_http import ReplayServer, Reply
 from .helpers_smtp import NOW, write_project
 
@@ -160,6 +162,17 @@ def _fat_papers(n: int) -> list[Paper]:
     ]
 
 
+def test_every_message_stays_under_gmails_clip_whatever_the_sources_send():
+    reader = Subscriber(email="ada@example.org", name="Ada", max_papers=20)
+    msg = message(_fat_papers(20), reader=reader, thumbnails=True)
+    assert html_part_bytes(msg.raw) < CLIP
+    assert 1 <= len(msg.picks) < 20  # papers left out rather than the footer clipped
+    html = message_from_bytes(msg.raw, policy=policy.default).get_body(("html",)).get_content()
+    assert "Unsubscribe</a>" in html and "/unsubscribe?token=" in html
+    shown = [p.paper.id for p in msg.picks]
+    assert all(pid in msg.rendered.text for pid in shown)  # what it says it carries, it carries
+
+
 def test_a_one_megabyte_title_no_longer_makes_every_message_huge(tmp_path):
     write_project(tmp_path, url="file://outbox", readers=3)
     papers = [json.loads(line) for line in (tmp_path / "papers.jsonl").read_text().splitlines()]
@@ -169,6 +182,23 @@ def test_a_one_megabyte_title_no_longer_makes_every_message_huge(tmp_path):
     assert report.sent == 3, report.problems
     sizes = [len(p.read_bytes()) for p in (tmp_path / "outbox").glob("*/*.eml")]
     assert len(sizes) == 3 and max(sizes) < 200_000
+
+
+def test_papers_left_out_to_fit_the_clip_are_not_recorded_as_sent(tmp_path):
+    write_project(tmp_path, url="file://outbox", readers=1)
+    fat = [
+        {**p.to_dict(), "keywords": ["retrieval"], "published": "2026-11-25T12:00:00Z"}
+        for p in _fat_papers(20)
+    ]
+    write_lines(tmp_path / "papers.jsonl", fat)
+    assert _send(tmp_path).sent == 1
+    (eml,) = (tmp_path / "outbox").glob("*/*.eml")
+    assert html_part_bytes(eml.read_bytes()) < CLIP
+    text = message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+    in_email = {p["id"] for p in fat if p["id"] in text}
+    db = sqlite3.connect(tmp_path / "state.db")
+    recorded = {pid for (pid,) in db.execute("SELECT paper_id FROM sent_papers")}
+    assert 0 < len(in_email) < 20 and recorded == in_email
 
 
 def _send(root: Path) -> send.SendReport:
