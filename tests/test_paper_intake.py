@@ -12,9 +12,11 @@ from datetime import datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import pytest
+
 from digest import config as config_mod
 from digest import send, sources
-from digest.config import HFDailySource
+from digest.config import FileSource, HFDailySource
 from digest.models import Paper, Subscriber
 from digest.sources import arxiv_api, arxiv_rss, feed
 from digest.sources import file as file_source
@@ -284,3 +286,36 @@ def test_a_lone_surrogate_from_a_source_does_not_stop_a_send(tmp_path):
 # --- item 8: nesting --------------------------------------------------------------------------
 
 DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("command", ["themes", "preview"])
+def test_deeply_nested_json_lines_are_an_input_error_naming_the_line(project, cli, command):
+    good = json.dumps({"id": "2611.1", "title": "Fine", "abstract": "Fine."})
+    (project / "deep.jsonl").write_text(good + "\n" + '{"title": ' + DEEP + "}\n")
+    result = cli(command, "--papers", "deep.jsonl", cwd=project)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "deep.jsonl:2: " in result.stderr and "nested too deeply" in result.stderr
+
+
+def test_a_deeply_nested_saved_hf_response_is_an_input_error(project, cli):
+    (project / "deep.json").write_text(DEEP)
+    result = cli("themes", "--papers", "deep.json", cwd=project)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "deep.json" in result.stderr and "nested too deeply" in result.stderr
+
+
+def test_sources_sending_deeply_nested_json_are_reported_as_bad_input_not_as_a_bug(tmp_path):
+    (tmp_path / "deep.jsonl").write_text('{"title": ' + DEEP + "}\n")
+    (tmp_path / "deep.json").write_text(DEEP)
+    with ReplayServer() as server:
+        server.routes["/api/daily_papers"] = Reply(DEEP.encode())
+        collected = sources.collect(
+            [
+                FileSource(kind="file", path=tmp_path / "deep.jsonl"),
+                FileSource(kind="file", path=tmp_path / "deep.json"),
+                HFDailySource(kind="hf_daily", url=server.url),
+            ]
+        )
+    assert len(collected.failed) == 3
+    for report in collected.reports:
+        assert "nested too deeply" in report.error and "bug" not in report.error, report.error

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import DigestError
@@ -27,8 +26,8 @@ def read(path: Path, source: str = "file") -> list[Paper]:
 def read_hf_response(path: Path, source: str = "file") -> list[Paper]:
     """A JSON array as `/api/daily_papers` returns it; entries keep their listing order."""
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        entries = jsonlines.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
         raise DigestError(f"{path}: not a valid daily_papers JSON response: {exc}") from None
     papers, problems = [], []
     for index, entry in enumerate(entries):
