@@ -39,7 +39,7 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import DeliveryError, DigestError
 from .files import write_atomic
-from .mail import Envelope, domain_of
+from .mail import Envelope, domain_of, wire_address
 
 if TYPE_CHECKING:
     from .config import Delivery, Dkim
@@ -264,7 +264,7 @@ class SmtpBackend:
     def _transaction(self, smtp: smtplib.SMTP, raw: bytes, envelope: Envelope) -> str:
         t = self.target
         sender = _address(envelope.sender)
-        recipient = envelope.to_email
+        recipient = wire_address(envelope.to_email)
         options = []
         if not (sender + recipient).isascii():
             if not smtp.has_extn("smtputf8"):
@@ -328,7 +328,7 @@ class _StaleConnection(Exception):
 
 @functools.lru_cache(maxsize=16)
 def _address(mailbox: str) -> str:
-    return parseaddr(mailbox)[1]
+    return wire_address(parseaddr(mailbox)[1])
 
 
 @functools.cache

@@ -209,6 +209,7 @@ def run(
         def messages() -> Iterator[tuple[Subscriber, str, list[Pick], Message]]:
             """Each reader still owed an issue, claimed, with their message; built only as
             the pool has room, so memory holds a few messages, never the whole list."""
+            unbuilt_in_a_row = 0
             for reader in pending:
                 issue_id, what = standing(reader)
                 tally(report, issue_id, what)
@@ -228,7 +229,18 @@ def run(
                         report.skipped += claim == "sent"
                         report.busy += claim == "busy"
                         continue
-                message = builder.message(reader, picks)
+                try:
+                    message = builder.message(reader, picks)
+                except Exception as exc:  # one reader's data must never stop the run for the others
+                    unbuilt(None if dry_run else state, report, issue_id, email, exc)
+                    unbuilt_in_a_row += 1
+                    if unbuilt_in_a_row >= config.delivery.error_threshold:
+                        report.stopped = (
+                            f"{unbuilt_in_a_row} messages in a row could not be built; the last: {exc}"
+                        )
+                        return
+                    continue
+                unbuilt_in_a_row = 0
                 yield reader, issue_id, message.picks, message  # fewer, if some would not fit
 
         if dry_run:
@@ -294,6 +306,16 @@ def fetch(config: Config, now: datetime, dry_run: bool, report: SendReport, log:
     if not collected.papers:
         report.problems.append("no papers from any source: nothing was sent")
     return collected.papers
+
+
+def unbuilt(state: State | None, report: SendReport, issue_id: str, email: str, exc: Exception) -> None:
+    """A reader whose message could not be built: reported as failed, and their claimed row
+    marked failed (never left claimed), so the next run tries them again."""
+    problem = f"could not build the message ({type(exc).__name__}: {exc})"
+    if state is not None:
+        state.mark_failed(issue_id, email, problem)
+    report.failed += 1
+    report.problems.append(f"{email}: {problem}")
 
 
 def why_stop(outcome: Outcome, in_a_row: int, threshold: int) -> str:
