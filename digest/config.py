@@ -284,7 +284,10 @@ class Delivery(_Strict):
     concurrency: int = Field(4, ge=1, le=64)  # SMTP connections (or file writers) at once
     rate: float | None = Field(None, gt=0)  # at most this many messages per second, all connections
     connect_timeout: float = Field(10.0, gt=0, le=300)  # seconds to connect and get a greeting
-    timeout: float = Field(60.0, gt=0, le=600)  # seconds for any one SMTP reply, DATA included
+    timeout: float = Field(60.0, gt=0, le=600)  # seconds for any one SMTP reply but the last
+    # The reply to the end of a message: RFC 5321 (4.5.3.2.6) waits 10 minutes for it, and a
+    # message whose reply never comes is counted uncertain, never sent again.
+    final_reply_timeout: float = Field(600.0, gt=0, le=3600)
     # 4xx replies, dropped connections and timeouts: tries after the first, waiting `backoff`
     # seconds, then doubling (with jitter) up to `max_wait`.
     retries: int = Field(3, ge=0, le=10)

@@ -26,7 +26,7 @@ from datetime import date, datetime
 from . import archive, sources, subscribers
 from .build import Builder, Message, issue_for
 from .config import Config
-from .delivery import BounceError, FatalError, open_backend
+from .delivery import BounceError, FatalError, UncertainError, open_backend
 from .due import current as current_slot
 from .due import local_date
 from .due import today as local_issue
@@ -49,6 +49,7 @@ class SendReport:
     retried: int = 0  # delivery attempts after the first
     bounced: int = 0  # refused for good in this run
     failed: int = 0
+    uncertain: int = 0  # sent, but the server never answered the end of it: not sent again
     not_reached: int = 0  # the run stopped before their turn
     dry_run: int = 0
     seconds: float = 0.0
@@ -71,7 +72,9 @@ class SendReport:
 
     @property
     def exit_code(self) -> int:
-        trouble = self.failed or self.bounced or self.not_reached or self.stopped or self.problems
+        trouble = (
+            self.failed or self.bounced or self.uncertain or self.not_reached or self.stopped or self.problems
+        )
         return EXIT_PARTIAL if trouble else EXIT_OK
 
     def summary(self, *, dry_run: bool = False, due: bool = False) -> str:
@@ -86,6 +89,8 @@ class SendReport:
         ]
         if due:
             parts.append(f"not due yet {self.not_due}")
+        if self.uncertain:
+            parts.append(f"uncertain {self.uncertain}")
         if dry_run:
             parts.insert(0, f"dry run: would send {self.dry_run}")
         if self.busy:
@@ -352,6 +357,11 @@ def record(state: State, outcome: Outcome, report: SendReport) -> None:
     elif not outcome.attempted:
         state.mark_failed(issue_id, email, "not attempted: the run stopped first")
         report.not_reached += 1
+    elif isinstance(outcome.error, UncertainError):
+        papers = [pick.paper.id for pick in picks]
+        state.mark_sent(issue_id, email, papers, note=f"uncertain: {outcome.error}")
+        report.uncertain += 1
+        report.problems.append(f"{email}: uncertain: {outcome.error}")
     elif isinstance(outcome.error, BounceError):
         state.mark_bounced(issue_id, email, outcome.error.code, str(outcome.error))
         report.bounced += 1

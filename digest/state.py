@@ -208,14 +208,16 @@ class State:
             stale = holder
         return "busy"
 
-    def mark_sent(self, issue: str, email: str, paper_ids: Iterable[str]) -> None:
-        """Record the delivery and the papers it carried, in one transaction."""
+    def mark_sent(self, issue: str, email: str, paper_ids: Iterable[str], *, note: str | None = None) -> None:
+        """Record the delivery and the papers it carried, in one transaction. `note` keeps a
+        doubt about it in `error` ("uncertain: ...": sent, but the server never said it took
+        it): the row is sent all the same, so no run sends it again."""
         now = _now()
         with self.db:
             self.db.execute(
-                """UPDATE deliveries SET status = 'sent', sent_at = ?, error = NULL
+                """UPDATE deliveries SET status = 'sent', sent_at = ?, error = ?
                    WHERE issue = ? AND email = ?""",
-                (now, issue, email.lower()),
+                (now, note, issue, email.lower()),
             )
             # One row per reader and paper: the last issue that carried it (a paper sent again
             # once the history window has passed moves its row forward).

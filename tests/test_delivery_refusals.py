@@ -15,6 +15,7 @@ import pytest
 
 from digest import build, send, subscribers
 from digest import config as config_mod
+from digest.state import State
 
 from .helpers_smtp import NOW, SmtpServer, write_project
 from .helpers_web import confirm_link, confirmation, csrf_form, serving
@@ -140,3 +141,112 @@ def test_the_web_form_takes_an_idn_address_and_its_link_activates_it(tmp_path):
 
 
 # --- item 10: what a 5xx is about -----------------------------------------------------------
+
+
+def test_a_5xx_to_data_about_the_message_fails_it_and_keeps_the_reader(tmp_path):
+    with SmtpServer() as sink:
+        emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=5)
+        sink.plan(emails[1], "data 552 5.3.4 Message size exceeds fixed limit")
+        sink.plan(emails[2], "data 554 5.7.1 Message rejected as spam")
+        sink.plan(emails[3], "data 554 Transaction failed")
+        first = _send(tmp_path)
+        assert (first.sent, first.failed, first.bounced, first.retried) == (2, 3, 0, 0)
+        assert any("552 5.3.4" in p for p in first.problems)
+        with State(tmp_path / "state.db", readonly=True) as state:
+            assert state.bounced() == {}
+        assert set(_statuses(tmp_path).values()) == {"active"}
+        assert {_ledger(tmp_path)[e][0] for e in emails[1:4]} == {"failed"}
+
+        second = _send(tmp_path)  # the message is refused, not the reader: they are mailed again
+    assert (second.sent, second.skipped) == (3, 2)
+    assert sink.counts() == {email: 1 for email in emails}
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "rcpt 550 5.1.1 <x>: Recipient address rejected: User unknown",
+        "rcpt 550 Mailbox unavailable",
+        "rcpt 551 User not local",
+        "rcpt 553 Mailbox name not allowed",
+        "data 554 5.1.1 Recipient address rejected",
+        "data 550 5.1.2 Bad destination system address",
+    ],
+)
+def test_a_refusal_about_the_recipient_bounces_it(tmp_path, fault):
+    with SmtpServer() as sink:
+        emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=3)
+        sink.plan(emails[1], fault)
+        report = _send(tmp_path)
+    assert (report.sent, report.bounced, report.failed) == (2, 1, 0)
+    assert _statuses(tmp_path)[emails[1]] == "bounced"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "rcpt 552 5.2.2 Mailbox full",
+        "rcpt 550 5.7.1 Message refused by policy",
+        "rcpt 554 Transaction failed",
+        "rcpt 521 5.3.2 Does not accept mail",
+    ],
+)
+def test_a_rcpt_refusal_that_is_not_about_the_address_fails_the_message_only(tmp_path, fault):
+    with SmtpServer() as sink:
+        emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=3)
+        sink.plan(emails[1], fault)
+        report = _send(tmp_path)
+    assert (report.sent, report.bounced, report.failed) == (2, 0, 1)
+    assert _statuses(tmp_path)[emails[1]] == "active"
+
+
+def test_a_refusal_of_our_own_sender_address_stops_the_run_and_bounces_nobody(tmp_path):
+    with SmtpServer() as sink:
+        write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=10)
+        sink.refuse_everyone = "553 5.1.8 <papers@example.org>: Sender address rejected: Domain not found"
+        report = _send(tmp_path)
+    assert report.bounced == 0 and report.sent == 0 and "Sender address rejected" in report.stopped
+    assert set(_statuses(tmp_path).values()) == {"active"}
+
+
+# --- item 11: the final dot -------------------------------------------------------------------
+
+
+def test_a_relay_slow_to_answer_the_final_dot_is_waited_for_and_gets_the_message_once(tmp_path):
+    with SmtpServer() as sink:
+        emails = write_project(
+            tmp_path,
+            url=f"smtp://127.0.0.1:{sink.port}",
+            readers=3,
+            delivery="  timeout: 0.5\n  final_reply_timeout: 30",
+        )
+        sink.plan(emails[1], "slow-data 2")  # far longer than `timeout`, well within RFC 5321's wait
+        report = _send(tmp_path)
+    assert report.exit_code == 0, report.problems
+    assert (report.sent, report.retried, report.uncertain) == (3, 0, 0)
+    assert sink.counts() == {email: 1 for email in emails}
+
+
+def test_no_answer_to_the_final_dot_counts_the_reader_uncertain_and_never_resends(tmp_path, cli):
+    with SmtpServer() as sink:
+        emails = write_project(
+            tmp_path,
+            url=f"smtp://127.0.0.1:{sink.port}",
+            readers=3,
+            delivery="  timeout: 0.5\n  final_reply_timeout: 0.5",
+        )
+        sink.plan(emails[1], "slow-data 3")  # the relay takes the message and answers too late
+        first = cli("send", "--now", NOW, cwd=tmp_path)
+        assert first.returncode == 1, first.stderr
+        assert "sent 2," in first.stdout and "uncertain 1" in first.stdout
+        assert emails[1] in first.stderr and "uncertain" in first.stderr
+        status, error = _ledger(tmp_path)[emails[1]]
+        assert status == "sent" and error.startswith("uncertain: ")
+        assert sink.wait_for(3)
+
+        second = _send(tmp_path)
+    assert (second.sent, second.skipped, second.uncertain) == (0, 3, 0)
+    assert sink.counts() == {email: 1 for email in emails}  # one copy each, however many runs
+
+
+# --- item 12: the password in a delivery URL --------------------------------------------------
