@@ -309,12 +309,14 @@ class Delivery(_Strict):
                 "smtps://HOST:465, file://DIR, maildir://DIR or console://"
             )
         if parts.scheme in ("smtp", "smtps"):
-            if not parts.hostname:
-                raise ValueError(f"{value!r} names no host; write e.g. smtp://user@mail.example.org:587")
-            if parts.password is not None:
+            # First, and never echoing the URL: whatever follows "user:" may be a password,
+            # and an error message ends up in logs and terminals.
+            if _has_password(value):
                 raise ValueError(
                     f"the password does not belong in the URL: remove it and set {SMTP_PASSWORD_ENV}"
                 )
+            if not parts.hostname:
+                raise ValueError(f"{value!r} names no host; write e.g. smtp://user@mail.example.org:587")
             try:
                 parts.port  # noqa: B018 - raises on a port that is not a number
             except ValueError:
@@ -322,6 +324,15 @@ class Delivery(_Strict):
         elif parts.scheme in ("file", "maildir") and not (parts.netloc + parts.path):
             raise ValueError(f"{value!r} names no folder; write e.g. {parts.scheme}://outbox")
         return value
+
+
+def _has_password(url: str) -> bool:
+    """Whether an smtp(s) URL carries a password: a colon in what comes before its last "@".
+    Read by hand, since urlsplit ends the user part at a "/", "?" or "#" the password may
+    hold, and then takes the password for a host and a port."""
+    rest = url.partition("://")[2]
+    userinfo, at, _ = rest.rpartition("@")
+    return bool(at) and ":" in userinfo
 
 
 class Ranking(_Strict):

@@ -250,3 +250,23 @@ def test_no_answer_to_the_final_dot_counts_the_reader_uncertain_and_never_resend
 
 
 # --- item 12: the password in a delivery URL --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "smtp://digest:hunter2-secret@",
+        "smtp://digest:hunter2-secret@:587",
+        "smtps://:hunter2-secret@",
+        "smtp://digest:hunter2-secret@mail.example.org:587",
+        "smtp://digest:hunter2-secret@mail.example.org:smtp",
+        "smtp://digest:hunter2/secret@mail.example.org:587",
+        "smtp://digest:hunter2?secret@mail.example.org",
+    ],
+)
+def test_a_delivery_url_with_a_password_never_prints_it(tmp_path, cli, url):
+    write_project(tmp_path, url=url, readers=1)
+    result = cli("send", "--now", NOW, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout, result.stderr
+    assert "DIGEST_SMTP_PASSWORD" in result.stderr and "digest.yaml:" in result.stderr
