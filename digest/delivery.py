@@ -42,7 +42,7 @@ import ssl
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -130,7 +130,7 @@ class SmtpTarget:
     port: int
     implicit_tls: bool
     user: str | None
-    password: str | None
+    password: str | None = field(repr=False)  # never in a repr that could reach a log
 
     @classmethod
     def from_url(cls, url: str, *, password: str | None) -> SmtpTarget:
