@@ -261,6 +261,15 @@ def test_bidi_overrides_are_removed_and_right_to_left_text_kept(tmp_path):
     assert rtl.title == arabic
 
 
+def test_an_override_written_as_an_html_entity_never_reaches_a_reader():
+    # The intake sees `&#x202e;`, six harmless characters; display decodes it into an override.
+    spoof = Paper(id="2611.3", title="Safe &#x202e;gnidaer&#x202c; model", abstract="Fine &#x2066;x.")
+    msg = message([spoof, Paper(id="2611.4", title="Calm", abstract="Calm.")])
+    assert "Safe gnidaer model" in msg.rendered.text
+    assert "\u202e" not in msg.rendered.text and "&#8238;" not in msg.rendered.html
+    assert "\u2066" not in msg.rendered.text and "&#8294;" not in msg.rendered.html
+
+
 def test_to_names_lose_control_and_override_characters(tmp_path):
     write_project(tmp_path, url="file://outbox", readers=1)
     (tmp_path / "subscribers.yaml").write_text(
