@@ -147,7 +147,7 @@ def load_entries(folder: Path) -> tuple[list[Entry], list[str]]:
             continue
         try:
             entries.append(Entry(**json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, RecursionError) as exc:
             problems.append(
                 f"{path}: not a readable archive entry ({exc}); run `digest archive` for that day "
                 "to write it again, or delete it"

@@ -313,6 +313,16 @@ def test_a_deeply_nested_saved_hf_response_is_an_input_error(project, cli):
     assert "deep.json" in result.stderr and "nested too deeply" in result.stderr
 
 
+def test_a_deeply_nested_archive_entry_is_reported_and_the_feed_still_written(project, cli, tmp_path):
+    papers = write_lines(tmp_path / "p.jsonl", [{"id": "2611.8", "title": "Fine", "abstract": "Fine."}])
+    (project / "archive").mkdir()
+    (project / "archive" / "2026-08-13.json").write_text(DEEP)
+    result = cli("archive", "--papers", papers, "--now", "2026-08-14T07:00:00Z", cwd=project)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "2026-08-13.json: not a readable archive entry" in result.stderr
+    ET.parse(project / "archive" / "feed.xml")
+
+
 def test_sources_sending_deeply_nested_json_are_reported_as_bad_input_not_as_a_bug(tmp_path):
     (tmp_path / "deep.jsonl").write_text('{"title": ' + DEEP + "}\n")
     (tmp_path / "deep.json").write_text(DEEP)
