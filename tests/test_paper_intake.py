@@ -16,6 +16,7 @@ import pytest
 
 from digest import config as config_mod
 from digest import send, sources
+from digest.build import HTML_BUDGET
 from digest.config import FileSource, HFDailySource
 from digest.models import Paper, Subscriber
 from digest.sources import arxiv_api, arxiv_rss, feed
@@ -142,7 +143,7 @@ def _fat_papers(n: int) -> list[Paper]:
     """Papers at the largest the intake lets through, in a script whose every character takes
     eight bytes in the HTML (&#NNNNN;), with every link at its longest."""
     cjk = "注意力机制" * 200  # 1,000 characters
-    long_url = "https://example.org/" + "p" * 1_950
+    long_url = "https://example.org/" + "&" * 970  # 1,000 characters, each `&amp;` in the HTML
     return [
         Paper(
             id=f"2611.{50000 + i}",
@@ -162,6 +163,30 @@ def _fat_papers(n: int) -> list[Paper]:
         )
         for i in range(n)
     ]
+
+
+def test_one_paper_at_every_cap_fits_under_the_clip_on_its_own(tmp_path):
+    """What makes leaving papers out always enough: no single paper, however the intake
+    lets it through, outgrows the clip."""
+    (fattest,) = file_source.read(write_lines(tmp_path / "one.jsonl", [_fat_papers(1)[0].to_dict()]))
+    assert fattest.title == _fat_papers(1)[0].title and fattest.thumbnail is not None  # nothing was cut
+    msg = message([fattest], reader=Subscriber(email="ada@example.org"), thumbnails=True)
+    assert len(msg.picks) == 1 and html_part_bytes(msg.raw) < HTML_BUDGET
+
+
+def test_an_iri_is_percent_encoded_and_a_url_past_the_cap_dropped(tmp_path):
+    lines = [
+        {
+            "id": "2611.5",
+            "title": "T",
+            "abstract": "A.",
+            "url": "https://例え.jp/論文?q=注意",
+            "pdf_url": "https://x.org/" + "p" * 990,
+        }
+    ]
+    (paper,) = file_source.read(write_lines(tmp_path / "iri.jsonl", lines))
+    assert paper.url == "https://%E4%BE%8B%E3%81%88.jp/%E8%AB%96%E6%96%87?q=%E6%B3%A8%E6%84%8F"
+    assert paper.pdf_url is None
 
 
 def test_every_message_stays_under_gmails_clip_whatever_the_sources_send():

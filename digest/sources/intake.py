@@ -15,18 +15,21 @@ listing reaches, and every text loses the characters nothing downstream can carr
     a name         30 characters                        200 (authors, organisation: 52 seen)
     keywords       30 per paper, 69 characters each     100 terms of 100 characters
     categories     6 per paper                          100 terms of 100 characters
-    a URL          85 characters                        2,000 (longer: dropped, never cut)
+    a URL          85 characters                        1,000 (longer: dropped, never cut)
     an id          16 characters                        200 (longer: a stable digest of it)
     counts         upvotes, comments, stars, position   at most 1,000,000,000
 
 A real paper is never touched (tests/test_paper_intake.py checks the margin on the recorded
-data). Whatever gets through, an email still stays under Gmail's clip: `Builder.message`
-leaves papers out rather than let the footer be cut off.
+data). The caps also bound what one paper can cost an email: at every cap at once, in a
+script whose every letter takes eight bytes of HTML, an email of that one paper stays under
+build.HTML_BUDGET (about 90 KB), so `Builder.message`, which leaves the lowest-ranked papers
+out rather than let Gmail clip the footer, always has one that fits.
 """
 
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import quote
 
 from ..models import Paper, safe_text
 
@@ -37,7 +40,9 @@ MAX_AUTHORS = 10_000
 NAME_CHARS = 200
 MAX_TERMS = 100
 TERM_CHARS = 100
-URL_CHARS = 2_000
+URL_CHARS = 1_000
+# Every printable ASCII character stays as it is; only the rest of an IRI is percent-encoded.
+_URL_AS_IS = "".join(map(chr, range(0x21, 0x7F)))
 ID_CHARS = 200
 DATE_CHARS = 64  # an ISO 8601 time is 25
 MAX_COUNT = 10**9
@@ -61,8 +66,7 @@ def bounded(paper: Paper) -> Paper:
     for name in _URLS:
         url = getattr(paper, name)
         if url is not None:
-            url = safe_text(url)
-            setattr(paper, name, url if len(url) <= URL_CHARS else None)
+            setattr(paper, name, _url(url))
     for name in ("published", "submitted"):
         value = getattr(paper, name)
         if value is not None and len(value) > DATE_CHARS:
@@ -80,6 +84,16 @@ def _cut(text: str, limit: int) -> str:
         return text
     cut = text[: limit - 1]
     return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut).rstrip() + "…"
+
+
+def _url(url: str) -> str | None:
+    """A URL in ASCII, an IRI's other characters percent-encoded (as a browser sends them;
+    as character references in the HTML each would cost eight bytes), or None when it is
+    over URL_CHARS: cut short it would be a wrong URL."""
+    url = safe_text(url).strip()
+    if not url.isascii():
+        url = quote(url, safe=_URL_AS_IS)
+    return url if url and len(url) <= URL_CHARS else None
 
 
 def _terms(values: list[str], most: int, limit: int) -> list[str]:
