@@ -35,6 +35,7 @@ NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 READERS = 2000
 MEMORY_READERS = (2000, 20000)
 CONCURRENCY = 4
+BENCH_SECRET = "bench-secret-for-signing-links-0123456789"
 TERMS = [
     "language model", "reasoning", "agent", "video", "diffusion", "retrieval", "speech",
     "robot", "benchmark", "reinforcement learning", "vision", "3d", "multimodal", "code",
@@ -162,7 +163,7 @@ def peak_memory(readers: int) -> float:
             stderr=subprocess.PIPE,
             text=True,
             check=True,
-            env={**os.environ, "DIGEST_SECRET": "bench"},
+            env={**os.environ, "DIGEST_SECRET": BENCH_SECRET},
         )
     return float(done.stderr.strip().splitlines()[-1])
 
@@ -184,7 +185,7 @@ def _measure_memory(folder: str) -> None:
 
 
 def run() -> None:
-    os.environ.setdefault("DIGEST_SECRET", "bench")
+    os.environ.setdefault("DIGEST_SECRET", BENCH_SECRET)
     with tempfile.TemporaryDirectory() as tmp, Sink() as sink:
         config_path = write_project(Path(tmp), readers=READERS, url=f"smtp://127.0.0.1:{sink.port}")
         messages = prebuilt(config_path)

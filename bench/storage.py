@@ -23,6 +23,8 @@ from pathlib import Path
 
 import yaml
 
+from .send import BENCH_SECRET
+
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # London readers at 07:00 are all due
 SIZES = (1_000, 100_000)
@@ -227,7 +229,7 @@ def memory(folder: Path) -> None:
             capture_output=True,
             text=True,
             check=True,
-            env={**os.environ, "DIGEST_SECRET": "bench"},
+            env={**os.environ, "DIGEST_SECRET": BENCH_SECRET},
         )
         seconds = time.perf_counter() - started
         peaks[n] = float(done.stdout.strip().splitlines()[-1])
@@ -248,7 +250,7 @@ def _measure_memory(config_path: str) -> None:
 
 
 def run() -> None:
-    os.environ.setdefault("DIGEST_SECRET", "bench")
+    os.environ.setdefault("DIGEST_SECRET", BENCH_SECRET)
     server = _postgres()
     if server is None:
         print("(PostgreSQL skipped: no server binaries or psycopg here)")

@@ -29,7 +29,7 @@ from .config import Config
 from .due import local_date
 from .errors import DigestError
 from .files import write_atomic
-from .models import Subscriber
+from .models import Subscriber, safe_text
 from .preview import papers_for
 from .render import Links, Rendered, View, template_dirs
 
@@ -147,7 +147,7 @@ def load_entries(folder: Path) -> tuple[list[Entry], list[str]]:
             continue
         try:
             entries.append(Entry(**json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, RecursionError) as exc:
             problems.append(
                 f"{path}: not a readable archive entry ({exc}); run `digest archive` for that day "
                 "to write it again, or delete it"
@@ -191,8 +191,11 @@ def atom(entries: list[Entry], name: str, base_url: str) -> bytes:
     ET.register_namespace("", ATOM)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
-        element.text = text
+        # Papers are cleaned as they come in (sources/intake.py), but an entry written by an
+        # older digest may still hold a NUL or a BEL, and one is enough to make the whole
+        # feed unreadable XML.
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: safe_text(v) for k, v in attrs.items()})
+        element.text = safe_text(text) if text else text
         return element
 
     feed = ET.Element(f"{{{ATOM}}}feed")

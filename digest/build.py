@@ -16,12 +16,18 @@ from typing import TYPE_CHECKING
 from . import rank, themes, tokens
 from .config import Config
 from .due import local_date
-from .mail import Envelope, compose
+from .mail import Envelope, compose, html_wire_size
 from .models import Issue, Paper, Pick, Section, Subscriber
 from .render import Card, Links, Rendered, Renderer, View
 
 if TYPE_CHECKING:
     from .store import Ledger
+
+# Gmail clips an email whose HTML passes about 102 KB and hides the rest, the footer with the
+# unsubscribe link included. Read as 102,000 bytes of the HTML part as it travels, less room
+# for what else Gmail may count. A 20-paper digest is about 45 KB; only hostile or broken
+# paper fields (cut at the intake, still up to 1,000 characters of title each) come near.
+HTML_BUDGET = 100_000
 
 
 def issues_url(base_url: str) -> str:
@@ -160,9 +166,19 @@ class Builder:
         )
 
     def message(self, reader: Subscriber, picks: list[Pick]) -> Message:
+        """The reader's message. Its `picks` may be fewer than asked for: the lowest-ranked
+        papers are left out when the HTML would pass HTML_BUDGET, and what is left out is not
+        recorded as sent, so a later issue may still carry it."""
         news = self.config.newsletter
         links = self.links(reader.email)
         rendered = self.renderer.render(self.view(reader, rank.sections(self.prepared, picks), links))
+        # Only an HTML over half the budget can be over it once encoded (base64 adds a third).
+        while len(picks) > 1 and len(rendered.html) > HTML_BUDGET // 2:
+            size = html_wire_size(rendered.html)
+            if size <= HTML_BUDGET:
+                break
+            picks = picks[: min(len(picks) - 1, max(1, len(picks) * HTML_BUDGET // size))]
+            rendered = self.renderer.render(self.view(reader, rank.sections(self.prepared, picks), links))
         envelope = Envelope(
             sender=news.sender,
             to_email=reader.email,

@@ -13,6 +13,8 @@ import html
 import re
 import unicodedata
 
+from .models import safe_text
+
 # Only what looks like a tag: `x < y and z > w` in an abstract is maths, not markup.
 _TAG = re.compile(r"<(?:/?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]{0,500})?/?|!--[\s\S]{0,2000}?--)>")
 _BLOCK_END = re.compile(r"<(?:br\s*/?|/(?:p|div|li|h[1-6]|tr|blockquote))\s*>", re.IGNORECASE)
@@ -201,4 +203,5 @@ def display(text: str, *, strip_tags: bool = True) -> str:
         text = _TAG.sub(" ", text)
     text = _EMPHASIS.sub(r"\2", text)
     text = latex_to_text(text)
-    return " ".join(text.split())
+    # Entities are decoded here, after the intake: `&#x202e;` is a bidi override by now.
+    return " ".join(safe_text(text).split())

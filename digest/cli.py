@@ -498,16 +498,18 @@ def cmd_unsubscribe(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from . import web
-    from .config import DEV_SECRET, SECRET_ENV
+    from .config import DEV_SECRET, MAKE_SECRET, SECRET_ENV, check_secret
 
     config = _config(args)
     secret = os.environ.get(SECRET_ENV)
-    if not secret:
+    if secret:
+        check_secret(secret)
+    else:
         if not args.dev:
             raise DigestError(
                 f"{SECRET_ENV} is not set: the links this server checks are signed with it. Set the "
-                f"same value for `digest send` and `digest serve`, e.g. export {SECRET_ENV}=$(python3 -c "
-                "'import secrets; print(secrets.token_urlsafe(32))'); or pass --dev to try it locally"
+                f"same value for `digest send` and `digest serve`, e.g. {MAKE_SECRET}; "
+                "or pass --dev to try it locally"
             )
         secret = DEV_SECRET
         print("warning: --dev: using the development secret; never expose this server", file=sys.stderr)

@@ -31,6 +31,29 @@ SECRET_ENV = "DIGEST_SECRET"
 # Used only for local backends (file://, console://) so the demo runs with no setup;
 # links signed with it are worthless on a real server, which refuses to start without one.
 DEV_SECRET = "digest-dev-secret-not-for-production"
+MAKE_SECRET = f"export {SECRET_ENV}=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+# Whoever guesses the secret can forge every reader's unsubscribe, preferences and confirmation
+# link. 32 characters of a random alphabet are 128 bits or more (hex: 128; token_urlsafe(32)
+# makes 43); a string of a few repeated characters is long without being random.
+MIN_SECRET_CHARS = 32
+MIN_SECRET_DISTINCT = 8
+
+
+def check_secret(secret: str) -> str:
+    """`secret` if it is fit to sign links with, else a DigestError saying how to make one.
+    The message never repeats the secret."""
+    if secret == DEV_SECRET:
+        problem = "is the development secret, which is published with digest"
+    elif len(secret) < MIN_SECRET_CHARS:
+        problem = f"is {len(secret)} characters long; it needs at least {MIN_SECRET_CHARS}"
+    elif len(set(secret)) < MIN_SECRET_DISTINCT:
+        problem = f"repeats {len(set(secret))} characters; it must be random"
+    else:
+        return secret
+    raise DigestError(
+        f"{SECRET_ENV} {problem}: whoever guesses it can forge the unsubscribe, preferences and "
+        f"confirmation links. Make a random one: {MAKE_SECRET}"
+    )
 
 
 class _Strict(BaseModel):
@@ -265,7 +288,10 @@ class Delivery(_Strict):
     concurrency: int = Field(4, ge=1, le=64)  # SMTP connections (or file writers) at once
     rate: float | None = Field(None, gt=0)  # at most this many messages per second, all connections
     connect_timeout: float = Field(10.0, gt=0, le=300)  # seconds to connect and get a greeting
-    timeout: float = Field(60.0, gt=0, le=600)  # seconds for any one SMTP reply, DATA included
+    timeout: float = Field(60.0, gt=0, le=600)  # seconds for any one SMTP reply but the last
+    # The reply to the end of a message: RFC 5321 (4.5.3.2.6) waits 10 minutes for it, and a
+    # message whose reply never comes is counted uncertain, never sent again.
+    final_reply_timeout: float = Field(600.0, gt=0, le=3600)
     # 4xx replies, dropped connections and timeouts: tries after the first, waiting `backoff`
     # seconds, then doubling (with jitter) up to `max_wait`.
     retries: int = Field(3, ge=0, le=10)
@@ -287,12 +313,14 @@ class Delivery(_Strict):
                 "smtps://HOST:465, file://DIR, maildir://DIR or console://"
             )
         if parts.scheme in ("smtp", "smtps"):
-            if not parts.hostname:
-                raise ValueError(f"{value!r} names no host; write e.g. smtp://user@mail.example.org:587")
-            if parts.password is not None:
+            # First, and never echoing the URL: whatever follows "user:" may be a password,
+            # and an error message ends up in logs and terminals.
+            if _has_password(value):
                 raise ValueError(
                     f"the password does not belong in the URL: remove it and set {SMTP_PASSWORD_ENV}"
                 )
+            if not parts.hostname:
+                raise ValueError(f"{value!r} names no host; write e.g. smtp://user@mail.example.org:587")
             try:
                 parts.port  # noqa: B018 - raises on a port that is not a number
             except ValueError:
@@ -300,6 +328,15 @@ class Delivery(_Strict):
         elif parts.scheme in ("file", "maildir") and not (parts.netloc + parts.path):
             raise ValueError(f"{value!r} names no folder; write e.g. {parts.scheme}://outbox")
         return value
+
+
+def _has_password(url: str) -> bool:
+    """Whether an smtp(s) URL carries a password: a colon in what comes before its last "@".
+    Read by hand, since urlsplit ends the user part at a "/", "?" or "#" the password may
+    hold, and then takes the password for a host and a port."""
+    rest = url.partition("://")[2]
+    userinfo, at, _ = rest.rpartition("@")
+    return bool(at) and ":" in userinfo
 
 
 class Ranking(_Strict):
@@ -414,13 +451,12 @@ class Config(_Strict):
     def secret(self) -> str:
         secret = os.environ.get(SECRET_ENV)
         if secret:
-            return secret
+            return check_secret(secret)
         if urlsplit(self.delivery.url).scheme in LOCAL_SCHEMES:
             return DEV_SECRET
         raise DigestError(
             f"{SECRET_ENV} is not set: links in emails are signed with it. "
-            "Set it to a long random string, e.g. "
-            f"export {SECRET_ENV}=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            f"Set it to a long random string, e.g. {MAKE_SECRET}"
         )
 
 

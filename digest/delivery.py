@@ -15,9 +15,20 @@ send run opens `delivery.concurrency` of them (digest/pool.py). Failures come in
 kinds, because each asks for something different of the caller:
 
 - `TransientError`: a 4xx reply, a dropped connection, a timeout. Try again later.
-- `BounceError`: a 5xx reply to this recipient. Never mail the address again.
+- `BounceError`: a 5xx reply about this recipient's address. Never mail the address again.
+- `RefusedError`: a 5xx reply about this message (too large, taken for spam, a policy). The
+  message failed; the reader stays, and the next run tries again.
+- `UncertainError`: the whole message went out, then no reply came in time. The server may
+  well have it: never send it again, and say so.
 - `FatalError`: the server refuses *us* (bad login, sender refused, no TLS for a password,
   an untrusted certificate). Every other message would fail the same way: stop.
+
+What a 5xx reply is about (`_refusal`): an enhanced status code (RFC 3463) says it, when the
+reply has one: X.1.x is about an address, the recipient's (bounce) or, for X.1.7 and X.1.8,
+our sender's (fatal); any other class is about the message, a policy or the system. Without
+one, only 550, 551 and 553 to RCPT TO are about the address. Relaying and login refusals are
+about us wherever they come. A reader wrongly kept costs a refused message a day; a reader
+wrongly bounced is lost, so what is unclear does not bounce.
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ import ssl
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -39,7 +50,7 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import DeliveryError, DigestError
 from .files import write_atomic
-from .mail import Envelope, domain_of
+from .mail import Envelope, domain_of, wire_address
 
 if TYPE_CHECKING:
     from .config import Delivery, Dkim
@@ -55,6 +66,19 @@ class BounceError(DeliveryError):
     def __init__(self, message: str, code: int):
         super().__init__(message)
         self.code = code
+
+
+class RefusedError(DeliveryError):
+    """The server refused this message for good (5xx), for a reason that is not the address."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+class UncertainError(DeliveryError):
+    """The message was sent to its final dot and no reply came within the wait: the server
+    may have accepted it. Not retried; recorded as sent, with the doubt."""
 
 
 class FatalError(DeliveryError):
@@ -106,7 +130,7 @@ class SmtpTarget:
     port: int
     implicit_tls: bool
     user: str | None
-    password: str | None
+    password: str | None = field(repr=False)  # never in a repr that could reach a log
 
     @classmethod
     def from_url(cls, url: str, *, password: str | None) -> SmtpTarget:
@@ -264,7 +288,7 @@ class SmtpBackend:
     def _transaction(self, smtp: smtplib.SMTP, raw: bytes, envelope: Envelope) -> str:
         t = self.target
         sender = _address(envelope.sender)
-        recipient = envelope.to_email
+        recipient = wire_address(envelope.to_email)
         options = []
         if not (sender + recipient).isascii():
             if not smtp.has_extn("smtputf8"):
@@ -283,23 +307,50 @@ class SmtpBackend:
             code, reply = smtp.docmd("rcpt", f"TO:<{recipient}>")
             if code not in (250, 251):
                 self._reset(smtp)
-                raise _reply_error(f"{t}: {recipient} refused", code, reply, BounceError)
+                raise _refusal(f"{t}: {recipient} refused", code, reply, rcpt=True)
             stage = "DATA"
             code, reply = smtp.docmd("data")
             if code == 354:
                 smtp.send(_dot_stuffed(raw))
-                code, reply = smtp.getreply()
+                stage = "the final reply"
+                code, reply = self._final_reply(smtp)
+                if not 400 <= code < 600 and code != 250:  # not a reply we can read either way
+                    self._drop()
+                    raise UncertainError(
+                        f"{t}: no readable reply to the end of the message for {recipient} "
+                        f"({code} {_one_line(reply)}); it may have arrived, so it is not sent again"
+                    )
             if code != 250:
                 self._reset(smtp)
-                raise _reply_error(f"{t}: message to {recipient} refused", code, reply, BounceError)
+                raise _refusal(f"{t}: message to {recipient} refused", code, reply, rcpt=False)
         except DeliveryError:
             raise
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
             if stage == "MAIL FROM" and isinstance(exc, smtplib.SMTPServerDisconnected):
                 raise _StaleConnection from None
+            if stage == "the final reply" and _timed_out(exc):
+                raise UncertainError(
+                    f"{t}: no reply to the end of the message for {recipient} within "
+                    f"{self._final_wait():g}s (delivery.final_reply_timeout); it may have arrived, "
+                    "so it is not sent again"
+                ) from None
             raise TransientError(f"{t}: {_describe(exc)} during {stage} for {recipient}") from None
         return f"{t} {_one_line(reply)}"
+
+    def _final_wait(self) -> float:
+        return max(self.settings.timeout, self.settings.final_reply_timeout)
+
+    def _final_reply(self, smtp: smtplib.SMTP) -> tuple[int, bytes]:
+        """The reply to the final dot. RFC 5321 (4.5.3.2.6) has the client wait 10 minutes
+        for it: the server may be scanning the message, and a client that gives up sooner
+        and sends again delivers it twice (the duplicate problem of RFC 1047)."""
+        smtp.sock.settimeout(self._final_wait())
+        try:
+            return smtp.getreply()
+        finally:
+            if smtp.sock is not None:
+                smtp.sock.settimeout(self.settings.timeout)
 
     def _reset(self, smtp: smtplib.SMTP) -> None:
         """RSET after a refused command, so the connection can carry the next message; a
@@ -328,7 +379,7 @@ class _StaleConnection(Exception):
 
 @functools.lru_cache(maxsize=16)
 def _address(mailbox: str) -> str:
-    return parseaddr(mailbox)[1]
+    return wire_address(parseaddr(mailbox)[1])
 
 
 @functools.cache
@@ -341,17 +392,43 @@ def _fqdn() -> str:
 # A 5xx about relaying or logging in is about our account at the relay, not the reader: it
 # must stop the run, never mark a reader bounced.
 _NOT_THE_READER = re.compile(r"relay|authenticat|auth required|must issue a starttls", re.I)
+# RFC 3463: class.subject.detail at the start of the text, e.g. "5.1.1 User unknown".
+_ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 
 def _reply_error(what: str, code: int, reply: bytes | str, permanent: type[DeliveryError]) -> DeliveryError:
     text = f"{what}: {code} {_one_line(reply)}"
     if 400 <= code < 500:
         return TransientError(text)
-    if permanent is BounceError:
-        if code in (530, 535, 538) or _NOT_THE_READER.search(_one_line(reply)):
-            return FatalError(text)
-        return BounceError(text, code)
     return permanent(text)
+
+
+def _refusal(what: str, code: int, reply: bytes | str, *, rcpt: bool) -> DeliveryError:
+    """A refused RCPT TO (`rcpt`) or message: whose problem it is (the module's docstring)."""
+    line = _one_line(reply)
+    text = f"{what}: {code} {line}"
+    if not 500 <= code < 600:  # 4xx, or no reply code at all: try again later
+        return TransientError(text)
+    if code in (530, 535, 538) or _NOT_THE_READER.search(line):
+        return FatalError(text)
+    enhanced = _ENHANCED.match(line)
+    if enhanced is not None:
+        if enhanced[2] == "1" and enhanced[3] in ("7", "8"):  # our sender's address
+            return FatalError(text)
+        about_address = enhanced[2] == "1"
+    else:
+        about_address = rcpt and code in (550, 551, 553)
+    return BounceError(text, code) if about_address else RefusedError(text, code)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether `exc` is, or was raised while handling, a timeout (smtplib turns a read that
+    timed out into SMTPServerDisconnected)."""
+    while exc is not None:
+        if isinstance(exc, TimeoutError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _one_line(reply: bytes | str) -> str:

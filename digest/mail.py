@@ -14,7 +14,9 @@ from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 
-from .models import one_line
+from email_validator import EmailNotValidError, validate_email
+
+from .models import one_line, safe_text
 from .render import Rendered
 
 
@@ -37,7 +39,31 @@ class Envelope:
 
 @functools.lru_cache(maxsize=64)  # called per reader with the same few senders
 def domain_of(mailbox: str) -> str:
-    return parseaddr(mailbox)[1].rpartition("@")[2] or "localhost"
+    """The domain of a mailbox, in ASCII: it goes into Message-IDs, List-Id and DKIM."""
+    return ascii_domain(parseaddr(mailbox)[1].rpartition("@")[2]) or "localhost"
+
+
+def wire_address(addr: str) -> str:
+    """`addr` as it goes in RCPT TO and the headers. An internationalised domain takes its
+    ASCII form (IDNA: `idn@bücher.example` -> `idn@xn--bcher-kva.example`), which every
+    server takes; an address whose local part is not ASCII has no such form and stays as it
+    is, for a server that offers SMTPUTF8 (RFC 6531); delivery refuses it to any other."""
+    if addr.isascii():
+        return addr
+    local, _, domain = addr.rpartition("@")
+    return f"{local}@{ascii_domain(domain)}" if local.isascii() else addr
+
+
+@functools.lru_cache(maxsize=256)
+def ascii_domain(domain: str) -> str:
+    """A domain's A-labels (IDNA 2008 with UTS 46 mapping, as email_validator checked the
+    address with); the domain as it is if it has none."""
+    if domain.isascii():
+        return domain
+    try:
+        return validate_email(f"postmaster@{domain}", check_deliverability=False).ascii_domain
+    except EmailNotValidError:
+        return domain
 
 
 def message_id(issue_id: str, email: str, sender: str) -> str:
@@ -65,13 +91,13 @@ def compose(rendered: Rendered, envelope: Envelope, now: datetime) -> bytes:
     message_id = envelope.message_id
     headers = [
         sender.from_,
-        "To: " + _mailbox(envelope.to_name or "", envelope.to_email),
+        "To: " + mailbox(envelope.to_name or "", envelope.to_email),
         _header("Subject", rendered.subject),
         _date_header(now),
         f"Message-ID: {message_id}",
     ]
     if envelope.reply_to:
-        headers.append("Reply-To: " + _mailbox(*parseaddr(one_line(envelope.reply_to))))
+        headers.append("Reply-To: " + mailbox(*parseaddr(one_line(envelope.reply_to))))
     headers += [
         sender.list_id,
         f"List-Unsubscribe: <{one_line(envelope.unsubscribe_url)}>, {sender.unsubscribe_mailto}",
@@ -119,14 +145,20 @@ def _sender_headers(sender: str, list_name: str) -> _SenderHeaders:
     """The headers that are the same for every reader of a list, worked out once."""
     name, addr = parseaddr(one_line(sender))
     return _SenderHeaders(
-        from_="From: " + _mailbox(name, addr),
+        from_="From: " + mailbox(name, addr),
         list_id=_header("List-Id", list_id(list_name, sender)),
-        unsubscribe_mailto=f"<mailto:{addr}?subject=unsubscribe>",
+        unsubscribe_mailto=f"<mailto:{wire_address(addr)}?subject=unsubscribe>",
     )
 
 
 MAX_LINE = 998  # octets, RFC 5322 2.1.1
 CRLF = "\r\n"
+
+
+def html_wire_size(html: str) -> int:
+    """The bytes the HTML part of `compose`'s message takes, transfer encoding included:
+    what Gmail's clip counts."""
+    return len(_body(html.encode("ascii", "xmlcharrefreplace"))[1])
 
 
 def _part_headers(kind: str, cte: str) -> bytes:
@@ -166,20 +198,32 @@ def _lines_fit(data: bytes) -> bool:
     return True
 
 
-def _mailbox(name: str, addr: str) -> str:
-    """`Name <addr>` with the name quoted or RFC 2047-encoded as needed. An address with
-    non-ASCII letters stays UTF-8 (RFC 6532): encoded words are not allowed there."""
-    name, addr = one_line(name), one_line(addr)
+def _flat(value: str) -> str:
+    """A header value as one line of text a header can carry (models.safe_text)."""
+    return one_line(safe_text(value))
+
+
+def mailbox(name: str, addr: str) -> str:
+    """`Name <addr>` with the name quoted or RFC 2047-encoded as needed and the address in
+    its wire form (`wire_address`). An address that keeps non-ASCII letters stays UTF-8
+    (RFC 6532): encoded words are not allowed there."""
+    name, addr = _flat(name), wire_address(_flat(addr))
     if not name:
         return addr
     if name.isascii():
-        return _fit(formataddr((name, addr)), lambda cut: formataddr((cut, addr)), name, len("To: "))
+        return _fit(f"{_quoted(name)} <{addr}>", lambda cut: f"{_quoted(cut)} <{addr}>", name, len("To: "))
     return _fit(f"{_encoded_words(name)} <{addr}>", lambda cut: f"{_encoded_words(cut)} <{addr}>", name, 4)
+
+
+def _quoted(name: str) -> str:
+    """An ASCII display name quoted as formataddr quotes it. formataddr itself refuses an
+    address with non-ASCII letters, and the quoting does not depend on the address."""
+    return formataddr((name, "a@b"))[: -len(" <a@b>")]
 
 
 def _header(name: str, value: str) -> str:
     """One header line; a non-ASCII value becomes RFC 2047 encoded words."""
-    value = one_line(value)
+    value = _flat(value)
     if value.isascii():
         return _fit(f"{name}: {value}", lambda cut: f"{name}: {cut}", value)
     return _fit(f"{name}: {_encoded_words(value)}", lambda cut: f"{name}: {_encoded_words(cut)}", value)

@@ -53,6 +53,23 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# Characters no text from a source or a form may carry (README, "Papers as JSON lines"):
+# - what XML 1.0 forbids: C0 controls but tab, LF and CR (NUL, BEL, ESC, ...), U+FFFE,
+#   U+FFFF, and lone surrogates, which are not text at all (UTF-8 cannot even encode them);
+#   one of them in a title made feed.xml unreadable for as long as the issue stayed in it;
+# - DEL, as much a control as BEL;
+# - the explicit bidi embeddings, overrides and isolates U+202A-U+202E and U+2066-U+2069:
+#   invisible, never needed by right-to-left text (the bidi algorithm orders Arabic and
+#   Hebrew by itself; the marks LRM, RLM and ALM stay), and an unclosed override reverses
+#   everything after it: the author line, the links, the next card, a name in a header.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(text: str) -> str:
+    """`text` without the characters above."""
+    return _UNSAFE.sub("", text)
+
+
 @dataclass(slots=True)
 class Paper:
     """One paper, normalised from whichever source listed it.
@@ -182,7 +199,7 @@ class Subscriber(BaseModel):
     @field_validator("name")
     @classmethod
     def _name_is_one_line(cls, value: str | None) -> str | None:
-        return one_line(value) if value else None
+        return one_line(safe_text(value)) or None if value else None
 
     @field_validator("frequency")
     @classmethod

@@ -26,7 +26,7 @@ from datetime import date, datetime
 from . import archive, sources
 from .build import Builder, Message, issue_for
 from .config import Config
-from .delivery import BounceError, FatalError, open_backend
+from .delivery import BounceError, FatalError, UncertainError, open_backend
 from .due import current as current_slot
 from .due import local_date
 from .due import today as local_issue
@@ -50,6 +50,7 @@ class SendReport:
     retried: int = 0  # delivery attempts after the first
     bounced: int = 0  # refused for good in this run
     failed: int = 0
+    uncertain: int = 0  # sent, but the server never answered the end of it: not sent again
     not_reached: int = 0  # the run stopped before their turn
     dry_run: int = 0
     seconds: float = 0.0
@@ -72,7 +73,9 @@ class SendReport:
 
     @property
     def exit_code(self) -> int:
-        trouble = self.failed or self.bounced or self.not_reached or self.stopped or self.problems
+        trouble = (
+            self.failed or self.bounced or self.uncertain or self.not_reached or self.stopped or self.problems
+        )
         return EXIT_PARTIAL if trouble else EXIT_OK
 
     def summary(self, *, dry_run: bool = False, due: bool = False) -> str:
@@ -87,6 +90,8 @@ class SendReport:
         ]
         if due:
             parts.append(f"not due yet {self.not_due}")
+        if self.uncertain:
+            parts.append(f"uncertain {self.uncertain}")
         if dry_run:
             parts.insert(0, f"dry run: would send {self.dry_run}")
         if self.busy:
@@ -239,6 +244,23 @@ def _run(
         email = reader.email.lower()
         return ledger.claim(issue_id, email, message_id(issue_id, email, config.newsletter.sender), me)
 
+    unbuilt_in_a_row = 0
+
+    def built(reader: Subscriber, issue_id: str, picks: list[Pick]) -> Message | None:
+        """The reader's message, or None (reported, the row marked failed) if it cannot be
+        built: one reader's data must never stop the run for the others."""
+        nonlocal unbuilt_in_a_row
+        try:
+            message = builder_for(issue_id).message(reader, picks)
+        except Exception as exc:
+            unbuilt(None if dry_run else ledger, report, issue_id, reader.email.lower(), exc)
+            unbuilt_in_a_row += 1
+            if unbuilt_in_a_row >= config.delivery.error_threshold:
+                report.stopped = f"{unbuilt_in_a_row} messages in a row could not be built; the last: {exc}"
+            return None
+        unbuilt_in_a_row = 0
+        return message
+
     def messages() -> Iterator[tuple[Subscriber, str, list[Pick], Message]]:
         """Each reader still owed an issue, claimed, with their message; built only as
         the pool has room, so memory holds a few messages, never the whole list."""
@@ -260,7 +282,11 @@ def _run(
                     if claim == Claim.BUSY:
                         held.append((reader, issue_id, picks))
                     continue
-            yield reader, issue_id, picks, builder.message(reader, picks)
+            message = built(reader, issue_id, picks)
+            if report.stopped:
+                return
+            if message is not None:
+                yield reader, issue_id, message.picks, message  # fewer picks, if some would not fit
         # A second look at the readers another run held: if it has died since (killed, its
         # machine gone), its claims are ours to finish now rather than at the next run.
         for reader, issue_id, picks in held:
@@ -268,8 +294,8 @@ def _run(
             if claim != Claim.BUSY:
                 report.busy -= 1
                 report.skipped += claim == Claim.SENT
-            if claim == Claim.CLAIMED:
-                yield reader, issue_id, picks, builder_for(issue_id).message(reader, picks)
+            if claim == Claim.CLAIMED and (message := built(reader, issue_id, picks)) is not None:
+                yield reader, issue_id, message.picks, message
 
     if dry_run:
         for reader, _, picks, message in messages():
@@ -332,6 +358,16 @@ def fetch(config: Config, now: datetime, cache: HttpCache, report: SendReport, l
     return collected.papers
 
 
+def unbuilt(ledger: Ledger | None, report: SendReport, issue_id: str, email: str, exc: Exception) -> None:
+    """A reader whose message could not be built: reported as failed, and their claimed row
+    marked failed (never left claimed), so the next run tries them again."""
+    problem = f"could not build the message ({type(exc).__name__}: {exc})"
+    if ledger is not None:
+        ledger.mark_failed(issue_id, email, problem)
+    report.failed += 1
+    report.problems.append(f"{email}: {problem}")
+
+
 def why_stop(outcome: Outcome, in_a_row: int, threshold: int) -> str:
     """Why the run should stop after this outcome ("" to go on)."""
     if isinstance(outcome.error, FatalError):
@@ -366,6 +402,11 @@ def record(ledger: Ledger, outcome: Outcome, report: SendReport) -> None:
     elif not outcome.attempted:
         ledger.mark_failed(issue_id, email, "not attempted: the run stopped first")
         report.not_reached += 1
+    elif isinstance(outcome.error, UncertainError):
+        papers = [pick.paper.id for pick in picks]
+        ledger.mark_sent(issue_id, email, papers, note=f"uncertain: {outcome.error}")
+        report.uncertain += 1
+        report.problems.append(f"{email}: uncertain: {outcome.error}")
     elif isinstance(outcome.error, BounceError):
         ledger.mark_bounced(issue_id, email, outcome.error.code, str(outcome.error))
         report.bounced += 1

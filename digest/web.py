@@ -9,7 +9,8 @@
 Rules the routes keep:
 - A GET never changes anything: mail scanners and link previewers follow every link in an
   email, so confirming and unsubscribing take a POST (a button, or the one-click POST mail
-  providers send for `List-Unsubscribe-Post`).
+  providers send for `List-Unsubscribe-Post`). Nor does a HEAD, which Starlette answers on
+  every GET route and link checkers send: only a POST changes state.
 - POST /subscribe answers the same "check your inbox" page whether the address is new,
   pending, already active or over its limit: the form never tells who is on the list.
 - Forms carry a CSRF token bound to a SameSite=Strict cookie, so another site cannot post
@@ -18,7 +19,8 @@ Rules the routes keep:
 - A honeypot field that people never see, a limit per IP and a limit per address keep
   scripts from using the form to mail-bomb someone.
 - Pages set `Referrer-Policy: no-referrer` (token URLs must not leak to other sites), a strict
-  Content-Security-Policy and `frame-ancestors 'none'` (no clickjacking of the buttons).
+  Content-Security-Policy and `frame-ancestors 'none'` (no clickjacking of the buttons). `Guard`
+  gives every other response (archive, feed, static files, errors) the same protection.
 
 Blocking work (the list, the database, delivery) runs in Starlette's thread pool; the
 stores (digest/store) are opened once per process, with a connection per thread. A web
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import re
 import secrets
@@ -79,6 +82,20 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+# Every response gets these unless it sets its own (Guard), whichever route or error made it.
+BASE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+# An archived issue is the email's HTML: inline styles and remote thumbnails, never a script.
+ARCHIVE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
+    "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
 STATIC = {"web.css": "text/css; charset=utf-8", "web.js": "text/javascript; charset=utf-8"}
 FREQUENCY_LABELS = {
     "daily": "Every day",
@@ -198,6 +215,21 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def client_key(host: str) -> str:
+    """Who the per-IP sign-up limit counts: an IPv4 address, or an IPv6 /64. A home or a
+    server gets a whole /64 and picks addresses in it at will, so counting IPv6 addresses one
+    by one would give one client an unlimited supply."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:  # "unknown", or whatever a proxy put there
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 # --- routes --------------------------------------------------------------------------------
 
 
@@ -212,7 +244,7 @@ async def subscribe(request: Request) -> Response:
     form = await request.form(max_fields=100, max_files=0)
     if not site.csrf_ok(request, form):
         return site.message("This form has expired", "Reload the page and try again.", 403)
-    ip = request.client.host if request.client else "unknown"
+    ip = client_key(request.client.host if request.client else "unknown")
     limits = site.config.web
     if not await run_in_threadpool(
         site.allow, "ip", ip, window=HOUR, limit=limits.subscribes_per_ip_per_hour
@@ -260,7 +292,7 @@ async def confirm(request: Request) -> Response:
     verified = tokens.verify_expiring(site.secret, optin.PURPOSE, token, _utcnow())
     if verified.email is None:
         return _bad_link(site, verified.problem)
-    if request.method == "GET":
+    if form is None:  # GET or HEAD: show the button, change nothing
         return site.page("confirm.html", email=verified.email, token=token)
     try:
         result = await run_in_threadpool(
@@ -301,7 +333,7 @@ def _bad_link(site: Site, problem: str | None) -> HTMLResponse:
 
 
 async def _signed(request: Request, purpose: str) -> tuple[Site, Any, str, str | None]:
-    """The site, the posted form (None for a GET), the token and the address it was signed for."""
+    """The site, the posted form (None unless a POST), the token and the address it was signed for."""
     site: Site = request.app.state.site
     form = await request.form(max_fields=100, max_files=0) if request.method == "POST" else None
     token = _token(request, form)
@@ -309,10 +341,10 @@ async def _signed(request: Request, purpose: str) -> tuple[Site, Any, str, str |
 
 
 async def unsubscribe(request: Request) -> Response:
-    site, _, token, email = await _signed(request, "unsubscribe")
+    site, form, token, email = await _signed(request, "unsubscribe")
     if email is None:
         return _bad_link(site, "invalid")
-    if request.method == "GET":
+    if form is None:  # GET or HEAD
         return site.page("unsubscribe.html", email=email, token=token)
     # RFC 8058: the mail provider POSTs `List-Unsubscribe=One-Click` to the URL from the header,
     # without cookies. The button below the GET page posts the same URL. Both just need the token.
@@ -379,7 +411,7 @@ def _archive_file(site: Site, name: str, media_type: str) -> Response:
         return site.message(
             "Not in the archive", "There is no such issue in the archive yet.", 404, retry=True
         )
-    headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    headers = {"Content-Security-Policy": ARCHIVE_CSP} if media_type.startswith("text/html") else {}
     return FileResponse(path, media_type=media_type, headers=headers)
 
 
@@ -429,7 +461,8 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 
 class Guard:
-    """Outermost layer: caps request bodies and logs each request without its query string
+    """Outermost layer: caps request bodies, gives every response the protective headers
+    (BASE_HEADERS) it does not set itself, and logs each request without its query string
     (tokens live there; uvicorn's own access log, which prints them, is switched off)."""
 
     def __init__(self, app: ASGIApp, max_body: int = MAX_BODY):
@@ -440,30 +473,61 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > self.max_body:
-            await PlainTextResponse("request body too large", status_code=413)(scope, receive, send)
-            return
-        seen = 0
         status = 0
 
-        async def capped_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_body:
-                raise ValueError("request body too large")
-            return message
-
-        async def logged_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                given = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k.lower().encode(), v.encode()) for k, v in BASE_HEADERS.items()]
+                message["headers"] = [*message.get("headers", []), *(h for h in extra if h[0] not in given)]
             await send(message)
 
-        await self.app(scope, capped_receive, logged_send)
+        try:
+            body = await self._body(scope, receive)
+        except _ClientGone:  # nobody is left to answer, and half a form is no form
+            return
+        if body is None:
+            await PlainTextResponse("request body too large", status_code=413)(scope, receive, guarded_send)
+        else:
+            await self.app(scope, _replay(body, receive), guarded_send)
         log.info("%s %s %s", scope["method"], scope["path"], status)
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The whole request body, or None when it is over the cap. Read here, before any
+        route sees it: a chunked body declares no length, and one that outgrows the cap
+        half-way through a form parse could only end in an error."""
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise _ClientGone
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body:
+                return None
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+class _ClientGone(Exception):
+    pass
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` for the app: the body read by Guard, then the client's own messages (a
+    disconnect)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 def create_app(config: Config, secret: str) -> ASGIApp:

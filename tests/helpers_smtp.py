@@ -11,6 +11,8 @@ through. A fault is one of:
     rcpt CODE TEXT    reply to RCPT TO          data CODE TEXT   reply after the message
     drop-data         354, then close the connection while the message is coming in
     slow-rcpt SECONDS wait this long before answering RCPT TO (longer than the client waits)
+    slow-data SECONDS take the message (it counts as received), then wait this long before
+                      answering the final dot, as a relay busy scanning it does
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class _Handler:
         fault = self.sink.take(rcpt, "data")
         if fault:
             return fault.split(" ", 1)[1]
+        slow = self.sink.take(rcpt, "slow-data")
         login = session.auth_data.login.decode() if session.auth_data is not None else None
         tls = server.transport.get_extra_info("ssl_object") is not None
         with self.sink.lock:
@@ -106,6 +109,8 @@ class _Handler:
                 )
         with self.sink.arrived:
             self.sink.arrived.notify_all()
+        if slow:
+            await asyncio.sleep(float(slow.split()[1]))
         return "250 2.0.0 OK: queued"
 
 

@@ -22,7 +22,7 @@ PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
 
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch):
-    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-smtp")
+    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-smtp-0123456789abcdef")
     monkeypatch.delenv(PASSWORD_ENV, raising=False)
 
 

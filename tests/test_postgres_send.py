@@ -21,7 +21,7 @@ READERS = 2000
 
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch):
-    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-postgres")
+    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-postgres-0123456789abcdef")
 
 
 def _project(root: Path, url: str, port: int) -> list[str]:

@@ -30,7 +30,7 @@ KILL_AFTER = 100
 
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch):
-    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-smtp")
+    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-smtp-0123456789abcdef")
 
 
 def _start_send(root: Path) -> subprocess.Popen:

@@ -19,7 +19,7 @@ from .helpers_smtp import NOW, SmtpServer, write_project
 
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch):
-    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-the-database-list")
+    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-the-database-list-0123456789")
 
 
 def _in_database(root, *, url: str, readers: int) -> list[str]:

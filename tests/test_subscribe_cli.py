@@ -66,7 +66,8 @@ def test_subscribe_confirmed_adds_an_active_reader_without_email(project, cli):
 
 
 def test_a_refused_confirmation_leaves_the_reader_pending_and_says_to_rerun(project, cli, monkeypatch):
-    monkeypatch.setenv("DIGEST_SECRET", "test secret")  # real mail needs signed links
+    # real mail needs signed links
+    monkeypatch.setenv("DIGEST_SECRET", "test secret for real mail 0123456789")
     config = project / "digest.yaml"
     with socket.socket() as closed:  # a port nobody listens on: the relay is down
         closed.bind(("127.0.0.1", 0))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import DigestError
 from ..models import Paper
 from . import jsonlines
 from .hf import paper_from_hf
+from .intake import bounded
 from .result import Fetched
 
 
@@ -26,13 +26,13 @@ def read(path: Path, source: str = "file") -> list[Paper]:
 def read_hf_response(path: Path, source: str = "file") -> list[Paper]:
     """A JSON array as `/api/daily_papers` returns it; entries keep their listing order."""
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        entries = jsonlines.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
         raise DigestError(f"{path}: not a valid daily_papers JSON response: {exc}") from None
     papers, problems = [], []
     for index, entry in enumerate(entries):
         try:
-            papers.append(paper_from_hf(entry, position=len(papers) + 1, source=source))
+            papers.append(bounded(paper_from_hf(entry, position=len(papers) + 1, source=source)))
         except ValueError as exc:
             problems.append(f"{path}: entry {index + 1}: {exc}")
     if problems:

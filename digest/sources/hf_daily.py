@@ -7,7 +7,6 @@ normalised by `hf.paper_from_hf`, the same code that reads saved responses in `f
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
@@ -15,6 +14,7 @@ from ..models import Paper
 from .feed import looks_like_html, snippet
 from .hf import paper_from_hf
 from .httpclient import Client
+from .jsonlines import TooDeep, loads
 from .result import Fetched, FetchError, normalise
 
 PATH = "/api/daily_papers"
@@ -40,7 +40,9 @@ def params_for(source: Any, day: date | None, page: int) -> dict[str, str | int]
 def entries(body: bytes, where: str, content_type: str = "") -> list[Any]:
     """The JSON array of a daily_papers response; a FetchError says what came instead."""
     try:
-        data = json.loads(body)
+        data = loads(body)
+    except TooDeep as exc:
+        raise FetchError(f"{where}: {exc}; expected a JSON array of papers") from None
     except (ValueError, UnicodeDecodeError):
         got = "an HTML page" if looks_like_html(body, content_type) else "something that is not JSON"
         if not body.strip():

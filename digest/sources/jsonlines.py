@@ -13,13 +13,30 @@ from typing import Any
 
 from ..errors import DigestError
 from ..models import PAPER_FIELDS, Paper, arxiv_id, one_line, title_id
+from .intake import bounded
 
 _LIST_FIELDS = {"authors", "categories", "keywords", "sources"}
 _INT_FIELDS = {"upvotes", "comments", "stars", "position"}
 
 
+class TooDeep(ValueError):
+    """JSON nested past what Python's parser can follow: bad input, not a bug."""
+
+
+def loads(data: str | bytes) -> Any:
+    """json.loads, with JSON nested too deeply for it a TooDeep (a ValueError) rather than
+    a RecursionError: no listing of papers nests more than a few levels."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise TooDeep(
+            "JSON nested too deeply (arrays or objects over about 1,000 levels inside each other)"
+        ) from None
+
+
 def paper_from_dict(data: Any, position: int | None = None) -> Paper:
-    """Validate one decoded line. Raises ValueError naming the field at fault."""
+    """Validate one decoded line and pass it through the intake's caps (intake.bounded).
+    Raises ValueError naming the field at fault."""
     if not isinstance(data, dict):
         raise ValueError('expected a JSON object like {"id": ..., "title": ..., "abstract": ...}')
     values: dict[str, Any] = {}
@@ -44,7 +61,7 @@ def paper_from_dict(data: Any, position: int | None = None) -> Paper:
     values["id"] = (arxiv_id(raw_id) or raw_id) if raw_id else title_id(values["title"])
     if values.get("position") is None:
         values["position"] = position
-    return Paper(**values)
+    return bounded(Paper(**values))
 
 
 def read(path: Path, source: str | None = None) -> list[Paper]:
@@ -65,7 +82,7 @@ def read(path: Path, source: str | None = None) -> list[Paper]:
             if not line.strip():
                 continue
             try:
-                paper = paper_from_dict(json.loads(line), position=len(papers) + 1)
+                paper = paper_from_dict(loads(line), position=len(papers) + 1)
             except json.JSONDecodeError as exc:
                 problems.append(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})")
                 continue

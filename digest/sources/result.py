@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..models import Paper
+from .intake import bounded
 
 
 class FetchError(Exception):
@@ -32,13 +33,14 @@ def normalise(
     noun: str = "entry",
     first: int = 1,
 ) -> tuple[list[Paper], list[str]]:
-    """Each entry through `to_paper(entry, position)`. An entry that cannot be read is skipped
-    with a warning; a listing of which no entry can be read is a failed source."""
+    """Each entry through `to_paper(entry, position)` and the intake's caps (intake.bounded).
+    An entry that cannot be read is skipped with a warning; a listing of which no entry can
+    be read is a failed source."""
     papers: list[Paper] = []
     warnings: list[str] = []
     for index, entry in enumerate(entries, start=first):
         try:
-            papers.append(to_paper(entry, len(papers) + 1))
+            papers.append(bounded(to_paper(entry, len(papers) + 1)))
         except ENTRY_ERRORS as exc:
             # A ValueError says what is missing; anything else is a value of the wrong shape.
             why = str(exc) if type(exc) is ValueError else f"unreadable ({type(exc).__name__}: {exc})"

@@ -168,15 +168,17 @@ class SqlDatabase:
             stale = holder
         return Claim.BUSY
 
-    def mark_sent(self, issue: str, email: str, paper_ids: Iterable[str]) -> None:
-        """Record the delivery and the papers it carried, in one transaction."""
+    def mark_sent(self, issue: str, email: str, paper_ids: Iterable[str], *, note: str | None = None) -> None:
+        """Record the delivery and the papers it carried, in one transaction. `note` keeps a
+        doubt about it in `error` ("uncertain: ...": sent, but the server never said it took
+        it): the row is sent all the same, so no run sends it again."""
         now = now_text()
         email = email.lower()
         with self.transaction() as execute:
             execute(
-                """UPDATE deliveries SET status = 'sent', sent_at = ?, error = NULL
+                """UPDATE deliveries SET status = 'sent', sent_at = ?, error = ?
                    WHERE issue = ? AND email = ?""",
-                (now, issue, email),
+                (now, note, issue, email),
             )
             # One row per reader and paper: the last issue that carried it (a paper sent again
             # once the history window has passed moves its row forward).
