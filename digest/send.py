@@ -35,7 +35,7 @@ from .mail import message_id
 from .models import Pick, Subscriber
 from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .store import Claim, HttpCache, Ledger, Run, SubscriberStore, stores
-from .subscribers import Bounce
+from .subscribers import Bounce, address_key
 
 
 @dataclass
@@ -168,9 +168,11 @@ def _run(
 ) -> SendReport:
     report = SendReport()
 
+    wanted = address_key(to) if to else None
+
     def readers() -> Iterator[Subscriber]:
         for reader in listed.readers():
-            if reader.active and (to is None or reader.email.lower() == to.lower()):
+            if reader.active and (wanted is None or reader.email.lower() == wanted):
                 yield reader
 
     bounced = ledger.bounced()
@@ -206,7 +208,7 @@ def _run(
         issue_id, what = standing(reader)
         if to and what == "bounced":
             raise DigestError(
-                f"{to} bounced: {bounced[to.lower()]}; `digest bounces --clear {to}` to mail it again"
+                f"{to} bounced: {bounced[wanted or '']}; `digest bounces --clear {to}` to mail it again"
             )
         tally(survey, issue_id, what)
         if what == "send":

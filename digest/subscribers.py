@@ -90,6 +90,17 @@ def unknown_topics(topics: list[str], known: Topics | None = None) -> str | None
 # --- entries ---------------------------------------------------------------------------------
 
 
+def address_key(email: str) -> str:
+    """How an address is looked up: lower case, its domain in Unicode, so an internationalised
+    domain typed as xn--... or in decomposed form finds the same entry."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return email.strip().lower()
+
+
 def validated(fields: dict[str, Any], topics: Topics | None = None) -> Subscriber:
     """An entry as the model reads it, or a DigestError naming each bad field."""
     try:

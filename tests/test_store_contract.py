@@ -265,3 +265,11 @@ def test_readers_come_in_the_order_they_were_added_and_every_change_moves_the_si
     before = listed.signature()
     listed.apply("r00003@example.org", Unsubscribe(), now=NOW)
     assert listed.signature() != before
+
+
+def test_an_internationalised_address_is_found_whichever_form_it_is_typed_in(listed):
+    listed.apply("idn@bücher.example", OwnerAdd(), now=NOW)
+    for typed in ("IDN@xn--bcher-kva.example", "idn@bu\u0308cher.example", "idn@BÜCHER.example"):
+        assert listed.find(typed) is not None, typed
+    listed.apply("idn@xn--bcher-kva.example", Unsubscribe(), now=NOW)
+    assert [r.status for r in listed.readers()] == ["unsubscribed"]

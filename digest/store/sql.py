@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import DigestError
 from ..models import Subscriber
-from ..subscribers import Change, Event, NotListed, Outcome, Topics, after, decide, validated
+from ..subscribers import Change, Event, NotListed, Outcome, Topics, address_key, after, decide, validated
 from .base import Bounce, CachedResponse, Claim, Run
 from .schema import LATEST
 
@@ -222,7 +222,7 @@ class SqlDatabase:
 
     def clear_bounce(self, email: str) -> bool:
         """Forget a bounce, so the address is mailed again; False if it had none."""
-        return bool(self.write("DELETE FROM bounces WHERE email = ?", (email.lower(),)))
+        return bool(self.write("DELETE FROM bounces WHERE email = ?", (address_key(email),)))
 
     def last_issues(self) -> dict[str, str]:
         """The latest issue each reader (lower case) has received; issue ids are ISO dates, so
@@ -418,7 +418,7 @@ class SubscriberTable:
             last = (rows[-1][10], rows[-1][11])
 
     def find(self, email: str) -> Subscriber | None:
-        row = self.db.one(f"SELECT {ROW} FROM subscribers WHERE email = ?", (email.lower(),))
+        row = self.db.one(f"SELECT {ROW} FROM subscribers WHERE email = ?", (address_key(email),))
         return self._reader(row) if row else None
 
     def count(self) -> int:
@@ -448,8 +448,9 @@ class SubscriberTable:
                     each(change)
 
     def _apply(self, execute: Execute, email: str, event: Event, now: datetime) -> Change:
-        self.db._lock_address(execute, email.lower())
-        row = execute(f"SELECT {ROW} FROM subscribers WHERE email = ?", (email.lower(),)).fetchone()
+        key = address_key(email)
+        self.db._lock_address(execute, key)
+        row = execute(f"SELECT {ROW} FROM subscribers WHERE email = ?", (key,)).fetchone()
         before = self._reader(row) if row else None
         decision = decide(before, event, now)
         if not decision.writes(before):
@@ -462,14 +463,14 @@ class SubscriberTable:
                 f"""INSERT INTO subscribers ({ROW}, updated)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
                             (SELECT COALESCE(MAX(seq), 0) + 1 FROM subscribers), ?, ?)""",
-                (*values, result.email.lower(), updated),
+                (*values, address_key(result.email), updated),
             )
         else:
             execute(
                 """UPDATE subscribers SET address = ?, name = ?, status = ?, frequency = ?, send_at = ?,
                    timezone = ?, prefs = ?, created = ?, confirmed = ?, unsubscribed = ?, updated = ?
                    WHERE email = ?""",
-                (*values, updated, email.lower()),
+                (*values, updated, key),
             )
         return Change(before, result, decision.outcome, decision.reason)
 

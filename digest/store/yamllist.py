@@ -35,6 +35,7 @@ from ..subscribers import (
     NotListed,
     Outcome,
     Topics,
+    address_key,
     after,
     decide,
     known_topics,
@@ -176,7 +177,7 @@ def _streamed(path: Path, topics: Topics | None, problems: list[str]) -> Iterato
 def find(path: Path, email: str, topics: Topics | None = None) -> Subscriber | None:
     if not path.exists():
         return None
-    wanted = email.lower()
+    wanted = address_key(email)
     return next((s for s in load(path, topics) if s.email.lower() == wanted), None)
 
 
@@ -254,7 +255,7 @@ class Editor:
         self.changed = False
 
     def find(self, email: str) -> Any | None:
-        wanted = email.lower()
+        wanted = address_key(email)
         for entry in self.entries:
             if isinstance(entry, dict) and str(entry.get("email", "")).lower() == wanted:
                 return entry
