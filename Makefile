@@ -33,9 +33,11 @@ test: $(DEV)
 bench: $(DEV)
 	$(BIN)/python -m bench
 
-# Theme quality: AMI against arXiv categories on recorded labelled papers, beside a baseline.
+# Theme quality: AMI against arXiv categories on recorded labelled papers, beside a baseline;
+# relevance: precision@10 of simulated readers' libraries, beside trending-only and keywords.
 eval: $(DEV)
 	$(BIN)/python -m eval.themes
+	$(BIN)/python -m eval.relevance
 
 lint: $(DEV)
 	$(BIN)/ruff check digest tests bench scripts eval

@@ -16,9 +16,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest import rank, themes
+from digest import rank, similar, themes
 from digest.build import make_issue
 from digest.models import Paper, Subscriber
+from digest.profiles import taxonomy_themes
 from digest.sources import file as file_source
 
 from .timing import per_call
@@ -114,3 +115,72 @@ def run() -> None:
         f"  ... keyword matches not shared       {cold_s / len(everyone) * 1e6:8.1f} us"
         f"  ({cold_s / shared_s:.1f}x the shared cost)"
     )
+    with_library(issue, options, everyone, shared_s / len(everyone))
+
+
+LIBRARY = 200  # papers in each reader's library
+PROFILES = 50  # distinct libraries, shared round-robin: a profile is built when a library changes
+
+
+def with_library(issue, options, everyone, plain: float) -> None:
+    """The same readers each with a 200-paper library: rank.select with their profile, beside
+    the figure above; then with five papers marked "less like this" too. Profiles are made when
+    a library or a click changes and stored (digest/profiles.py), so a send reads one: that
+    read is timed too."""
+    pool = library_pool()
+    rng = random.Random(11)
+    libraries, clicked = [], []
+    themes_of = taxonomy_themes(themes.load_taxonomy())
+    for _ in range(PROFILES):
+        mine = rng.sample(pool, LIBRARY + 5)
+        owns = [similar.Own(similar.LIBRARY, p.id, p.title, p.abstract) for p in mine[:LIBRARY]]
+        libraries.append(similar.profile_of(owns))
+        owns += [similar.Own(similar.DISLIKED, p.id, p.title, p.abstract) for p in mine[LIBRARY:]]
+        clicked.append(similar.profile_of(owns, themes_of=themes_of))
+    for profiles, label in (
+        (libraries, f"a {LIBRARY}-paper library each"),
+        (clicked, "... and 5 less like this"),
+    ):
+        measure(issue, options, everyone, plain, profiles, label, len(pool))
+
+
+def measure(issue, options, everyone, plain: float, profiles, label: str, pool: int) -> None:
+    stored = [p.to_json() for p in profiles]
+
+    def all_readers() -> tuple[float, float]:
+        prepared = rank.prepare(issue, NOW, options)
+        prepared.own_papers_index()  # once per issue, like the keyword matches
+        start = time.perf_counter()
+        for k, (reader, sent) in enumerate(everyone):
+            rank.select(prepared, reader, options, sent, profiles[k % len(profiles)])
+        ranking = time.perf_counter() - start
+        start = time.perf_counter()
+        for k in range(len(everyone)):
+            similar.Profile.from_json(stored[k % len(stored)])
+        return ranking, time.perf_counter() - start
+
+    ranking, reading = min(all_readers() for _ in range(3))
+    n = len(everyone)
+    per = ranking / n
+    print(
+        f"  with {label:<30}{per * 1e6:8.1f} us  ({per / plain:.2f}x without; target <= 3x;"
+        f" {len(profiles)} distinct libraries from {pool} papers)"
+    )
+    size = sum(len(s) for s in stored) / len(stored) / 1024
+    print(f"    reading the stored profile         {reading / n * 1e6:8.1f} us  ({size:.0f} KB of JSON each)")
+
+
+def library_pool() -> list[Paper]:
+    """Papers to draw libraries from: recorded HF days and the labelled arXiv papers."""
+    pool: dict[str, Paper] = {}
+    for day in sorted(HF_DAYS.glob("*.json")) if HF_DAYS.is_dir() else []:
+        for paper in file_source.read(day):
+            pool.setdefault(paper.id, paper)
+    labelled = ROOT.parent / "shared" / "fixtures" / "labeled"
+    for path in sorted(labelled.glob("*.jsonl")) if labelled.is_dir() else []:
+        for paper in file_source.read(path):
+            pool.setdefault(paper.id, paper)
+    if len(pool) < LIBRARY:  # no recorded data: the shipped sample, repeated under other ids
+        sample = file_source.read(ROOT / "samples" / "papers.jsonl")
+        return [replace(sample[i % len(sample)], id=f"bench:{i}") for i in range(LIBRARY * 2)]
+    return list(pool.values())

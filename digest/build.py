@@ -9,6 +9,7 @@ No network, files or clock here: the caller brings papers, the time and the hist
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from .models import Issue, Paper, Pick, Section, Subscriber
 from .render import Card, Links, Rendered, Renderer, View
 
 if TYPE_CHECKING:
+    from .similar import Profile
     from .store import Ledger
 
 # Gmail clips an email whose HTML passes about 102 KB and hides the rest, the footer with the
@@ -118,6 +120,12 @@ class Builder:
         self.secret = secret
         self.options = options_from(config)
         self.prepared = rank.prepare(issue, now, self.options)
+        if config.ranking.similarity == "embeddings":
+            from . import embed, similar
+
+            self.prepared.embeddings = embed.vectors(
+                [similar.text_of(p.title, p.abstract) for p in issue.papers]
+            )
         self.renderer = Renderer(
             config.templates, thumbnails=config.newsletter.thumbnails, subject=config.newsletter.subject
         )
@@ -144,13 +152,22 @@ class Builder:
             subscribe=subscribe_url(base),
         )
 
-    def picks(self, reader: Subscriber, already_sent: frozenset[str] = frozenset()) -> list[Pick]:
-        return rank.select(self.prepared, reader, self.options, already_sent)
+    def picks(
+        self, reader: Subscriber, already_sent: frozenset[str] = frozenset(), profile: Profile | None = None
+    ) -> list[Pick]:
+        return rank.select(self.prepared, reader, self.options, already_sent, profile)
 
     def history(self, ledger: Ledger, email: str) -> frozenset[str]:
         """The papers `email` got in other issues within the configured lookback window."""
         since = history_since(self.issue, self.config.ranking.history_days)
         return ledger.papers_sent(email, except_issue=self.issue.id, since=since)
+
+    def feedback_page(self, email: str) -> Callable[[str], str] | None:
+        """The reader's "more / less like this" page for each paper, if the newsletter asks."""
+        if not self.config.newsletter.feedback:
+            return None
+        base = self.config.newsletter.base_url
+        return lambda paper_id: f"{base}/feedback?token={tokens.sign_feedback(self.secret, email, paper_id)}"
 
     def view(self, reader: Subscriber | None, sections: list[Section], links: Links) -> View:
         """What the templates get for one reader's email, or with no reader the web page."""
@@ -163,6 +180,7 @@ class Builder:
             sections=sections,
             links=links,
             cards=self.cards,
+            feedback=self.feedback_page(reader.email) if reader is not None else None,
         )
 
     def message(self, reader: Subscriber, picks: list[Pick]) -> Message:

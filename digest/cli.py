@@ -447,6 +447,7 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 
     config = _config(args)
     with stores(config) as opened:
+        own = _library(config, opened, args.library) if args.library else None
         try:
             result = optin.request(
                 config,
@@ -470,6 +471,14 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
     if result.outcome is Outcome.REFUSED:
         raise DigestError(f"{args.email}: not changed: {result.reason.replace('ADDRESS', args.email)}")
     assert reader is not None
+    if own is not None:
+        with stores(config) as opened:
+            n = opened.own_papers.set_library(
+                reader.email, ((e.id, e.title, e.abstract) for e in own.entries)
+            )
+        print(
+            f"{reader.email}: library of {_count(n, 'paper')} from {args.library}; their digest leans to them"
+        )
     if result.outcome is Outcome.PENDING:
         print(f"{reader.email}: pending; confirmation email sent to {result.delivered_to}")
         print(f"  they become active when they open its link (valid {config.web.confirm_hours} hours)")
@@ -480,6 +489,25 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
     else:
         print(f"{reader.email}: already active; nothing changed")
     return EXIT_OK
+
+
+def _library(config, opened, path: Path):
+    """A reader's library file, read and completed before anything changes (a file that cannot
+    be read stops the command); each entry left out is reported."""
+    from .profiles import arxiv_lookup, load_library
+
+    lookup, close = arxiv_lookup(config)
+    try:
+        found, problems, looked_up = load_library(path, opened.own_papers, lookup)
+    finally:
+        close()
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if looked_up:
+        print(f"{path}: {looked_up} looked up on arXiv (title and abstract)")
+    if not found.entries:
+        raise DigestError(f"{path}: no paper in it could be used; nothing was changed")
+    return found
 
 
 def cmd_unsubscribe(args: argparse.Namespace) -> int:
@@ -655,6 +683,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timezone", metavar="ZONE", help="IANA name (default: the newsletter's)")
     p.add_argument("--send-at", metavar="HH:MM", help="local time of day (default 07:00)")
     p.add_argument("--max-papers", type=int, metavar="N")
+    p.add_argument(
+        "--library",
+        type=Path,
+        metavar="FILE",
+        help="papers they care about: BibTeX (.bib), a Zotero CSV export, or a list of arXiv ids",
+    )
     p.set_defaults(func=cmd_subscribe)
 
     p = sub.add_parser("unsubscribe", parents=[common], help="stop sending to a reader (keeps the entry)")

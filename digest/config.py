@@ -102,6 +102,8 @@ class Newsletter(_Strict):
     # Each paper's thumbnail above its title. Off by default: images make a long email longer
     # and many clients block them until the reader allows it.
     thumbnails: bool = False
+    # "More like this" / "less like this" under each paper: a reader's clicks teach their ranking.
+    feedback: bool = True
 
     @field_validator("subject")
     @classmethod
@@ -353,6 +355,18 @@ class Ranking(_Strict):
     max_per_theme: int = Field(6, ge=0, le=100)
     # A paper is never sent twice to a reader within this many days; 0 = ever.
     history_days: int = Field(365, ge=0)
+    # How a paper is compared with a reader's own papers (library, "more / less like this"):
+    # tfidf (words and word pairs, built in), or embeddings (the embeddings extra: wordllama).
+    similarity: Literal["tfidf", "embeddings"] = "tfidf"
+
+    @field_validator("similarity")
+    @classmethod
+    def _installed(cls, value: str) -> str:
+        from .embed import INSTALL, available
+
+        if value == "embeddings" and not available():
+            raise ValueError(f"embeddings needs the embeddings extra, which is not installed: {INSTALL}")
+        return value
 
 
 class Themes(_Strict):
@@ -374,6 +388,19 @@ class Themes(_Strict):
         if doubled:
             raise ValueError(f"custom theme keys must be unique; repeated: {', '.join(doubled)}")
         return self
+
+
+class Libraries(_Strict):
+    """Readers' libraries (`library:` in their entry, `digest subscribe --library`, an upload on
+    the preferences page): where entries that give only an arXiv id get their title and abstract."""
+
+    arxiv_url: str = "https://export.arxiv.org"
+    lookup: bool = True  # false: entries without a title and abstract are left out
+
+    @field_validator("arxiv_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        return _base_url(value)
 
 
 class Web(_Strict):
@@ -404,6 +431,7 @@ class Config(_Strict):
     ranking: Ranking = Field(default_factory=Ranking)
     web: Web = Field(default_factory=Web)
     themes: Themes = Field(default_factory=Themes)
+    libraries: Libraries = Field(default_factory=Libraries)
 
     # Set by load(), not by the file.
     path: Path = Field(DEFAULT_CONFIG, exclude=True)

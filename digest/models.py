@@ -192,6 +192,9 @@ class Subscriber(BaseModel):
     organizations: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
     max_papers: int | None = Field(default=None, ge=1, le=100)
+    # Papers the reader cares about: a BibTeX file, a Zotero CSV export or a list of arXiv ids
+    # (relative to digest.yaml); their digest leans towards papers like these.
+    library: str | None = None
     created: datetime | None = None
     confirmed: datetime | None = None
     unsubscribed: datetime | None = None  # when they left: older confirmation links no longer work

@@ -20,7 +20,9 @@ from .due import local_date
 from .errors import EXIT_OK, DigestError, cannot_listen
 from .files import write_atomic
 from .models import Paper, Subscriber
+from .profiles import for_run
 from .render import template_dirs
+from .similar import Profile
 from .sources import file as file_source
 from .store import LazyHttpCache, SubscriberStore, stores
 
@@ -37,6 +39,7 @@ class Preview:
     problems: list[str] = field(default_factory=list)
     builder: Builder | None = None
     history: frozenset[str] = frozenset()
+    profile: Profile | None = None
 
 
 def choose_reader(listed: SubscriberStore | None, to: str | None) -> Subscriber:
@@ -103,8 +106,14 @@ def build_from(
         issue = issue_for(config, papers, now)
         builder = Builder(config, issue, now, config.secret())
         history = builder.history(opened.ledger, reader.email)
-    message = builder.message(reader, builder.picks(reader, history))
-    return Preview(message, problems=list(problems), builder=builder, history=history)
+        profiles, close_lookup = for_run(config, opened.own_papers, readonly=True)
+        try:
+            profile = profiles.of(reader)
+        finally:
+            close_lookup()
+        problems = [*problems, *dict.fromkeys(profiles.problems)]
+    message = builder.message(reader, builder.picks(reader, history, profile))
+    return Preview(message, problems=list(problems), builder=builder, history=history, profile=profile)
 
 
 def write(preview: Preview, out: Path) -> dict[str, Path]:
@@ -320,16 +329,18 @@ def explain(preview: Preview) -> str:
     if builder is None or reader is None:
         return "nothing to explain"
     options = builder.options
-    weight = options.weight_for(reader)
-    scored = rank.score_all(builder.prepared, reader, options, preview.history)
+    profile = preview.profile
+    weight = options.weight_for(reader, profile)
+    scored = rank.score_all(builder.prepared, reader, options, preview.history, profile)
     limit = options.limit_for(reader)
     blend = f"score = {1 - weight:.2f} x trending + {weight:.2f} x relevance"
     lines = [
         f"Why these papers, for {reader.email}: {blend}"
-        + ("" if reader.personalised else " (no preferences: trending only)"),
+        + ("" if reader.personalised or profile else " (no preferences: trending only)"),
         f"  min score {options.min_score:.2f}, at most {limit} papers"
         + (f" and {options.max_per_theme} per theme" if options.max_per_theme else "")
         + f"; {len(preview.history)} papers already sent are never sent again",
+        *([_profile_line(profile)] if profile else []),
         "",
         f"  {'status':<18} {'score':>5}  {'trend':>5}  {'relev':>5}  paper",
     ]
@@ -353,8 +364,18 @@ def explain(preview: Preview) -> str:
         if s.evidence:
             parts = " + ".join(f"{kind} {name} {value:.2f}" for kind, name, value in s.evidence)
             lines.append(f"{'':22}relevance: {parts} -> 1 - exp(-sum) = {s.relevance:.2f}")
+        if s.unlike:
+            lines.append(f"{'':22}like papers you marked less like this: score x {1 - s.unlike:.2f}")
         lines.append(f"{'':22}theme: {labels.get(s.theme, rank.MORE_LABEL)}")
     return "\n".join(lines)
+
+
+def _profile_line(profile: Profile) -> str:
+    liked = sum(1 for kind, _ in profile.titles if kind == "liked")
+    return (
+        f"  your papers: {profile.papers} ({len(profile.titles) - liked} in your library, {liked} marked "
+        f"more like this, the rest less)"
+    )
 
 
 def _cut(text: str, width: int) -> str:

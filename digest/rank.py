@@ -24,10 +24,18 @@ Personal relevance (0..1) adds up evidence, then saturates: relevance = 1 - exp(
     organisation 1.5 when the paper's organisation contains a followed name ("DeepMind")
     topic        1.0 x how well the paper fits a followed theme (0..1, from the issue's themes)
     category     1.0 when the paper has a followed arXiv category ("cs.CL", or "cs" for all)
+    library      up to 2.0 for a paper like the reader's own (their library and the papers they
+                 marked "more like this"): cosine with their profile (digest/similar.py) from
+                 where it starts to count (Scale.library), full further up
+
+A paper like the ones the reader marked "less like this" loses a growing share of its score
+(Scale.dislike), and so does every paper of a theme that, as a whole, is much more like them
+than the day is (Scale.theme_dislike): five clicks on one area say "not this area".
 
     score = (1 - w) * trending + w * relevance
 
-with w = `ranking.relevance_weight` for readers with preferences and 0 for everyone else. A
+with w = `ranking.relevance_weight` for readers with preferences or papers of their own and 0
+for everyone else. A
 paper with an `exclude` term anywhere in its text is dropped; so is one the reader already
 got (by version-less id). Picks are taken best first, skipping papers below `min_score` and
 papers of a theme that already has `max_per_theme` picks, up to the reader's `max_papers`.
@@ -42,7 +50,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from . import similar
 from .models import Issue, Paper, Pick, Section, Subscriber, arxiv_id, in_category
+from .similar import Profile
 from .text import Fields, bm25_idf, phrase, same_words
 from .themes import MORE_KEY, MORE_LABEL, paper_fields
 
@@ -54,6 +64,28 @@ AUTHOR_EVIDENCE = 2.0
 ORGANIZATION_EVIDENCE = 1.5
 TOPIC_EVIDENCE = 1.0
 CATEGORY_EVIDENCE = 1.0
+LIBRARY_EVIDENCE = 2.0
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Where cosines with a reader's papers start to count and where they count in full."""
+
+    library: tuple[float, float]  # likeness to their library and liked papers: evidence 0 -> full
+    dislike: tuple[float, float]  # likeness to papers marked "less like this": score kept 1 -> 0
+    theme_dislike: tuple[float, float]  # a theme this many times as like them as the day's papers
+
+
+# Measured in `make eval` (eval/relevance.py). TF-IDF against a 10-30 paper library: papers of
+# the library's own area score 0.06-0.12 (quartiles; 0.20 at the 95th percentile), papers of
+# other areas 0.02-0.05. Against five disliked papers: their area 0.03-0.08, others 0.01-0.03.
+TFIDF = Scale(library=(0.03, 0.12), dislike=(0.03, 0.06), theme_dislike=(1.5, 2.2))
+# Embeddings (wordllama, mean-pooled): library area 0.56-0.69 (quartiles), other areas 0.41-0.55;
+# five disliked papers: their area 0.52-0.64, others 0.37-0.52.
+# A paper that fits a theme the reader's disliked papers belong to (the taxonomy's fit, 0..1)
+# loses score from the first number on, all of it at the second (with half of them there).
+AVOID_FIT = (0.3, 0.6)
+EMBEDDED = Scale(library=(0.5, 0.7), dislike=(0.5, 0.62), theme_dislike=(1.1, 1.25))
 
 
 @dataclass(frozen=True)
@@ -64,9 +96,11 @@ class Options:
     half_life_hours: float = HALF_LIFE_HOURS
     max_per_theme: int = 6  # 0: no cap
 
-    def weight_for(self, reader: Subscriber) -> float:
-        """How much relevance counts for `reader`: none for a reader without preferences."""
-        return self.relevance_weight if reader.personalised else 0.0
+    def weight_for(self, reader: Subscriber, profile: Profile | None = None) -> float:
+        """How much relevance counts for `reader`: none for a reader without preferences or
+        papers they like (papers they only disliked take score away, they give none)."""
+        liked = profile is not None and bool(profile.positive or profile.positive_embedding)
+        return self.relevance_weight if reader.personalised or liked else 0.0
 
     def limit_for(self, reader: Subscriber) -> int:
         """How many papers `reader` gets at most."""
@@ -110,6 +144,33 @@ class Prepared:
     _matches: dict[tuple[str, ...], dict[int, float]] = field(default_factory=dict)
     _orgs: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
     _topics: dict[str, dict[int, float]] = field(default_factory=dict)
+    _similar: similar.IssueIndex | None = None
+    _members: dict[str, list[int]] | None = None
+    _fits: dict[str, dict[int, float]] = field(default_factory=dict)
+    # The day's papers in an embedding space (ranking.similarity: embeddings), set by the caller.
+    embeddings: list[list[float]] | None = None
+
+    def fits(self, key: str) -> dict[int, float]:
+        """How well each paper fits a theme of the taxonomy (0..1; papers with none left out)."""
+        if key not in self._fits:
+            self._fits[key] = {
+                i: f for i, pid in enumerate(self.ids) if (f := self.fit.get(pid, {}).get(key, 0.0))
+            }
+        return self._fits[key]
+
+    def members(self) -> dict[str, list[int]]:
+        """Each theme's papers, by index."""
+        if self._members is None:
+            self._members = {}
+            for i, theme in enumerate(self.themes_by_index):
+                self._members.setdefault(theme, []).append(i)
+        return self._members
+
+    def own_papers_index(self) -> similar.IssueIndex:
+        """The day's papers for comparing with readers' own papers, built on first need."""
+        if self._similar is None:
+            self._similar = similar.issue_index([(p.title, p.abstract) for p in self.papers])
+        return self._similar
 
     def organisation(self, words: tuple[str, ...]) -> list[int]:
         """Papers whose organisation contains these words ("deepmind" in "Google DeepMind")."""
@@ -282,6 +343,7 @@ class Scored:
     evidence: list[Evidence]
     theme: str
     status: str = ""
+    unlike: float = 0.0  # share of the score lost for being like papers marked "less like this"
 
     @property
     def picked(self) -> bool:
@@ -291,13 +353,19 @@ class Scored:
     def reason(self) -> str | None:
         """What the email says: "you follow: Jane Doe; matches: retrieval, tokenizer"."""
         named: dict[str, list[str]] = {}
+        like: list[str] = []
         for kind, name, amount in self.evidence:
             if kind == "topic" and amount < TOPIC_EVIDENCE / 2:
                 continue  # a paper that fits a followed topic only a little does not claim it
+            if kind == "library":
+                if name and amount >= LIBRARY_EVIDENCE / 4:
+                    like.append(name)
+                continue
             heading = _REASONS[kind]
             if name not in named.setdefault(heading, []):
                 named[heading].append(name)
-        return "; ".join(f"{h}: {', '.join(named[h])}" for h in _REASON_ORDER if h in named) or None
+        parts = [f"{h}: {', '.join(named[h])}" for h in _REASON_ORDER if h in named] + like
+        return "; ".join(parts) or None
 
 
 _REASONS = {
@@ -347,7 +415,12 @@ def reader_evidence(prepared: Prepared, reader: Subscriber) -> dict[int, list[Ev
 
 
 def _rank(
-    prepared: Prepared, reader: Subscriber, options: Options, already_sent: frozenset[str], everything: bool
+    prepared: Prepared,
+    reader: Subscriber,
+    options: Options,
+    already_sent: frozenset[str],
+    everything: bool,
+    profile: Profile | None = None,
 ) -> list[Scored]:
     papers = prepared.papers
     blocked: dict[int, str] = {}
@@ -359,10 +432,32 @@ def _rank(
         for i in prepared.matches(words) if (words := phrase(term)) else ():
             blocked.setdefault(i, f"excluded: {term}")
     evidence = reader_evidence(prepared, reader)
-    weight = options.weight_for(reader)
+    unlike: dict[int, float] = {}
+    if profile:
+        if prepared.embeddings is not None and profile.positive_embedding + profile.negative_embedding:
+            liked = similar.embedded(prepared.embeddings, profile.positive_embedding)
+            disliked = similar.embedded(prepared.embeddings, profile.negative_embedding)
+            scale = EMBEDDED
+        else:
+            index = prepared.own_papers_index()
+            liked = similar.similarity(index, profile.positive)
+            disliked = similar.similarity(index, profile.negative)
+            scale = TFIDF
+        for i, cosine in liked.items():
+            if amount := LIBRARY_EVIDENCE * similar.ramp(cosine, *scale.library):
+                evidence.setdefault(i, []).append(("library", "", amount))  # named once picked
+        if disliked or profile.avoid:
+            unlike = _unlike(prepared, disliked, scale, profile.avoid)
+        for i, share in unlike.items():
+            if share >= 1.0:
+                blocked.setdefault(i, "like papers marked less like this")
+    weight = options.weight_for(reader, profile)
     trending = prepared.trending_list
     relevance = {i: 1 - math.exp(-sum(e[2] for e in found)) for i, found in evidence.items()}
-    scores = [(1 - weight) * trending[i] + weight * relevance.get(i, 0.0) for i in range(len(papers))]
+    scores = [
+        ((1 - weight) * trending[i] + weight * relevance.get(i, 0.0)) * (1 - unlike.get(i, 0.0))
+        for i in range(len(papers))
+    ]
     order = sorted(range(len(papers)), key=lambda i: (-scores[i], prepared.listing_order[i]))
 
     limit = options.limit_for(reader)
@@ -384,19 +479,70 @@ def _rank(
                 per_theme[theme] = per_theme.get(theme, 0) + 1
                 status = f"picked #{picked}"
         if everything or status.startswith("picked"):
+            found = evidence.get(i, [])
+            if profile is not None and profile.positive:  # only the papers shown: naming costs
+                found = _named(prepared, profile, i, found)
             out.append(
                 Scored(
                     papers[i],
                     trending[i],
                     relevance.get(i, 0.0),
                     scores[i],
-                    evidence.get(i, []),
+                    found,
                     theme,
                     status,
+                    unlike.get(i, 0.0),
                 )
             )
         elif status in ("below min score", "over max papers"):
             break  # best first: nothing after this can be picked
+    return out
+
+
+def _unlike(
+    prepared: Prepared, cosines: dict[int, float], scale: Scale, avoid: dict[str, float]
+) -> dict[int, float]:
+    """How much of each paper's score goes for its likeness to papers marked "less like this":
+    its own likeness, or its theme's when the day's theme as a whole is like them (five clicks
+    on papers of an area say "not this area", not only "not these five")."""
+    members = prepared.members()
+    day = sum(cosines.values()) / max(1, len(prepared.papers)) or 1.0
+    theme_share = {
+        theme: similar.ramp(sum(cosines.get(i, 0.0) for i in found) / len(found) / day, *scale.theme_dislike)
+        for theme, found in members.items()
+        if theme != MORE_KEY and len(found) > 1
+    }
+    low, high = scale.dislike
+    out = {i: min(1.0, (c - low) / (high - low)) for i, c in cosines.items() if c > low}
+    for theme, share in theme_share.items():
+        if share:
+            for i in members[theme]:
+                out[i] = max(out.get(i, 0.0), share)
+    for key, part in avoid.items():
+        weight = min(1.0, 2 * part)
+        for i, fit in prepared.fits(key).items():
+            if share := similar.ramp(fit, *AVOID_FIT) * weight:
+                out[i] = max(out.get(i, 0.0), share)
+    return out
+
+
+def _named(prepared: Prepared, profile: Profile, i: int, found: list[Evidence]) -> list[Evidence]:
+    """Library evidence with the reader's paper it comes from: "like “X” in your library"."""
+    out = []
+    for kind, name, amount in found:
+        if (
+            kind == "library"
+            and not name
+            and amount >= LIBRARY_EVIDENCE / 4  # what `reason` shows
+            and (own := similar.resembles(prepared.own_papers_index(), profile, i))
+        ):
+            which, title = own
+            name = (
+                f"like “{title}” in your library"
+                if which == similar.LIBRARY
+                else f"like “{title}”, which you liked"
+            )
+        out.append((kind, name, amount))
     return out
 
 
@@ -405,11 +551,12 @@ def score_all(
     reader: Subscriber,
     options: Options = Options(),
     already_sent: frozenset[str] = frozenset(),
+    profile: Profile | None = None,
 ) -> list[Scored]:
     """Every paper of the issue scored for `reader`, best first, each with its status:
-    "picked #n", "already sent", "excluded: <term>", "below min score", "theme full" or
-    "over max papers" (for `preview --explain`)."""
-    return _rank(prepared, reader, options, already_sent, everything=True)
+    "picked #n", "already sent", "excluded: <term>", "like papers marked less like this",
+    "below min score", "theme full" or "over max papers" (for `preview --explain`)."""
+    return _rank(prepared, reader, options, already_sent, everything=True, profile=profile)
 
 
 def select(
@@ -417,11 +564,13 @@ def select(
     reader: Subscriber,
     options: Options = Options(),
     already_sent: frozenset[str] = frozenset(),
+    profile: Profile | None = None,
 ) -> list[Pick]:
-    """The reader's papers, best first: never one they already got, never an excluded one."""
+    """The reader's papers, best first: never one they already got, never an excluded one,
+    never one very like the papers they marked "less like this"."""
     return [
         Pick(s.paper, s.score, s.trending, s.relevance, s.reason)
-        for s in _rank(prepared, reader, options, already_sent, everything=False)
+        for s in _rank(prepared, reader, options, already_sent, everything=False, profile=profile)
     ]
 
 

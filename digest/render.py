@@ -72,6 +72,11 @@ class Item:
     first: bool = False  # first of its section
     ref: int = 0
     link_refs: list[tuple[str, int]] = field(default_factory=list)
+    # The reader's "more / less like this" page for this paper (append &vote=more or
+    # &vote=less), and its footnote in the plain text; None in the web archive, or with
+    # newsletter.feedback off.
+    feedback: str | None = None
+    feedback_ref: int = 0
 
 
 @dataclass
@@ -414,8 +419,10 @@ class Renderer:
         sections: list[Section],
         links: Links,
         cards: dict[str, Card] | None = None,
+        feedback: Callable[[str], str] | None = None,
     ) -> View:
-        """`cards` caches cards by paper id across the readers of one issue."""
+        """`cards` caches cards by paper id across the readers of one issue; `feedback` gives
+        the reader's feedback page for a paper id."""
         cards = {} if cards is None else cards
         refs: dict[str, int] = {}
         views = []
@@ -427,7 +434,11 @@ class Renderer:
                     c = cards[pick.paper.id] = self.card(pick.paper)
                 ref = refs.setdefault(c.url, len(refs) + 1)
                 link_refs = [(label, refs.setdefault(url, len(refs) + 1)) for label, url in c.links]
-                items.append(Item(c, pick.reason, first=not items, ref=ref, link_refs=link_refs))
+                page = feedback(pick.paper.id) if feedback is not None else None
+                page_ref = refs.setdefault(page, len(refs) + 1) if page is not None else 0
+                items.append(
+                    Item(c, pick.reason, not items, ref, link_refs, feedback=page, feedback_ref=page_ref)
+                )
             views.append(SectionView(s.label, s.key, items))
         return View(
             newsletter=newsletter,

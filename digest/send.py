@@ -34,6 +34,7 @@ from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from .mail import message_id
 from .models import Pick, Subscriber
 from .pool import Job, Outcome, Pool, first_interrupt_stops
+from .profiles import Profiles, for_run
 from .store import Claim, HttpCache, Ledger, Run, SubscriberStore, stores
 from .subscribers import Bounce, address_key
 
@@ -132,21 +133,27 @@ def run(
         problems = listed.problems()
         if problems:
             raise DigestError(problems)
-        with nullcontext() if dry_run else opened.ledger.run() as me:
-            report = _run(
-                config,
-                opened.ledger,
-                listed,
-                opened.http_cache(readonly=dry_run),
-                open_one,
-                me,
-                now=now,
-                to=to,
-                dry_run=dry_run,
-                due=due,
-                log=log,
-                progress=progress,
-            )
+        profiles, close_lookup = for_run(config, opened.own_papers, readonly=dry_run)
+        try:
+            with nullcontext() if dry_run else opened.ledger.run() as me:
+                report = _run(
+                    config,
+                    opened.ledger,
+                    listed,
+                    profiles,
+                    opened.http_cache(readonly=dry_run),
+                    open_one,
+                    me,
+                    now=now,
+                    to=to,
+                    dry_run=dry_run,
+                    due=due,
+                    log=log,
+                    progress=progress,
+                )
+        finally:
+            close_lookup()
+        report.problems += dict.fromkeys(profiles.problems)  # each file's problems once
     report.seconds = time.perf_counter() - started
     return report
 
@@ -155,6 +162,7 @@ def _run(
     config: Config,
     ledger: Ledger,
     listed: SubscriberStore,
+    profiles: Profiles,
     cache: HttpCache,
     open_one: Callable,
     me: Run | None,
@@ -225,6 +233,8 @@ def _run(
     # One set of themes, ranking and cards for the run; each issue date gets its own
     # builder sharing them.
     base = issue_for(config, papers, now)
+    if not dry_run:  # the feedback page shows them; the profiles of readers who mark them read them
+        profiles.store.remember_papers((p.id, p.title, p.abstract, p.url) for p in papers)
     builders: dict[str, Builder] = {}
     secret = config.secret()
 
@@ -272,7 +282,8 @@ def _run(
             if issue_id is None or what != "send":
                 continue
             builder = builder_for(issue_id)
-            picks = builder.picks(reader, builder.history(ledger, reader.email.lower()))
+            history = builder.history(ledger, reader.email.lower())
+            picks = builder.picks(reader, history, profiles.of(reader))
             if not picks:
                 report.empty += 1
                 continue

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 Topics = Mapping[str, str]
 # Fields a reader (preferences page) or the list owner may set; status and dates follow the rules.
 PREFERENCES = ("name", "frequency", "send_at", "timezone", "topics", "keywords", "authors", "categories",
-               "organizations", "exclude", "max_papers")  # fmt: skip
+               "organizations", "exclude", "max_papers", "library")  # fmt: skip
 STATUSES = ("pending", "active", "unsubscribed", "bounced")
 
 

@@ -220,6 +220,16 @@ def keyword_evidence(
     return out
 
 
+def best_topics(papers: Sequence[Paper], topics: Sequence[Topic]) -> list[str | None]:
+    """Each paper's strongest theme of the taxonomy, by the same evidence theming uses; None
+    for a paper no theme names clearly enough (MIN_EVIDENCE)."""
+    out: list[str | None] = []
+    for row in keyword_evidence(papers, topics):
+        j = max(range(len(topics)), key=lambda j: row[j], default=None)
+        out.append(topics[j].key if j is not None and row[j] >= MIN_EVIDENCE else None)
+    return out
+
+
 def _category_evidence(categories: Sequence[str], wanted: Sequence[str]) -> float:
     if not wanted:
         return 0.0

@@ -33,6 +33,24 @@ def verify(secret: str, purpose: str, token: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# --- feedback links ("more / less like this" under each paper) --------------------------------
+
+
+def sign_feedback(secret: str, email: str, paper_id: str) -> str:
+    return _serializer(secret, "feedback").dumps([email.lower(), paper_id])
+
+
+def verify_feedback(secret: str, token: str) -> tuple[str, str] | None:
+    """(address, paper id) of a feedback token, or None if it is forged or for another purpose."""
+    try:
+        value = _serializer(secret, "feedback").loads(token)
+    except BadSignature:
+        return None
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
+        return value[0], value[1]
+    return None
+
+
 # --- expiring tokens (confirmation links) ----------------------------------------------------
 #
 # The expiry travels inside the signed payload and the caller passes the clock in, so a test

@@ -69,6 +69,9 @@ log = logging.getLogger("digest.web")
 CSRF_COOKIE = "digest_csrf"
 HONEYPOT = "website"  # a field name bots like to fill
 MAX_BODY = 64 * 1024  # every form here is a few hundred bytes
+LIBRARY_BYTES = 2 * 1024 * 1024  # a library upload: a 1,000-paper BibTeX file with abstracts is ~1.5 MB
+BODY_CAPS = {"/preferences/library": LIBRARY_BYTES}
+VOTES = {"more": 1, "less": -1}
 ISSUE_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 HOUR, DAY = 3600.0, 86400.0
 
@@ -375,6 +378,7 @@ async def preferences(request: Request) -> Response:
         "token": token,
         "unsubscribe_url": unsubscribe_url,
         "reader_status": reader.status,
+        "library_size": len(await run_in_threadpool(site.stores.own_papers.library, email)),
     }
     if form is None:
         values = reader.model_dump()
@@ -398,6 +402,91 @@ async def preferences(request: Request) -> Response:
     except Exception as exc:
         return site.unavailable(exc)
     return site.message("Preferences saved", f"{email} will receive the digest {describe(change.after)}.")
+
+
+async def library_upload(request: Request) -> Response:
+    """POST /preferences/library: the reader's library file, from the preferences page."""
+    site: Site = request.app.state.site
+    form = await request.form(max_fields=10, max_files=1)
+    email = tokens.verify(site.secret, "preferences", _token(request, form))
+    if email is None:
+        return _bad_link(site, "invalid")
+    if not site.csrf_ok(request, form):
+        return site.message("This form has expired", "Reload the page and try again.", 403)
+    upload = form.get("library")
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        return site.message("No file", "Choose a library file to upload, then press Upload.", 400)
+    data = await upload.read()
+    try:
+        found = await run_in_threadpool(_store_library, site, email, upload.filename, data)
+    except DigestError as exc:
+        return site.message("This file cannot be used", exc.problems[0].split(": ", 1)[-1], 400)
+    except Exception as exc:
+        return site.unavailable(exc)
+    left_out = f" {found[1]} could not be used." if found[1] else ""
+    return site.message(
+        "Library saved",
+        f"{found[0]} papers: your digest now leans towards papers like them.{left_out}",
+    )
+
+
+def _web_url(url: str | None) -> str | None:
+    """A paper's link as the page may show it: absolute http(s) only (no javascript:, data:)."""
+    return url if url and urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc else None
+
+
+def _store_library(site: Site, email: str, filename: str, data: bytes) -> tuple[int, int]:
+    """(papers kept, papers left out). Entries that give only an arXiv id are looked up."""
+    from . import library
+    from .profiles import arxiv_lookup, complete
+
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DigestError(f"{filename}: not UTF-8 text; export the library as UTF-8") from None
+    found = library.parse(text, Path(filename).name, Path(filename).suffix.lower())
+    lookup, close = arxiv_lookup(site.config)
+    problems: list[str] = []
+    try:
+        done = complete(found, Path(filename).name, site.stores.own_papers, lookup, False, problems)
+    finally:
+        close()
+    if not done.entries:
+        raise DigestError(f"{filename}: no paper in it could be used; give BibTeX, a Zotero CSV or arXiv ids")
+    n = site.stores.own_papers.set_library(email, ((e.id, e.title, e.abstract) for e in done.entries))
+    return n, len(problems)
+
+
+async def feedback(request: Request) -> Response:
+    """The "more / less like this" links under each paper of a digest. A GET (or HEAD) shows
+    the paper and asks; only the POST of its button counts, so a mail scanner following every
+    link of an email changes nobody's profile."""
+    site: Site = request.app.state.site
+    form = await request.form(max_fields=10, max_files=0) if request.method == "POST" else None
+    token = _token(request, form)
+    found = tokens.verify_feedback(site.secret, token)
+    if found is None:
+        return _bad_link(site, "invalid")
+    email, paper_id = found
+    vote = str((form.get("vote") if form is not None else request.query_params.get("vote")) or "")
+    try:
+        paper = await run_in_threadpool(site.stores.own_papers.paper, paper_id)
+    except Exception as exc:
+        return site.unavailable(exc)
+    title, url = (paper[0], _web_url(paper[2])) if paper else (None, None)
+    if form is None:
+        shown = vote if vote in VOTES else "more"
+        return site.page("feedback.html", email=email, token=token, vote=shown, title=title, url=url)
+    if vote not in VOTES:
+        return site.message("Choose more or less", "Use the buttons on the page the email's link opens.", 400)
+    if paper is None:
+        return site.message("Not found", "This paper is no longer known here; nothing was changed.", 404)
+    try:
+        await run_in_threadpool(site.stores.own_papers.record_feedback, email, paper_id, VOTES[vote])
+    except Exception as exc:
+        return site.unavailable(exc)
+    more = "more" if VOTES[vote] > 0 else "fewer"
+    return site.message("Thank you", f"Your next digests will have {more} papers like “{title}”.")
 
 
 # --- the archive (written by the send side; served here as files) ---------------------------
@@ -485,7 +574,7 @@ class Guard:
             await send(message)
 
         try:
-            body = await self._body(scope, receive)
+            body = await self._body(scope, receive, BODY_CAPS.get(scope["path"], self.max_body))
         except _ClientGone:  # nobody is left to answer, and half a form is no form
             return
         if body is None:
@@ -494,12 +583,12 @@ class Guard:
             await self.app(scope, _replay(body, receive), guarded_send)
         log.info("%s %s %s", scope["method"], scope["path"], status)
 
-    async def _body(self, scope: Scope, receive: Receive) -> bytes | None:
+    async def _body(self, scope: Scope, receive: Receive, cap: int) -> bytes | None:
         """The whole request body, or None when it is over the cap. Read here, before any
         route sees it: a chunked body declares no length, and one that outgrows the cap
         half-way through a form parse could only end in an error."""
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+        if length is not None and (not length.isdigit() or int(length) > cap):
             return None
         chunks: list[bytes] = []
         size = 0
@@ -509,7 +598,7 @@ class Guard:
                 raise _ClientGone
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.max_body:
+            if size > cap:
                 return None
             if not message.get("more_body", False):
                 return b"".join(chunks)
@@ -538,6 +627,8 @@ def create_app(config: Config, secret: str) -> ASGIApp:
         Route("/confirm", confirm, methods=["GET", "POST"]),
         Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
         Route("/preferences", preferences, methods=["GET", "POST"]),
+        Route("/preferences/library", library_upload, methods=["POST"]),
+        Route("/feedback", feedback, methods=["GET", "POST"]),
         # The archive's own links (digest/archive.py): {base_url}/issues, /issues/feed.xml,
         # /issues/<id>; the short forms are for people typing addresses.
         Route("/issues", index),

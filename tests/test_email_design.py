@@ -79,10 +79,14 @@ def test_text_twin_follows_the_html_order_with_numbered_footnotes(shared_fixture
     assert (
         sorted(set(numbers)) == sorted(set(numbers), key=numbers.index) == list(range(1, len(footnotes) + 1))
     )
-    # the same links as the HTML, in the same order
+    # the same links as the HTML, in the same order; the reader's feedback page once per paper,
+    # where the HTML has its "more" and "less" links
     refs = [footnotes[str(n)] for n in numbers]
     paper_links = [h for h in html_links if "token=" not in h and "/issues/" not in h]
-    assert paper_links == refs
+    assert paper_links == [r for r in refs if "/feedback?" not in r]
+    feedback = [h.split("&vote=")[0] for h in html_links if "/feedback?" in h]
+    assert feedback[::2] == feedback[1::2] == [r for r in refs if "/feedback?" in r]
+    assert len(feedback) == 2 * len(msg.picks)
     for line in body.splitlines():
         assert len(line) <= 72 or "://" in line, line
 
@@ -183,14 +187,7 @@ def test_the_layout_compiled_once_renders_what_jinja_then_mjml_would(shared_fixt
     fast = b.message(reader, b.picks(reader)).rendered
     env = b.renderer.html_env.overlay(finalize=None)
     env.filters["once"] = lambda macro, c: macro(c)
-    view = b.renderer.view(
-        newsletter=b.config.newsletter.name,
-        address=b.config.newsletter.address,
-        issue_date=b.issue.date,
-        reader=reader,
-        sections=rank.sections(b.prepared, b.picks(reader)),
-        links=b.links(reader.email),
-    )
+    view = b.view(reader, rank.sections(b.prepared, b.picks(reader)), b.links(reader.email))
     slow = mjml2html(env.from_string(b.renderer.html_source).render(v=view), disable_comments=True, fonts={})
     assert _dom(fast.html) == _dom(slow)
 

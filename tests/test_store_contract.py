@@ -273,3 +273,34 @@ def test_an_internationalised_address_is_found_whichever_form_it_is_typed_in(lis
         assert listed.find(typed) is not None, typed
     listed.apply("idn@xn--bcher-kva.example", Unsubscribe(), now=NOW)
     assert [r.status for r in listed.readers()] == ["unsubscribed"]
+
+
+# --- readers' own papers ---------------------------------------------------------------------------
+
+
+def test_a_library_is_replaced_whole_and_feedback_keeps_the_latest_vote_with_the_papers_text(db):
+    db.remember_papers(
+        [("2608.1", "Sparse attention", "We make attention sparse.", "https://arxiv.org/abs/2608.1")]
+    )
+    assert db.set_library("Ada@example.org", [("1706.03762", "Attention", "Abstract."), ("x", "X", "")]) == 2
+    assert db.set_library("ada@example.org", [("1810.04805", "BERT", "Abstract.")]) == 1
+    assert db.library("ADA@example.org") == [("1810.04805", "BERT", "Abstract.")]
+    db.record_feedback("ada@example.org", "2608.1", 1)
+    db.record_feedback("ada@example.org", "2608.1", -1)
+    assert db.feedback("ada@example.org") == [("2608.1", -1, "Sparse attention", "We make attention sparse.")]
+    assert db.paper("2608.1") == (
+        "Sparse attention",
+        "We make attention sparse.",
+        "https://arxiv.org/abs/2608.1",
+    )
+
+
+def test_a_stored_profile_goes_out_of_date_when_the_library_or_a_vote_changes(db):
+    assert db.profile("ada@example.org") is None
+    db.store_profile("ada@example.org", "stored", '{"p": {}}')
+    assert db.profile("ada@example.org") == ("stored", '{"p": {}}')
+    db.record_feedback("ada@example.org", "2608.1", 1)
+    assert db.profile("ada@example.org") == (None, None)
+    db.store_profile("ada@example.org", "stored", '{"p": {}}')
+    db.set_library("ada@example.org", [])
+    assert db.profile("ada@example.org") == (None, None)

@@ -81,3 +81,24 @@ def fetch(source: Any, client: Client, day: date | None) -> Fetched:
     parsed, warnings = feed.parse(response.body, response.final_url, response.content_type, strict=True)
     papers, skipped = papers_from(parsed, response.final_url, source.label)
     return Fetched(papers, warnings + skipped, cached=response.cached)
+
+
+ID_BATCH = 100  # ids per request: the API answers up to this many in one response promptly
+
+
+def lookup(
+    ids: list[str], client: Client, url: str = "https://export.arxiv.org"
+) -> dict[str, tuple[str, str]]:
+    """Title and abstract of each arXiv paper by id (GET {url}/api/query?id_list=...), for a
+    reader's library; ids the API does not know are missing from the answer. A FetchError
+    says why there is no answer at all."""
+    found: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(ids), ID_BATCH):
+        batch = ids[start : start + ID_BATCH]
+        params: dict[str, str | int] = {"id_list": ",".join(batch), "start": 0, "max_results": len(batch)}
+        response = client.get(url.rstrip("/") + PATH, params, accept="application/atom+xml")
+        parsed, _ = feed.parse(response.body, response.final_url, response.content_type, strict=True)
+        papers, _ = papers_from(parsed, response.final_url, "library")
+        for paper in papers:
+            found[paper.id] = (paper.title, paper.abstract)
+    return found

@@ -15,7 +15,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .base import Bounce, CachedResponse, Claim, HttpCache, Ledger, RateLimits, Run, SubscriberStore
+from .base import (
+    Bounce,
+    CachedResponse,
+    Claim,
+    HttpCache,
+    Ledger,
+    OwnPapers,
+    RateLimits,
+    Run,
+    SubscriberStore,
+)
 from .location import Location
 from .sql import SqlDatabase
 
@@ -29,6 +39,7 @@ __all__ = [
     "HttpCache",
     "Ledger",
     "Location",
+    "OwnPapers",
     "RateLimits",
     "Run",
     "Stores",
@@ -66,6 +77,10 @@ class Stores:
 
     @property
     def rates(self) -> RateLimits:
+        return self.database
+
+    @property
+    def own_papers(self) -> OwnPapers:
         return self.database
 
     def http_cache(self, *, readonly: bool = False) -> HttpCache:

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import DigestError
 from .location import redact
-from .schema import VERSION_TABLE, for_engine, pending
+from .schema import VERSION_TABLE, for_engine, pending, statements
 from .sql import Execute, SqlDatabase, check_version, now_text
 
 # Advisory lock classes (the first key): 'dige', 'digf', 'digg' as integers.
@@ -118,9 +118,8 @@ class PostgresDatabase(SqlDatabase):
             execute(VERSION_TABLE)
             (found,) = execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
             for migration in pending(int(found)):
-                for statement in for_engine(migration.sql, self.engine).split(";"):
-                    if statement.strip():
-                        execute(statement)
+                for statement in statements(for_engine(migration.sql, self.engine)):
+                    execute(statement)
                 execute(
                     "INSERT INTO schema_version (version, says, applied_at) VALUES (?, ?, ?)",
                     (migration.version, migration.says, now_text()),

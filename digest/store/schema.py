@@ -99,6 +99,46 @@ CREATE INDEX subscribers_in_order ON subscribers (seq, email);
 CREATE INDEX subscribers_by_update ON subscribers (updated);
 """,
     ),
+    Migration(
+        3,
+        "readers' libraries, feedback from the email, and the profiles made of them",
+        """
+-- Papers that went out in digests, kept for what readers do with them later: the feedback
+-- page shows one, a reader's profile reads the text of those they marked.
+CREATE TABLE papers (
+    id        TEXT PRIMARY KEY,
+    title     TEXT NOT NULL,
+    abstract  TEXT NOT NULL,
+    url       TEXT,
+    seen      TEXT NOT NULL
+);
+-- A reader's own papers: a BibTeX file, a Zotero CSV export or a list of arXiv ids.
+CREATE TABLE library (
+    email     TEXT NOT NULL,
+    paper_id  TEXT NOT NULL,
+    title     TEXT NOT NULL,
+    abstract  TEXT NOT NULL,
+    added     TEXT NOT NULL,
+    PRIMARY KEY (email, paper_id)
+);
+-- "More like this" (1) and "less like this" (-1), from the links in each digest.
+CREATE TABLE feedback (
+    email     TEXT NOT NULL,
+    paper_id  TEXT NOT NULL,
+    vote      INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+    at        TEXT NOT NULL,
+    PRIMARY KEY (email, paper_id)
+);
+-- Each reader's profile (digest/similar.py), made from the two tables above and the file their
+-- entry's `library:` names; `source` says what it was made from, NULL once that has changed.
+CREATE TABLE profiles (
+    email     TEXT PRIMARY KEY,
+    source    TEXT,
+    data      TEXT,
+    updated   TEXT NOT NULL
+);
+""",
+    ),
 ]
 LATEST = MIGRATIONS[-1].version
 
@@ -107,6 +147,13 @@ def for_engine(sql: str, engine: str) -> str:
     if engine == "postgresql":
         return sql.replace(" BLOB ", " BYTEA ").replace(" REAL ", " DOUBLE PRECISION ")
     return sql
+
+
+def statements(sql: str) -> list[str]:
+    """A migration's statements, one by one, without its comments (a `;` in a comment would
+    otherwise cut a statement in two)."""
+    lines = [line.split("--", 1)[0] for line in sql.splitlines()]
+    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
 
 
 def pending(version: int) -> list[Migration]:

@@ -242,6 +242,95 @@ class SqlDatabase:
             params += (since,)
         return frozenset(pid for (pid,) in self.read(query, params))
 
+    # --- readers' own papers: library, feedback, profiles ---------------------------------------
+
+    def remember_papers(self, papers: Iterable[tuple[str, str, str, str | None]]) -> None:
+        """(id, title, abstract, url) of papers going out in an issue: the feedback page shows
+        them, and the profiles of readers who mark them read their text."""
+        now = now_text()
+        with self.transaction() as execute:
+            for pid, title, abstract, url in papers:
+                execute(
+                    """INSERT INTO papers (id, title, abstract, url, seen) VALUES (?, ?, ?, ?, ?)
+                       ON CONFLICT (id) DO UPDATE SET title = excluded.title,
+                       abstract = excluded.abstract, url = excluded.url, seen = excluded.seen""",
+                    (pid, title, abstract, url, now),
+                )
+
+    def paper(self, paper_id: str) -> tuple[str, str, str | None] | None:
+        """(title, abstract, url) of a paper that went out, or one looked up for a library."""
+        row = self.one("SELECT title, abstract, url FROM papers WHERE id = ?", (paper_id,))
+        return (row[0], row[1], row[2]) if row else None
+
+    def set_library(self, email: str, entries: Iterable[tuple[str, str, str]]) -> int:
+        """Replace the reader's library with (paper id, title, abstract) entries; how many."""
+        key, now = address_key(email), now_text()
+        with self.transaction() as execute:
+            execute("DELETE FROM library WHERE email = ?", (key,))
+            n = 0
+            for pid, title, abstract in entries:
+                execute(
+                    """INSERT INTO library (email, paper_id, title, abstract, added) VALUES (?, ?, ?, ?, ?)
+                       ON CONFLICT (email, paper_id) DO NOTHING""",
+                    (key, pid, title, abstract, now),
+                )
+                n += 1
+            self._stale(execute, key)
+        return n
+
+    def library(self, email: str) -> list[tuple[str, str, str]]:
+        return [
+            (pid, title, abstract)
+            for pid, title, abstract in self.read(
+                "SELECT paper_id, title, abstract FROM library WHERE email = ? ORDER BY added, paper_id",
+                (address_key(email),),
+            )
+        ]
+
+    def record_feedback(self, email: str, paper_id: str, vote: int) -> None:
+        """A reader's "more like this" (1) or "less like this" (-1); the latest one counts."""
+        key = address_key(email)
+        with self.transaction() as execute:
+            execute(
+                """INSERT INTO feedback (email, paper_id, vote, at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (email, paper_id) DO UPDATE SET vote = excluded.vote, at = excluded.at""",
+                (key, paper_id, vote, now_text()),
+            )
+            self._stale(execute, key)
+
+    def feedback(self, email: str) -> list[tuple[str, int, str, str]]:
+        """(paper id, vote, title, abstract) of each paper the reader marked, oldest first."""
+        return [
+            (pid, int(vote), title or "", abstract or "")
+            for pid, vote, title, abstract in self.read(
+                """SELECT f.paper_id, f.vote, p.title, p.abstract FROM feedback f
+                   LEFT JOIN papers p ON p.id = f.paper_id WHERE f.email = ? ORDER BY f.at, f.paper_id""",
+                (address_key(email),),
+            )
+        ]
+
+    def profile(self, email: str) -> tuple[str | None, str | None] | None:
+        """(source, data) of the reader's stored profile; None if they have none."""
+        row = self.one("SELECT source, data FROM profiles WHERE email = ?", (address_key(email),))
+        return (row[0], row[1]) if row else None
+
+    def store_profile(self, email: str, source: str, data: str) -> None:
+        self.write(
+            """INSERT INTO profiles (email, source, data, updated) VALUES (?, ?, ?, ?)
+               ON CONFLICT (email) DO UPDATE SET source = excluded.source, data = excluded.data,
+               updated = excluded.updated""",
+            (address_key(email), source, data, now_text()),
+        )
+
+    @staticmethod
+    def _stale(execute: Execute, key: str) -> None:
+        """The reader's profile no longer says what their papers say: made again when next used."""
+        execute(
+            """INSERT INTO profiles (email, source, data, updated) VALUES (?, NULL, NULL, ?)
+               ON CONFLICT (email) DO UPDATE SET source = NULL, data = NULL, updated = excluded.updated""",
+            (key, now_text()),
+        )
+
     # --- web: rate limits --------------------------------------------------------------------
 
     def allow(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> bool:
@@ -364,6 +453,7 @@ class SubscriberTable:
             timezone=timezone,
             **{key: given.get(key, []) for key in LIST_FIELDS},
             max_papers=given.get("max_papers"),
+            library=given.get("library"),
             created=_time(created),
             confirmed=_time(confirmed),
             unsubscribed=_time(left),
@@ -374,6 +464,8 @@ class SubscriberTable:
         prefs: dict[str, Any] = {k: getattr(reader, k) for k in LIST_FIELDS if getattr(reader, k)}
         if reader.max_papers is not None:
             prefs["max_papers"] = reader.max_papers
+        if reader.library is not None:
+            prefs["library"] = reader.library
         return (
             str(reader.email),
             reader.name,

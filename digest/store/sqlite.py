@@ -28,7 +28,7 @@ from pathlib import Path
 from ..errors import DigestError
 from ..files import umask
 from .locks import file_lock
-from .schema import LATEST, VERSION_TABLE, pending
+from .schema import LATEST, VERSION_TABLE, pending, statements
 from .sql import Execute, SqlDatabase, check_version, now_text
 
 MAGIC = b"SQLite format 3\x00"
@@ -105,9 +105,8 @@ def _migrate(db: sqlite3.Connection) -> None:
         db.execute(VERSION_TABLE)
         found = _version(db)
         for migration in pending(found):
-            for statement in migration.sql.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            for statement in statements(migration.sql):
+                db.execute(statement)
             if migration.version == 1:
                 _add_owner_column(db)
             db.execute(

@@ -47,8 +47,8 @@ HEADER = """\
 # Who gets the digest. An entry without `status` is active: the list owner added it by hand.
 # Fields: email, name, status (pending, active, unsubscribed, bounced), frequency (daily,
 # weekdays, weekly:mon ... weekly:sun), send_at (HH:MM local), timezone (IANA), topics (theme
-# keys or labels), keywords, authors, organizations, categories, exclude, max_papers, created,
-# confirmed, unsubscribed.
+# keys or labels), keywords, authors, organizations, categories, exclude, max_papers, library
+# (a .bib, Zotero .csv or list of arXiv ids), created, confirmed, unsubscribed.
 subscribers:
 """
 LOCK_WAIT = 30.0  # seconds; an edit holds the lock for milliseconds

@@ -1,0 +1,247 @@
+"""A reader's library: the papers they care about, from the files people already have.
+
+    .bib         BibTeX, as Zotero, Mendeley, JabRef and Google Scholar export it
+    .csv         a Zotero CSV export ("Title", "Abstract Note", "DOI", "Url", "Extra")
+    anything else  one paper per line: an arXiv id or URL, or a DOI; `#` starts a comment
+
+Each entry becomes (id, title, abstract): the version-less arXiv id when one is known
+(`eprint`, an arxiv.org URL, `arXiv:` in a journal or Extra field, the 10.48550 DOI), else
+`doi:` and the DOI, else the title's id. Entries with an arXiv id and no abstract are looked
+up on the arXiv API (`lookup`); an entry with neither title nor a way to look it up is
+reported with its line and left out, never guessed at.
+
+The BibTeX reader is written here: it is forty lines, it names the line of every entry it
+cannot use, and the libraries for it either report no lines (bibtexparser 1.x) or are still
+pre-releases (2.x).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DigestError
+from .models import arxiv_id, one_line, title_id
+
+MAX_ENTRIES = 2000  # a library far past any reader's; more is cut, and said
+_ENTRY = re.compile(r"@\s*([A-Za-z]+)\s*[{(]")
+_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
+_ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(.+)$", re.IGNORECASE)
+_ARXIV_MENTION = re.compile(
+    r"arxiv[:\s]*(?:abs/)?([a-z\-]+(?:\.[A-Z]{2})?/\d{7}|\d{4}\.\d{4,5})(?:v\d+)?", re.I
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    title: str
+    abstract: str
+    line: int
+    arxiv: str | None = None  # the arXiv id, when known (it can be looked up)
+
+
+@dataclass
+class Library:
+    entries: list[Entry] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # entries left out, each with its line
+
+
+def read(path: Path) -> Library:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DigestError(f"{path}: cannot read the library: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DigestError(f"{path}:{line}: not UTF-8 text; export the library as UTF-8") from None
+    return parse(text, str(path), path.suffix.lower())
+
+
+def parse(text: str, where: str, suffix: str) -> Library:
+    if suffix == ".bib" or (suffix not in (".csv", ".txt") and text.lstrip().startswith("@")):
+        found = _bibtex(text, where)
+    elif suffix == ".csv":
+        found = _zotero_csv(text, where)
+    else:
+        found = _id_list(text, where)
+    seen: set[str] = set()
+    unique = Library(problems=found.problems)
+    for entry in found.entries:
+        if entry.id not in seen:
+            seen.add(entry.id)
+            unique.entries.append(entry)
+    if len(unique.entries) > MAX_ENTRIES:
+        unique.problems.append(
+            f"{where}: {len(unique.entries)} papers; only the first {MAX_ENTRIES} are used"
+        )
+        unique.entries = unique.entries[:MAX_ENTRIES]
+    return unique
+
+
+def _entry(where: str, line: int, title: str, abstract: str, *ids: str) -> Entry | str:
+    """An entry from what a file says about a paper, or the problem (a line for the reader)."""
+    aid = None
+    doi = None
+    for value in ids:
+        if not value:
+            continue
+        if (found := _ARXIV_DOI.search(value)) and (aid := arxiv_id(found.group(1))):
+            break
+        if aid := arxiv_id(value):
+            break
+        if (mention := _ARXIV_MENTION.search(value)) and (aid := arxiv_id(mention.group(1))):
+            break
+        if doi is None and (found := _DOI.search(value)):
+            doi = found.group(1).rstrip(".,;").lower()
+    title, abstract = one_line(_tex(title)), one_line(_tex(abstract))
+    if not title and not aid:
+        return f"{where}:{line}: no title and no arXiv id to look it up by; left out"
+    key = aid or (f"doi:{doi}" if doi else title_id(title))
+    return Entry(key, title, abstract, line, aid)
+
+
+def _tex(value: str) -> str:
+    """BibTeX's markup out of a title or abstract: braces that protect case, \\emph{...}."""
+    value = re.sub(r"\\[a-zA-Z]+\s*\{([^{}]*)\}", r"\1", value)
+    return value.replace("{", "").replace("}", "").replace("\\&", "&").replace("~", " ")
+
+
+def _bibtex(text: str, where: str) -> Library:
+    out = Library()
+    for match in _ENTRY.finditer(text):
+        kind = match.group(1).lower()
+        line = text.count("\n", 0, match.start()) + 1
+        if kind in ("comment", "preamble", "string"):
+            continue
+        body, end = _braced(text, match.end() - 1)
+        if end < 0:
+            out.problems.append(f"{where}:{line}: the entry never closes (a brace is missing); left out")
+            continue
+        fields = _fields(body)
+        made = _entry(
+            where,
+            line,
+            fields.get("title", ""),
+            fields.get("abstract", ""),
+            fields.get("eprint", "") if fields.get("archiveprefix", "arxiv").lower() == "arxiv" else "",
+            fields.get("arxivid", ""),
+            fields.get("doi", ""),
+            fields.get("url", ""),
+            fields.get("journal", ""),
+            fields.get("note", ""),
+        )
+        if isinstance(made, str):
+            out.problems.append(made)
+        else:
+            out.entries.append(made)
+    return out
+
+
+def _braced(text: str, start: int) -> tuple[str, int]:
+    """The text inside the bracket at `start` (nested ones allowed), and where it ends."""
+    opening, closing = text[start], "}" if text[start] == "{" else ")"
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == opening:
+            depth += 1
+        elif text[i] == closing:
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : i], i
+    return "", -1
+
+
+def _fields(body: str) -> dict[str, str]:
+    """`key = {value}`, `key = "value"` or `key = 123` pairs after the citation key."""
+    out: dict[str, str] = {}
+    i = body.find(",") + 1
+    while 0 < i < len(body):
+        match = re.compile(r"\s*([A-Za-z][\w\-]*)\s*=\s*").match(body, i)
+        if not match:
+            break
+        name, i = match.group(1).lower(), match.end()
+        if i < len(body) and body[i] == "{":
+            value, end = _braced(body, i)
+            i = end + 1 if end >= 0 else len(body)
+        elif i < len(body) and body[i] == '"':
+            end = body.find('"', i + 1)
+            value, i = (body[i + 1 : end], end + 1) if end > 0 else (body[i + 1 :], len(body))
+        else:
+            end = body.find(",", i)
+            end = len(body) if end < 0 else end
+            value, i = body[i:end].strip(), end
+        out.setdefault(name, value)
+        comma = body.find(",", i)
+        i = comma + 1 if comma >= 0 else len(body)
+    return out
+
+
+def _zotero_csv(text: str, where: str) -> Library:
+    out = Library()
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "Title" not in reader.fieldnames:
+        raise DigestError(
+            f"{where}:1: not a Zotero CSV export (no Title column); export the library as CSV "
+            "from Zotero, or as BibTeX"
+        )
+    line = 1
+    for row in reader:
+        line, start = reader.line_num, line + 1
+        made = _entry(
+            where,
+            start,
+            row.get("Title") or "",
+            row.get("Abstract Note") or "",
+            row.get("Extra") or "",
+            row.get("Url") or "",
+            row.get("DOI") or "",
+            row.get("Publication Title") or "",
+        )
+        (out.problems if isinstance(made, str) else out.entries).append(made)  # type: ignore[arg-type]
+    return out
+
+
+def _id_list(text: str, where: str) -> Library:
+    out = Library()
+    for n, raw in enumerate(text.splitlines(), start=1):
+        value = raw.split("#", 1)[0].strip()
+        if not value:
+            continue
+        aid = arxiv_id(value) or arxiv_id(_ARXIV_DOI.sub(r"\1", value))
+        if aid:
+            out.entries.append(Entry(aid, "", "", n, aid))
+        elif found := _DOI.search(value):
+            out.problems.append(
+                f"{where}:{n}: {found.group(1)}: a DOI alone cannot be looked up; give its arXiv id, or "
+                "the library as BibTeX, which carries titles and abstracts"
+            )
+        else:
+            out.problems.append(f"{where}:{n}: {value[:60]!r} is not an arXiv id, arXiv URL or DOI")
+    return out
+
+
+def missing(library: Library) -> list[str]:
+    """arXiv ids of the entries that want a title or abstract from the arXiv API."""
+    return [e.arxiv for e in library.entries if e.arxiv and (not e.title or not e.abstract)]
+
+
+def completed(library: Library, found: dict[str, tuple[str, str]], where: str) -> Library:
+    """The library with looked-up titles and abstracts filled in; entries still without a
+    title (the API does not know them) are reported and left out."""
+    out = Library(problems=list(library.problems))
+    for entry in library.entries:
+        title, abstract = entry.title, entry.abstract
+        if entry.arxiv in found:
+            got_title, got_abstract = found[entry.arxiv]
+            title, abstract = title or got_title, abstract or got_abstract
+        if not title:
+            out.problems.append(f"{where}:{entry.line}: arXiv has no paper {entry.arxiv}; left out")
+            continue
+        out.entries.append(Entry(entry.id, title, abstract, entry.line, entry.arxiv))
+    return out

@@ -1,0 +1,190 @@
+"""Each reader's profile (digest/similar.py), from what they gave and what they clicked.
+
+A reader's own papers come from three places: the library stored for them (`digest subscribe
+--library`, an upload on the preferences page), the file their entry's `library:` names, and
+their "more / less like this" clicks. The profile made of them is stored with what it was made
+from, so a send run reads one row per reader and makes a profile again only when the library
+or a click changed it (the store marks it out of date) or the file changed on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import library, similar, themes
+from .errors import DigestError
+from .models import Paper, Subscriber
+from .similar import Own, Profile
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .store import OwnPapers
+
+Lookup = Callable[[list[str]], dict[str, tuple[str, str]]]
+STORED = "stored"  # the source of a profile made from the database alone
+
+
+@dataclass
+class Profiles:
+    """The profiles of one run's readers. `lookup` fetches titles and abstracts of arXiv ids
+    (None: entries without text are left out); `readonly` (preview, dry runs) stores nothing."""
+
+    store: OwnPapers
+    root: Path  # what a `library:` path is relative to
+    lookup: Lookup | None = None
+    readonly: bool = False
+    embed: similar.Embed | None = None  # ranking.similarity: embeddings
+    themes_of: similar.ThemesOf | None = None  # each paper's theme in the taxonomy
+    problems: list[str] = field(default_factory=list)
+
+    def library_file(self, reader: Subscriber) -> Path | None:
+        if not reader.library:
+            return None
+        path = Path(reader.library).expanduser()
+        return path if path.is_absolute() else self.root / path
+
+    def source_of(self, reader: Subscriber) -> str:
+        """What the reader's profile is made from now: the database, and their file as it is."""
+        path = self.library_file(reader)
+        made = STORED + ("+embeddings" if self.embed is not None else "")
+        if path is None:
+            return made
+        try:
+            st = path.stat()
+        except OSError:
+            return f"{made}+missing:{path}"
+        return f"{made}+{path}:{st.st_mtime_ns}:{st.st_size}"
+
+    def of(self, reader: Subscriber) -> Profile | None:
+        """The reader's profile, or None for a reader who gave nothing and clicked nothing."""
+        stored = self.store.profile(reader.email)
+        if stored is None and not reader.library:
+            return None  # most readers: one lookup, nothing else
+        source = self.source_of(reader)
+        if stored is not None and stored[0] == source and stored[1]:
+            return Profile.from_json(stored[1])
+        profile = similar.profile_of(self.papers_of(reader), self.embed, self.themes_of)
+        if not self.readonly:
+            self.store.store_profile(reader.email, source, profile.to_json())
+        return profile or None
+
+    def papers_of(self, reader: Subscriber) -> list[Own]:
+        own = [
+            Own(similar.LIBRARY, pid, title, abstract)
+            for pid, title, abstract in self.store.library(reader.email)
+        ]
+        path = self.library_file(reader)
+        if path is not None:
+            own += [Own(similar.LIBRARY, e.id, e.title, e.abstract) for e in self.read_file(path).entries]
+        for pid, vote, title, abstract in self.store.feedback(reader.email):
+            if title:  # a paper the store no longer knows the text of says nothing
+                own.append(Own(similar.LIKED if vote > 0 else similar.DISLIKED, pid, title, abstract))
+        return own
+
+    def read_file(self, path: Path) -> library.Library:
+        """A `library:` file with its arXiv entries' texts, from the store where it has them
+        and from the arXiv API otherwise (and then kept in the store)."""
+        try:
+            found = library.read(path)
+        except DigestError as exc:
+            self.problems.extend(exc.problems)
+            return library.Library()
+        return complete(found, str(path), self.store, self.lookup, self.readonly, self.problems)
+
+
+def complete(
+    found: library.Library,
+    where: str,
+    store: OwnPapers,
+    lookup: Lookup | None,
+    readonly: bool,
+    problems: list[str],
+) -> library.Library:
+    """`found` with every arXiv entry's title and abstract filled in, from the papers the store
+    knows, then from `lookup`; the problems of the entries left out go to `problems`."""
+    texts: dict[str, tuple[str, str]] = {}
+    wanted = library.missing(found)
+    for aid in wanted:
+        if (known := store.paper(aid)) is not None:
+            texts[aid] = (known[0], known[1])
+    unknown = [aid for aid in wanted if aid not in texts]
+    if unknown and lookup is not None:
+        try:
+            fetched = lookup(unknown)
+        except Exception as exc:  # the API down: the entries with text still count
+            problems.append(
+                f"{where}: could not look up {len(unknown)} arXiv ids ({exc}); they count once it answers"
+            )
+            fetched = {}
+        texts.update(fetched)
+        if fetched and not readonly:
+            store.remember_papers(
+                (aid, title, abstract, f"https://arxiv.org/abs/{aid}")
+                for aid, (title, abstract) in fetched.items()
+            )
+    done = library.completed(found, texts, where)
+    problems.extend(done.problems)
+    return done
+
+
+def arxiv_lookup(config: Config) -> tuple[Lookup | None, Callable[[], None]]:
+    """A lookup of arXiv ids on the configured API (`libraries.arxiv_url`), and how to close
+    its connection; (None, no-op) when `libraries.lookup` is off."""
+    if not config.libraries.lookup:
+        return None, lambda: None
+    from .sources import arxiv_api
+    from .sources.httpclient import Client
+
+    client: Client | None = None
+
+    def lookup(ids: list[str]) -> dict[str, tuple[str, str]]:
+        nonlocal client
+        if client is None:
+            client = Client(config.fetch, cache=None, user_agent=config.fetch.user_agent)
+        return arxiv_api.lookup(ids, client, config.libraries.arxiv_url)
+
+    def close() -> None:
+        if client is not None:
+            client.close()
+
+    return lookup, close
+
+
+def load_library(
+    path: Path, store: OwnPapers, lookup: Lookup | None
+) -> tuple[library.Library, list[str], int]:
+    """A library file read whole, its arXiv entries completed (looked up where needed): the
+    entries, the problems (each with its line) and how many were looked up. A file that cannot
+    be read at all is a DigestError."""
+    found = library.read(path)
+    problems: list[str] = []
+    before = {e.id for e in found.entries if e.title and e.abstract}
+    done = complete(found, str(path), store, lookup, False, problems)
+    return done, problems, sum(1 for e in done.entries if e.id not in before and e.arxiv)
+
+
+def for_run(config: Config, store: OwnPapers, *, readonly: bool) -> tuple[Profiles, Callable[[], None]]:
+    """The profiles of a run's readers as the configuration asks, and how to close what they opened."""
+    lookup, close = arxiv_lookup(config)
+    embed = None
+    if config.ranking.similarity == "embeddings":
+        from . import embed as embedding
+
+        embed = embedding.vectors
+    return Profiles(
+        store, config.root, lookup, readonly, embed, taxonomy_themes(themes.configured(config.themes))
+    ), close
+
+
+def taxonomy_themes(taxonomy: list[themes.Topic]) -> similar.ThemesOf:
+    """Each of a reader's papers' theme in the taxonomy (for "less like this" on a whole area)."""
+
+    def of(owns: list[Own]) -> list[str | None]:
+        return themes.best_topics(
+            [Paper(id=o.id, title=o.title, abstract=o.abstract) for o in owns], taxonomy
+        )
+
+    return of

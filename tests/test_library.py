@@ -1,0 +1,101 @@
+"""A reader's library from the files people have: BibTeX (Zotero, Google Scholar), a Zotero
+CSV export, a list of arXiv ids; arXiv entries without text looked up on a replayed arXiv API;
+and `digest subscribe --library` storing it, every entry left out named by its line."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from digest import config as config_mod
+from digest import library
+from digest.store import open_stores
+
+from .conftest import FIXTURES
+from .helpers_http import ReplayServer, recorded_reply
+
+LIBRARY = FIXTURES / "library"
+
+
+def test_bibtex_from_zotero_and_scholar_gives_arxiv_ids_doi_ids_and_names_what_it_cannot_use():
+    found = library.read(LIBRARY / "zotero.bib")
+    assert [(e.id, e.title) for e in found.entries] == [
+        ("1706.03762", "Attention Is All You Need"),  # braces that protect case are gone
+        ("1810.04805", "BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding"),
+        ("1409.0473", "Neural machine translation by jointly learning to align and translate"),
+        ("doi:10.1038/nature14539", "Deep learning"),
+    ]
+    assert found.entries[0].abstract.startswith("The dominant sequence transduction models")
+    assert found.problems == [
+        f"{LIBRARY / 'zotero.bib'}:42: no title and no arXiv id to look it up by; left out",
+        f"{LIBRARY / 'zotero.bib'}:47: the entry never closes (a brace is missing); left out",
+    ]
+    assert library.missing(found) == ["1810.04805", "1409.0473"]  # arXiv ids without an abstract
+
+
+def test_a_zotero_csv_export_reads_its_columns_and_its_extra_field():
+    found = library.read(LIBRARY / "zotero.csv")
+    assert [(e.id, e.line) for e in found.entries] == [
+        ("1706.03762", 2),
+        ("doi:10.1038/nature14539", 3),
+        ("2401.00001", 4),  # only `Extra: arXiv: ...`: looked up later
+    ]
+    assert library.missing(found) == ["2401.00001"]
+
+
+def test_a_list_of_ids_says_why_a_doi_alone_or_a_stray_line_is_left_out():
+    found = library.read(LIBRARY / "ids.txt")
+    assert [e.id for e in found.entries] == ["1707.08567", "0808.05394"]
+    where = LIBRARY / "ids.txt"
+    assert found.problems == [
+        f"{where}:4: 10.1038/nature14539: a DOI alone cannot be looked up; give its arXiv id, or the "
+        "library as BibTeX, which carries titles and abstracts",
+        f"{where}:5: 'not a paper' is not an arXiv id, arXiv URL or DOI",
+    ]
+
+
+def test_a_file_that_is_not_text_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "lib.bib"
+    path.write_bytes(b"@article{a,\n title={\xff}}\n")
+    with pytest.raises(Exception, match=r"lib.bib:2: not UTF-8 text"):
+        library.read(path)
+
+
+@pytest.fixture
+def arxiv(shared_fixtures):
+    """The arXiv API, replaying the recorded answer to id_list=0808.05394,1707.08567 (it knows
+    only the second)."""
+    recorded = (
+        shared_fixtures / "arxiv_api" / "arxivpy_fixture_id_0808.05394_1707.08567_s0_m100_42e5aa0ec3af.json"
+    )
+    with ReplayServer() as server:
+        server.routes["/api/query"] = recorded_reply(recorded)
+        yield server
+
+
+def test_subscribe_with_a_library_looks_up_arxiv_ids_and_names_the_ones_arxiv_does_not_know(
+    project, cli, arxiv
+):
+    shutil.copy(LIBRARY / "ids.txt", project / "ids.txt")
+    with (project / "digest.yaml").open("a") as handle:
+        handle.write(f"\nlibraries:\n  arxiv_url: {arxiv.url}\n")
+    result = cli("subscribe", "ada@example.org", "--library", "ids.txt", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "ada@example.org: library of 1 paper from ids.txt" in result.stdout
+    assert "ids.txt:3: arXiv has no paper 0808.05394; left out" in result.stderr
+    (asked,) = arxiv.hits("/api/query")
+    assert asked.query["id_list"] == "1707.08567,0808.05394"
+    with open_stores(config_mod.load(project / "digest.yaml"), readonly=True) as opened:
+        ((pid, title, abstract),) = opened.own_papers.library("ada@example.org")
+        kept = opened.own_papers.paper("1707.08567")  # the looked-up text is kept for next time
+    assert pid == "1707.08567" and title.startswith("Proceedings of Workshop AEW10") and abstract
+    assert kept is not None and kept[0] == title
+
+
+def test_a_library_with_nothing_usable_changes_nothing(project, cli):
+    (project / "empty.txt").write_text("# nothing here\nnot a paper\n")
+    before = (project / "subscribers.yaml").read_bytes()
+    result = cli("subscribe", "kenji@example.org", "--library", "empty.txt", cwd=project)
+    assert result.returncode == 2 and "empty.txt: no paper in it could be used" in result.stderr
+    assert (project / "subscribers.yaml").read_bytes() == before
