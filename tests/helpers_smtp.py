@@ -21,6 +21,7 @@ import asyncio
 import json
 import ssl
 import subprocess
+import sys
 import threading
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
@@ -278,6 +279,17 @@ delivery:
 
 
 NOW = "2026-11-26T07:00:00+00:00"
+
+
+def start_send(root: Path) -> subprocess.Popen:
+    """`digest send --now NOW` in `root`, as its own process (to be killed, or run two at once)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "digest", "send", "--now", NOW],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

@@ -5,17 +5,15 @@ loses nobody. Deliveries are counted at a real SMTP server (aiosmtpd)."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from .conftest import run_cli
 from .helpers_digest import report
-from .helpers_smtp import NOW, SmtpServer, write_project
+from .helpers_smtp import NOW, SmtpServer, start_send, write_project
 
+psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (the postgres extra)")
 READERS = 2000
 
 
@@ -36,16 +34,6 @@ def _project(root: Path, url: str, port: int) -> list[str]:
     return emails
 
 
-def _sender(root: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "digest", "send", "--now", NOW],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def _sent(out: str) -> int:
     return int(out.split("sent ")[1].split(",")[0])
 
@@ -53,7 +41,7 @@ def _sent(out: str) -> int:
 def test_two_senders_on_one_postgres_database_mail_every_reader_exactly_once(tmp_path, postgres_url, capsys):
     with SmtpServer() as sink:
         emails = _project(tmp_path, postgres_url, sink.port)
-        senders = [_sender(tmp_path), _sender(tmp_path)]
+        senders = [start_send(tmp_path), start_send(tmp_path)]
         outputs = [s.communicate(timeout=300) for s in senders]
     for sender, (_, err) in zip(senders, outputs, strict=True):
         assert sender.returncode == 0, err
@@ -71,7 +59,7 @@ def test_a_sender_killed_midway_loses_nobody_and_only_its_messages_in_flight_can
 ):
     with SmtpServer() as sink:
         emails = _project(tmp_path, postgres_url, sink.port)
-        doomed, survivor = _sender(tmp_path), _sender(tmp_path)
+        doomed, survivor = start_send(tmp_path), start_send(tmp_path)
         try:
             assert sink.wait_for(READERS // 4, timeout=120), "the senders never got going"
         finally:

@@ -7,7 +7,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from digest.store.sqlite import FileRun, SqliteDatabase, runs_dir
 from .conftest import run_cli
 from .helpers_digest import report
 from .helpers_processes import all_at_once
-from .helpers_smtp import NOW, SmtpServer, write_project
+from .helpers_smtp import NOW, SmtpServer, start_send, write_project
 
 READERS = 300
 KILL_AFTER = 100
@@ -33,19 +32,9 @@ def _secret(monkeypatch):
     monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-smtp-0123456789abcdef")
 
 
-def _start_send(root: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "digest", "send", "--now", NOW],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def _stop_partway(sink, root: Path, how: signal.Signals) -> subprocess.CompletedProcess:
     """Start `digest send`, signal it once KILL_AFTER messages have arrived, wait for it."""
-    process = _start_send(root)
+    process = start_send(root)
     try:
         assert sink.wait_for(KILL_AFTER), "the run never got going"
     finally:
@@ -108,7 +97,7 @@ def test_ctrl_c_lets_messages_under_way_finish_records_them_and_a_rerun_sends_no
 def test_two_runs_at_once_send_every_reader_exactly_once(tmp_path, capsys):
     with SmtpServer() as sink:
         emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=READERS)
-        runs = [_start_send(tmp_path), _start_send(tmp_path)]
+        runs = [start_send(tmp_path), start_send(tmp_path)]
         outputs = [run.communicate(timeout=120) for run in runs]
     for run, (_, err) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, err
