@@ -205,5 +205,17 @@ class Builder:
             list_name=news.name,
             unsubscribe_url=links.unsubscribe,
             reply_to=news.reply_to,
+            **self.inbox_addresses(reader.email),
         )
         return Message(reader, picks, rendered, envelope, compose(rendered, envelope, self.now))
+
+    def inbox_addresses(self, email: str) -> dict[str, str]:
+        """With `inbox:` configured, the reader's own return path (VERP) and the unsubscribe
+        address `digest inbox` reads; without, bounces go to the sender and no mailto is given."""
+        inbox = self.config.inbox
+        if inbox is None:
+            return {}
+        return {
+            "return_path": tokens.verp_address(inbox.address, self.secret, email),
+            "unsubscribe_mailto": tokens.plus_address(inbox.address, tokens.UNSUBSCRIBE_TAG),
+        }

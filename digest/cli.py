@@ -172,6 +172,32 @@ def cmd_bounces(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_inbox(args: argparse.Namespace) -> int:
+    from . import bounces, inbox
+
+    config = _config(args)
+    report = bounces.run(config, now=datetime.now(UTC), dry_run=args.dry_run)
+    verbs = {
+        inbox.BOUNCE: "bounced",
+        inbox.COMPLAINT: "unsubscribed (complaint)",
+        inbox.UNSUBSCRIBE: "unsubscribed",
+    }
+    for r in report.found:
+        if r.kind in verbs:
+            print(f"{r.email:<36} {verbs[r.kind]:<24} {r.reason}")
+        elif r.kind == inbox.OTHER:
+            print(f"{'(left unread)':<36} {'':<24} {r.reason}")
+    c = report.counts
+    head = "dry run: would act on" if args.dry_run else "read"
+    print(
+        f"{report.where}: {head} {_count(report.messages, 'message')}: {c[inbox.BOUNCE]} bounced, "
+        f"{c[inbox.COMPLAINT]} complaints, {c[inbox.UNSUBSCRIBE]} unsubscribed, "
+        f"{c[inbox.SOFT]} soft bounces, "
+        f"{report.left} left unread"
+    )
+    return EXIT_OK
+
+
 def _day(value: str | None, tz: str) -> date:
     """--date: a calendar day; default today in the newsletter's time zone (the issue's day)."""
     if value is None:
@@ -621,6 +647,16 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--clear", metavar="EMAIL", help="forget this address's bounce, so it is mailed again")
     p.set_defaults(func=cmd_bounces)
+
+    p = sub.add_parser(
+        "inbox",
+        parents=[common],
+        help="read the inbox: bounce reports, complaints and mailed unsubscribes (run it from cron)",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="say what would change; change nothing, mark nothing read"
+    )
+    p.set_defaults(func=cmd_inbox)
 
     p = sub.add_parser(
         "fetch", parents=[common], help="fetch every configured source, write papers as JSON lines"

@@ -403,6 +403,51 @@ class Libraries(_Strict):
         return _base_url(value)
 
 
+INBOX_PASSWORD_ENV = "DIGEST_INBOX_PASSWORD"
+
+
+class Inbox(_Strict):
+    """`digest inbox`: the mailbox bounces, complaints and mailto unsubscribes come back to.
+
+    Each reader's messages go out with the envelope sender `address` plus a tag of theirs
+    (VERP: bounces+3f2a...@example.org), and List-Unsubscribe's mailto is address+unsubscribe:
+    so the mailbox must take plus addresses (Postfix: recipient_delimiter = +; most hosted
+    mail does)."""
+
+    url: str  # imaps://user@host:993/INBOX, imap://user@host:143/INBOX (STARTTLS) or maildir://PATH
+    address: str  # the mailbox's own address, e.g. bounces@example.org
+    tls_verify: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _inbox_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("imap", "imaps", "maildir"):
+            raise ValueError(
+                f"{value!r}: use imaps://user@host:993/INBOX, imap://user@host:143/INBOX or maildir://PATH"
+            )
+        if parts.password is not None:
+            raise ValueError(
+                f"the password does not belong in the URL: remove it and set {INBOX_PASSWORD_ENV}"
+            )
+        if parts.scheme != "maildir" and not (parts.hostname and parts.username):
+            raise ValueError(
+                f"{value!r} names no user or host; write e.g. imaps://bounces%40example.org@mail.example.org/INBOX"
+            )
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            validate_email(value, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ValueError(f"{value!r} is not an address like bounces@example.org: {exc}") from None
+        if "+" in value.split("@")[0]:
+            raise ValueError(f"{value!r}: give the address without a +tag; digest adds its own")
+        return value
+
+
 class Web(_Strict):
     """`digest serve`: how long a confirmation link lives and how often one may be asked for.
 
@@ -432,6 +477,7 @@ class Config(_Strict):
     web: Web = Field(default_factory=Web)
     themes: Themes = Field(default_factory=Themes)
     libraries: Libraries = Field(default_factory=Libraries)
+    inbox: Inbox | None = None
 
     # Set by load(), not by the file.
     path: Path = Field(DEFAULT_CONFIG, exclude=True)

@@ -287,7 +287,7 @@ class SmtpBackend:
 
     def _transaction(self, smtp: smtplib.SMTP, raw: bytes, envelope: Envelope) -> str:
         t = self.target
-        sender = _address(envelope.sender)
+        sender = _address(envelope.return_path or envelope.sender)
         recipient = wire_address(envelope.to_email)
         options = []
         if not (sender + recipient).isascii():

@@ -31,6 +31,11 @@ class Envelope:
     list_name: str
     unsubscribe_url: str
     reply_to: str | None = None
+    # The envelope sender (MAIL FROM) where bounces come back: the reader's own address at the
+    # inbox (VERP, digest/inbox.py), or None for `sender`. And where a mail client's
+    # "unsubscribe" goes (List-Unsubscribe's mailto): only when `digest inbox` reads it.
+    return_path: str | None = None
+    unsubscribe_mailto: str | None = None
 
     @functools.cached_property
     def message_id(self) -> str:
@@ -98,10 +103,19 @@ def compose(rendered: Rendered, envelope: Envelope, now: datetime) -> bytes:
     ]
     if envelope.reply_to:
         headers.append("Reply-To: " + mailbox(*parseaddr(one_line(envelope.reply_to))))
+    mailto = (
+        f", <mailto:{wire_address(one_line(envelope.unsubscribe_mailto))}?subject=unsubscribe>"
+        if envelope.unsubscribe_mailto
+        else ""
+    )
     headers += [
         sender.list_id,
-        f"List-Unsubscribe: <{one_line(envelope.unsubscribe_url)}>, {sender.unsubscribe_mailto}",
+        f"List-Unsubscribe: <{one_line(envelope.unsubscribe_url)}>{mailto}",
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        # Gmail's bulk-sender guidance: which campaign a complaint is about, and that this is
+        # list mail (no out-of-office replies, please).
+        sender.feedback_id.format(issue=_token_safe(envelope.issue_id)),
+        "Precedence: bulk",
         "MIME-Version: 1.0",
     ]
     text_cte, text_body = _body(rendered.text.encode("utf-8"))
@@ -132,7 +146,12 @@ def compose(rendered: Rendered, envelope: Envelope, now: datetime) -> bytes:
 class _SenderHeaders:
     from_: str
     list_id: str
-    unsubscribe_mailto: str
+    feedback_id: str  # with {issue} to fill in
+
+
+def _token_safe(value: str) -> str:
+    """A Feedback-ID field: letters, digits, dots and dashes (its fields are `:`-separated)."""
+    return "".join(c if c.isalnum() or c in ".-" else "-" for c in value)[:60]
 
 
 @functools.lru_cache(maxsize=4)
@@ -144,10 +163,11 @@ def _date_header(now: datetime) -> str:
 def _sender_headers(sender: str, list_name: str) -> _SenderHeaders:
     """The headers that are the same for every reader of a list, worked out once."""
     name, addr = parseaddr(one_line(sender))
+    slug = list_id(list_name, sender).rsplit("<", 1)[-1].split(".", 1)[0]
     return _SenderHeaders(
         from_="From: " + mailbox(name, addr),
         list_id=_header("List-Id", list_id(list_name, sender)),
-        unsubscribe_mailto=f"<mailto:{wire_address(addr)}?subject=unsubscribe>",
+        feedback_id=f"Feedback-ID: {{issue}}:{_token_safe(slug)}:digest:{_token_safe(domain_of(sender))}",
     )
 
 

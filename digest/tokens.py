@@ -8,6 +8,8 @@ so a preferences token cannot be replayed as an unsubscribe token.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,6 +33,34 @@ def verify(secret: str, purpose: str, token: str) -> str | None:
     except BadSignature:
         return None
     return value if isinstance(value, str) else None
+
+
+# --- the inbox's addresses (VERP) -------------------------------------------------------------
+#
+# Each reader's messages go out with their own envelope sender, bounces+<tag>@domain, the tag
+# an HMAC of their address: a bounce that comes back to it names the reader, and nobody who
+# does not know the secret can forge one that bounces somebody (digest/inbox.py).
+
+UNSUBSCRIBE_TAG = "unsubscribe"
+
+
+def verp_tag(secret: str, email: str) -> str:
+    return hmac.new(secret.encode(), b"verp\0" + email.lower().encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def plus_address(address: str, tag: str) -> str:
+    local, _, domain = address.rpartition("@")
+    return f"{local}+{tag}@{domain}"
+
+
+def verp_address(address: str, secret: str, email: str) -> str:
+    return plus_address(address, verp_tag(secret, email))
+
+
+def tag_of(address: str) -> str | None:
+    """The tag of a plus address (`bounces+abc@x` -> `abc`), or None."""
+    local = address.rpartition("@")[0]
+    return local.split("+", 1)[1] if "+" in local else None
 
 
 # --- feedback links ("more / less like this" under each paper) --------------------------------

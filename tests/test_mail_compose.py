@@ -94,13 +94,31 @@ def test_headers_carry_the_list_and_unsubscribe_fields_on_one_line_each():
         b"List-Id",
         b"List-Unsubscribe",
         b"List-Unsubscribe-Post",
+        b"Feedback-ID",
+        b"Precedence",
         b"MIME-Version",
         b"Content-Type",
     ]
+    # no mailto: nobody reads a mailbox for it unless `inbox:` is set (digest inbox)
+    assert b"List-Unsubscribe: <https://papers.example.org/unsubscribe?token=abc>" in header_lines
+    assert b"Precedence: bulk" in header_lines
+    assert any(
+        line.startswith(b"Feedback-ID: 2026-08-14:") and line.endswith(b":digest:example.org")
+        for line in header_lines
+    )
+
+
+def test_with_an_inbox_the_mailto_goes_to_it_and_bounces_to_the_readers_own_return_path():
+    envelope = replace(
+        ENVELOPE,
+        return_path="bounces+3f2a9c@example.org",
+        unsubscribe_mailto="bounces+unsubscribe@example.org",
+    )
+    raw = compose(Rendered("s", "<p>x</p>", "x"), envelope, NOW)
     assert (
         b"List-Unsubscribe: <https://papers.example.org/unsubscribe?token=abc>, "
-        b"<mailto:papers@example.org?subject=unsubscribe>"
-    ) in header_lines
+        b"<mailto:bounces+unsubscribe@example.org?subject=unsubscribe>"
+    ) in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
 
 
 @pytest.mark.parametrize("seed", range(5))

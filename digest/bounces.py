@@ -1,0 +1,73 @@
+"""`digest inbox`: read the inbox (digest/mailbox.py), tell each message apart
+(digest/inbox.py) and act on it through the stores' rules: a hard bounce marks the address
+bounced (no more mail until `digest bounces --clear`), a complaint or a mailed unsubscribe
+request unsubscribes the reader. Everything else stays unread, for a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from . import inbox
+from .config import Config
+from .errors import DigestError
+from .mailbox import open_mailbox
+from .store import stores
+from .subscribers import Bounce, NotListed, Unsubscribe
+
+
+@dataclass
+class InboxReport:
+    where: str = ""
+    found: list[inbox.Read] = field(default_factory=list)
+    messages: int = 0
+    left: int = 0  # messages left unread: nothing digest can act on
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return inbox.summary(self.found)
+
+
+def run(config: Config, *, now: datetime, dry_run: bool = False) -> InboxReport:
+    if config.inbox is None:
+        raise DigestError(
+            "inbox: is not set in digest.yaml: give the mailbox bounces and mailed unsubscribes come "
+            "back to (inbox: {url: imaps://..., address: bounces@...})"
+        )
+    secret = config.secret()
+    report = InboxReport()
+    box = open_mailbox(config.inbox, config.root)
+    report.where = box.where
+    try:
+        with stores(config, readonly=dry_run) as opened:
+            for key, raw in box.unread():
+                report.messages += 1
+                found = inbox.read(
+                    raw, secret=secret, address=config.inbox.address, sent_to=opened.ledger.sent_as
+                )
+                report.found += found
+                acted = False
+                for r in found:
+                    acted |= r.kind != inbox.OTHER
+                    if (
+                        dry_run
+                        or r.email is None
+                        or r.kind not in (inbox.BOUNCE, inbox.COMPLAINT, inbox.UNSUBSCRIBE)
+                    ):
+                        continue
+                    if r.kind == inbox.BOUNCE:
+                        opened.ledger.record_bounce(r.email, r.code, r.reason, r.issue)
+                    try:
+                        event = Bounce() if r.kind == inbox.BOUNCE else Unsubscribe()
+                        opened.subscribers.apply(r.email, event, now=now)
+                    except NotListed:
+                        pass  # the ledger's bounce (if any) is enough: nobody to change on the list
+                if not acted:
+                    report.left += 1
+                elif not dry_run:
+                    box.done(key)
+    finally:
+        box.close()
+    return report
