@@ -13,7 +13,7 @@ from . import inbox
 from .config import Config
 from .errors import DigestError
 from .mailbox import open_mailbox
-from .store import stores
+from .store import Stores, stores
 from .subscribers import Bounce, NotListed, Unsubscribe
 
 
@@ -28,6 +28,21 @@ class InboxReport:
     @property
     def counts(self) -> dict[str, int]:
         return inbox.summary(self.found)
+
+
+def apply(opened: Stores, found: list[inbox.Read], *, now: datetime) -> None:
+    """Act on findings (from the inbox or a provider's webhook): a hard bounce marks the
+    address bounced in the ledger and the list, a complaint or an unsubscribe request
+    unsubscribes it; soft bounces and anything else change nothing."""
+    for r in found:
+        if r.email is None or r.kind not in (inbox.BOUNCE, inbox.COMPLAINT, inbox.UNSUBSCRIBE):
+            continue
+        if r.kind == inbox.BOUNCE:
+            opened.ledger.record_bounce(r.email, r.code, r.reason, r.issue)
+        try:
+            opened.subscribers.apply(r.email, Bounce() if r.kind == inbox.BOUNCE else Unsubscribe(), now=now)
+        except NotListed:
+            pass  # the ledger's bounce (if any) is enough: nobody to change on the list
 
 
 def run(config: Config, *, now: datetime, dry_run: bool = False) -> InboxReport:
@@ -48,26 +63,12 @@ def run(config: Config, *, now: datetime, dry_run: bool = False) -> InboxReport:
                     raw, secret=secret, address=config.inbox.address, sent_to=opened.ledger.sent_as
                 )
                 report.found += found
-                acted = False
-                for r in found:
-                    acted |= r.kind != inbox.OTHER
-                    if (
-                        dry_run
-                        or r.email is None
-                        or r.kind not in (inbox.BOUNCE, inbox.COMPLAINT, inbox.UNSUBSCRIBE)
-                    ):
-                        continue
-                    if r.kind == inbox.BOUNCE:
-                        opened.ledger.record_bounce(r.email, r.code, r.reason, r.issue)
-                    try:
-                        event = Bounce() if r.kind == inbox.BOUNCE else Unsubscribe()
-                        opened.subscribers.apply(r.email, event, now=now)
-                    except NotListed:
-                        pass  # the ledger's bounce (if any) is enough: nobody to change on the list
-                if not acted:
-                    report.left += 1
-                elif not dry_run:
-                    box.done(key)
+                acted = any(r.kind != inbox.OTHER for r in found)
+                report.left += not acted
+                if not dry_run:
+                    apply(opened, found, now=now)
+                    if acted:
+                        box.done(key)
     finally:
         box.close()
     return report

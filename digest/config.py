@@ -448,6 +448,24 @@ class Inbox(_Strict):
         return value
 
 
+class Webhooks(_Strict):
+    """Mail providers' bounce and complaint notifications on `digest serve` (digest/webhooks.py).
+    Postmark and Mailgun are on once their secret is in the environment; SES takes only the
+    SNS topics listed here."""
+
+    ses_topics: list[str] = Field(default_factory=list)  # arn:aws:sns:REGION:ACCOUNT:TOPIC
+
+    @field_validator("ses_topics")
+    @classmethod
+    def _arns(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.fullmatch(r"arn:aws(-[a-z]+)?:sns:[a-z0-9-]+:\d{12}:[\w-]+", value):
+                raise ValueError(
+                    f"{value!r} is not an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:ses-bounces"
+                )
+        return values
+
+
 class Web(_Strict):
     """`digest serve`: how long a confirmation link lives and how often one may be asked for.
 
@@ -478,6 +496,7 @@ class Config(_Strict):
     themes: Themes = Field(default_factory=Themes)
     libraries: Libraries = Field(default_factory=Libraries)
     inbox: Inbox | None = None
+    webhooks: Webhooks = Field(default_factory=Webhooks)
 
     # Set by load(), not by the file.
     path: Path = Field(DEFAULT_CONFIG, exclude=True)

@@ -33,12 +33,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import json
 import logging
+import os
 import re
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -111,13 +113,15 @@ FREQUENCY_LABELS = {
 class Site:
     """Everything the routes share: config, secret, templates, topics, time zones."""
 
-    def __init__(self, config: Config, secret: str):
+    def __init__(self, config: Config, secret: str, fetch: Callable[[str], bytes] | None = None):
         from .render import template_dirs
         from .themes import configured
 
         self.config = config
         self.secret = secret
         self.stores = open_stores(config)
+        self.fetch = fetch or _fetch  # the network, for SNS certificates and confirmations
+        self._certificates: dict[str, bytes] = {}
         loader = jinja2.FileSystemLoader([str(Path(d) / "web") for d in template_dirs(config.templates)])
         self.env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
         self.topics = [(t.key, t.label, t.description) for t in configured(config.themes)]
@@ -145,6 +149,12 @@ class Site:
         )
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def sns_certificate(self, url: str) -> bytes:
+        """SNS's signing certificate at `url` (checked to be on an SNS host), kept once fetched."""
+        if url not in self._certificates:
+            self._certificates[url] = self.fetch(url)
+        return self._certificates[url]
 
     def hashed(self, value: str) -> str:
         """Rate-limit keys: an HMAC, so the state file holds no addresses or IPs."""
@@ -489,6 +499,49 @@ async def feedback(request: Request) -> Response:
     return site.message("Thank you", f"Your next digests will have {more} papers like “{title}”.")
 
 
+async def webhook(request: Request) -> Response:
+    """POST /webhooks/{postmark,mailgun,ses}: a provider's bounce and complaint notifications,
+    checked as their provider signs them (digest/webhooks.py) and applied by the list's rules."""
+    from . import bounces, webhooks
+
+    site: Site = request.app.state.site
+    provider = request.path_params["provider"]
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, RecursionError):
+        return PlainTextResponse("not JSON", status_code=400)
+    if not isinstance(body, dict):
+        return PlainTextResponse("expected a JSON object", status_code=400)
+    try:
+        if provider == "postmark" and (credentials := os.environ.get(webhooks.POSTMARK_ENV)):
+            verified = webhooks.postmark(body, request.headers.get("authorization"), credentials)
+        elif provider == "mailgun" and (key := os.environ.get(webhooks.MAILGUN_ENV)):
+            verified = webhooks.mailgun(body, key, time.time())
+            if verified.token and not await run_in_threadpool(
+                site.allow, "mailgun-token", verified.token, window=DAY, limit=1
+            ):
+                raise webhooks.Refused("a token already used (a replay)")
+        elif provider == "ses" and site.config.webhooks.ses_topics:
+            verified = await run_in_threadpool(
+                webhooks.ses, body, site.config.webhooks.ses_topics, site.sns_certificate
+            )
+        else:
+            return site.message("Not found", "There is nothing here.", 404)
+    except webhooks.Refused as exc:
+        log.warning("webhook %s refused: %s", provider, exc)
+        return PlainTextResponse("refused", status_code=403)
+    try:
+        if verified.subscribe_url:
+            await run_in_threadpool(site.fetch, verified.subscribe_url)  # confirms the SNS subscription
+        await run_in_threadpool(lambda: bounces.apply(site.stores, verified.found, now=_utcnow()))
+    except Exception as exc:
+        log.error("webhook %s not applied: %s", provider, exc)
+        return PlainTextResponse("try again later", status_code=503)  # the provider retries
+    for found in verified.found:
+        log.info("webhook %s: %s %s", provider, found.kind, "(an address)" if found.email else "")
+    return PlainTextResponse("ok")
+
+
 # --- the archive (written by the send side; served here as files) ---------------------------
 
 
@@ -619,7 +672,15 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def create_app(config: Config, secret: str) -> ASGIApp:
+def _fetch(url: str) -> bytes:
+    import httpx
+
+    response = httpx.get(url, timeout=10.0, follow_redirects=False)
+    response.raise_for_status()
+    return response.content
+
+
+def create_app(config: Config, secret: str, fetch: Callable[[str], bytes] | None = None) -> ASGIApp:
     routes = [
         Route("/", home),
         Route("/subscribe", subscribe_form, methods=["GET"]),
@@ -629,6 +690,7 @@ def create_app(config: Config, secret: str) -> ASGIApp:
         Route("/preferences", preferences, methods=["GET", "POST"]),
         Route("/preferences/library", library_upload, methods=["POST"]),
         Route("/feedback", feedback, methods=["GET", "POST"]),
+        Route("/webhooks/{provider}", webhook, methods=["POST"]),
         # The archive's own links (digest/archive.py): {base_url}/issues, /issues/feed.xml,
         # /issues/<id>; the short forms are for people typing addresses.
         Route("/issues", index),
@@ -640,7 +702,7 @@ def create_app(config: Config, secret: str) -> ASGIApp:
         Route("/static/{name}", static),
         Route("/healthz", health),
     ]
-    site = Site(config, secret)
+    site = Site(config, secret, fetch)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
