@@ -35,9 +35,11 @@ bench: $(DEV)
 
 # Theme quality: AMI against arXiv categories on recorded labelled papers, beside a baseline;
 # relevance: precision@10 of simulated readers' libraries, beside trending-only and keywords.
+# TL;DRs: how often the picked sentence is the one closest to HF's ai_summary, beside the first sentence.
 eval: $(DEV)
 	$(BIN)/python -m eval.themes
 	$(BIN)/python -m eval.relevance
+	$(BIN)/python -m eval.tldr
 
 lint: $(DEV)
 	$(BIN)/ruff check digest tests bench scripts eval

@@ -34,10 +34,12 @@ from .clean import display
 from .config import DEFAULT_SUBJECT
 from .errors import DigestError
 from .models import Paper, Section, Subscriber, arxiv_id, one_line
+from .tldr import TLDR_CHARS
+from .tldr import opening as summary_opening
+from .tldr import pick as pick_sentence
 
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
-TLDR_CHARS = 300
 MAX_AUTHORS = 3
 PREHEADER_CHARS = 140
 # Paths that are moving pictures, not thumbnails: an <img> cannot show them.
@@ -144,21 +146,15 @@ def safe_url(url: str | None) -> str | None:
     return url
 
 
-# A sentence ends at . ! or ? before a capital or digit, but not after e.g., i.e., et al., vs.
-_SENTENCE_END = re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bal\.)(?<!\bvs\.)(?<=[.!?])\s+(?=[A-Z0-9])")
-
-
-def tldr(paper: Paper, limit: int = TLDR_CHARS) -> str:
-    """One or two sentences: the source's summary (HF `ai_summary`), else the abstract's
-    opening, cleaned of markup and LaTeX and cut at `limit` characters."""
-    # Only the opening is shown, so only the opening is cleaned: abstracts run to 2,000
-    # characters and cleaning is the costliest step of a card.
-    text = display((paper.summary or paper.abstract)[: limit * 4])
-    sentences = _SENTENCE_END.split(text)
-    out = sentences[0]
-    if len(sentences) > 1 and len(out) < limit // 2 and len(out) + 1 + len(sentences[1]) <= limit:
-        out = f"{out} {sentences[1]}"
-    return _cut(out, limit)
+def tldr(paper: Paper, limit: int = TLDR_CHARS, written: str | None = None) -> str:
+    """The source's summary (HF `ai_summary`), else `written` (a sentence from the summaries
+    endpoint, digest/summaries.py), else the abstract's sentence that says what the paper does
+    (digest/tldr.py); cleaned of markup and LaTeX and cut at `limit` characters."""
+    if paper.summary:
+        return summary_opening(paper.summary, limit)
+    if written:
+        return _cut(display(written), limit)
+    return pick_sentence(paper.title, paper.abstract, limit)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -203,7 +199,7 @@ def thumbnail_url(paper: Paper) -> str | None:
     return url
 
 
-def card(paper: Paper, *, thumbnails: bool = False) -> Card:
+def card(paper: Paper, *, thumbnails: bool = False, written_tldr: str | None = None) -> Card:
     aid = arxiv_id(paper.id)
     links = [
         ("Abstract", f"https://arxiv.org/abs/{aid}" if aid else None),
@@ -217,7 +213,7 @@ def card(paper: Paper, *, thumbnails: bool = False) -> Card:
         url=paper_url(paper),
         authors=authors_line([display(a) for a in paper.authors]),
         organization=display(paper.organization) if paper.organization else None,
-        tldr=tldr(paper),
+        tldr=tldr(paper, written=written_tldr),
         links=[(label, url) for label, url in links if url],
         badges=badges(paper),
         thumbnail=thumbnail_url(paper) if thumbnails else None,
@@ -406,8 +402,8 @@ class Renderer:
         except jinja2.TemplateError as exc:
             raise DigestError(f"template error: {exc}") from None
 
-    def card(self, paper: Paper) -> Card:
-        return card(paper, thumbnails=self.thumbnails)
+    def card(self, paper: Paper, written_tldr: str | None = None) -> Card:
+        return card(paper, thumbnails=self.thumbnails, written_tldr=written_tldr)
 
     def view(
         self,
