@@ -133,7 +133,15 @@ def publish(config: Config, *, now: datetime, papers_file: Path | None = None) -
     written to the archive. Problems with sources are reported with the archive's own."""
     papers, problems = papers_for(config, papers_file, local_date(now, config.newsletter.timezone))
     issue = issue_for(config, papers, now)
-    written = write(config, Builder(config, issue, now, config.secret()))
+    builder = Builder(config, issue, now, config.secret())
+    if config.summaries is not None:
+        from . import summaries
+        from .store import stores
+
+        with stores(config) as opened:
+            warning = summaries.for_builder(config, builder, opened.tldrs)
+        problems += [warning] if warning else []
+    written = write(config, builder)
     written.problems[:0] = problems
     return written
 

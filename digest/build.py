@@ -143,6 +143,19 @@ class Builder:
         other.issue = issue
         return other
 
+    def wanting_tldrs(self) -> list[Paper]:
+        """The papers whose source gives no summary, most trending first: those a summaries
+        endpoint is asked about (digest/summaries.py)."""
+        order = sorted(range(len(self.prepared.papers)), key=lambda i: -self.prepared.trending_list[i])
+        return [self.prepared.papers[i] for i in order if not self.prepared.papers[i].summary]
+
+    def use_tldrs(self, tldrs: dict[str, str]) -> None:
+        """Cards with the TL;DRs written for them (paper id -> sentence), made now so that
+        every reader's email, and every date's builder sharing the cards, shows the same."""
+        for paper in self.issue.papers:
+            if paper.id in tldrs and paper.id not in self.cards:
+                self.cards[paper.id] = self.renderer.card(paper, tldrs[paper.id])
+
     def links(self, email: str) -> Links:
         base = self.config.newsletter.base_url
         return Links(

@@ -103,6 +103,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         status.close()
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if report.stopped:
         print(f"stopped: {report.stopped}", file=sys.stderr)
         print("  nothing is lost: run `digest send` again to resume", file=sys.stderr)

@@ -466,6 +466,57 @@ class Webhooks(_Strict):
         return values
 
 
+class Summaries(_Strict):
+    """An OpenAI-compatible chat completions endpoint writing one-sentence TL;DRs for papers
+    whose source gives no summary (digest/summaries.py). `url` is the API base, e.g.
+    http://localhost:11434/v1 (Ollama) or http://localhost:8080/v1 (llama.cpp); without a
+    trailing /v1 one is added. digest POSTs {url}/chat/completions."""
+
+    url: str
+    model: str = Field(min_length=1)
+    api_key_env: str | None = None  # the environment variable holding a bearer key, never the key
+    timeout: float = Field(20.0, gt=0, le=300)  # seconds one request may take
+    deadline: float = Field(60.0, gt=0, le=600)  # seconds for all of an issue's requests
+    concurrency: int = Field(4, ge=1, le=16)  # requests at once
+    max_papers: int = Field(30, ge=1, le=500)  # papers per issue sent to it, most trending first
+
+    @field_validator("url")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} must be an http(s) API base, e.g. http://localhost:11434/v1")
+        if parts.username or parts.password:
+            raise ValueError("no credentials in the URL: name an environment variable in api_key_env")
+        if parts.query or parts.fragment:
+            raise ValueError(f"{value!r}: give the API base without a query, e.g. http://localhost:11434/v1")
+        return value.rstrip("/")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(
+                f"{value!r} is not an environment variable name such as SUMMARIES_API_KEY "
+                "(the key itself never goes in digest.yaml)"
+            )
+        return value
+
+    @property
+    def endpoint(self) -> str:
+        """Where the requests go: {url}/chat/completions, with /v1 added when missing."""
+        base = self.url.removesuffix("/chat/completions")
+        if not urlsplit(base).path.rstrip("/").endswith("/v1"):
+            base += "/v1"
+        return f"{base}/chat/completions"
+
+    def api_key(self) -> str | None:
+        if self.api_key_env is None:
+            return None
+        key = os.environ.get(self.api_key_env, "").strip()
+        return key or None
+
+
 class Web(_Strict):
     """`digest serve`: how long a confirmation link lives and how often one may be asked for.
 
@@ -496,6 +547,7 @@ class Config(_Strict):
     themes: Themes = Field(default_factory=Themes)
     libraries: Libraries = Field(default_factory=Libraries)
     inbox: Inbox | None = None
+    summaries: Summaries | None = None  # TL;DRs from an OpenAI-compatible endpoint
     webhooks: Webhooks = Field(default_factory=Webhooks)
 
     # Set by load(), not by the file.

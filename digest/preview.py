@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 from pydantic import ValidationError
 
-from . import rank, sources
+from . import rank, sources, summaries
 from .build import Builder, Message, issue_for
 from .config import Config, FileSource
 from .due import local_date
@@ -105,13 +105,14 @@ def build_from(
         reader = choose_reader(listed, to)
         issue = issue_for(config, papers, now)
         builder = Builder(config, issue, now, config.secret())
+        warning = summaries.for_builder(config, builder, opened.tldrs, readonly=True)
         history = builder.history(opened.ledger, reader.email)
         profiles, close_lookup = for_run(config, opened.own_papers, readonly=True)
         try:
             profile = profiles.of(reader)
         finally:
             close_lookup()
-        problems = [*problems, *dict.fromkeys(profiles.problems)]
+        problems = [*problems, *dict.fromkeys(profiles.problems), *([warning] if warning else [])]
     message = builder.message(reader, builder.picks(reader, history, profile))
     return Preview(message, problems=list(problems), builder=builder, history=history, profile=profile)
 

@@ -136,6 +136,8 @@ class Daemon:
         else:
             for problem in report.problems:
                 log.error("%s", problem)
+            for warning in report.warnings:
+                log.warning("%s", warning)
             log.info(
                 "send at %s: issues %s: %s",
                 moment.isoformat(), report.issue or "(none due)", report.summary(due=True),

@@ -23,7 +23,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from . import archive, sources
+from . import archive, sources, summaries
 from .build import Builder, Message, issue_for
 from .config import Config
 from .delivery import BounceError, FatalError, UncertainError, open_backend
@@ -35,7 +35,7 @@ from .mail import message_id
 from .models import Pick, Subscriber
 from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
-from .store import Claim, HttpCache, Ledger, Run, SubscriberStore, stores
+from .store import Claim, HttpCache, Ledger, Run, SubscriberStore, Tldrs, stores
 from .subscribers import Bounce, address_key
 
 
@@ -60,6 +60,8 @@ class SendReport:
     interrupted: bool = False
     bounced_addresses: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Reported, but the run is not worse for them (a summaries endpoint that did not answer).
+    warnings: list[str] = field(default_factory=list)
     delivered_to: list[str] = field(default_factory=list)
     archived: str = ""  # the issues' web pages, when the archive is on
 
@@ -142,6 +144,7 @@ def run(
                     listed,
                     profiles,
                     opened.http_cache(readonly=dry_run),
+                    opened.tldrs,
                     open_one,
                     me,
                     now=now,
@@ -164,6 +167,7 @@ def _run(
     listed: SubscriberStore,
     profiles: Profiles,
     cache: HttpCache,
+    tldrs: Tldrs,
     open_one: Callable,
     me: Run | None,
     *,
@@ -242,7 +246,12 @@ def _run(
         if issue_id not in builders:
             dated = replace(base, id=issue_id, date=date.fromisoformat(issue_id))
             first = next(iter(builders.values()), None)
-            builders[issue_id] = first.for_issue(dated) if first else Builder(config, dated, now, secret)
+            if first is not None:  # shares the cards, TL;DRs included
+                builders[issue_id] = first.for_issue(dated)
+            else:
+                builders[issue_id] = Builder(config, dated, now, secret)
+                warning = summaries.for_builder(config, builders[issue_id], tldrs, readonly=dry_run)
+                report.warnings += [warning] if warning else []
             if config.archive is not None and not dry_run:  # the page each reader's link opens
                 page, problems = write_archive(config, builders[issue_id])
                 report.archived = ", ".join(filter(None, (report.archived, page)))

@@ -304,3 +304,14 @@ def test_a_stored_profile_goes_out_of_date_when_the_library_or_a_vote_changes(db
     db.store_profile("ada@example.org", "stored", '{"p": {}}')
     db.set_library("ada@example.org", [])
     assert db.profile("ada@example.org") == (None, None)
+
+
+def test_a_written_tldr_is_found_by_its_paper_model_and_text_and_by_nothing_else(db):
+    assert db.tldrs("llama3", [("2608.00001", "h1")]) == {}
+    db.store_tldr("2608.00001", "llama3", "h1", "It does a thing.")
+    db.store_tldr("2608.00001", "llama3", "h1", "It does the thing.")  # written again: the latest
+    assert db.tldrs("llama3", [("2608.00001", "h1"), ("2608.00002", "h1")]) == {
+        "2608.00001": "It does the thing."
+    }
+    assert db.tldrs("llama3", [("2608.00001", "h2")]) == {}  # the text changed
+    assert db.tldrs("qwen", [("2608.00001", "h1")]) == {}  # another model

@@ -25,6 +25,7 @@ from .base import (
     RateLimits,
     Run,
     SubscriberStore,
+    Tldrs,
 )
 from .location import Location
 from .sql import SqlDatabase
@@ -44,6 +45,7 @@ __all__ = [
     "Run",
     "Stores",
     "SubscriberStore",
+    "Tldrs",
     "open_database",
     "open_stores",
     "stores",
@@ -81,6 +83,10 @@ class Stores:
 
     @property
     def own_papers(self) -> OwnPapers:
+        return self.database
+
+    @property
+    def tldrs(self) -> Tldrs:
         return self.database
 
     def http_cache(self, *, readonly: bool = False) -> HttpCache:

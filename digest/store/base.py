@@ -85,6 +85,14 @@ class OwnPapers(Protocol):
     def store_profile(self, email: str, source: str, data: str) -> None: ...
 
 
+class Tldrs(Protocol):
+    """TL;DRs a summaries endpoint wrote (digest/summaries.py), by paper, model and a hash of
+    the text it was sent."""
+
+    def tldrs(self, model: str, keys: Iterable[tuple[str, str]]) -> dict[str, str]: ...
+    def store_tldr(self, paper_id: str, model: str, text_hash: str, tldr: str) -> None: ...
+
+
 class RateLimits(Protocol):
     def allow(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> bool: ...
 

@@ -139,6 +139,22 @@ CREATE TABLE profiles (
 );
 """,
     ),
+    Migration(
+        4,
+        "TL;DRs written by a summaries endpoint, kept so each is asked for once",
+        """
+-- One sentence per paper, model and text sent (digest/summaries.py): the same paper with the
+-- same title and abstract is never asked for again, in this issue or a later one.
+CREATE TABLE summaries (
+    paper_id   TEXT NOT NULL,
+    model      TEXT NOT NULL,
+    text_hash  TEXT NOT NULL,  -- SHA-256 of the prompt's text
+    tldr       TEXT NOT NULL,
+    written    TEXT NOT NULL,
+    PRIMARY KEY (paper_id, model, text_hash)
+);
+""",
+    ),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -351,6 +351,28 @@ class SqlDatabase:
             (key, now_text()),
         )
 
+    # --- TL;DRs from a summaries endpoint ---------------------------------------------------
+
+    def tldrs(self, model: str, keys: Iterable[tuple[str, str]]) -> dict[str, str]:
+        """paper id -> the TL;DR `model` wrote for it, of each (paper id, text hash) it has one for."""
+        found = {}
+        for pid, text_hash in keys:
+            row = self.one(
+                "SELECT tldr FROM summaries WHERE paper_id = ? AND model = ? AND text_hash = ?",
+                (pid, model, text_hash),
+            )
+            if row:
+                found[pid] = row[0]
+        return found
+
+    def store_tldr(self, paper_id: str, model: str, text_hash: str, tldr: str) -> None:
+        self.write(
+            """INSERT INTO summaries (paper_id, model, text_hash, tldr, written) VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (paper_id, model, text_hash) DO UPDATE SET tldr = excluded.tldr,
+               written = excluded.written""",
+            (paper_id, model, text_hash, tldr, now_text()),
+        )
+
     # --- web: rate limits --------------------------------------------------------------------
 
     def allow(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> bool:
