@@ -1,8 +1,8 @@
 """A real HTTP server on loopback that replays recorded responses and misbehaves on demand.
 
-Routes are paths; each answers with a `Reply` (status, body, headers, and optional faults:
-a delay, a hang, a truncated body, gzip, an ETag honoured with 304s) or a function of the
-request. Every request is recorded with its headers and query, so tests can check what
+Routes are paths, for GET or POST (its body recorded); each answers with a `Reply` (status,
+body, headers, and optional faults: a delay, a hang, a truncated body, gzip, an ETag honoured
+with 304s) or a function of the request. Every request is recorded with its headers and query, so tests can check what
 the client sent. `bench/fetch.py` uses it too.
 """
 
@@ -42,6 +42,11 @@ class Seen:
     query: dict[str, str]
     headers: dict[str, str]
     at: float
+    method: str = "GET"
+    body: bytes = b""  # what a POST sent
+
+    def json(self):
+        return json.loads(self.body)
 
 
 Handler = Callable[[Seen], Reply]
@@ -70,6 +75,25 @@ class ReplayServer:
                     {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
                     {k.lower(): v for k, v in self.headers.items()},
                     time.monotonic(),
+                )
+                server.requests.append(seen)
+                route = server.routes.get(parts.path)
+                if route is None:
+                    reply = Reply(b"not found", 404, "text/plain")
+                else:
+                    reply = route(seen) if callable(route) else route
+                server._answer(self, seen, reply)
+
+            def do_POST(self) -> None:
+                parts = urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                seen = Seen(
+                    parts.path,
+                    {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
+                    {k.lower(): v for k, v in self.headers.items()},
+                    time.monotonic(),
+                    "POST",
+                    body,
                 )
                 server.requests.append(seen)
                 route = server.routes.get(parts.path)
