@@ -2,8 +2,8 @@
 
 Routes are paths, for GET or POST (its body recorded); each answers with a `Reply` (status,
 body, headers, and optional faults: a delay, a hang, a truncated body, gzip, an ETag honoured
-with 304s) or a function of the request. Every request is recorded with its headers and query, so tests can check what
-the client sent. `bench/fetch.py` uses it too.
+with 304s) or a function of the request. Every request is recorded with its headers and query,
+so tests can check what the client sent. `bench/fetch.py` uses it too.
 """
 
 from __future__ import annotations
