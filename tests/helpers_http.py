@@ -69,30 +69,19 @@ class ReplayServer:
                 pass
 
             def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                seen = Seen(
-                    parts.path,
-                    {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
-                    {k.lower(): v for k, v in self.headers.items()},
-                    time.monotonic(),
-                )
-                server.requests.append(seen)
-                route = server.routes.get(parts.path)
-                if route is None:
-                    reply = Reply(b"not found", 404, "text/plain")
-                else:
-                    reply = route(seen) if callable(route) else route
-                server._answer(self, seen, reply)
+                self._handle("GET", b"")
 
             def do_POST(self) -> None:
+                self._handle("POST", self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+            def _handle(self, method: str, body: bytes) -> None:
                 parts = urlsplit(self.path)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 seen = Seen(
                     parts.path,
                     {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
                     {k.lower(): v for k, v in self.headers.items()},
                     time.monotonic(),
-                    "POST",
+                    method,
                     body,
                 )
                 server.requests.append(seen)
