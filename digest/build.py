@@ -143,11 +143,11 @@ class Builder:
         other.issue = issue
         return other
 
-    def wanting_tldrs(self) -> list[Paper]:
-        """The papers whose source gives no summary, most trending first: those a summaries
-        endpoint is asked about (digest/summaries.py)."""
+    def by_trending(self) -> list[Paper]:
+        """The issue's papers, most trending first: the order a summaries endpoint is asked
+        about them (digest/summaries.py picks those with no source summary)."""
         order = sorted(range(len(self.prepared.papers)), key=lambda i: -self.prepared.trending_list[i])
-        return [self.prepared.papers[i] for i in order if not self.prepared.papers[i].summary]
+        return [self.prepared.papers[i] for i in order]
 
     def use_tldrs(self, tldrs: dict[str, str]) -> None:
         """Cards with the TL;DRs written for them (paper id -> sentence), made now so that

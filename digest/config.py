@@ -90,6 +90,14 @@ def check_subject(template: str) -> str:
     return template
 
 
+def http_base(value: str, example: str) -> str:
+    """An absolute http(s) URL that paths are appended to, without its trailing slash."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} must be an absolute http(s) URL, e.g. {example}")
+    return value.rstrip("/")
+
+
 class Newsletter(_Strict):
     name: str = "Trending Papers"
     subject: str = DEFAULT_SUBJECT
@@ -125,10 +133,7 @@ class Newsletter(_Strict):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"{value!r} must be an absolute http(s) URL, e.g. https://papers.example.org")
-        return value.rstrip("/")
+        return http_base(value, "https://papers.example.org")
 
     @field_validator("timezone")
     @classmethod
@@ -484,13 +489,11 @@ class Summaries(_Strict):
     @classmethod
     def _api_base(cls, value: str) -> str:
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} must be an http(s) API base, e.g. http://localhost:11434/v1")
         if parts.username or parts.password:
             raise ValueError("no credentials in the URL: name an environment variable in api_key_env")
         if parts.query or parts.fragment:
             raise ValueError(f"{value!r}: give the API base without a query, e.g. http://localhost:11434/v1")
-        return value.rstrip("/")
+        return http_base(value, "http://localhost:11434/v1")
 
     @field_validator("api_key_env")
     @classmethod

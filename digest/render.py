@@ -34,7 +34,7 @@ from .clean import display
 from .config import DEFAULT_SUBJECT
 from .errors import DigestError
 from .models import Paper, Section, Subscriber, arxiv_id, one_line
-from .tldr import TLDR_CHARS
+from .tldr import TLDR_CHARS, cut
 from .tldr import opening as summary_opening
 from .tldr import pick as pick_sentence
 
@@ -153,14 +153,8 @@ def tldr(paper: Paper, limit: int = TLDR_CHARS, written: str | None = None) -> s
     if paper.summary:
         return summary_opening(paper.summary, limit)
     if written:
-        return _cut(display(written), limit)
+        return cut(display(written), limit)
     return pick_sentence(paper.title, paper.abstract, limit)
-
-
-def _cut(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def authors_line(authors: list[str]) -> str:
@@ -246,11 +240,11 @@ def preheader(sections: list[SectionView]) -> str:
         return "No new trending papers today."
     lead = items[0].card.title
     if len(items) == 1:
-        return _cut(lead, PREHEADER_CHARS)
+        return cut(lead, PREHEADER_CHARS)
     labels = [s.label for s in sections]
     themes = ", ".join(labels[:3]) + (" and more" if len(labels) > 3 else "")
     rest = f" + {len(items) - 1} more on {themes}"
-    return _cut(lead, max(40, PREHEADER_CHARS - len(rest))) + rest
+    return cut(lead, max(40, PREHEADER_CHARS - len(rest))) + rest
 
 
 # --- templates -------------------------------------------------------------------------------

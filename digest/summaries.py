@@ -53,8 +53,6 @@ _QUOTES = "\"'“”‘’«»"
 @dataclass
 class Written:
     tldrs: dict[str, str] = field(default_factory=dict)  # paper id -> TL;DR
-    cached: int = 0
-    asked: int = 0
     fell_back: int = 0
     warning: str | None = None
 
@@ -139,7 +137,6 @@ def write(settings: Summaries, papers: Iterable[Paper], store: Tldrs, *, readonl
     texts = {p.id: text_sent(p) for p in wanted}
     hashes = {pid: text_hash(text) for pid, text in texts.items()}
     out.tldrs = store.tldrs(settings.model, hashes.items())
-    out.cached = len(out.tldrs)
     missing = [p for p in wanted if p.id not in out.tldrs]
     if not missing:
         return out
@@ -152,7 +149,6 @@ def write(settings: Summaries, papers: Iterable[Paper], store: Tldrs, *, readonl
             return out
         headers["Authorization"] = f"Bearer {key}"
     answers, failures = _ask_all(settings, [(p.id, texts[p.id]) for p in missing], headers)
-    out.asked = len(missing)
     for pid, tldr in answers.items():
         out.tldrs[pid] = tldr
         if not readonly:
@@ -234,6 +230,6 @@ def for_builder(config: Config, builder: Builder, store: Tldrs, *, readonly: boo
     to print, if some papers fell back to the picked sentence."""
     if config.summaries is None:
         return None
-    written = write(config.summaries, builder.wanting_tldrs(), store, readonly=readonly)
+    written = write(config.summaries, builder.by_trending(), store, readonly=readonly)
     builder.use_tldrs(written.tldrs)
     return written.warning

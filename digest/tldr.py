@@ -94,11 +94,7 @@ def pick(title: str, abstract: str, limit: int = TLDR_CHARS) -> str:
     candidates = sentences(display(abstract[:SCAN_CHARS]))
     if not candidates:
         return ""
-    i = best(candidates, title)
-    out = candidates[i]
-    if i + 1 < len(candidates) and len(out) < limit // 2 and len(out) + 1 + len(candidates[i + 1]) <= limit:
-        out = f"{out} {candidates[i + 1]}"
-    return cut(out, limit)
+    return _from(candidates, best(candidates, title), limit)
 
 
 def opening(text: str, limit: int = TLDR_CHARS) -> str:
@@ -107,9 +103,14 @@ def opening(text: str, limit: int = TLDR_CHARS) -> str:
     candidates = sentences(display(text[: limit * 4]))
     if not candidates:
         return ""
-    out = candidates[0]
-    if len(candidates) > 1 and len(out) < limit // 2 and len(out) + 1 + len(candidates[1]) <= limit:
-        out = f"{out} {candidates[1]}"
+    return _from(candidates, 0, limit)
+
+
+def _from(candidates: list[str], i: int, limit: int) -> str:
+    """Sentence `i`, with the next one when it is short and both fit, cut at `limit`."""
+    out = candidates[i]
+    if i + 1 < len(candidates) and len(out) < limit // 2 and len(out) + 1 + len(candidates[i + 1]) <= limit:
+        out = f"{out} {candidates[i + 1]}"
     return cut(out, limit)
 
 

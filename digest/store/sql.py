@@ -355,15 +355,15 @@ class SqlDatabase:
 
     def tldrs(self, model: str, keys: Iterable[tuple[str, str]]) -> dict[str, str]:
         """paper id -> the TL;DR `model` wrote for it, of each (paper id, text hash) it has one for."""
-        found = {}
-        for pid, text_hash in keys:
-            row = self.one(
-                "SELECT tldr FROM summaries WHERE paper_id = ? AND model = ? AND text_hash = ?",
-                (pid, model, text_hash),
-            )
-            if row:
-                found[pid] = row[0]
-        return found
+        wanted = dict(keys)
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        rows = self.read(
+            f"SELECT paper_id, text_hash, tldr FROM summaries WHERE model = ? AND paper_id IN ({marks})",
+            (model, *wanted),
+        )
+        return {pid: tldr for pid, text_hash, tldr in rows if wanted[pid] == text_hash}
 
     def store_tldr(self, paper_id: str, model: str, text_hash: str, tldr: str) -> None:
         self.write(
