@@ -31,11 +31,12 @@ from .errors import DigestError
 from .files import write_atomic
 from .models import Subscriber, safe_text
 from .preview import papers_for
-from .render import Links, Rendered, View, template_dirs
+from .render import Item, Links, Rendered, View, template_dirs
 
 INDEX_TEMPLATE = "archive_index.html.j2"
 FEED_ENTRIES = 30
 ATOM = "http://www.w3.org/2005/Atom"
+LEAD_LABEL = "Today's top paper"
 # The reader the archive page is built for: no topics, keywords or history, so the page
 # shows the day's most trending papers, as a new subscriber would get them.
 ANYONE = Subscriber(email="archive@example.org")
@@ -94,12 +95,18 @@ def entry(view: View, issue_id: str, updated: datetime) -> Entry:
         n_papers=view.n_papers,
         themes=[
             {
-                "label": s.label,
-                "papers": [{"title": i.card.title, "url": i.card.url, "tldr": i.card.tldr} for i in s.items],
+                "label": label,
+                "papers": [{"title": i.card.title, "url": i.card.url, "tldr": i.card.tldr} for i in items],
             }
-            for s in view.sections
+            for label, items in _groups(view)
         ],
     )
+
+
+def _groups(view: View) -> list[tuple[str, list[Item]]]:
+    """The page's papers as the email shows them: the lead first, then each theme."""
+    lead = [(LEAD_LABEL, [view.lead])] if view.lead else []
+    return lead + [(s.label, s.items) for s in view.sections]
 
 
 def _s(n: int) -> str:

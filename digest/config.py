@@ -61,7 +61,9 @@ class _Strict(BaseModel):
 
 
 # The subject line's template (`newsletter.subject`) and the fields it may use.
-DEFAULT_SUBJECT = "{name}, {date}: {papers}, led by {lead_theme}"
+# The inbox already shows the sender and the date, so the default names the lead paper; with no
+# other paper in the email " and {more}" is left out.
+DEFAULT_SUBJECT = "{lead} and {more}"
 SUBJECT_FIELDS = {
     "name": "Trending Papers",  # the newsletter's name
     "date": "26 Nov",  # the day
@@ -69,6 +71,9 @@ SUBJECT_FIELDS = {
     "count": 20,  # papers in this reader's digest
     "papers": "20 papers",  # the same, with the noun
     "lead_theme": "Language models",  # the label of the reader's first theme
+    "lead": "Self-Forcing++",  # the lead paper's title, before its colon if it has one
+    "others": 19,  # papers besides the lead
+    "more": "19 more trending papers",  # the same, with the words
 }
 
 
