@@ -173,9 +173,13 @@ class Builder:
         return Links(
             web=issue_url(base, self.issue.id),
             preferences=f"{base}/preferences?token={tokens.sign(self.secret, 'preferences', email)}",
-            unsubscribe=f"{base}/unsubscribe?token={tokens.sign(self.secret, 'unsubscribe', email)}",
+            unsubscribe=self.unsubscribe_url(email),
             subscribe=subscribe_url(base),
         )
+
+    def unsubscribe_url(self, email: str) -> str:
+        token = tokens.sign(self.secret, "unsubscribe", email)
+        return f"{self.config.newsletter.base_url}/unsubscribe?token={token}"
 
     def picks(
         self, reader: Subscriber, already_sent: frozenset[str] = frozenset(), profile: Profile | None = None
@@ -233,7 +237,7 @@ class Builder:
             to_name=reader.name,
             issue_id=self.issue.id,
             list_name=news.name,
-            unsubscribe_url=links.unsubscribe,
+            unsubscribe_url=self.unsubscribe_url(reader.email),
             reply_to=news.reply_to,
             **self.inbox_addresses(reader.email),
         )

@@ -48,6 +48,12 @@ def title_id(title: str) -> str:
     return f"title:{digest}"
 
 
+def json_object(value: Any) -> dict[str, Any]:
+    """`value` if a JSON document gave an object there, else an empty one: a source or a
+    webhook body may put anything anywhere."""
+    return value if isinstance(value, dict) else {}
+
+
 def one_line(text: str) -> str:
     """Collapse all whitespace, newlines included, to single spaces."""
     return " ".join(text.split())

@@ -271,7 +271,7 @@ def preheader(lead: Item | None, sections: list[SectionView]) -> str:
     if not rest:
         return text
     tail = f" + {len(rest)} more"
-    named = []
+    named: list[str] = []
     for title in rest:
         if len(text) + len(tail) + len(": ") + len("; ".join([*named, title])) > PREHEADER_CHARS:
             break

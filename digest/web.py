@@ -176,7 +176,9 @@ class Site:
             return False
         nonce = request.cookies.get(CSRF_COOKIE)
         signed = tokens.verify(self.secret, "csrf", str(form.get("csrf", "")))
-        return bool(nonce) and signed is not None and hmac.compare_digest(signed, nonce)
+        if not nonce or signed is None:
+            return False
+        return hmac.compare_digest(signed, nonce)
 
     def with_form(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         nonce, token = self.csrf_pair(request)
@@ -383,7 +385,7 @@ async def preferences(request: Request) -> Response:
     if reader is None:
         return _bad_link(site, "unknown")
     unsubscribe_url = f"/unsubscribe?token={tokens.sign(site.secret, 'unsubscribe', email)}"
-    context = {
+    context: dict[str, Any] = {
         "email": email,
         "token": token,
         "unsubscribe_url": unsubscribe_url,
@@ -411,6 +413,8 @@ async def preferences(request: Request) -> Response:
         return _bad_link(site, "unknown")
     except Exception as exc:
         return site.unavailable(exc)
+    if change.after is None:  # removed between the page and the save
+        return _bad_link(site, "unknown")
     return site.message("Preferences saved", f"{email} will receive the digest {describe(change.after)}.")
 
 

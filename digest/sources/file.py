@@ -29,7 +29,8 @@ def read_hf_response(path: Path, source: str = "file") -> list[Paper]:
         entries = jsonlines.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise DigestError(f"{path}: not a valid daily_papers JSON response: {exc}") from None
-    papers, problems = [], []
+    papers: list[Paper] = []
+    problems: list[str] = []
     for index, entry in enumerate(entries):
         try:
             papers.append(bounded(paper_from_hf(entry, position=len(papers) + 1, source=source)))
