@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test bench eval lint clean
+.PHONY: demo test bench eval lint check clean
 
 # The demo needs only the project; tests, bench, eval and lint add the dev extra
 # (pytest, aiosmtpd, selenium, scikit-learn for the eval baseline, ruff).
@@ -43,6 +43,14 @@ eval: $(DEV)
 
 lint: $(DEV)
 	$(BIN)/ruff check digest tests bench scripts eval
+
+# What CI enforces beside the tests: lint, formatting, types (mypy with the pydantic plugin)
+# and the import layers (import-linter: the pure stages do no I/O; data flows one way).
+check: $(DEV)
+	$(BIN)/ruff check digest tests bench scripts eval
+	$(BIN)/ruff format --check digest tests bench scripts eval
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf outbox .digest preview archive test-artifacts build *.egg-info

@@ -25,8 +25,9 @@ from digest import rank, sources, themes
 from digest.build import CLIP_GUARD, Builder, make_issue
 from digest.mail import compose, html_wire_size, list_id
 from digest.models import Subscriber, one_line
-from digest.render import HTML_TEMPLATE, PREHEADER_PAD, Rendered, Renderer, template_dirs
+from digest.render import HTML_TEMPLATE, PREHEADER_PAD, Rendered, Renderer
 from digest.sources import file as file_source
+from digest.templating import environment
 
 from .timing import per_call
 
@@ -66,13 +67,7 @@ def naive_compose(rendered, envelope, now) -> bytes:
 
 
 def naive_env(templates: Path | None) -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dirs(templates)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = environment(templates)
     env.filters["once"] = lambda macro, card: macro(card)  # no sharing: every reader pays in full
     env.globals["PREHEADER_PAD"] = PREHEADER_PAD
     return env

@@ -31,7 +31,8 @@ from .errors import DigestError
 from .files import write_atomic
 from .models import Subscriber, safe_text
 from .preview import papers_for
-from .render import Item, Links, Rendered, View, template_dirs
+from .render import Item, Links, Rendered, View
+from .templating import environment
 
 INDEX_TEMPLATE = "archive_index.html.j2"
 FEED_ENTRIES = 30
@@ -177,13 +178,7 @@ def rebuild(config: Config) -> tuple[Path, Path, list[Entry], list[str]]:
     folder = _folder(config)
     entries, problems = load_entries(folder)
     news = config.newsletter
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dirs(config.templates)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = environment(config.templates)
     try:
         index_html = env.get_template(INDEX_TEMPLATE).render(
             newsletter=news.name,
@@ -234,7 +229,7 @@ def atom(entries: list[Entry], name: str, base_url: str) -> bytes:
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-_ENTRY_HTML = jinja2.Environment(autoescape=True).from_string(
+_ENTRY_HTML = environment().from_string(
     "{% for t in e.themes %}<h3>{{ t.label }}</h3><ul>"
     '{% for p in t.papers %}<li><a href="{{ p.url }}">{{ p.title }}</a>: {{ p.tldr }}</li>{% endfor %}'
     "</ul>{% endfor %}"

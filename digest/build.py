@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from . import rank, themes, tokens
 from .config import Config
@@ -25,7 +25,13 @@ from .render import Card, Links, Rendered, Renderer, View
 
 if TYPE_CHECKING:
     from .similar import Profile
-    from .store import Ledger
+
+
+class SentPapers(Protocol):
+    """What the history needs of the ledger (store.Ledger has it): the build stays pure."""
+
+    def papers_sent(self, email: str, *, except_issue: str, since: str | None = None) -> frozenset[str]: ...
+
 
 # Gmail clips an email whose HTML passes about 102 KB and hides the rest, the footer with the
 # unsubscribe link included. The guard keeps the HTML part, as it travels, under 95 KB: a
@@ -186,7 +192,7 @@ class Builder:
     ) -> list[Pick]:
         return rank.select(self.prepared, reader, self.options, already_sent, profile)
 
-    def history(self, ledger: Ledger, email: str) -> frozenset[str]:
+    def history(self, ledger: SentPapers, email: str) -> frozenset[str]:
         """The papers `email` got in other issues within the configured lookback window."""
         since = history_since(self.issue, self.config.ranking.history_days)
         return ledger.papers_sent(email, except_issue=self.issue.id, since=since)

@@ -19,10 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import yamlfile
 from .errors import DigestError
+from .location import Location
+from .location import check as check_location
+from .location import resolve as resolve_location
 from .models import check_timezone
-from .store.location import Location
-from .store.location import check as check_location
-from .store.location import resolve as resolve_location
 from .themes import ThemeSpec
 
 DEFAULT_CONFIG = Path("digest.yaml")
@@ -544,7 +544,7 @@ class Config(_Strict):
     fetch: Fetch = Field(default_factory=Fetch)
     # A YAML file (hand-edited; the default), or `database`: a table in the `state:` database.
     subscribers: str = "subscribers.yaml"
-    # A SQLite file (default) or postgresql://user@host/db (digest/store/location.py).
+    # A SQLite file (default) or postgresql://user@host/db (digest/location.py).
     state: str = ".digest/state.db"
     delivery: Delivery = Field(default_factory=Delivery)
     templates: Path | None = None
@@ -613,7 +613,8 @@ class Config(_Strict):
         )
 
 
-def load(path: Path = DEFAULT_CONFIG) -> Config:
+def load(path: str | Path = DEFAULT_CONFIG) -> Config:
+    path = Path(path)
     if not path.exists():
         raise DigestError(
             f"{path}: file not found; run digest in the folder that holds it, or give --config PATH"

@@ -162,6 +162,15 @@ class Section:
     key: str = ""
 
 
+@dataclass(slots=True)
+class Rendered:
+    """One reader's email body as render.py writes it and mail.compose sends it."""
+
+    subject: str
+    html: str
+    text: str
+
+
 # --- readers -------------------------------------------------------------------------------
 
 Status = Literal["pending", "active", "unsubscribed", "bounced"]

@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import jinja2
 from pydantic import ValidationError
 
 from . import rank, sources, summaries
@@ -21,10 +20,10 @@ from .errors import EXIT_OK, DigestError, cannot_listen
 from .files import write_atomic
 from .models import Paper, Subscriber
 from .profiles import for_run
-from .render import template_dirs
 from .similar import Profile
 from .sources import file as file_source
 from .store import LazyHttpCache, SubscriberStore, stores
+from .templating import environment, template_dirs
 
 # The reader a preview is built for when the list has nobody active yet.
 SAMPLE_READER = "reader@example.org"
@@ -270,9 +269,7 @@ class QuietHTTPServer(ThreadingHTTPServer):
 
 
 def _page(live: Live) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dirs(None)), autoescape=True, undefined=jinja2.StrictUndefined
-    )
+    env = environment()
     message = live.preview.message if live.preview else None
     return env.get_template(PREVIEW_PAGE).render(
         version=live.version,

@@ -22,7 +22,6 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
@@ -34,7 +33,8 @@ from mjml import mjml2html
 from .clean import display
 from .config import DEFAULT_SUBJECT
 from .errors import DigestError
-from .models import Paper, Pick, Section, Subscriber, arxiv_id, one_line
+from .models import Paper, Pick, Rendered, Section, Subscriber, arxiv_id, one_line
+from .templating import environment, template_dirs  # noqa: F401  (template_dirs: re-exported)
 from .themes import MORE_KEY, MORE_LABEL
 from .tldr import TLDR_CHARS, cut
 from .tldr import opening as summary_opening
@@ -124,13 +124,6 @@ class View:
     preheader: str = ""
     subject: str = ""
     date_text: str = ""  # "Friday 14 August 2026"
-
-
-@dataclass
-class Rendered:
-    subject: str
-    html: str
-    text: str
 
 
 # --- what a card shows -----------------------------------------------------------------------
@@ -302,12 +295,6 @@ def fold(sections: list[SectionView]) -> list[SectionView]:
 # --- templates -------------------------------------------------------------------------------
 
 
-def template_dirs(override: Path | None) -> list[str]:
-    """Overrides first, then the templates shipped in the package."""
-    shipped = str(resources.files("digest.templates"))
-    return [str(override), shipped] if override else [shipped]
-
-
 def once(tag: str, keep: Callable[[Any], Any] = lambda fragment: fragment) -> Callable[[Any, Card], Any]:
     """The `once` filter: `{{ card | once(c) }}` calls the template's macro `card` with the
     Card `c` for the first reader who gets that paper, and reuses the result for every other
@@ -438,12 +425,10 @@ class Renderer:
     ):
         self.thumbnails = thumbnails
         self.subject = subject
-        loader = jinja2.FileSystemLoader(template_dirs(templates))
-        common: dict[str, Any] = dict(
-            loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
-        )
-        self.html_env = jinja2.Environment(autoescape=True, finalize=ascii_html, **common)
-        self.text_env = jinja2.Environment(autoescape=False, **common)
+        self.html_env = environment(templates, finalize=ascii_html)
+        self.text_env = environment(templates, autoescape=False)
+        loader = self.html_env.loader
+        assert loader is not None
         self.html_env.filters["once"] = once("html", keep=ascii_html)
         self.text_env.filters["once"] = once("text")
         self.text_env.filters["wrap"] = wrap
@@ -453,8 +438,8 @@ class Renderer:
             source, filename, _ = loader.get_source(self.html_env, HTML_TEMPLATE)
             self.html_env.parse(source, HTML_TEMPLATE, filename)  # Jinja errors with source lines
             self.html_source = source
-            self.html_filename = filename
-            self.html_template = self.html_env.from_string(compile_layout(source, filename))
+            self.html_filename = filename or HTML_TEMPLATE
+            self.html_template = self.html_env.from_string(compile_layout(source, self.html_filename))
             self.text_template = self.text_env.get_template(TEXT_TEMPLATE)
         except jinja2.TemplateSyntaxError as exc:
             raise DigestError(

@@ -12,7 +12,8 @@ from .intake import bounded
 from .result import Fetched
 
 
-def read(path: Path, source: str = "file") -> list[Paper]:
+def read(path: str | Path, source: str = "file") -> list[Paper]:
+    path = Path(path)
     try:
         with path.open("rb") as handle:
             head = handle.read(64).lstrip()

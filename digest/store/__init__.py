@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..location import Location
 from .base import (
     Bounce,
     CachedResponse,
@@ -27,7 +28,6 @@ from .base import (
     SubscriberStore,
     Tldrs,
 )
-from .location import Location
 from .sql import SqlDatabase
 
 if TYPE_CHECKING:
