@@ -26,7 +26,7 @@ from datetime import date, datetime
 from . import archive, sources, summaries
 from .build import Builder, Message, issue_for
 from .config import Config
-from .delivery import BounceError, FatalError, UncertainError, open_backend
+from .delivery import BounceError, FatalError, UncertainError, batch_size, open_backend
 from .due import current as current_slot
 from .due import local_date
 from .due import today as local_issue
@@ -127,7 +127,7 @@ def run(
     progress: Callable[[SendReport], None] | None = None,
 ) -> SendReport:
     started = time.perf_counter()
-    open_one = backend_opener(config)  # a bad URL or DKIM key stops us here, before any claim
+    open_one, batch = backend_opener(config)  # a bad URL, key or DKIM key stops us here, before any claim
     with stores(config, readonly=dry_run) as opened:
         # The list is checked whole first (nothing is sent from a bad list), then read afresh,
         # one reader at a time, at each pass: it is never held, however long it is.
@@ -146,6 +146,7 @@ def run(
                     opened.http_cache(readonly=dry_run),
                     opened.tldrs,
                     open_one,
+                    batch,
                     me,
                     now=now,
                     to=to,
@@ -169,6 +170,7 @@ def _run(
     cache: HttpCache,
     tldrs: Tldrs,
     open_one: Callable,
+    batch: int,
     me: Run | None,
     *,
     now: datetime,
@@ -333,6 +335,7 @@ def _run(
         backoff=delivery.backoff,
         max_wait=delivery.max_wait,
         rate=delivery.rate,
+        batch=batch,
     )
     jobs = (Job(m.raw, m.envelope, key=(issue_id, picks)) for _, issue_id, picks, m in messages())
     sending = time.perf_counter()
@@ -451,15 +454,17 @@ def mark_bounced(listed: SubscriberStore, emails: list[str], now: datetime) -> l
     return []
 
 
-def backend_opener(config: Config) -> Callable:
-    """A function opening one delivery backend (one SMTP connection each), tried once now so
-    that a bad URL or DKIM key is a usage error before anything is claimed."""
+def backend_opener(config: Config) -> tuple[Callable, int]:
+    """A function opening one delivery backend (one SMTP connection or HTTP client each), tried
+    once now so that a bad URL, a missing key or a bad DKIM key is a usage error before anything
+    is claimed; and how many messages a backend takes a call."""
 
     def open_one():
         return open_backend(config.delivery, config.root)
 
-    open_one().close()
-    return open_one
+    probe = open_one()
+    probe.close()
+    return open_one, batch_size(probe)
 
 
 def write_archive(config: Config, builder: Builder) -> tuple[str, list[str]]:
