@@ -116,6 +116,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(f"messages in {', '.join(f + '/' for f in folders)}")
     if report.archived:
         print(f"web archive: {report.archived}")
+    for posted in report.posted:
+        print(f"posted to {posted}")
     return 130 if report.interrupted else report.exit_code
 
 

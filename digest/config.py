@@ -15,7 +15,15 @@ from typing import Annotated, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from . import yamlfile
 from .errors import DigestError
@@ -586,6 +594,56 @@ class Summaries(_Strict):
         return key or None
 
 
+# --- other channels (digest/channels.py) -----------------------------------------------------
+
+
+def _env_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError(f"{value!r} is not an environment variable name (the secret itself never goes here)")
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
+class _Channel(_Strict):
+    papers: int = Field(5, ge=1, le=20)  # the issue's most trending papers in the post
+
+
+class SlackChannel(_Channel):
+    """A Slack incoming webhook; its URL is a credential, read from `url_env`."""
+
+    kind: Literal["slack"]
+    url_env: EnvName = "DIGEST_SLACK_WEBHOOK_URL"
+
+
+class DiscordChannel(_Channel):
+    kind: Literal["discord"]
+    url_env: EnvName = "DIGEST_DISCORD_WEBHOOK_URL"
+
+
+class TelegramChannel(_Channel):
+    """A Telegram bot's sendMessage to `chat_id` (a channel's @name, or a chat's number)."""
+
+    kind: Literal["telegram"]
+    chat_id: str = Field(min_length=1)
+    token_env: EnvName = "DIGEST_TELEGRAM_BOT_TOKEN"
+    api: str = "https://api.telegram.org"  # a base-URL override (a Bot API server of your own, tests)
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _chat(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("api")
+    @classmethod
+    def _api(cls, value: str) -> str:
+        return http_base(value, "https://api.telegram.org")
+
+
+Channel = Annotated[SlackChannel | DiscordChannel | TelegramChannel, Field(discriminator="kind")]
+
+
 class Web(_Strict):
     """`digest serve`: how long a confirmation link lives and how often one may be asked for.
 
@@ -618,6 +676,8 @@ class Config(_Strict):
     inbox: Inbox | None = None
     summaries: Summaries | None = None  # TL;DRs from an OpenAI-compatible endpoint
     webhooks: Webhooks = Field(default_factory=Webhooks)
+    # Slack, Discord, Telegram: a post per issue with its top papers (digest/channels.py).
+    channels: list[Channel] = Field(default_factory=list)
 
     # Set by load(), not by the file.
     path: Path = Field(DEFAULT_CONFIG, exclude=True)

@@ -23,7 +23,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from . import archive, sources, summaries
+from . import archive, channels, sources, summaries
 from .build import Builder, Message, issue_for
 from .config import Config
 from .delivery import BounceError, FatalError, UncertainError, batch_size, open_backend
@@ -64,6 +64,7 @@ class SendReport:
     warnings: list[str] = field(default_factory=list)
     delivered_to: list[str] = field(default_factory=list)
     archived: str = ""  # the issues' web pages, when the archive is on
+    posted: list[str] = field(default_factory=list)  # "slack: 2026-11-26": channel posts of this run
 
     @property
     def issue(self) -> str:
@@ -128,6 +129,8 @@ def run(
 ) -> SendReport:
     started = time.perf_counter()
     open_one, batch = backend_opener(config)  # a bad URL, key or DKIM key stops us here, before any claim
+    if not to:  # a test send to one reader posts nowhere
+        channels.check(config)
     with stores(config, readonly=dry_run) as opened:
         # The list is checked whole first (nothing is sent from a bad list), then read afresh,
         # one reader at a time, at each pass: it is never held, however long it is.
@@ -357,6 +360,9 @@ def _run(
         report.stopped, report.interrupted = "interrupted (Ctrl-C twice)", True
     if report.bounced_addresses:
         report.problems += mark_bounced(listed, report.bounced_addresses, now)
+    if not to and not report.interrupted:  # after the email: the archive page exists by now
+        report.posted, warnings = channels.publish(config, builders, ledger, me)
+        report.warnings += warnings
     if report.stopped:  # count who the run never got to, without building anything
         for reader in pending:
             issue_id, what = standing(reader)
