@@ -40,6 +40,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,17 +99,38 @@ class Fields:
 
 
 def fields_of(raw: bytes) -> Fields:
-    message = BytesParser(policy=policy.default).parsebytes(raw)
-    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    """The message's fields. Parsed with compat32, which leaves headers as text: the default
+    policy's header objects cost 5 ms a digest, the most of an API send; only the headers
+    sent on are decoded (RFC 2047), and each body part from its transfer encoding."""
+    message = BytesParser(policy=policy.compat32).parsebytes(raw)
+    bodies: dict[str, str] = {}
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind in ("text/plain", "text/html") and kind not in bodies and not part.get_filename():
+            payload = part.get_payload(decode=True) or b""
+            bodies[kind] = payload.decode(part.get_content_charset() or "utf-8", "replace")
     return Fields(
-        sender=str(message["From"] or ""),
-        to=str(message["To"] or ""),
-        subject=str(message["Subject"] or ""),
-        reply_to=str(message["Reply-To"]) if message["Reply-To"] else None,
-        text=text.get_content() if text is not None else None,
-        html=html.get_content() if html is not None else None,
-        headers=[(name, str(value)) for name, value in message.items() if name.lower() not in _OWNED],
+        sender=_header(message["From"], "From"),
+        to=_header(message["To"], "To"),
+        subject=_header(message["Subject"]),
+        reply_to=_header(message["Reply-To"], "Reply-To") or None,
+        text=bodies.get("text/plain"),
+        html=bodies.get("text/html"),
+        headers=[
+            (name, _header(value, name)) for name, value in message.items() if name.lower() not in _OWNED
+        ],
     )
+
+
+def _header(value: str | None, name: str = "Subject") -> str:
+    if not value:
+        return ""
+    if "=?" in value:  # encoded words: the default policy's rules for the spaces between them
+        return str(policy.default.header_fetch_parse(name, value)).strip()
+    return _FOLD.sub(" ", value).strip()
+
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
 def _address(mailbox: str) -> dict[str, str]:

@@ -284,3 +284,22 @@ def test_dkim_with_an_api_that_rebuilds_the_message_is_a_usage_error(tmp_path, c
     result = cli("send", "--now", NOW, cwd=tmp_path)
     assert result.returncode == 2 and "postmark:// builds the message from its fields" in result.stderr
     assert "digest.yaml:" in result.stderr
+
+
+def test_a_message_read_back_into_fields_keeps_non_ascii_headers_and_bodies():
+    from email.message import EmailMessage
+
+    from digest.providers import fields_of
+
+    message = EmailMessage()
+    message["From"] = "Zoë’s Papers <papers@example.org>"
+    message["To"] = "reader@example.org"
+    message["Subject"] = "Trending: Ünïcode, “quotes” and a very long subject " + "that folds " * 10
+    message["List-Id"] = "Zoë’s Papers <papers.example.org>"
+    message.set_content("Grüße — text")
+    message.add_alternative("<p>Grüße — html</p>", subtype="html")
+    fields = fields_of(message.as_bytes())
+    assert fields.sender == "Zoë’s Papers <papers@example.org>"
+    assert fields.subject == str(message["Subject"]).strip() and "\n" not in fields.subject
+    assert fields.text.strip() == "Grüße — text" and fields.html.strip() == "<p>Grüße — html</p>"
+    assert fields.headers == [("List-Id", "Zoë’s Papers <papers.example.org>")]
