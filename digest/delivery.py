@@ -9,6 +9,8 @@
   TLS sends in the clear. `smtps://[user@]host:465`: TLS from the first byte.
 - `file://DIR`: `DIR/<issue>/<recipient>.eml`; `maildir://DIR`: a Maildir (new/, cur/, tmp/).
 - `console://`: print each message.
+- `ses://REGION`, `postmark://`, `mailgun://DOMAIN`, `sendgrid://`, `resend://`: a mail
+  provider's HTTP API (digest/providers.py); those with a batch call are BatchBackends.
 
 One backend is one SMTP connection, opened on the first message and kept for the next: the
 send run opens `delivery.concurrency` of them (digest/pool.py). Failures come in three
