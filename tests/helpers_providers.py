@@ -73,6 +73,7 @@ class Api:
     throttles: dict[int, str] = field(default_factory=dict)  # call number -> Retry-After
     drops: set[int] = field(default_factory=set)  # call numbers answered with a dropped connection
     whole: dict[int, Reply] = field(default_factory=dict)  # call number -> a reply for the whole call
+    once: set[str] = field(default_factory=set)
     calls: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -88,9 +89,12 @@ class Api:
         host = {"ses": "eu-west-1", "mailgun": "mg.example.org"}.get(self.provider, "")
         return f"{self.provider}://{host}?endpoint={base}"
 
-    def refuse(self, email: str, kind: str) -> None:
-        """kind: "invalid_to" (the address), "refused" (the message), or for Postmark "inactive"."""
+    def refuse(self, email: str, kind: str, *, once: bool = False) -> None:
+        """kind: "invalid_to" (the address), "refused" (the message), or for Postmark "inactive"
+        and "unknown" (an ErrorCode it does not document). `once`: the next try is taken."""
         self.refusals[email] = kind
+        if once:
+            self.once.add(email)
 
     def throttle_on(self, call: int, retry_after: str = "0") -> None:
         self.throttles[call] = retry_after
@@ -112,6 +116,14 @@ class Api:
         call = self.calls
         emails = recipients(self.provider, seen)
         self.batches.append(len(emails))
+        try:
+            return self._reply(call, emails)
+        finally:
+            for email in self.once.intersection(emails):
+                self.once.discard(email)
+                del self.refusals[email]
+
+    def _reply(self, call: int, emails: list[str]) -> Reply:
         if call in self.throttles:
             return self._throttled(self.throttles[call])
         if call in self.whole:

@@ -110,6 +110,18 @@ def test_a_refusal_in_the_answer_marks_that_reader_alone_bounced_or_failed(tmp_p
     assert api.accepted[emails[3]] == (0 if outcome == "bounced" else 1)
 
 
+def test_one_message_of_a_batch_refused_for_an_unknown_reason_is_retried_alone(tmp_path):
+    with ReplayServer() as server:
+        api = Api.on(server, "postmark")
+        emails = write_project(tmp_path, url=api.url, readers=20, concurrency=1)
+        api.refuse(emails[4], "unknown", once=True)
+        report = _send(tmp_path)
+    assert (report.sent, report.retried, report.failed) == (20, 1, 0)
+    assert api.accepted == {email: 1 for email in emails}
+    # The others were taken the first time: only it went again, alone.
+    assert api.batches[-1] == 1 and sum(api.batches[:-1]) == 20
+
+
 def test_a_batch_whose_answer_never_came_is_uncertain_and_not_sent_again(tmp_path):
     with ReplayServer() as server:
         api = Api.on(server, "postmark")
