@@ -76,7 +76,8 @@ def slack_body(post: Post) -> dict:
     return {"text": "\n".join(lines), "unfurl_links": False, "unfurl_media": False}
 
 
-_DISCORD_SPECIAL = re.compile(r"([\\*_~`|>\[\]()#-])")
+# Within a line (a title follows "1. "), these are all Discord's markdown reads as markup.
+_DISCORD_SPECIAL = re.compile(r"([\\*_~`|<>\[\]()])")
 
 
 def discord_body(post: Post) -> dict:

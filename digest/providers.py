@@ -155,7 +155,14 @@ class ApiBackend:
         self.base = base.rstrip("/")
         self.http = httpx.Client(
             base_url=self.base,
-            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+            # The answer is waited for as long as an SMTP server's reply to the final dot
+            # (delivery.final_reply_timeout): giving up on a call the provider is still
+            # working through makes every message in it uncertain.
+            timeout=httpx.Timeout(
+                settings.timeout,
+                connect=settings.connect_timeout,
+                read=max(settings.timeout, settings.final_reply_timeout),
+            ),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             **client,  # type: ignore[arg-type]
         )
