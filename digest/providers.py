@@ -189,9 +189,11 @@ class ApiBackend:
             raise TransientError(f"{where}: cannot connect ({_describe(exc)})") from None
         except (httpx.WriteError, httpx.WriteTimeout) as exc:  # the request never went out whole
             raise TransientError(f"{where}: the request broke off ({_describe(exc)})") from None
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:  # ReadTimeout, ReadError, RemoteProtocolError, DecodingError
             # Sent whole, and no answer: the provider may well have queued it (as with no
             # reply to an SMTP final dot): recorded sent, with the doubt, never sent again.
+            # A kept-alive connection the provider closed while idle is not this: httpcore
+            # sees it closed before reusing it.
             raise UncertainError(
                 f"{where}: no answer for {what} after sending ({_describe(exc)}); "
                 "they may have gone out, so they are not sent again"
@@ -219,9 +221,12 @@ def _snippet(response: httpx.Response) -> str:
 
 
 def _json(response: httpx.Response, where: str):
+    """The answer's JSON; None for a refusal whose body is not JSON (a proxy's error page)."""
     try:
         return response.json()
     except ValueError:
+        if not response.is_success:
+            return None
         # A 2xx we cannot read: the provider took the request, we cannot say for what.
         raise UncertainError(f"{where}: HTTP {response.status_code} with a body that is not JSON") from None
 
@@ -248,7 +253,8 @@ class _Batched(ApiBackend):
 
     def deliver_batch(self, items: Sequence[tuple[bytes, Envelope]]) -> list[Result]:
         payloads = [json.dumps(self.message(fields_of(raw), envelope)).encode() for raw, envelope in items]
-        results: list[Result] = [DeliveryError("not sent")] * len(items)
+        unsent = DeliveryError("not sent")
+        results: list[Result] = [unsent] * len(items)
         for run in _chunks(payloads, self.batch_size, self.max_bytes):
             body = b"[" + b",".join(payloads[i] for i in run) + b"]"
             emails = [items[i][1].to_email for i in run]
@@ -258,6 +264,9 @@ class _Batched(ApiBackend):
                 answers = [exc] * len(run)
             for i, answer in zip(run, answers, strict=True):
                 results[i] = answer
+            fatal = next((a for a in answers if isinstance(a, FatalError)), None)
+            if fatal is not None:  # the next requests would be refused alike: not sent
+                return [fatal if r is unsent else r for r in results]
         return results
 
     def message(self, fields: Fields, envelope: Envelope) -> dict:
@@ -308,11 +317,12 @@ class Postmark(_Batched):
 
     def send(self, body: bytes, emails: list[str]) -> list[Result]:
         response, answer, where = self.call("/email/batch", body, emails)
-        if response.status_code != 200:  # 422: the whole request refused, one ErrorCode
-            code, text = (
-                (answer.get("ErrorCode"), answer.get("Message")) if isinstance(answer, dict) else (0, "")
-            )
-            error = _postmark_error(where, code, text or _snippet(response), emails[0])
+        if response.status_code != 200:  # 422: the whole request refused, with one ErrorCode
+            if not (isinstance(answer, dict) and "ErrorCode" in answer):  # a proxy's page, a 413
+                return [RefusedError(f"{where}: HTTP {response.status_code} {_snippet(response)}", 0)] * len(
+                    emails
+                )
+            error = _postmark_error(where, answer["ErrorCode"], str(answer.get("Message", "")), _what(emails))
             if isinstance(error, FatalError | TransientError):
                 return [error] * len(emails)
             return [RefusedError(str(error), response.status_code)] * len(emails)

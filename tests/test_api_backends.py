@@ -135,6 +135,23 @@ def test_a_batch_whose_answer_never_came_is_uncertain_and_not_sent_again(tmp_pat
     assert again.sent == 0 and api.accepted == {email: 1 for email in emails}
 
 
+@pytest.mark.parametrize("provider", ["postmark", "resend"])
+def test_a_batch_refused_with_a_body_that_is_not_json_fails_and_is_not_uncertain(tmp_path, provider):
+    with ReplayServer() as server:
+        api = Api.on(server, provider)
+        api.reply_on(1, Reply(b"<html><h1>413 Request Entity Too Large</h1></html>", 413, "text/html"))
+        emails = write_project(tmp_path, url=api.url, readers=5, concurrency=1)
+        report = _send(tmp_path)
+        assert (
+            report.uncertain == 0
+            and report.failed == sum(api.batches[:1])
+            and report.sent == 5 - report.failed
+        )
+        assert "413" in report.problems[0]
+        again = _send(tmp_path)
+    assert again.sent == report.failed and api.accepted == {email: 1 for email in emails}
+
+
 def test_a_retry_after_longer_than_max_wait_leaves_the_batch_for_the_next_run(tmp_path):
     with ReplayServer() as server:
         api = Api.on(server, "resend")
