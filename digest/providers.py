@@ -319,9 +319,8 @@ class Postmark(_Batched):
         response, answer, where = self.call("/email/batch", body, emails)
         if response.status_code != 200:  # 422: the whole request refused, with one ErrorCode
             if not (isinstance(answer, dict) and "ErrorCode" in answer):  # a proxy's page, a 413
-                return [RefusedError(f"{where}: HTTP {response.status_code} {_snippet(response)}", 0)] * len(
-                    emails
-                )
+                said = f"{where}: HTTP {response.status_code} {_snippet(response)}"
+                return [RefusedError(said, response.status_code)] * len(emails)
             error = _postmark_error(where, answer["ErrorCode"], str(answer.get("Message", "")), _what(emails))
             if isinstance(error, FatalError | TransientError):
                 return [error] * len(emails)
