@@ -305,6 +305,13 @@ def test_a_bad_api_url_or_a_missing_key_is_a_usage_error_before_anything_is_clai
     assert not (tmp_path / "state.db").exists() or _ledger(tmp_path) == {}
 
 
+def test_the_scheduler_does_not_start_without_the_key(tmp_path, cli, monkeypatch):
+    monkeypatch.delenv("DIGEST_SENDGRID_API_KEY")
+    write_project(tmp_path, url="sendgrid://", readers=1)
+    result = cli("schedule", cwd=tmp_path)
+    assert result.returncode == 2 and "needs DIGEST_SENDGRID_API_KEY in the environment" in result.stderr
+
+
 def test_dkim_with_an_api_that_rebuilds_the_message_is_a_usage_error(tmp_path, cli):
     (tmp_path / "key.pem").write_text("unused")
     write_project(
