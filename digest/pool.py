@@ -14,8 +14,8 @@ holds more messages than that in memory, and a kill can only catch that many bet
 passed (the worker moves on meanwhile); after `retries` it comes out as failed.
 
 With `batch` > 1 (an HTTP API's batch endpoint, digest/providers.py) a worker hands its
-backend up to `batch` jobs in one call, and `capacity` grows to a batch per worker and one
-more being built. A worker waits for a full batch, but no longer than `linger` seconds after
+backend up to `batch` jobs in one call, and `capacity` is two batches: one in a call, one
+being built. A worker waits for a full batch, but no longer than `linger` seconds after
 its first job came, nor once the caller has nothing more to give. The backend answers for
 each job, and each outcome is recorded alone: a batch's transient failure puts its jobs back
 one by one, with the wait a `Retry-After` asked for when it is longer than the backoff.
@@ -120,8 +120,10 @@ class Pool:
         self.workers = workers
         self.batch = batch
         self.linger = linger
-        # One in each worker's hands, one waiting for each; for batches, a batch each and one filling.
-        self.capacity = 2 * workers if batch == 1 else (workers + 1) * batch
+        # One in each worker's hands, one waiting for each. For batches, one batch in a call
+        # and one filling: a call of hundreds outruns the building of the next hundreds, and
+        # each batch held is megabytes.
+        self.capacity = 2 * workers if batch == 1 else 2 * batch
         self._fed = False  # the caller has handed over every job it will
         self._opened: float | None = None  # when the batch now filling got its first job
         self.retries = retries
