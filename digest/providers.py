@@ -107,8 +107,9 @@ def fields_of(raw: bytes) -> Fields:
     for part in message.walk():
         kind = part.get_content_type()
         if kind in ("text/plain", "text/html") and kind not in bodies and not part.get_filename():
-            payload = part.get_payload(decode=True) or b""
-            bodies[kind] = payload.decode(part.get_content_charset() or "utf-8", "replace")
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                bodies[kind] = payload.decode(part.get_content_charset() or "utf-8", "replace")
     return Fields(
         sender=_header(message["From"], "From"),
         to=_header(message["To"], "To"),
