@@ -116,6 +116,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(f"messages in {', '.join(f + '/' for f in folders)}")
     if report.archived:
         print(f"web archive: {report.archived}")
+    for posted in report.posted:
+        print(f"posted to {posted}")
     return 130 if report.interrupted else report.exit_code
 
 
@@ -578,6 +580,10 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
     config = _config(args)
     config.secret()  # fail now, not at the first send, if links cannot be signed
+    from . import channels, send
+
+    send.backend_opener(config)  # and if a provider's key or a channel's credential is missing
+    channels.check(config)
     if not 0 < args.poll <= 86400:
         raise DigestError(f"--poll {args.poll}: give a number of seconds above 0 and at most 86400, e.g. 10")
     start = _now(args.now) if args.now else None

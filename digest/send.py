@@ -23,10 +23,10 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from . import archive, sources, summaries
+from . import archive, channels, sources, summaries
 from .build import Builder, Message, issue_for
 from .config import Config
-from .delivery import BounceError, FatalError, UncertainError, open_backend
+from .delivery import BounceError, FatalError, UncertainError, batch_size, open_backend
 from .due import current as current_slot
 from .due import local_date
 from .due import today as local_issue
@@ -64,6 +64,7 @@ class SendReport:
     warnings: list[str] = field(default_factory=list)
     delivered_to: list[str] = field(default_factory=list)
     archived: str = ""  # the issues' web pages, when the archive is on
+    posted: list[str] = field(default_factory=list)  # "slack: 2026-11-26": channel posts of this run
 
     @property
     def issue(self) -> str:
@@ -127,7 +128,9 @@ def run(
     progress: Callable[[SendReport], None] | None = None,
 ) -> SendReport:
     started = time.perf_counter()
-    open_one = backend_opener(config)  # a bad URL or DKIM key stops us here, before any claim
+    open_one, batch = backend_opener(config)  # a bad URL, key or DKIM key stops us here, before any claim
+    if not to:  # a test send to one reader posts nowhere
+        channels.check(config)
     with stores(config, readonly=dry_run) as opened:
         # The list is checked whole first (nothing is sent from a bad list), then read afresh,
         # one reader at a time, at each pass: it is never held, however long it is.
@@ -146,6 +149,7 @@ def run(
                     opened.http_cache(readonly=dry_run),
                     opened.tldrs,
                     open_one,
+                    batch,
                     me,
                     now=now,
                     to=to,
@@ -169,6 +173,7 @@ def _run(
     cache: HttpCache,
     tldrs: Tldrs,
     open_one: Callable,
+    batch: int,
     me: Run | None,
     *,
     now: datetime,
@@ -333,6 +338,7 @@ def _run(
         backoff=delivery.backoff,
         max_wait=delivery.max_wait,
         rate=delivery.rate,
+        batch=batch,
     )
     jobs = (Job(m.raw, m.envelope, key=(issue_id, picks)) for _, issue_id, picks, m in messages())
     sending = time.perf_counter()
@@ -354,6 +360,9 @@ def _run(
         report.stopped, report.interrupted = "interrupted (Ctrl-C twice)", True
     if report.bounced_addresses:
         report.problems += mark_bounced(listed, report.bounced_addresses, now)
+    if not to and not report.interrupted:  # after the email: the archive page exists by now
+        report.posted, warnings = channels.publish(config, builders, ledger, me)
+        report.warnings += warnings
     if report.stopped:  # count who the run never got to, without building anything
         for reader in pending:
             issue_id, what = standing(reader)
@@ -451,15 +460,17 @@ def mark_bounced(listed: SubscriberStore, emails: list[str], now: datetime) -> l
     return []
 
 
-def backend_opener(config: Config) -> Callable:
-    """A function opening one delivery backend (one SMTP connection each), tried once now so
-    that a bad URL or DKIM key is a usage error before anything is claimed."""
+def backend_opener(config: Config) -> tuple[Callable, int]:
+    """A function opening one delivery backend (one SMTP connection or HTTP client each), tried
+    once now so that a bad URL, a missing key or a bad DKIM key is a usage error before anything
+    is claimed; and how many messages a backend takes a call."""
 
     def open_one():
         return open_backend(config.delivery, config.root)
 
-    open_one().close()
-    return open_one
+    probe = open_one()
+    probe.close()
+    return open_one, batch_size(probe)
 
 
 def write_archive(config: Config, builder: Builder) -> tuple[str, list[str]]:
