@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test bench eval lint clean
+.PHONY: demo test bench eval lint dist clean
 
 # The demo needs only the project; tests, bench, eval and lint add the dev extra
 # (pytest, aiosmtpd, selenium, scikit-learn for the eval baseline, ruff).
@@ -41,8 +41,14 @@ eval: $(DEV)
 	$(BIN)/python -m eval.relevance
 	$(BIN)/python -m eval.tldr
 
+# The sdist and the wheel in dist/, checked as PyPI would (README, "Install and deploy").
+dist: $(DEV)
+	rm -rf dist
+	$(BIN)/python -m build
+	$(BIN)/twine check --strict dist/*
+
 lint: $(DEV)
 	$(BIN)/ruff check digest tests bench scripts eval
 
 clean:
-	rm -rf outbox .digest preview archive test-artifacts build *.egg-info
+	rm -rf outbox .digest preview archive test-artifacts build dist *.egg-info

@@ -163,3 +163,38 @@ def test_every_service_runs_as_its_own_user_with_a_read_only_system():
             assert setting in lines, f"{unit.name}: no {setting}"
         writable = next(line for line in lines if line.startswith("ReadWritePaths="))
         assert "/srv/digest/.digest" in writable.split("=", 1)[1].split(), unit.name
+
+
+def test_the_compose_config_loads_with_postgres_state_and_the_list_in_the_database():
+    from digest.config import load
+
+    config = load(ROOT / "examples" / "compose" / "digest.yaml")
+    assert config.store is not None and config.store.engine == "postgresql"
+    assert config.list_path is None  # subscribers: database
+    assert config.archive == Path("/srv/digest/data/archive")  # the data volume, not the read-only config
+    assert config.delivery.url == "smtp://mail:1025"
+
+
+def test_compose_yaml_is_valid_and_needs_both_secrets(tmp_path):
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        compose = [docker, "compose"]
+    elif shutil.which("docker-compose"):
+        compose = ["docker-compose"]
+    else:
+        pytest.skip("neither `docker compose` nor docker-compose is installed")
+    env = {k: v for k, v in os.environ.items() if k not in ("DIGEST_SECRET", "POSTGRES_PASSWORD")}
+    args = [*compose, "--project-directory", str(ROOT), "-f", str(ROOT / "compose.yaml"), "config"]
+    for given, missing in (("DIGEST_SECRET", "POSTGRES_PASSWORD"), ("POSTGRES_PASSWORD", "DIGEST_SECRET")):
+        refused = subprocess.run(
+            args, capture_output=True, text=True, env={**env, given: "x" * 43}, timeout=60
+        )
+        assert refused.returncode != 0 and f"set {missing} in .env" in refused.stderr + refused.stdout
+    env.update(DIGEST_SECRET="s" * 43, POSTGRES_PASSWORD="p" * 22)
+    result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert sorted(services) == ["db", "mail", "migrate", "schedule", "serve"]
+    assert services["serve"]["command"][:2] == ["digest", "serve"]
+    assert services["schedule"]["command"] == ["digest", "schedule"]
+    assert any("pgdata" in str(v) for v in services["db"]["volumes"])
