@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -155,6 +156,12 @@ def test_the_image_serves_the_form_as_a_user_who_is_not_root_and_turns_healthy(i
     assert "Traceback" not in logs, logs
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def compose_command() -> list[str]:
     if docker("compose", "version", check=False).returncode == 0:
         return ["docker", "compose"]
@@ -165,16 +172,26 @@ def compose_command() -> list[str]:
 
 def test_compose_serves_the_form_and_sends_to_the_smtp_sink(image, context):
     compose = compose_command()
-    for needed in ("postgres:16", "axllent/mailpit:v1.21"):
+    images = {
+        "POSTGRES_IMAGE": os.environ.get("DIGEST_TEST_POSTGRES_IMAGE", "postgres:16"),
+        "MAILPIT_IMAGE": os.environ.get("DIGEST_TEST_MAILPIT_IMAGE", "axllent/mailpit:v1.21"),
+    }
+    for needed in images.values():
         if not have_image(needed):
-            pytest.skip(f"the image {needed} is not here and cannot be pulled (no registry?)")
-    project = f"digesttest{uuid.uuid4().hex[:8]}"
+            pytest.skip(
+                f"the image {needed} is not here and cannot be pulled (no registry?); "
+                "DIGEST_TEST_POSTGRES_IMAGE and DIGEST_TEST_MAILPIT_IMAGE name others"
+            )
+    web, mail = free_port(), free_port()
     env = {
         **os.environ,
+        **images,
         "DIGEST_IMAGE": image,  # the image built above: compose does not build again
         "DIGEST_SECRET": secrets.token_urlsafe(32),
         "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
-        "COMPOSE_PROJECT_NAME": project,
+        "COMPOSE_PROJECT_NAME": f"digesttest{uuid.uuid4().hex[:8]}",
+        "DIGEST_PORT": str(web),
+        "MAILPIT_PORT": str(mail),
     }
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -187,14 +204,14 @@ def test_compose_serves_the_form_and_sends_to_the_smtp_sink(image, context):
 
     try:
         run("up", "--detach", "--no-build")
-        form = wait_for("GET /subscribe", lambda: http_get("http://127.0.0.1:8000/subscribe"))
+        form = wait_for("GET /subscribe", lambda: http_get(f"http://127.0.0.1:{web}/subscribe"))
         assert form[0] == 200 and "<form" in form[1]
         run("exec", "-T", "serve", "digest", "subscribe", "reader@example.org", "--confirmed")
         sent = run("exec", "-T", "serve", "digest", "send")
         assert "sent 1" in sent.stdout, sent.stdout + sent.stderr
 
         def delivered():
-            listed = http_get("http://127.0.0.1:8025/api/v1/messages")
+            listed = http_get(f"http://127.0.0.1:{mail}/api/v1/messages")
             return listed and json.loads(listed[1])
 
         messages = wait_for("the message in the SMTP sink", delivered)["messages"]
