@@ -12,6 +12,8 @@ DEV    := $(VENV)/.installed-dev
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# Until 0.1.0 the distribution was called digest: a venv made then holds both otherwise.
+	$(BIN)/python -m pip uninstall --quiet --yes digest 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
