@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import tomllib
 import zipfile
 from pathlib import Path
@@ -68,6 +69,10 @@ def test_the_sdist_and_wheel_pass_twine_check_and_carry_the_package_data(dist):
     pytest.importorskip("twine", reason="twine is not installed (the dev extra has it)")
     checked = run(sys.executable, "-m", "twine", "check", "--strict", *wheels, *sdists, cwd=dist)
     assert checked.stdout.count("PASSED") == 2, checked.stdout
+    with tarfile.open(sdists[0]) as sdist:
+        names = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
+    assert {"pyproject.toml", "README.md", "templates/digest.mjml.j2", "samples/papers.jsonl"} <= names
+    assert not [n for n in names if n.startswith("tests/")], "tests without their helpers and fixtures"
     members = set(zipfile.ZipFile(wheels[0]).namelist())
     assert [f for f in SHIPPED if f not in members] == []
     entry_points = zipfile.ZipFile(wheels[0]).read(
