@@ -6,24 +6,21 @@
 #   docker build --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/src/wheelhouse .
 ARG PYTHON_IMAGE=python:3.11-slim
 
-# Stage 1: the wheels of digest and everything it needs. Every dependency has a binary wheel
-# (psycopg's binary extra carries its own libpq), so neither stage needs a compiler.
-FROM ${PYTHON_IMAGE} AS wheels
+# Stage 1: digest and everything it needs, installed into the venv the image will run. Every
+# dependency has a binary wheel (psycopg's binary extra carries its own libpq): no compiler.
+FROM ${PYTHON_IMAGE} AS build
 ARG PIP_NO_INDEX
 ARG PIP_FIND_LINKS
 WORKDIR /src
 COPY . .
-RUN python3 -m venv /tmp/build \
- && /tmp/build/bin/pip wheel --no-cache-dir --disable-pip-version-check --wheel-dir /wheels ".[postgres]"
-
-# Stage 2: only the installed package, in a venv of its own, run by a user who is not root.
-FROM ${PYTHON_IMAGE}
-COPY --from=wheels /wheels /tmp/wheels
 RUN python3 -m venv /opt/digest \
- && /opt/digest/bin/pip install --no-cache-dir --disable-pip-version-check --no-index \
-        --find-links /tmp/wheels "trending-papers-digest[postgres]" \
- && rm -rf /tmp/wheels \
- && useradd --system --user-group --uid 10001 --home-dir /srv/digest --shell /usr/sbin/nologin digest \
+ && /opt/digest/bin/pip install --no-cache-dir --disable-pip-version-check ".[postgres]"
+
+# Stage 2: that venv alone (no sources, no wheels, no build layers), run by a user who is
+# not root. Both stages share the base image, so the venv's python3 link holds.
+FROM ${PYTHON_IMAGE}
+COPY --from=build /opt/digest /opt/digest
+RUN useradd --system --user-group --uid 10001 --home-dir /srv/digest --shell /usr/sbin/nologin digest \
  && mkdir -p /srv/digest/data \
  && chown digest:digest /srv/digest/data
 ENV PATH=/opt/digest/bin:$PATH \
