@@ -68,10 +68,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         args.dir, name=name or scaffold.DEFAULT_NAME, sender=sender or scaffold.DEFAULT_SENDER
     )
     where = done.folder.resolve()
+    templates = sum(p.parts[0] == "templates" for p in done.written + done.kept)
     if done.written:
-        print(f"{where}: wrote {_files(done.written, whole=not done.kept)}")
+        print(f"{where}: wrote {_files(done.written, templates)}")
     if done.kept:
-        print(f"kept (they exist; init never overwrites): {_files(done.kept, whole=not done.written)}")
+        print(f"kept (they exist; init never overwrites): {_files(done.kept, templates)}")
     if not done.written:
         print(f"{where}: nothing to do, every file is there already")
     cd = "" if done.folder.resolve() == Path.cwd().resolve() else f"cd {shlex.quote(str(args.dir))} && "
@@ -79,11 +80,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _files(paths: list[Path], *, whole: bool) -> str:
-    """Paths for a report line; the templates as one item when all of them are in it."""
+def _files(paths: list[Path], templates: int) -> str:
+    """Paths for a report line; the templates as one item when all `templates` are in it."""
+    whole = sum(p.parts[0] == "templates" for p in paths) == templates
     shown = [str(p) for p in paths if not (whole and p.parts[0] == "templates")]
-    if whole and len(shown) < len(paths):
-        shown.append(f"templates/ ({_count(len(paths) - len(shown), 'file')})")
+    if whole and templates:
+        shown.append(f"templates/ ({_count(templates, 'file')})")
     return ", ".join(shown)
 
 

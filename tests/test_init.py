@@ -35,9 +35,10 @@ def test_init_in_an_empty_folder_writes_a_config_that_previews_and_sends_offline
     folder = tmp_path / "news"
     for name in ("digest.yaml", "subscribers.yaml", "samples/papers.jsonl"):
         assert (folder / name).is_file(), name
-    assert sorted(
-        p.relative_to(folder / "templates") for p in (folder / "templates").rglob("*") if p.is_file()
-    ) == (TEMPLATES)
+    assert (
+        sorted(p.relative_to(folder / "templates") for p in (folder / "templates").rglob("*") if p.is_file())
+        == TEMPLATES
+    )
     assert "wrote digest.yaml, subscribers.yaml, samples/papers.jsonl, templates/" in result.stdout
     assert "cd news && digest preview" in result.stdout
 
@@ -95,6 +96,12 @@ def test_init_never_overwrites_and_says_which_files_it_kept(tmp_path, cli):
     assert (tmp_path / "templates" / "digest.txt.j2").read_text() == "my text layout\n"
     assert "kept (they exist; init never overwrites): digest.yaml, templates/digest.txt.j2" in result.stdout
     assert (tmp_path / "subscribers.yaml").is_file() and (tmp_path / "templates/digest.mjml.j2").is_file()
+
+    (tmp_path / "subscribers.yaml").unlink()
+    refill = init(cli, cwd=tmp_path)
+    assert "wrote subscribers.yaml\n" in refill.stdout
+    kept = f"digest.yaml, samples/papers.jsonl, templates/ ({len(TEMPLATES)} files)"
+    assert f"kept (they exist; init never overwrites): {kept}\n" in refill.stdout
 
     again = init(cli, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
