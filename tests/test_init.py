@@ -118,7 +118,7 @@ def test_init_with_name_and_sender_writes_them_quoted(tmp_path, cli):
     assert newsletter["name"] == name and newsletter["from"] == "Lab Three <lab3@example.org>"
     preview = cli("preview", cwd=tmp_path)
     assert preview.returncode == 0, preview.stderr
-    assert "Lab #3" in preview.stdout
+    assert "Lab #3" in (tmp_path / "preview" / "digest.txt").read_text()
 
 
 def test_a_bad_sender_is_a_usage_error_that_writes_nothing(tmp_path, cli):
