@@ -5,13 +5,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test bench eval lint check clean
+.PHONY: demo test bench eval lint check dist clean
 
 # The demo needs only the project; tests, bench, eval and lint add the dev extra
 # (pytest, aiosmtpd, selenium, scikit-learn for the eval baseline, ruff).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# Until 0.1.0 the distribution was called digest: a venv made then holds both otherwise.
+	$(BIN)/python -m pip uninstall --quiet --yes digest 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
@@ -41,6 +43,12 @@ eval: $(DEV)
 	$(BIN)/python -m eval.relevance
 	$(BIN)/python -m eval.tldr
 
+# The sdist and the wheel in dist/, checked as PyPI would (README, "Install and deploy").
+dist: $(DEV)
+	rm -rf dist
+	$(BIN)/python -m build
+	$(BIN)/twine check --strict dist/*
+
 lint: $(DEV)
 	$(BIN)/ruff check digest tests bench scripts eval
 
@@ -53,4 +61,4 @@ check: $(DEV)
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf outbox .digest preview archive test-artifacts build *.egg-info
+	rm -rf outbox .digest preview archive test-artifacts build dist *.egg-info

@@ -211,7 +211,8 @@ def _verify_rsa(pem: bytes, data: bytes, signature: str, version: str) -> None:
         from cryptography.hazmat.primitives.asymmetric import padding, rsa
     except ImportError:
         raise Refused(
-            "checking SNS signatures needs the cryptography package: pip install 'digest[ses]'"
+            "checking SNS signatures needs the cryptography package: "
+            "pip install 'trending-papers-digest[ses]'"
         ) from None
     try:
         key = x509.load_pem_x509_certificate(pem).public_key()

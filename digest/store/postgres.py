@@ -46,7 +46,7 @@ def _psycopg() -> Any:
         import psycopg
     except ImportError:
         raise DigestError(
-            "state: a postgresql:// database needs psycopg: pip install 'digest[postgres]'"
+            "state: a postgresql:// database needs psycopg: pip install 'trending-papers-digest[postgres]'"
         ) from None
     return psycopg
 
