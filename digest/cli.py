@@ -303,7 +303,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     config = _config(args)
     day = _day(args.date, config.newsletter.timezone)
     progress = _FetchProgress(len(config.sources))
-    cache = LazyHttpCache(config.store)
+    cache = LazyHttpCache(config.state_at)
     try:
         collected = sources.collect(
             config.sources, day=day, options=config.fetch, cache=cache, progress=progress
@@ -479,7 +479,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     from .store.schema import LATEST, MIGRATIONS
 
     config = _config(args)
-    db = open_database(config.store, check=False)
+    db = open_database(config.state_at, check=False)
     try:
         if args.action == "upgrade":
             done = db.upgrade()

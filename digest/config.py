@@ -214,7 +214,7 @@ class ArxivRssSource(_WebSource):
     # new: first announcement; cross: cross-listed from another category; replace: a new
     # version of an older paper, usually not news.
     announce_types: list[Literal["new", "cross", "replace", "replace-cross"]] = Field(
-        default_factory=lambda: ["new", "cross"], min_length=1
+        default=["new", "cross"], min_length=1
     )
 
     @field_validator("categories")
@@ -688,6 +688,13 @@ class Config(_Strict):
     path: Path = Field(DEFAULT_CONFIG, exclude=True)
     store: Location | None = Field(None, exclude=True)  # where `state:` (or DIGEST_STATE_URL) points
     list_path: Path | None = Field(None, exclude=True)  # the YAML list; None: `subscribers: database`
+
+    @property
+    def state_at(self) -> Location:
+        """Where the database is; set by load(), so a Config built by hand has none yet."""
+        if self.store is None:
+            raise DigestError("no state location: load the configuration with digest.load_config(path)")
+        return self.store
 
     @field_validator("state")
     @classmethod

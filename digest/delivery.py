@@ -233,7 +233,7 @@ class SmtpBackend:
             raise TransientError(f"{t}: cannot connect: {_describe(exc)}") from None
         self.smtp = smtp
         try:
-            smtp.sock.settimeout(s.timeout)
+            _timeout(smtp, s.timeout)
             self._hello(smtp)
             if not t.implicit_tls:
                 if smtp.has_extn("starttls"):
@@ -372,7 +372,7 @@ class SmtpBackend:
         """The reply to the final dot. RFC 5321 (4.5.3.2.6) has the client wait 10 minutes
         for it: the server may be scanning the message, and a client that gives up sooner
         and sends again delivers it twice (the duplicate problem of RFC 1047)."""
-        smtp.sock.settimeout(self._final_wait())
+        _timeout(smtp, self._final_wait())
         try:
             return smtp.getreply()
         finally:
@@ -448,13 +448,22 @@ def _refusal(what: str, code: int, reply: bytes | str, *, rcpt: bool) -> Deliver
     return BounceError(text, code) if about_address else RefusedError(text, code)
 
 
+def _timeout(smtp: smtplib.SMTP, seconds: float) -> None:
+    """Set the socket's timeout; a connection the server already closed is a disconnect, as
+    smtplib reports it, not a crash."""
+    if smtp.sock is None:
+        raise smtplib.SMTPServerDisconnected("the server closed the connection")
+    smtp.sock.settimeout(seconds)
+
+
 def _timed_out(exc: BaseException) -> bool:
     """Whether `exc` is, or was raised while handling, a timeout (smtplib turns a read that
     timed out into SMTPServerDisconnected)."""
-    while exc is not None:
-        if isinstance(exc, TimeoutError):
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TimeoutError):
             return True
-        exc = exc.__cause__ or exc.__context__
+        seen = seen.__cause__ or seen.__context__
     return False
 
 

@@ -115,7 +115,7 @@ def subscriber_store(config: Config, database: SqlDatabase) -> SubscriberStore:
 
 
 def open_stores(config: Config, *, readonly: bool = False) -> Stores:
-    database = open_database(config.store, readonly=readonly)
+    database = open_database(config.state_at, readonly=readonly)
     try:
         return Stores(database, subscriber_store(config, database))
     except BaseException:
