@@ -30,7 +30,7 @@ demo: $(STAMP)
 	@echo "the web archive (a page per issue, index.html, feed.xml) is under archive/."
 
 test: $(DEV)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 bench: $(DEV)
 	$(BIN)/python -m bench
