@@ -26,7 +26,7 @@ class InboxReport:
     problems: list[str] = field(default_factory=list)
 
     @property
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[inbox.Kind, int]:
         return inbox.summary(self.found)
 
 

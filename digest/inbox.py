@@ -25,10 +25,28 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
+from enum import StrEnum
 
 from . import tokens
 
-BOUNCE, SOFT, COMPLAINT, UNSUBSCRIBE, OTHER = "bounce", "soft bounce", "complaint", "unsubscribe", "other"
+
+class Kind(StrEnum):
+    """What a message in the inbox is, and so what `digest inbox` does with it."""
+
+    BOUNCE = "bounce"  # a hard bounce: the address is marked bounced
+    SOFT = "soft bounce"  # a temporary failure (4.x.x): counted, the address left as it is
+    COMPLAINT = "complaint"  # the reader reported spam: unsubscribed
+    UNSUBSCRIBE = "unsubscribe"  # mailed to the List-Unsubscribe address
+    OTHER = "other"  # nothing to do
+
+
+BOUNCE, SOFT, COMPLAINT, UNSUBSCRIBE, OTHER = (
+    Kind.BOUNCE,
+    Kind.SOFT,
+    Kind.COMPLAINT,
+    Kind.UNSUBSCRIBE,
+    Kind.OTHER,
+)
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _CODE = re.compile(r"\b([45]\d\d)\b")
 # Where servers say which address a message was delivered to (the envelope, not the headers).
@@ -39,7 +57,7 @@ RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope
 class Read:
     """What one message in the inbox is, and about whom."""
 
-    kind: str  # BOUNCE, SOFT, COMPLAINT, UNSUBSCRIBE or OTHER
+    kind: Kind
     email: str | None = None
     reason: str = ""
     code: int | None = None
@@ -198,7 +216,7 @@ def _unsubscribe(message: Message) -> Read:
     return Read(UNSUBSCRIBE, email, "asked by mail (List-Unsubscribe mailto)")
 
 
-def summary(found: Iterable[Read]) -> dict[str, int]:
+def summary(found: Iterable[Read]) -> dict[Kind, int]:
     counts = {BOUNCE: 0, COMPLAINT: 0, UNSUBSCRIBE: 0, SOFT: 0, OTHER: 0}
     for r in found:
         counts[r.kind] += 1

@@ -21,6 +21,7 @@ from .models import Rendered, Subscriber
 from .store import SubscriberStore
 from .subscribers import Confirm, NotListed, Outcome, OwnerAdd, SignUp, unknown_topics
 from .subscribers import known_topics as listed_topics
+from .tokens import LinkProblem
 
 PURPOSE = "confirm"
 # No folding: every header stays on one line (nothing here comes near 998 characters).
@@ -122,7 +123,7 @@ def compose(config: Config, envelope: Envelope, context: dict[str, Any], now: da
 @dataclass(frozen=True)
 class Confirmed:
     subscriber: Subscriber | None
-    problem: str | None = None  # "invalid", "expired", "unknown", "stale", "refused"
+    problem: LinkProblem | None = None
 
 
 def confirm(config: Config, listed: SubscriberStore, token: str, *, now: datetime, secret: str) -> Confirmed:
@@ -139,7 +140,7 @@ def confirm(config: Config, listed: SubscriberStore, token: str, *, now: datetim
     try:
         change = listed.apply(verified.email, Confirm(requested), now=now)
     except NotListed:
-        return Confirmed(None, "unknown")
+        return Confirmed(None, LinkProblem.UNKNOWN)
     if change.outcome in (Outcome.ACTIVATED, Outcome.ALREADY_ACTIVE):
         return Confirmed(change.after)
-    return Confirmed(None, "stale" if change.outcome is Outcome.STALE else "refused")
+    return Confirmed(None, LinkProblem.STALE if change.outcome is Outcome.STALE else LinkProblem.REFUSED)

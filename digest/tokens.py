@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -98,12 +99,22 @@ def sign_expiring(
     return _serializer(secret, purpose).dumps(payload)
 
 
+class LinkProblem(StrEnum):
+    """Why a link from an email or a page does not work."""
+
+    INVALID = "invalid"  # forged, cut or changed
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"  # the address is no longer on the list
+    STALE = "stale"  # made before the reader unsubscribed
+    REFUSED = "refused"  # the address bounced: the list will not take it
+
+
 @dataclass(frozen=True)
 class Verified:
     """The outcome of checking an expiring token: the address, or why there is none."""
 
     email: str | None
-    problem: str | None = None  # "invalid" or "expired"
+    problem: LinkProblem | None = None  # INVALID or EXPIRED
     expires: datetime | None = None
     issued: datetime | None = None  # None for a token made without it
 
@@ -112,11 +123,11 @@ def verify_expiring(secret: str, purpose: str, token: str, now: datetime) -> Ver
     try:
         value = _serializer(secret, purpose).loads(token)
     except BadSignature:
-        return Verified(None, "invalid")
+        return Verified(None, LinkProblem.INVALID)
     if not (isinstance(value, dict) and isinstance(value.get("e"), str) and isinstance(value.get("x"), int)):
-        return Verified(None, "invalid")
+        return Verified(None, LinkProblem.INVALID)
     if now.timestamp() >= value["x"]:
-        return Verified(None, "expired")
+        return Verified(None, LinkProblem.EXPIRED)
     issued = value.get("i")
     return Verified(
         value["e"],

@@ -65,6 +65,7 @@ from .models import FREQUENCIES
 from .store import open_stores
 from .subscribers import NotListed, Unsubscribe, Update
 from .templating import environment
+from .tokens import LinkProblem
 
 log = logging.getLogger("digest.web")
 
@@ -324,19 +325,19 @@ async def confirm(request: Request) -> Response:
     )
 
 
-def _bad_link(site: Site, problem: str | None) -> HTMLResponse:
-    if problem == "expired":
+def _bad_link(site: Site, problem: LinkProblem | None) -> HTMLResponse:
+    if problem is LinkProblem.EXPIRED:
         return site.message("This link has expired", "Subscribe again to get a fresh link.", 400, retry=True)
-    if problem == "unknown":
+    if problem is LinkProblem.UNKNOWN:
         return site.message("Not on the list", "This address is no longer on the list.", 404, retry=True)
-    if problem == "stale":
+    if problem is LinkProblem.STALE:
         return site.message(
             "This link is from before you unsubscribed",
             "It no longer subscribes you. To receive the digest again, subscribe again for a fresh link.",
             400,
             retry=True,
         )
-    if problem == "refused":
+    if problem is LinkProblem.REFUSED:
         return site.message(
             "This address cannot be subscribed", "Mail to it has bounced. Contact the list's owner.", 400
         )
@@ -356,7 +357,7 @@ async def _signed(request: Request, purpose: str) -> tuple[Site, Any, str, str |
 async def unsubscribe(request: Request) -> Response:
     site, form, token, email = await _signed(request, "unsubscribe")
     if email is None:
-        return _bad_link(site, "invalid")
+        return _bad_link(site, LinkProblem.INVALID)
     if form is None:  # GET or HEAD
         return site.page("unsubscribe.html", email=email, token=token)
     # RFC 8058: the mail provider POSTs `List-Unsubscribe=One-Click` to the URL from the header,
@@ -375,13 +376,13 @@ async def unsubscribe(request: Request) -> Response:
 async def preferences(request: Request) -> Response:
     site, form, token, email = await _signed(request, "preferences")
     if email is None:
-        return _bad_link(site, "invalid")
+        return _bad_link(site, LinkProblem.INVALID)
     try:
         reader = await run_in_threadpool(site.stores.subscribers.find, email)
     except Exception as exc:
         return site.unavailable(exc)
     if reader is None:
-        return _bad_link(site, "unknown")
+        return _bad_link(site, LinkProblem.UNKNOWN)
     unsubscribe_url = f"/unsubscribe?token={tokens.sign(site.secret, 'unsubscribe', email)}"
     context: dict[str, Any] = {
         "email": email,
@@ -408,11 +409,11 @@ async def preferences(request: Request) -> Response:
             lambda: site.stores.subscribers.apply(email, Update(prefs), now=_utcnow())
         )
     except NotListed:
-        return _bad_link(site, "unknown")
+        return _bad_link(site, LinkProblem.UNKNOWN)
     except Exception as exc:
         return site.unavailable(exc)
     if change.after is None:  # removed between the page and the save
-        return _bad_link(site, "unknown")
+        return _bad_link(site, LinkProblem.UNKNOWN)
     return site.message("Preferences saved", f"{email} will receive the digest {describe(change.after)}.")
 
 
@@ -422,7 +423,7 @@ async def library_upload(request: Request) -> Response:
     form = await request.form(max_fields=10, max_files=1)
     email = tokens.verify(site.secret, "preferences", _token(request, form))
     if email is None:
-        return _bad_link(site, "invalid")
+        return _bad_link(site, LinkProblem.INVALID)
     if not site.csrf_ok(request, form):
         return site.message("This form has expired", "Reload the page and try again.", 403)
     upload = form.get("library")
@@ -478,7 +479,7 @@ async def feedback(request: Request) -> Response:
     token = _token(request, form)
     found = tokens.verify_feedback(site.secret, token)
     if found is None:
-        return _bad_link(site, "invalid")
+        return _bad_link(site, LinkProblem.INVALID)
     email, paper_id = found
     vote = str((form.get("vote") if form is not None else request.query_params.get("vote")) or "")
     try:
