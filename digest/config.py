@@ -12,7 +12,7 @@ import string
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -557,6 +557,7 @@ class Config(_Strict):
     path: Path = Field(DEFAULT_CONFIG, exclude=True)
     store: Location | None = Field(None, exclude=True)  # where `state:` (or DIGEST_STATE_URL) points
     list_path: Path | None = Field(None, exclude=True)  # the YAML list; None: `subscribers: database`
+    delivery_where: str = Field("", exclude=True)  # file:line of delivery.url, for its problems
 
     @field_validator("state")
     @classmethod
@@ -607,6 +608,18 @@ class Config(_Strict):
             f"Set it to a long random string, e.g. {MAKE_SECRET}"
         )
 
+    def check_smtp_login(self) -> None:
+        """A delivery URL that names a user needs its password in the environment: said with
+        the rest of the configuration (exit 2, under --dry-run too), not by the first message
+        ("the server refuses us", exit 1, after the fetch and the claims)."""
+        parts = urlsplit(self.delivery.url)
+        if parts.scheme in ("smtp", "smtps") and parts.username and not os.environ.get(SMTP_PASSWORD_ENV):
+            raise DigestError(
+                f"{self.delivery_where or self.path}: delivery.url names user {unquote(parts.username)!r} "
+                f"but {SMTP_PASSWORD_ENV} is not set: set it to that user's password, or take the user "
+                "out of the URL for a relay that needs no login"
+            )
+
 
 def load(path: Path = DEFAULT_CONFIG) -> Config:
     if not path.exists():
@@ -626,6 +639,7 @@ def load(path: Path = DEFAULT_CONFIG) -> Config:
         if isinstance(source, FileSource):
             source.path = config.resolve(source.path)
     config.store = resolve_location(config.state, config.root)
+    config.delivery_where = doc.where(("delivery", "url"))
     if config.subscribers != LIST_IN_DATABASE:
         config.list_path = config.resolve(Path(config.subscribers))
     if config.archive is not None:

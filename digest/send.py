@@ -453,7 +453,8 @@ def mark_bounced(listed: SubscriberStore, emails: list[str], now: datetime) -> l
 
 def backend_opener(config: Config) -> Callable:
     """A function opening one delivery backend (one SMTP connection each), tried once now so
-    that a bad URL or DKIM key is a usage error before anything is claimed."""
+    that a bad URL, DKIM key or missing password is a usage error before anything is claimed."""
+    config.check_smtp_login()
 
     def open_one():
         return open_backend(config.delivery, config.root)
