@@ -10,6 +10,18 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = ROOT.parent / "shared" / "fixtures"
+# The tests' own copy of the shipped example configuration and list: the checkout's
+# digest.yaml and subscribers.yaml are the user's to edit (the README's `digest subscribe`
+# examples change them), so no test reads them.
+EXAMPLE = FIXTURES / "project"
+
+
+def copy_example(folder: Path) -> Path:
+    """The example project (config, readers, the shipped sample papers) in `folder`."""
+    for name in ("digest.yaml", "subscribers.yaml"):
+        shutil.copy(EXAMPLE / name, folder / name)
+    shutil.copytree(ROOT / "samples", folder / "samples")
+    return folder
 
 
 @pytest.fixture
@@ -41,11 +53,8 @@ def postgres_url(postgres_server) -> str:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A copy of the shipped example project (config, subscribers, sample) in a temp folder."""
-    for name in ("digest.yaml", "subscribers.yaml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "samples", tmp_path / "samples")
-    return tmp_path
+    """A copy of the example project (config, subscribers, sample) in a temp folder."""
+    return copy_example(tmp_path)
 
 
 def run_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:

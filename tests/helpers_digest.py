@@ -14,7 +14,7 @@ from digest.build import Builder, Message, make_issue
 from digest.models import Paper, Subscriber
 from digest.sources import file as file_source
 
-from .conftest import ROOT
+from .conftest import EXAMPLE, ROOT
 
 # A recorded day with everything a card can show: summaries, organisations, code, projects.
 HF_DAY = "2026-08-14"
@@ -60,7 +60,7 @@ def hf_papers(shared: Path, day: str = HF_DAY) -> list[Paper]:
 def builder(
     papers: list[Paper],
     *,
-    project: Path = ROOT,
+    project: Path = EXAMPLE,
     thumbnails: bool = False,
     templates: Path | None = None,
     now: datetime = NOW,

@@ -20,7 +20,7 @@ from digest.sources import arxiv_rss
 from digest.sources.httpclient import Client, retry_after_seconds
 from digest.store import LazyHttpCache, Location, open_database
 
-from .conftest import FIXTURES, ROOT
+from .conftest import EXAMPLE, FIXTURES
 from .helpers_http import ReplayServer, Reply, gzip_bomb, hf_daily_papers, recorded_reply
 from .helpers_processes import all_at_once
 
@@ -283,7 +283,7 @@ def _project(tmp_path: Path, source_list: list[dict], **fetch) -> Path:
     config = {
         "newsletter": {"name": "Trending Papers", "timezone": "UTC"},
         "sources": source_list,
-        "subscribers": str(ROOT / "subscribers.yaml"),
+        "subscribers": str(EXAMPLE / "subscribers.yaml"),
         "fetch": {"timeout": 2, "retries": 0, "backoff": 0.01, "max_bytes": 1_000_000, **fetch},
     }
     (tmp_path / "digest.yaml").write_text(json.dumps(config))
