@@ -307,6 +307,9 @@ class Delivery(_Strict):
     # This many messages in a row not delivered (failed or bounced) stops the run: something
     # is wrong with the relay, not with the readers. A rerun resumes.
     error_threshold: int = Field(20, ge=1)
+    # `send --due`: a slot is caught up at most this many hours late (digest/due.py). At most
+    # 12, so that two issues to one daily reader are always at least 12 hours apart.
+    catch_up_hours: float = Field(12.0, ge=0, le=12)
     tls_verify: bool = True  # false only for a local relay with a self-signed certificate
     dkim: Dkim | None = None
 
