@@ -275,15 +275,16 @@ def _run(
             return issue_id, "nothing new"
         return issue_id, "send"
 
-    days: dict[str, list[Paper]] = {}  # issue day -> its papers, fetched once per run
+    days: dict[str, tuple[list[Paper], str]] = {}  # issue day -> its papers and their key, once per run
 
-    def papers_of(issue_id: str) -> list[Paper]:
+    def papers_of(issue_id: str) -> tuple[list[Paper], str]:
         if issue_id not in days:
-            days[issue_id] = fetch(config, date.fromisoformat(issue_id), cache, report, log)
+            papers = fetch(config, date.fromisoformat(issue_id), cache, report, log)
+            days[issue_id] = papers, papers_key(papers)
         return days[issue_id]
 
     def key_for(issue_id: str, reader: Subscriber) -> str:
-        return f"{papers_key(papers_of(issue_id))} {reader_key(reader)}"
+        return f"{papers_of(issue_id)[1]} {reader_key(reader)}"
 
     # Before building anything: is anyone owed anything? Usually the first reader is. A cron
     # run every few minutes that finds everybody served reads the list and the ledger, and
@@ -314,11 +315,10 @@ def _run(
         """The issue's builder, or None when its day has no papers (reported by the fetch)."""
         if issue_id in builders:
             return builders[issue_id]
-        papers = papers_of(issue_id)
+        papers, key = papers_of(issue_id)
         if not papers:
             builders[issue_id] = None
             return None
-        key = papers_key(papers)
         first = shared.get(key)
         if first is not None:  # shares the themes, ranking and cards, TL;DRs included
             dated = replace(first.issue, id=issue_id, date=date.fromisoformat(issue_id))
