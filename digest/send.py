@@ -37,6 +37,7 @@ from . import archive, sources, summaries
 from .build import Builder, Message, issue_for
 from .config import Config
 from .delivery import BounceError, FatalError, UncertainError, open_backend
+from .due import CATCH_UP
 from .due import current as current_slot
 from .due import today as local_issue
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
@@ -122,7 +123,7 @@ def owed_issue(
     *,
     seen: datetime | None = None,
     mailed_before: bool = False,
-    catch_up: timedelta | None = None,
+    catch_up: timedelta = CATCH_UP,
 ) -> str | None:
     """The issue `reader` is owed now: the one of their local today; with `due`, only once
     its send time has come, within the catch-up window, and for a reader never mailed only a
@@ -130,8 +131,7 @@ def owed_issue(
     reader's own time zone (why: digest/due.py)."""
     if not due:
         return local_issue(reader, now)
-    window = {} if catch_up is None else {"catch_up": catch_up}
-    slot = current_slot(reader, now, seen=seen, mailed_before=mailed_before, **window)
+    slot = current_slot(reader, now, seen=seen, mailed_before=mailed_before, catch_up=catch_up)
     return slot.issue if slot is not None else None
 
 
