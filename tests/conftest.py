@@ -16,6 +16,14 @@ SHARED = ROOT.parent / "shared" / "fixtures"
 EXAMPLE = FIXTURES / "project"
 
 
+def copy_checkout(folder: Path) -> Path:
+    """The checkout's tracked kind of files in `folder`: not its venv, git data or whatever a
+    deployment or the demo wrote there (a state database, an outbox, an archive)."""
+    skip = (".venv", ".git", "*.egg-info", "test-artifacts", ".digest", "outbox", "archive", "preview", "out")
+    shutil.copytree(ROOT, folder, ignore=shutil.ignore_patterns(*skip))
+    return folder
+
+
 def copy_example(folder: Path) -> Path:
     """The example project (config, readers, the shipped sample papers) in `folder`."""
     for name in ("digest.yaml", "subscribers.yaml"):

@@ -10,17 +10,14 @@ import sys
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, copy_checkout
 
 # Tests that read the example list: they failed when a README example had changed it.
 READS_THE_LIST = ["tests/test_subscribers_write.py", "tests/test_send_and_preview.py"]
 
 
 def test_tests_pass_after_the_readme_subscribe_examples_change_the_checkouts_list(tmp_path):
-    checkout = tmp_path / "checkout"
-    shutil.copytree(
-        ROOT, checkout, ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "test-artifacts")
-    )
+    checkout = copy_checkout(tmp_path / "checkout")
     for example in (
         ["subscribe", "kenji@example.org", "--confirmed", "--timezone", "Asia/Tokyo", "--send-at", "06:45"],
         ["unsubscribe", "ada@example.org"],

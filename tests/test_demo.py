@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import copy_checkout
 
 BIN = Path(sys.executable).parent
 
@@ -32,11 +32,7 @@ def _make_demo(checkout: Path) -> subprocess.CompletedProcess[str]:
 def checkout(tmp_path: Path) -> Path:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    folder = tmp_path / "checkout"
-    shutil.copytree(
-        ROOT, folder, ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "test-artifacts", "out")
-    )
-    return folder
+    return copy_checkout(tmp_path / "checkout")
 
 
 def _deployment(checkout: Path) -> dict[Path, bytes]:
