@@ -5,13 +5,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test bench eval lint clean
+.PHONY: demo test bench eval lint check dist clean
 
 # The demo needs only the project; tests, bench, eval and lint add the dev extra
 # (pytest, aiosmtpd, selenium, scikit-learn for the eval baseline, ruff).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# Until 0.1.0 the distribution was called digest: a venv made then holds both otherwise.
+	$(BIN)/python -m pip uninstall --quiet --yes digest 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
@@ -48,10 +50,24 @@ eval: $(DEV)
 	$(BIN)/python -m eval.relevance
 	$(BIN)/python -m eval.tldr
 
+# The sdist and the wheel in dist/, checked as PyPI would (README, "Install and deploy").
+dist: $(DEV)
+	rm -rf dist
+	$(BIN)/python -m build
+	$(BIN)/twine check --strict dist/*
+
 lint: $(DEV)
 	$(BIN)/ruff check digest tests bench scripts eval
+
+# What CI enforces beside the tests: lint, formatting, types (mypy with the pydantic plugin)
+# and the import layers (import-linter: the pure stages do no I/O; data flows one way).
+check: $(DEV)
+	$(BIN)/ruff check digest tests bench scripts eval
+	$(BIN)/ruff format --check digest tests bench scripts eval
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Only what the demo, the tests and the build made: never a deployment's state or outbox.
 clean:
 	@if [ -e $(DEMO_STAMP) ]; then rm -rf $(DEMO_OUT); fi
-	rm -rf test-artifacts build *.egg-info
+	rm -rf test-artifacts build dist *.egg-info

@@ -22,11 +22,12 @@ from mjml import mjml2html
 
 from digest import config as config_mod
 from digest import rank, sources, themes
-from digest.build import Builder, make_issue
-from digest.mail import compose, list_id
+from digest.build import CLIP_GUARD, Builder, make_issue
+from digest.mail import compose, html_wire_size, list_id
 from digest.models import Subscriber, one_line
-from digest.render import HTML_TEMPLATE, Rendered, Renderer, template_dirs
+from digest.render import HTML_TEMPLATE, PREHEADER_PAD, Rendered, Renderer
 from digest.sources import file as file_source
+from digest.templating import environment
 
 from .timing import per_call
 
@@ -66,14 +67,9 @@ def naive_compose(rendered, envelope, now) -> bytes:
 
 
 def naive_env(templates: Path | None) -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dirs(templates)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = environment(templates)
     env.filters["once"] = lambda macro, card: macro(card)  # no sharing: every reader pays in full
+    env.globals["PREHEADER_PAD"] = PREHEADER_PAD
     return env
 
 
@@ -165,9 +161,12 @@ def run() -> None:
     if HF_DAY.exists():
         hf_papers = file_source.read(HF_DAY)
         hf_issue = make_issue(hf_papers, NOW, "UTC", themes.load_taxonomy())
+        full = config.model_copy(deep=True)  # no minimum score or theme cap: 20 papers
+        full.ranking.min_score = 0
+        full.ranking.max_per_theme = 0
         for thumbnails in (False, True):
-            config.newsletter.thumbnails = thumbnails
-            hf = Builder(config, hf_issue, NOW, "bench-secret")
+            full.newsletter.thumbnails = thumbnails
+            hf = Builder(full, hf_issue, NOW, "bench-secret")
             reader = Subscriber(email="ada@example.org", keywords=["agent", "video"], max_papers=20)
             message = hf.message(reader, hf.picks(reader))
             size = len(message.rendered.html.encode())
@@ -176,4 +175,26 @@ def run() -> None:
                 f"{', thumbnails' if thumbnails else ''}: HTML {size / 1024:.1f} KB"
                 f" ({size / GMAIL_CLIP:.0%} of Gmail's 102 KB clip), message {len(message.raw) / 1024:.1f} KB"
             )
-        config.newsletter.thumbnails = False
+    clip_guard(config, papers)
+
+
+def clip_guard(config, papers) -> None:
+    """A 100-paper digest (max_papers allows it): as rendered in full, and as the clip guard
+    sends it."""
+    config = config.model_copy(deep=True)
+    config.newsletter.thumbnails = True
+    config.ranking.min_score = 0
+    config.ranking.max_per_theme = 0
+    issue = make_issue(papers[:100], NOW, "UTC", themes.load_taxonomy())
+    b = Builder(config, issue, NOW, "bench-secret")
+    reader = Subscriber(email="ada@example.org", keywords=["agent", "video"], max_papers=100)
+    picks = b.picks(reader)
+    full = b.renderer.render(b.view(reader, rank.sections(b.prepared, picks), b.links(reader.email)))
+    message = b.message(reader, picks)
+    left = len(picks) - len(message.picks)
+    full_kb, sent_kb = html_wire_size(full.html) / 1024, html_wire_size(message.rendered.html) / 1024
+    print(
+        f"  {len(picks)}-paper digest with thumbnails: HTML {full_kb:.1f} KB in full; "
+        f"clip guard ({CLIP_GUARD // 1024} KB) sends {sent_kb:.1f} KB: "
+        f'{len(message.picks)} papers, no thumbnail or link rows, "And {left} more on the web"'
+    )

@@ -31,11 +31,13 @@ from .errors import DigestError
 from .files import write_atomic
 from .models import Subscriber, safe_text
 from .preview import papers_for
-from .render import Links, Rendered, View, template_dirs
+from .render import Item, Links, Rendered, View
+from .templating import environment
 
 INDEX_TEMPLATE = "archive_index.html.j2"
 FEED_ENTRIES = 30
 ATOM = "http://www.w3.org/2005/Atom"
+LEAD_LABEL = "Today's top paper"
 # The reader the archive page is built for: no topics, keywords or history, so the page
 # shows the day's most trending papers, as a new subscriber would get them.
 ANYONE = Subscriber(email="archive@example.org")
@@ -94,12 +96,18 @@ def entry(view: View, issue_id: str, updated: datetime) -> Entry:
         n_papers=view.n_papers,
         themes=[
             {
-                "label": s.label,
-                "papers": [{"title": i.card.title, "url": i.card.url, "tldr": i.card.tldr} for i in s.items],
+                "label": label,
+                "papers": [{"title": i.card.title, "url": i.card.url, "tldr": i.card.tldr} for i in items],
             }
-            for s in view.sections
+            for label, items in _groups(view)
         ],
     )
+
+
+def _groups(view: View) -> list[tuple[str, list[Item]]]:
+    """The page's papers as the email shows them: the lead first, then each theme."""
+    lead = [(LEAD_LABEL, [view.lead])] if view.lead else []
+    return lead + [(s.label, s.items) for s in view.sections]
 
 
 def _s(n: int) -> str:
@@ -170,13 +178,7 @@ def rebuild(config: Config) -> tuple[Path, Path, list[Entry], list[str]]:
     folder = _folder(config)
     entries, problems = load_entries(folder)
     news = config.newsletter
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dirs(config.templates)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = environment(config.templates)
     try:
         index_html = env.get_template(INDEX_TEMPLATE).render(
             newsletter=news.name,
@@ -227,7 +229,7 @@ def atom(entries: list[Entry], name: str, base_url: str) -> bytes:
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-_ENTRY_HTML = jinja2.Environment(autoescape=True).from_string(
+_ENTRY_HTML = environment().from_string(
     "{% for t in e.themes %}<h3>{{ t.label }}</h3><ul>"
     '{% for p in t.papers %}<li><a href="{{ p.url }}">{{ p.title }}</a>: {{ p.tldr }}</li>{% endfor %}'
     "</ul>{% endfor %}"

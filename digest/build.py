@@ -12,24 +12,42 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from enum import IntEnum
+from typing import TYPE_CHECKING, Protocol
 
 from . import rank, themes, tokens
 from .config import Config
 from .due import local_date
-from .mail import Envelope, compose, html_wire_size
+from .mail import Envelope, compose
+from .mail import html_wire_size as clip_size
 from .models import Issue, Paper, Pick, Section, Subscriber
 from .render import Card, Links, Rendered, Renderer, View
 
 if TYPE_CHECKING:
     from .similar import Profile
-    from .store import Ledger
+
+
+class SentPapers(Protocol):
+    """What the history needs of the ledger (store.Ledger has it): the build stays pure."""
+
+    def papers_sent(self, email: str, *, except_issue: str, since: str | None = None) -> frozenset[str]: ...
+
 
 # Gmail clips an email whose HTML passes about 102 KB and hides the rest, the footer with the
-# unsubscribe link included. Read as 102,000 bytes of the HTML part as it travels, less room
-# for what else Gmail may count. A 20-paper digest is about 45 KB; only hostile or broken
-# paper fields (cut at the intake, still up to 1,000 characters of title each) come near.
-HTML_BUDGET = 100_000
+# unsubscribe link included. The guard keeps the HTML part, as it travels, under 95 KB: a
+# 20-paper digest is about 50 KB, but `max_papers` may say 100, and hostile or broken paper
+# fields (cut at the intake, still up to 1,000 characters of title each) take room too.
+CLIP_GUARD = 95 * 1024
+
+
+class Trim(IntEnum):
+    """What the clip guard gives up, in this order, until the HTML fits."""
+
+    NOTHING = 0
+    THUMBNAIL = 1  # the lead's picture
+    LINKS = 2  # Abstract / PDF / Code / Project rows (the title still links)
+    FEEDBACK = 3  # "More / Less like this"
+    PAPERS = 4  # the lowest-ranked papers, said in the email: "And 12 more on the web"
 
 
 def issues_url(base_url: str) -> str:
@@ -161,16 +179,20 @@ class Builder:
         return Links(
             web=issue_url(base, self.issue.id),
             preferences=f"{base}/preferences?token={tokens.sign(self.secret, 'preferences', email)}",
-            unsubscribe=f"{base}/unsubscribe?token={tokens.sign(self.secret, 'unsubscribe', email)}",
+            unsubscribe=self.unsubscribe_url(email),
             subscribe=subscribe_url(base),
         )
+
+    def unsubscribe_url(self, email: str) -> str:
+        token = tokens.sign(self.secret, "unsubscribe", email)
+        return f"{self.config.newsletter.base_url}/unsubscribe?token={token}"
 
     def picks(
         self, reader: Subscriber, already_sent: frozenset[str] = frozenset(), profile: Profile | None = None
     ) -> list[Pick]:
         return rank.select(self.prepared, reader, self.options, already_sent, profile)
 
-    def history(self, ledger: Ledger, email: str) -> frozenset[str]:
+    def history(self, ledger: SentPapers, email: str) -> frozenset[str]:
         """The papers `email` got in other issues within the configured lookback window."""
         since = history_since(self.issue, self.config.ranking.history_days)
         return ledger.papers_sent(email, except_issue=self.issue.id, since=since)
@@ -182,9 +204,17 @@ class Builder:
         base = self.config.newsletter.base_url
         return lambda paper_id: f"{base}/feedback?token={tokens.sign_feedback(self.secret, email, paper_id)}"
 
-    def view(self, reader: Subscriber | None, sections: list[Section], links: Links) -> View:
+    def view(
+        self,
+        reader: Subscriber | None,
+        sections: list[Section],
+        links: Links,
+        trim: Trim = Trim.NOTHING,
+        left_out: int = 0,
+    ) -> View:
         """What the templates get for one reader's email, or with no reader the web page."""
         news = self.config.newsletter
+        feedback = self.feedback_page(reader.email) if reader is not None else None
         return self.renderer.view(
             newsletter=news.name,
             address=news.address,
@@ -193,34 +223,51 @@ class Builder:
             sections=sections,
             links=links,
             cards=self.cards,
-            feedback=self.feedback_page(reader.email) if reader is not None else None,
+            feedback=feedback if trim < Trim.FEEDBACK else None,
+            show_thumbnail=trim < Trim.THUMBNAIL,
+            show_links=trim < Trim.LINKS,
+            left_out=left_out,
         )
 
     def message(self, reader: Subscriber, picks: list[Pick]) -> Message:
-        """The reader's message. Its `picks` may be fewer than asked for: the lowest-ranked
-        papers are left out when the HTML would pass HTML_BUDGET, and what is left out is not
-        recorded as sent, so a later issue may still carry it."""
+        """The reader's message. Its `picks` may be fewer than asked for: when the HTML would
+        pass CLIP_GUARD, the clip guard (Trim) gives up extras and then the lowest-ranked
+        papers, and what is left out is not recorded as sent, so a later issue may still
+        carry it."""
         news = self.config.newsletter
         links = self.links(reader.email)
-        rendered = self.renderer.render(self.view(reader, rank.sections(self.prepared, picks), links))
-        # Only an HTML over half the budget can be over it once encoded (base64 adds a third).
-        while len(picks) > 1 and len(rendered.html) > HTML_BUDGET // 2:
-            size = html_wire_size(rendered.html)
-            if size <= HTML_BUDGET:
-                break
-            picks = picks[: min(len(picks) - 1, max(1, len(picks) * HTML_BUDGET // size))]
-            rendered = self.renderer.render(self.view(reader, rank.sections(self.prepared, picks), links))
+        rendered, picks = self.fitted(reader, picks, links)
         envelope = Envelope(
             sender=news.sender,
             to_email=reader.email,
             to_name=reader.name,
             issue_id=self.issue.id,
             list_name=news.name,
-            unsubscribe_url=links.unsubscribe,
+            unsubscribe_url=self.unsubscribe_url(reader.email),
             reply_to=news.reply_to,
             **self.inbox_addresses(reader.email),
         )
         return Message(reader, picks, rendered, envelope, compose(rendered, envelope, self.now))
+
+    def fitted(self, reader: Subscriber, picks: list[Pick], links: Links) -> tuple[Rendered, list[Pick]]:
+        """The reader's email under CLIP_GUARD, and the picks it holds."""
+        asked, trim = len(picks), Trim.NOTHING
+        while True:
+            view = self.view(reader, rank.sections(self.prepared, picks), links, trim, asked - len(picks))
+            rendered = self.renderer.render(view)
+            # Base64 adds a third, so only an HTML over 3/4 of the guard can pass it.
+            if len(rendered.html) * 4 <= CLIP_GUARD * 3:
+                return rendered, picks
+            size = clip_size(rendered.html)
+            if size <= CLIP_GUARD:
+                return rendered, picks
+            if trim < Trim.PAPERS:
+                trim = Trim(trim + 1)
+                continue
+            if len(picks) == 1:
+                return rendered, picks
+            # Best first: keep the share that fits, less one so the "more" line has room.
+            picks = picks[: max(1, min(len(picks) - 1, len(picks) * CLIP_GUARD // size - 1))]
 
     def inbox_addresses(self, email: str) -> dict[str, str]:
         """With `inbox:` configured, the reader's own return path (VERP) and the unsubscribe

@@ -7,6 +7,7 @@ import argparse
 import io
 import json
 import os
+import shlex
 import sys
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -50,6 +51,56 @@ def _config(args: argparse.Namespace):
     from .config import load
 
     return load(args.config)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from . import scaffold
+
+    # Checked before anything is asked or written, so a bad flag costs no typing.
+    name = scaffold.check_name(args.name) if args.name is not None else None
+    sender = scaffold.check_sender(args.sender) if args.sender is not None else None
+    if sys.stdin.isatty():  # a person at a terminal; from a script or CI, ask nothing
+        if name is None:
+            name = _ask("Newsletter name", scaffold.DEFAULT_NAME, scaffold.check_name)
+        if sender is None:
+            sender = _ask("Sender (Name <address>)", scaffold.DEFAULT_SENDER, scaffold.check_sender)
+    done = scaffold.scaffold(
+        args.dir, name=name or scaffold.DEFAULT_NAME, sender=sender or scaffold.DEFAULT_SENDER
+    )
+    where = done.folder.resolve()
+    templates = sum(p.parts[0] == "templates" for p in done.written + done.kept)
+    if done.written:
+        print(f"{where}: wrote {_files(done.written, templates)}")
+    if done.kept:
+        print(f"kept (they exist; init never overwrites): {_files(done.kept, templates)}")
+    if not done.written:
+        print(f"{where}: nothing to do, every file is there already")
+    cd = "" if done.folder.resolve() == Path.cwd().resolve() else f"cd {shlex.quote(str(args.dir))} && "
+    print(f"next: {cd}digest preview   then open preview/digest.html; `digest send` writes every email")
+    return EXIT_OK
+
+
+def _files(paths: list[Path], templates: int) -> str:
+    """Paths for a report line; the templates as one item when all `templates` are in it."""
+    whole = sum(p.parts[0] == "templates" for p in paths) == templates
+    shown = [str(p) for p in paths if not (whole and p.parts[0] == "templates")]
+    if whole and templates:
+        shown.append(f"templates/ ({_count(templates, 'file')})")
+    return ", ".join(shown)
+
+
+def _ask(question: str, default: str, check) -> str:
+    """One answer, Enter for the default; asked again until it passes `check`."""
+    while True:
+        try:
+            answer = input(f"{question} [{default}]: ").strip()
+        except EOFError:  # Ctrl-D: the default, as for Enter
+            print()
+            return default
+        try:
+            return check(answer or default)
+        except DigestError as exc:
+            print(f"  {exc.problems[0].removeprefix('--name: ').removeprefix('--from: ')}")
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -116,6 +167,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(f"messages in {', '.join(f + '/' for f in folders)}")
     if report.archived:
         print(f"web archive: {report.archived}")
+    for posted in report.posted:
+        print(f"posted to {posted}")
     return 130 if report.interrupted else report.exit_code
 
 
@@ -250,7 +303,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     config = _config(args)
     day = _day(args.date, config.newsletter.timezone)
     progress = _FetchProgress(len(config.sources))
-    cache = LazyHttpCache(config.store)
+    cache = LazyHttpCache(config.state_at)
     try:
         collected = sources.collect(
             config.sources, day=day, options=config.fetch, cache=cache, progress=progress
@@ -426,7 +479,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     from .store.schema import LATEST, MIGRATIONS
 
     config = _config(args)
-    db = open_database(config.store, check=False)
+    db = open_database(config.state_at, check=False)
     try:
         if args.action == "upgrade":
             done = db.upgrade()
@@ -581,7 +634,10 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
     config = _config(args)
     config.secret()  # fail now, not at the first send, if links cannot be signed
-    config.check_smtp_login()
+    from . import channels, send
+
+    send.backend_opener(config)  # and if a provider's key, a channel's credential or a password is missing
+    channels.check(config)
     if not 0 < args.poll <= 86400:
         raise DigestError(f"--poll {args.poll}: give a number of seconds above 0 and at most 86400, e.g. 10")
     start = _now(args.now) if args.now else None
@@ -598,6 +654,23 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="PATH", help=config_help)
     top.add_argument("--version", action="version", version=f"digest {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "init",
+        help="start a newsletter in DIR: a commented digest.yaml, subscribers.yaml, templates/",
+        description="Write digest.yaml, subscribers.yaml, samples/papers.jsonl and copies of the "
+        "templates into DIR (default: here). Existing files are kept, never overwritten. On a "
+        "terminal it asks for the newsletter's name and sender; otherwise it asks nothing.",
+    )
+    p.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR", help="default: .")
+    p.add_argument("--name", help=f"the newsletter's name (default: {'Trending Papers'!r})")
+    p.add_argument(
+        "--from",
+        dest="sender",
+        metavar="MAILBOX",
+        help="the sender, 'Name <address>' (default: 'Trending Papers <papers@example.org>')",
+    )
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("preview", parents=[common], help="build one reader's digest as .html, .txt and .eml")
     p.add_argument("--to", metavar="EMAIL", help="the reader (default: the first active subscriber)")

@@ -12,17 +12,25 @@ import string
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from . import yamlfile
 from .errors import DigestError
+from .location import Location
+from .location import check as check_location
+from .location import resolve as resolve_location
 from .models import check_timezone
-from .store.location import Location
-from .store.location import check as check_location
-from .store.location import resolve as resolve_location
 from .themes import ThemeSpec
 
 DEFAULT_CONFIG = Path("digest.yaml")
@@ -61,7 +69,9 @@ class _Strict(BaseModel):
 
 
 # The subject line's template (`newsletter.subject`) and the fields it may use.
-DEFAULT_SUBJECT = "{name}, {date}: {papers}, led by {lead_theme}"
+# The inbox already shows the sender and the date, so the default names the lead paper; with no
+# other paper in the email " and {more}" is left out.
+DEFAULT_SUBJECT = "{lead} and {more}"
 SUBJECT_FIELDS = {
     "name": "Trending Papers",  # the newsletter's name
     "date": "26 Nov",  # the issue's day
@@ -69,6 +79,9 @@ SUBJECT_FIELDS = {
     "count": 20,  # papers in this reader's digest
     "papers": "20 papers",  # the same, with the noun
     "lead_theme": "Language models",  # the label of the reader's first theme
+    "lead": "Self-Forcing++",  # the lead paper's title, before its colon if it has one
+    "others": 19,  # papers besides the lead
+    "more": "19 more trending papers",  # the same, with the words
 }
 
 
@@ -201,7 +214,7 @@ class ArxivRssSource(_WebSource):
     # new: first announcement; cross: cross-listed from another category; replace: a new
     # version of an older paper, usually not news.
     announce_types: list[Literal["new", "cross", "replace", "replace-cross"]] = Field(
-        default_factory=lambda: ["new", "cross"], min_length=1
+        default=["new", "cross"], min_length=1
     )
 
     @field_validator("categories")
@@ -271,8 +284,29 @@ class Fetch(_Strict):
 # --- delivery (issue 6) ----------------------------------------------------------------------
 
 SMTP_PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
-DELIVERY_SCHEMES = ("smtp", "smtps", "file", "maildir", "console")
+# Mail providers' HTTP APIs (digest/providers.py), and the environment variables each needs:
+# the key never goes in digest.yaml.
+API_KEYS = {
+    "ses": ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+    "postmark": ("DIGEST_POSTMARK_TOKEN",),
+    "mailgun": ("DIGEST_MAILGUN_API_KEY",),
+    "sendgrid": ("DIGEST_SENDGRID_API_KEY",),
+    "resend": ("DIGEST_RESEND_API_KEY",),
+}
+API_SCHEMES = tuple(API_KEYS)
+# What each takes after "?", beside endpoint=URL (another host: a proxy, a test server).
+API_OPTIONS = {
+    "ses": ("configuration_set",),
+    "postmark": ("stream",),
+    "mailgun": ("region",),
+    "sendgrid": ("region",),
+    "resend": (),
+}
+# The APIs that rebuild the message from its fields, and sign it themselves.
+UNSIGNED_APIS = ("postmark", "sendgrid", "resend")
+DELIVERY_SCHEMES = ("smtp", "smtps", "file", "maildir", "console", *API_SCHEMES)
 LOCAL_SCHEMES = ("file", "maildir", "console")
+_AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 
 class Dkim(_Strict):
@@ -313,6 +347,16 @@ class Delivery(_Strict):
     tls_verify: bool = True  # false only for a local relay with a self-signed certificate
     dkim: Dkim | None = None
 
+    @model_validator(mode="after")
+    def _dkim_is_ours_to_sign(self) -> Delivery:
+        scheme = urlsplit(self.url).scheme
+        if self.dkim is not None and scheme in UNSIGNED_APIS:
+            raise ValueError(
+                f"dkim: {scheme}:// builds the message from its fields and signs it with the domain "
+                f"set up at the provider; remove delivery.dkim (it applies to smtp, ses and mailgun)"
+            )
+        return self
+
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
@@ -320,8 +364,11 @@ class Delivery(_Strict):
         if parts.scheme not in DELIVERY_SCHEMES:
             raise ValueError(
                 f"delivery URL scheme {parts.scheme!r} is not supported; use smtp://HOST:PORT, "
-                "smtps://HOST:465, file://DIR, maildir://DIR or console://"
+                "smtps://HOST:465, file://DIR, maildir://DIR, console:// or a provider's API: "
+                "ses://REGION, postmark://, mailgun://DOMAIN, sendgrid://, resend://"
             )
+        if parts.scheme in API_SCHEMES:
+            return _api_url(value)
         if parts.scheme in ("smtp", "smtps"):
             # First, and never echoing the URL: whatever follows "user:" may be a password,
             # and an error message ends up in logs and terminals.
@@ -338,6 +385,38 @@ class Delivery(_Strict):
         elif parts.scheme in ("file", "maildir") and not (parts.netloc + parts.path):
             raise ValueError(f"{value!r} names no folder; write e.g. {parts.scheme}://outbox")
         return value
+
+
+def _api_url(value: str) -> str:
+    """A provider's URL (digest/providers.py): its host part, and only the options it takes."""
+    parts = urlsplit(value)
+    scheme = parts.scheme
+    if parts.username or parts.password:
+        raise ValueError(f"no key in the URL: set {API_KEYS[scheme][0]} in the environment instead")
+    host = parts.netloc
+    if scheme == "ses" and not _AWS_REGION.fullmatch(host):
+        raise ValueError(f"{value!r}: name the SES region, e.g. ses://eu-west-1")
+    if scheme == "mailgun" and not re.fullmatch(
+        r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,}", host
+    ):
+        raise ValueError(f"{value!r}: name the Mailgun sending domain, e.g. mailgun://mg.example.org")
+    if scheme not in ("ses", "mailgun") and (host or parts.path.strip("/")):
+        raise ValueError(f"{value!r}: write {scheme}:// with nothing before the options, e.g. {scheme}://")
+    try:
+        options = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise ValueError(f"{value!r}: the options after '?' are not name=value pairs") from None
+    known = ("endpoint", *API_OPTIONS[scheme])
+    for name, values in options.items():
+        if name not in known:
+            raise ValueError(f"{value!r}: unknown option {name!r}; {scheme}:// takes {', '.join(known)}")
+        if not values[-1]:
+            raise ValueError(f"{value!r}: option {name!r} has no value")
+    if "endpoint" in options:
+        http_base(options["endpoint"][-1], "https://api.example.org")
+    if "region" in options and options["region"][-1] not in ("us", "eu"):
+        raise ValueError(f"{value!r}: region is us (the default) or eu")
+    return value
 
 
 def _has_password(url: str) -> bool:
@@ -523,6 +602,56 @@ class Summaries(_Strict):
         return key or None
 
 
+# --- other channels (digest/channels.py) -----------------------------------------------------
+
+
+def _env_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError(f"{value!r} is not an environment variable name (the secret itself never goes here)")
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
+class _Channel(_Strict):
+    papers: int = Field(5, ge=1, le=20)  # the issue's most trending papers in the post
+
+
+class SlackChannel(_Channel):
+    """A Slack incoming webhook; its URL is a credential, read from `url_env`."""
+
+    kind: Literal["slack"]
+    url_env: EnvName = "DIGEST_SLACK_WEBHOOK_URL"
+
+
+class DiscordChannel(_Channel):
+    kind: Literal["discord"]
+    url_env: EnvName = "DIGEST_DISCORD_WEBHOOK_URL"
+
+
+class TelegramChannel(_Channel):
+    """A Telegram bot's sendMessage to `chat_id` (a channel's @name, or a chat's number)."""
+
+    kind: Literal["telegram"]
+    chat_id: str = Field(min_length=1)
+    token_env: EnvName = "DIGEST_TELEGRAM_BOT_TOKEN"
+    api: str = "https://api.telegram.org"  # a base-URL override (a Bot API server of your own, tests)
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _chat(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("api")
+    @classmethod
+    def _api(cls, value: str) -> str:
+        return http_base(value, "https://api.telegram.org")
+
+
+Channel = Annotated[SlackChannel | DiscordChannel | TelegramChannel, Field(discriminator="kind")]
+
+
 class Web(_Strict):
     """`digest serve`: how long a confirmation link lives and how often one may be asked for.
 
@@ -542,7 +671,7 @@ class Config(_Strict):
     fetch: Fetch = Field(default_factory=Fetch)
     # A YAML file (hand-edited; the default), or `database`: a table in the `state:` database.
     subscribers: str = "subscribers.yaml"
-    # A SQLite file (default) or postgresql://user@host/db (digest/store/location.py).
+    # A SQLite file (default) or postgresql://user@host/db (digest/location.py).
     state: str = ".digest/state.db"
     delivery: Delivery = Field(default_factory=Delivery)
     templates: Path | None = None
@@ -555,12 +684,21 @@ class Config(_Strict):
     inbox: Inbox | None = None
     summaries: Summaries | None = None  # TL;DRs from an OpenAI-compatible endpoint
     webhooks: Webhooks = Field(default_factory=Webhooks)
+    # Slack, Discord, Telegram: a post per issue with its top papers (digest/channels.py).
+    channels: list[Channel] = Field(default_factory=list)
 
     # Set by load(), not by the file.
     path: Path = Field(DEFAULT_CONFIG, exclude=True)
     store: Location | None = Field(None, exclude=True)  # where `state:` (or DIGEST_STATE_URL) points
     list_path: Path | None = Field(None, exclude=True)  # the YAML list; None: `subscribers: database`
     delivery_where: str = Field("", exclude=True)  # file:line of delivery.url, for its problems
+
+    @property
+    def state_at(self) -> Location:
+        """Where the database is; set by load(), so a Config built by hand has none yet."""
+        if self.store is None:
+            raise DigestError("no state location: load the configuration with digest.load_config(path)")
+        return self.store
 
     @field_validator("state")
     @classmethod
@@ -624,7 +762,8 @@ class Config(_Strict):
             )
 
 
-def load(path: Path = DEFAULT_CONFIG) -> Config:
+def load(path: str | Path = DEFAULT_CONFIG) -> Config:
+    path = Path(path)
     if not path.exists():
         raise DigestError(
             f"{path}: file not found; run digest in the folder that holds it, or give --config PATH"

@@ -9,6 +9,8 @@
   TLS sends in the clear. `smtps://[user@]host:465`: TLS from the first byte.
 - `file://DIR`: `DIR/<issue>/<recipient>.eml`; `maildir://DIR`: a Maildir (new/, cur/, tmp/).
 - `console://`: print each message.
+- `ses://REGION`, `postmark://`, `mailgun://DOMAIN`, `sendgrid://`, `resend://`: a mail
+  provider's HTTP API (digest/providers.py); those with a batch call are BatchBackends.
 
 One backend is one SMTP connection, opened on the first message and kept for the next: the
 send run opens `delivery.concurrency` of them (digest/pool.py). Failures come in three
@@ -42,6 +44,7 @@ import ssl
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
@@ -57,7 +60,12 @@ if TYPE_CHECKING:
 
 
 class TransientError(DeliveryError):
-    """4xx, a dropped connection or a timeout: the same message may go through later."""
+    """4xx, a dropped connection or a timeout: the same message may go through later;
+    `retry_after` is the wait the server asked for (an HTTP API's Retry-After), if any."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class BounceError(DeliveryError):
@@ -93,10 +101,24 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+class BatchBackend(Backend, Protocol):
+    """A backend that can take several messages a call (an HTTP API's batch endpoint).
+    `deliver_batch` answers for each message, in order: where it went, or its error."""
+
+    batch_size: int
+
+    def deliver_batch(self, items: Sequence[tuple[bytes, Envelope]]) -> list[str | DeliveryError]: ...
+
+
+def batch_size(backend: Backend) -> int:
+    """How many messages the pool should hand `backend` at once (1: one by one)."""
+    return getattr(backend, "batch_size", 1) if hasattr(backend, "deliver_batch") else 1
+
+
 def open_backend(settings: Delivery, root: Path) -> Backend:
     """The backend for the config's `delivery:` (its url, timeouts, TLS and DKIM); relative
     folders are relative to `root`."""
-    from .config import SMTP_PASSWORD_ENV
+    from .config import API_SCHEMES, SMTP_PASSWORD_ENV
 
     url = settings.url
     parts = urlsplit(url)
@@ -111,10 +133,15 @@ def open_backend(settings: Delivery, root: Path) -> Backend:
         backend = FileBackend(folder) if parts.scheme == "file" else MaildirBackend(folder)
     elif parts.scheme == "console":
         backend = ConsoleBackend()
+    elif parts.scheme in API_SCHEMES:
+        from .providers import open_api  # httpx and the providers only when one is used
+
+        backend = open_api(settings)
     else:
         raise DigestError(
             f"delivery.url: unsupported scheme {parts.scheme!r}; "
-            "use smtp://, smtps://, file://DIR, maildir://DIR or console://"
+            "use smtp://, smtps://, file://DIR, maildir://DIR, console:// or an API: "
+            + ", ".join(f"{s}://" for s in API_SCHEMES)
         )
     if settings.dkim is not None:
         backend = Signed(backend, dkim_signer(settings.dkim))
@@ -206,7 +233,7 @@ class SmtpBackend:
             raise TransientError(f"{t}: cannot connect: {_describe(exc)}") from None
         self.smtp = smtp
         try:
-            smtp.sock.settimeout(s.timeout)
+            _timeout(smtp, s.timeout)
             self._hello(smtp)
             if not t.implicit_tls:
                 if smtp.has_extn("starttls"):
@@ -345,7 +372,7 @@ class SmtpBackend:
         """The reply to the final dot. RFC 5321 (4.5.3.2.6) has the client wait 10 minutes
         for it: the server may be scanning the message, and a client that gives up sooner
         and sends again delivers it twice (the duplicate problem of RFC 1047)."""
-        smtp.sock.settimeout(self._final_wait())
+        _timeout(smtp, self._final_wait())
         try:
             return smtp.getreply()
         finally:
@@ -421,13 +448,22 @@ def _refusal(what: str, code: int, reply: bytes | str, *, rcpt: bool) -> Deliver
     return BounceError(text, code) if about_address else RefusedError(text, code)
 
 
+def _timeout(smtp: smtplib.SMTP, seconds: float) -> None:
+    """Set the socket's timeout; a connection the server already closed is a disconnect, as
+    smtplib reports it, not a crash."""
+    if smtp.sock is None:
+        raise smtplib.SMTPServerDisconnected("the server closed the connection")
+    smtp.sock.settimeout(seconds)
+
+
 def _timed_out(exc: BaseException) -> bool:
     """Whether `exc` is, or was raised while handling, a timeout (smtplib turns a read that
     timed out into SMTPServerDisconnected)."""
-    while exc is not None:
-        if isinstance(exc, TimeoutError):
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TimeoutError):
             return True
-        exc = exc.__cause__ or exc.__context__
+        seen = seen.__cause__ or seen.__context__
     return False
 
 

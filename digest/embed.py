@@ -1,4 +1,5 @@
-"""Semantic embeddings for `ranking.similarity: embeddings` (pip install 'digest[embeddings]').
+"""Semantic embeddings for `ranking.similarity: embeddings`
+(pip install 'trending-papers-digest[embeddings]').
 
 WordLlama: static token embeddings distilled from an LLM, mean-pooled; its 256-dimension
 model weights (16 MB) and tokenizer ship inside the wheel, so nothing is downloaded at run
@@ -16,7 +17,7 @@ from typing import Any
 
 from .errors import DigestError
 
-INSTALL = "pip install 'digest[embeddings]'"
+INSTALL = "pip install 'trending-papers-digest[embeddings]'"
 
 
 def available() -> bool:

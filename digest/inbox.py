@@ -98,18 +98,21 @@ def _returned_ids(message: Message) -> set[str]:
     message/rfc822)."""
     ids = set()
     for part in message.walk():
-        kind = part.get_content_type()
-        if kind in ("text/rfc822-headers", "message/rfc822", "message/rfc822-headers"):
-            payload = part.get_payload(decode=kind != "message/rfc822")
-            if isinstance(payload, list):  # message/rfc822: the quoted message itself
-                for quoted in payload:
-                    if quoted.get("Message-ID"):
-                        ids.add(str(quoted["Message-ID"]).strip())
-            elif isinstance(payload, bytes):
-                quoted = message_from_bytes(payload, policy=policy.default)
+        if part.get_content_type() in ("text/rfc822-headers", "message/rfc822", "message/rfc822-headers"):
+            for quoted in _quoted(part):
                 if quoted.get("Message-ID"):
                     ids.add(str(quoted["Message-ID"]).strip())
     return ids
+
+
+def _quoted(part: Message) -> list[Message]:
+    """The message (or its headers) a report part quotes: message/rfc822 holds it parsed,
+    the header-only kinds as bytes."""
+    if part.get_content_type() == "message/rfc822":
+        payload = part.get_payload()
+        return [m for m in payload if isinstance(m, Message)] if isinstance(payload, list) else []
+    raw = part.get_payload(decode=True)
+    return [message_from_bytes(raw, policy=policy.default)] if isinstance(raw, bytes) else []
 
 
 def _field_groups(message: Message, kind: str) -> list[Message]:
@@ -175,9 +178,8 @@ def _complaint(message: Message, secret: str, delivered_to: set[str], sent_to: S
     if email is None:  # the quoted message's To
         for part in message.walk():
             if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
-                payload = part.get_payload(decode=part.get_content_type() != "message/rfc822")
-                quoted = payload[0] if isinstance(payload, list) else message_from_bytes(payload or b"")
-                email = _address_field(parseaddr(str(quoted.get("To", "")))[1])
+                quoted = _quoted(part)
+                email = _address_field(parseaddr(str(quoted[0].get("To", "")))[1]) if quoted else None
                 break
     if email is None:
         return Read(OTHER, reason="a complaint that names no recipient")

@@ -16,8 +16,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 
 from email_validator import EmailNotValidError, validate_email
 
-from .models import one_line, safe_text
-from .render import Rendered
+from .models import Rendered, one_line, safe_text
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ class ImapBox:
         folder = unquote(parts.path.strip("/")) or "INBOX"
         port = parts.port or (993 if parts.scheme == "imaps" else 143)
         self.where = f"{parts.scheme}://{host}:{port}/{folder}"
+        self.imap: imaplib.IMAP4
         context = ssl.create_default_context()
         if not inbox.tls_verify:
             context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
@@ -102,7 +103,7 @@ class ImapBox:
         try:
             status, data = self.imap.uid("SEARCH", "UNSEEN")
             for uid in (data[0] or b"").split() if status == "OK" else []:
-                status, fetched = self.imap.uid("FETCH", uid, "(BODY.PEEK[])")
+                status, fetched = self.imap.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
                 raw = next((item[1] for item in fetched if isinstance(item, tuple)), None)
                 if status == "OK" and raw is not None:
                     yield uid.decode(), raw

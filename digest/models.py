@@ -48,6 +48,12 @@ def title_id(title: str) -> str:
     return f"title:{digest}"
 
 
+def json_object(value: Any) -> dict[str, Any]:
+    """`value` if a JSON document gave an object there, else an empty one: a source or a
+    webhook body may put anything anywhere."""
+    return value if isinstance(value, dict) else {}
+
+
 def one_line(text: str) -> str:
     """Collapse all whitespace, newlines included, to single spaces."""
     return " ".join(text.split())
@@ -154,6 +160,15 @@ class Section:
     label: str
     picks: list[Pick]
     key: str = ""
+
+
+@dataclass(slots=True)
+class Rendered:
+    """One reader's email body as render.py writes it and mail.compose sends it."""
+
+    subject: str
+    html: str
+    text: str
 
 
 # --- readers -------------------------------------------------------------------------------

@@ -13,8 +13,6 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr, quote
 from typing import Any
 
-import jinja2
-
 from . import tokens
 from .config import Config
 from .delivery import open_backend
@@ -114,15 +112,10 @@ def send_confirmation(config: Config, reader: Subscriber, *, now: datetime, secr
 def compose(config: Config, envelope: Envelope, context: dict[str, Any], now: datetime) -> bytes:
     """multipart/alternative, text then HTML, every header on one line. No List-Unsubscribe:
     this is not list mail, and the address is not on the list until it confirms."""
-    from .render import template_dirs
+    from .templating import environment
 
-    loader = jinja2.FileSystemLoader(template_dirs(config.templates))
-    text_env = jinja2.Environment(
-        loader=loader, autoescape=False, undefined=jinja2.StrictUndefined, trim_blocks=True
-    )
-    html_env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
-    text = text_env.get_template("confirm.txt.j2").render(context)
-    html = html_env.get_template("confirm.html.j2").render(context)
+    text = environment(config.templates, autoescape=False).get_template("confirm.txt.j2").render(context)
+    html = environment(config.templates).get_template("confirm.html.j2").render(context)
 
     # An address that keeps non-ASCII letters on the wire (mail.wire_address) can only go in
     # a UTF-8 header (RFC 6532); delivery then needs a server offering SMTPUTF8.

@@ -13,6 +13,13 @@ holds more messages than that in memory, and a kill can only catch that many bet
 "claimed" and "sent". A transient failure goes back in the queue until its backoff has
 passed (the worker moves on meanwhile); after `retries` it comes out as failed.
 
+With `batch` > 1 (an HTTP API's batch endpoint, digest/providers.py) a worker hands its
+backend up to `batch` jobs in one call, and `capacity` is two batches: one in a call, one
+being built. A worker waits for a full batch, but no longer than `linger` seconds after
+its first job came, nor once the caller has nothing more to give. The backend answers for
+each job, and each outcome is recorded alone: a batch's transient failure puts its jobs back
+one by one, with the wait a `Retry-After` asked for when it is longer than the backoff.
+
 `stop()` (the caller's error threshold, Ctrl-C; the pool itself on a FatalError) finishes
 the deliveries under way and hands back every job not yet started as an outcome with
 `attempted=False`.
@@ -33,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .delivery import Backend, DeliveryError, FatalError, TransientError
+from .delivery import Backend, BatchBackend, DeliveryError, FatalError, TransientError
 from .mail import Envelope
 
 
@@ -106,10 +113,19 @@ class Pool:
         backoff: float = 2.0,
         max_wait: float = 60.0,
         rate: float | None = None,
+        batch: int = 1,
+        linger: float = 2.0,
     ):
         self.open_backend = open_backend
         self.workers = workers
-        self.capacity = 2 * workers  # one in each worker's hands, one waiting for each
+        self.batch = batch
+        self.linger = linger
+        # One in each worker's hands, one waiting for each. For batches, one batch in a call
+        # and one filling: a call of hundreds outruns the building of the next hundreds, and
+        # each batch held is megabytes.
+        self.capacity = 2 * workers if batch == 1 else 2 * batch
+        self._fed = False  # the caller has handed over every job it will
+        self._opened: float | None = None  # when the batch now filling got its first job
         self.retries = retries
         self.backoff = backoff
         self.max_wait = max_wait
@@ -139,6 +155,7 @@ class Pool:
                         job = next(source)
                     except StopIteration:
                         exhausted = True
+                        self._all_fed()
                         break
                     except BaseException as exc:  # noqa: BLE001 - re-raised once the pool is drained
                         failure = exc
@@ -180,6 +197,11 @@ class Pool:
         for job in unstarted:
             self._done.put(Outcome(job, attempted=False))
 
+    def _all_fed(self) -> None:
+        with self._cond:
+            self._fed = True
+            self._cond.notify_all()
+
     def _hand_over(self, job: Job) -> None:
         with self._cond:
             if not self._stopping:
@@ -210,55 +232,101 @@ class Pool:
 
     def _work(self) -> None:
         backend: Backend | None = None
-        job: Job | None = None
+        jobs: list[Job] = []
         try:
-            while (job := self._next()) is not None:
+            while jobs := self._next():
                 if backend is None:
                     backend = self.open_backend()
-                self.rate.wait()
-                job.attempts += 1
-                try:
-                    where = backend.deliver(job.raw, job.envelope)
-                except TransientError as exc:
-                    if job.attempts <= self.retries and self._later_ok(job):
-                        continue
-                    self._finish(job, error=exc)
-                except DeliveryError as exc:
-                    if isinstance(exc, FatalError):  # every next message would fail alike
-                        self.stop()
-                    self._finish(job, error=exc)
-                except Exception as exc:  # a bug in a backend fails its message, not the run
-                    self._finish(job, error=DeliveryError(f"{type(exc).__name__}: {exc}"))
-                else:
-                    self._finish(job, where=where)
+                for job in jobs:
+                    self.rate.wait()
+                    job.attempts += 1
+                for job, result in zip(jobs, self._attempt(backend, jobs), strict=True):
+                    self._settle(job, result)
+                jobs = []
         except Exception as exc:  # opening a backend failed: this worker is done
-            if job is not None:
-                error = exc if isinstance(exc, DeliveryError) else DeliveryError(str(exc))
+            error = exc if isinstance(exc, DeliveryError) else DeliveryError(str(exc))
+            for job in jobs:
                 self._finish(job, error=error)
             self.stop()
         finally:
             if backend is not None:
                 backend.close()
 
-    def _next(self) -> Job | None:
-        """The next job to try: one whose retry is due first, else a new one; None once
-        stopping, or once the caller has stopped feeding and nothing is left."""
+    def _attempt(self, backend: Backend, jobs: list[Job]) -> list[str | DeliveryError]:
+        """Each job's result: where it went, or its error."""
+        try:
+            if len(jobs) == 1 and self.batch == 1:
+                return [backend.deliver(jobs[0].raw, jobs[0].envelope)]
+            batched: BatchBackend = backend  # type: ignore[assignment]
+            results = batched.deliver_batch([(job.raw, job.envelope) for job in jobs])
+        except DeliveryError as exc:
+            return [exc] * len(jobs)
+        except Exception as exc:  # a bug in a backend fails its messages, not the run
+            return [DeliveryError(f"{type(exc).__name__}: {exc}")] * len(jobs)
+        if len(results) != len(jobs):
+            return [DeliveryError(f"the backend answered {len(results)} results for {len(jobs)}")] * len(jobs)
+        return results
+
+    def _settle(self, job: Job, result: str | DeliveryError) -> None:
+        if isinstance(result, str):
+            self._finish(job, where=result)
+        elif isinstance(result, TransientError):
+            asked = result.retry_after
+            if asked is not None and asked > self.max_wait:
+                self._finish(
+                    job,
+                    error=TransientError(
+                        f"{result}; the server asks to wait {asked:.0f}s, longer than delivery.max_wait "
+                        f"({self.max_wait:g}s): left for the next run"
+                    ),
+                )
+            elif not (job.attempts <= self.retries and self._later_ok(job, asked)):
+                self._finish(job, error=result)
+        else:
+            if isinstance(result, FatalError):  # every next message would fail alike
+                self.stop()
+            self._finish(job, error=result)
+
+    def _next(self) -> list[Job]:
+        """The next jobs to try (one, or up to a batch): those whose retry is due first, then
+        new ones; none once stopping, or once the caller has stopped feeding and nothing is left."""
         with self._cond:
             while True:
                 if self._stopping:
-                    return None
+                    return []
                 now = time.monotonic()
-                if self._later and self._later[0].due <= now:
-                    return heapq.heappop(self._later).job
-                if self._ready:
-                    return self._ready.popleft()
-                wait = self._later[0].due - now if self._later else None
-                self._cond.wait(wait)
+                due = sum(1 for later in self._later if later.due <= now)
+                ready = due + len(self._ready)
+                if ready and self._opened is None:
+                    self._opened = now
+                opened = self._opened
+                if ready and (
+                    ready >= self.batch or self._fed or (opened is not None and now - opened >= self.linger)
+                ):
+                    jobs = self._take(now)
+                    # What is left starts the next batch's wait now; all workers share that one
+                    # clock, so several waiting at once do not split a batch between them.
+                    self._opened = now if self._ready or due > len(jobs) else None
+                    return jobs
+                waits = [self._later[0].due - now] if self._later and not due else []
+                if ready and opened is not None:
+                    waits.append(opened + self.linger - now)
+                self._cond.wait(max(0.0, min(waits)) if waits else None)
 
-    def _later_ok(self, job: Job) -> bool:
-        """Queue `job` to be tried again after its backoff; False when the pool is stopping."""
+    def _take(self, now: float) -> list[Job]:
+        jobs: list[Job] = []
+        while len(jobs) < self.batch and self._later and self._later[0].due <= now:
+            jobs.append(heapq.heappop(self._later).job)
+        while len(jobs) < self.batch and self._ready:
+            jobs.append(self._ready.popleft())
+        return jobs
+
+    def _later_ok(self, job: Job, asked: float | None = None) -> bool:
+        """Queue `job` to be tried again after its backoff, or the wait the server `asked`
+        for when longer; False when the pool is stopping."""
         delay = min(self.max_wait, self.backoff * 2 ** (job.attempts - 1))
         delay *= random.uniform(0.5, 1.0)  # spread retries so connections do not stampede
+        delay = max(delay, asked or 0.0)
         with self._cond:
             if self._stopping:
                 return False

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import jinja2
 from pydantic import ValidationError
 
 from . import rank, sources, summaries
@@ -21,10 +20,10 @@ from .errors import EXIT_OK, DigestError, cannot_listen
 from .files import write_atomic
 from .models import Paper, Subscriber
 from .profiles import for_run
-from .render import template_dirs
 from .similar import Profile
 from .sources import file as file_source
 from .store import LazyHttpCache, SubscriberStore, stores
+from .templating import environment, template_dirs
 
 # The reader a preview is built for when the list has nobody active yet.
 SAMPLE_READER = "reader@example.org"
@@ -71,7 +70,7 @@ def papers_for(
         if not papers:  # as for an empty day: no issue, rather than an empty one
             raise DigestError(f"{papers_file}: no papers in it; give a file with at least one paper line")
         return papers, []
-    cache = LazyHttpCache(config.store, readonly=True)
+    cache = LazyHttpCache(config.state_at, readonly=True)
     try:
         collected = sources.collect(config.sources, day=day, options=config.fetch, cache=cache)
     finally:
@@ -96,10 +95,15 @@ def build(
 
 
 def build_from(
-    config: Config, papers: list[Paper], *, now: datetime, to: str | None = None, problems: list[str] = ()
+    config: Config,
+    papers: list[Paper],
+    *,
+    now: datetime,
+    to: str | None = None,
+    problems: Sequence[str] = (),
 ) -> Preview:
     with stores(config, readonly=True) as opened:
-        listed = opened.subscribers
+        listed: SubscriberStore | None = opened.subscribers
         if config.list_path is not None and not config.list_path.exists():
             listed = None  # no list yet: preview for a sample reader
         reader = choose_reader(listed, to)
@@ -136,7 +140,7 @@ def write(preview: Preview, out: Path) -> dict[str, Path]:
 
 def _stamp(paths: list[Path]) -> tuple:
     """What changes when someone saves a file: its mtime and size (None when missing)."""
-    out = []
+    out: list[tuple[str, int | None, int | None]] = []
     for path in paths:
         try:
             st = path.stat()
@@ -270,9 +274,7 @@ class QuietHTTPServer(ThreadingHTTPServer):
 
 
 def _page(live: Live) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dirs(None)), autoescape=True, undefined=jinja2.StrictUndefined
-    )
+    env = environment()
     message = live.preview.message if live.preview else None
     return env.get_template(PREVIEW_PAGE).render(
         version=live.version,
@@ -294,13 +296,13 @@ def _handler(live: Live) -> type[BaseHTTPRequestHandler]:
                 self._send(200, "text/html; charset=utf-8", _page(live).encode())
             elif path == "/__version":
                 self._send(200, "text/plain; charset=utf-8", str(live.version).encode())
-            elif path in ("/email.html", "/digest.txt", "/digest.eml") and message is None:
+            elif message is None and path in ("/email.html", "/digest.txt", "/digest.eml"):
                 self._send(500, "text/plain; charset=utf-8", "\n".join(live.error).encode())
-            elif path == "/email.html":
+            elif message is not None and path == "/email.html":
                 self._send(200, "text/html; charset=utf-8", message.rendered.html.encode())
-            elif path == "/digest.txt":
+            elif message is not None and path == "/digest.txt":
                 self._send(200, "text/plain; charset=utf-8", message.rendered.text.encode())
-            elif path == "/digest.eml":
+            elif message is not None and path == "/digest.eml":
                 self._send(200, "text/plain; charset=utf-8", message.raw)
             else:
                 self._send(404, "text/plain; charset=utf-8", b"not found: try / or /email.html\n")

@@ -304,8 +304,8 @@ def prepare(issue: Issue, now: datetime, options: Options = Options()) -> Prepar
     topic_labels = {**issue.topics, **labels}
     topic_keys: dict[str, set[str]] = {}
     for key, label in topic_labels.items():
-        for name in (key, label):
-            topic_keys.setdefault(name.casefold(), set()).add(key)
+        for alias in (key, label):
+            topic_keys.setdefault(alias.casefold(), set()).add(key)
     return Prepared(
         papers=issue.papers,
         breakdown=breakdown,
@@ -395,8 +395,8 @@ def reader_evidence(prepared: Prepared, reader: Subscriber) -> dict[int, list[Ev
             out.setdefault(i, []).append(("keyword", named[words], strength))
     for author in reader.authors:
         name = person(author)
-        key = name if len(name) < 2 or len(name[0]) > 1 else _initialled(name)
-        for i in prepared.people.get(key, ()):
+        written = name if len(name) < 2 or len(name[0]) > 1 else _initialled(name)
+        for i in prepared.people.get(written, ()):
             out.setdefault(i, []).append(("author", author, AUTHOR_EVIDENCE))
     for org in reader.organizations:
         for i in prepared.organisation(person(org)):

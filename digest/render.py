@@ -18,10 +18,10 @@ Pure apart from reading templates once at start-up.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
@@ -33,7 +33,9 @@ from mjml import mjml2html
 from .clean import display
 from .config import DEFAULT_SUBJECT
 from .errors import DigestError
-from .models import Paper, Section, Subscriber, arxiv_id, one_line
+from .models import Paper, Pick, Rendered, Section, Subscriber, arxiv_id, one_line
+from .templating import environment, template_dirs  # noqa: F401  (template_dirs: re-exported)
+from .themes import MORE_KEY, MORE_LABEL
 from .tldr import TLDR_CHARS, cut
 from .tldr import opening as summary_opening
 from .tldr import pick as pick_sentence
@@ -42,6 +44,12 @@ HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
 MAX_AUTHORS = 3
 PREHEADER_CHARS = 140
+# After the preheader, invisible padding (a zero-width non-joiner and a non-breaking space,
+# repeated) so the inbox preview stops there instead of running on into the body text.
+PREHEADER_PAD = "&zwnj;&nbsp;" * 12
+PREHEADER_PAD_LINES = 8
+SHORT_TITLE_CHARS = 60
+TEXT_WIDTH = 78
 # Paths that are moving pictures, not thumbnails: an <img> cannot show them.
 _NOT_AN_IMAGE = (".mp4", ".webm", ".mov", ".m4v", ".avi", ".mkv")
 
@@ -65,20 +73,14 @@ class Card:
 
 @dataclass
 class Item:
-    """A card as one reader gets it: the reason it was picked for them, if any, and where it
-    sits in their email (plain-text footnote numbers: `ref` for the paper's page, then one per
-    entry of `card.links`)."""
+    """A card as one reader gets it: the reason it was picked for them, if any."""
 
     card: Card
     reason: str | None = None
     first: bool = False  # first of its section
-    ref: int = 0
-    link_refs: list[tuple[str, int]] = field(default_factory=list)
     # The reader's "more / less like this" page for this paper (append &vote=more or
-    # &vote=less), and its footnote in the plain text; None in the web archive, or with
-    # newsletter.feedback off.
+    # &vote=less); None in the web archive, or with newsletter.feedback off.
     feedback: str | None = None
-    feedback_ref: int = 0
 
 
 @dataclass
@@ -111,20 +113,17 @@ class View:
     reader: Subscriber | None
     sections: list[SectionView]
     links: Links
+    # The reader's best pick, shown first as the hero; not repeated in `sections`.
+    lead: Item | None = None
     n_papers: int = 0
     n_themes: int = 0
+    # What the clip guard (build.Trim) kept: the lead's thumbnail, the cards' link rows.
+    show_thumbnail: bool = True
+    show_links: bool = True
+    left_out: int = 0  # papers the clip guard left out: "And N more on the web"
     preheader: str = ""
     subject: str = ""
     date_text: str = ""  # "Friday 14 August 2026"
-    # Plain-text footnotes: each distinct URL and its number, in reading order.
-    refs: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class Rendered:
-    subject: str
-    html: str
-    text: str
 
 
 # --- what a card shows -----------------------------------------------------------------------
@@ -214,12 +213,26 @@ def card(paper: Paper, *, thumbnails: bool = False, written_tldr: str | None = N
     )
 
 
+def short_title(title: str, limit: int = SHORT_TITLE_CHARS) -> str:
+    """A title for the subject line: the name before its colon ("Self-Forcing++: Towards ..."
+    -> "Self-Forcing++") when it has one, else the title cut on a word."""
+    head, colon, _ = title.partition(":")
+    if colon and 3 <= len(head.strip()) <= limit:
+        return head.strip()
+    return cut(title, limit)
+
+
 def subject_line(
     newsletter: str, issue_date: date, sections: list[Section], template: str = DEFAULT_SUBJECT
 ) -> str:
     """The subject from `newsletter.subject` (checked when the config loads: only the
     fields of config.SUBJECT_FIELDS). Each value and the result are one line."""
-    n = sum(len(s.picks) for s in sections)
+    picks = [p for s in sections for p in s.picks]
+    n = len(picks)
+    top = lead_pick(picks)
+    others = max(0, n - 1)
+    if not others:
+        template = template.replace(" and {more}", "")
     fields = {
         "name": newsletter,
         "date": f"{issue_date:%d %b}",
@@ -227,33 +240,59 @@ def subject_line(
         "count": n,
         "papers": f"{n} {'paper' if n == 1 else 'papers'}",
         "lead_theme": sections[0].label if sections else "no new papers",
+        "lead": short_title(display(top.paper.title)) if top else "No new trending papers",
+        "others": others,
+        "more": f"{others} more trending paper{'' if others == 1 else 's'}",
     }
     return one_line(
         template.format_map({k: one_line(v) if isinstance(v, str) else v for k, v in fields.items()})
     )
 
 
-def preheader(sections: list[SectionView]) -> str:
-    """The line an inbox shows after the subject: the lead paper, then what else is inside."""
-    items = [item for s in sections for item in s.items]
-    if not items:
+def lead_pick(picks: list[Pick]) -> Pick | None:
+    """The reader's best pick (the first of equals): the paper the email opens with."""
+    return max(picks, key=lambda p: p.score, default=None)
+
+
+def preheader(lead: Item | None, sections: list[SectionView]) -> str:
+    """The line an inbox shows after the subject: the lead paper, then what else is inside,
+    with only whole titles (a title cut in the middle reads as a typo)."""
+    if lead is None:
         return "No new trending papers today."
-    lead = items[0].card.title
-    if len(items) == 1:
-        return cut(lead, PREHEADER_CHARS)
-    labels = [s.label for s in sections]
-    themes = ", ".join(labels[:3]) + (" and more" if len(labels) > 3 else "")
-    rest = f" + {len(items) - 1} more on {themes}"
-    return cut(lead, max(40, PREHEADER_CHARS - len(rest))) + rest
+    text = lead.card.title
+    rest = [item.card.title for s in sections for item in s.items]
+    if not rest:
+        return text
+    tail = f" + {len(rest)} more"
+    named: list[str] = []
+    for title in rest:
+        if len(text) + len(tail) + len(": ") + len("; ".join([*named, title])) > PREHEADER_CHARS:
+            break
+        named.append(title)
+    return text + tail + (": " + "; ".join(named) if named else "")
+
+
+def fold(sections: list[SectionView]) -> list[SectionView]:
+    """Themes with a single paper go into "More trending papers" (kept last): a heading over
+    one paper is not a group, and the contents list only real ones."""
+    kept, loose, more = [], [], None
+    for s in sections:
+        if s.key == MORE_KEY:
+            more = s
+        elif len(s.items) > 1:
+            kept.append(s)
+        else:
+            loose.extend(s.items)
+    items = loose + (more.items if more else [])
+    if items:
+        kept.append(SectionView(more.label if more else MORE_LABEL, MORE_KEY, items))
+    for s in kept:
+        for i, item in enumerate(s.items):
+            item.first = i == 0
+    return kept
 
 
 # --- templates -------------------------------------------------------------------------------
-
-
-def template_dirs(override: Path | None) -> list[str]:
-    """Overrides first, then the templates shipped in the package."""
-    shipped = str(resources.files("digest.templates"))
-    return [str(override), shipped] if override else [shipped]
 
 
 def once(tag: str, keep: Callable[[Any], Any] = lambda fragment: fragment) -> Callable[[Any, Card], Any]:
@@ -295,14 +334,29 @@ def _ascii_outside_tags(html: str) -> str:
     return "".join(out)
 
 
-def footnotes(refs: list[tuple[str, int]], sep: str = "  ") -> str:
-    """[("Abstract", 2), ("PDF", 3)] -> "Abstract [2]  PDF [3]", for the plain-text links row."""
-    return sep.join(f"{label} [{n}]" for label, n in refs)
+def wrap(text: str, indent: int = 0, first: str = "") -> str:
+    """Plain text filled to TEXT_WIDTH, every line indented by `indent` spaces (`first`, if
+    given, starts the first line instead). Words are never broken: a URL longer than a line
+    stands on its own line."""
+    pad = " " * indent
+    return textwrap.fill(
+        text,
+        TEXT_WIDTH,
+        initial_indent=first or pad,
+        subsequent_indent=pad,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
-def link_list(refs: dict[str, int]) -> str:
-    """{"https://a": 1, "https://b": 2} -> "[1] https://a\n[2] https://b": the footnotes."""
-    return "\n".join(f"[{n}] {url}" for url, n in refs.items())
+def link_line(url: str, label: str = "", indent: int = 0) -> str:
+    """ "Label: URL" on one line when it fits in TEXT_WIDTH, else the label on one line and the
+    URL alone on the next, so a client can still make the long token URL a link."""
+    pad = " " * indent
+    one = f"{pad}{label}: {url}" if label else f"{pad}{url}"
+    if len(one) <= TEXT_WIDTH or not label:
+        return one
+    return f"{pad}{label}:\n{pad}{url}"
 
 
 _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.S)
@@ -371,23 +425,21 @@ class Renderer:
     ):
         self.thumbnails = thumbnails
         self.subject = subject
-        loader = jinja2.FileSystemLoader(template_dirs(templates))
-        common: dict[str, Any] = dict(
-            loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
-        )
-        self.html_env = jinja2.Environment(autoescape=True, finalize=ascii_html, **common)
-        self.text_env = jinja2.Environment(autoescape=False, **common)
+        self.html_env = environment(templates, finalize=ascii_html)
+        self.text_env = environment(templates, autoescape=False)
+        loader = self.html_env.loader
+        assert loader is not None
         self.html_env.filters["once"] = once("html", keep=ascii_html)
         self.text_env.filters["once"] = once("text")
-        for env in (self.html_env, self.text_env):
-            env.filters["footnotes"] = footnotes
-            env.filters["link_list"] = link_list
+        self.text_env.filters["wrap"] = wrap
+        self.text_env.filters["link_line"] = link_line
+        self.html_env.globals["PREHEADER_PAD"] = Markup("\n".join([PREHEADER_PAD] * PREHEADER_PAD_LINES))
         try:
             source, filename, _ = loader.get_source(self.html_env, HTML_TEMPLATE)
             self.html_env.parse(source, HTML_TEMPLATE, filename)  # Jinja errors with source lines
             self.html_source = source
-            self.html_filename = filename
-            self.html_template = self.html_env.from_string(compile_layout(source, filename))
+            self.html_filename = filename or HTML_TEMPLATE
+            self.html_template = self.html_env.from_string(compile_layout(source, self.html_filename))
             self.text_template = self.text_env.get_template(TEXT_TEMPLATE)
         except jinja2.TemplateSyntaxError as exc:
             raise DigestError(
@@ -410,11 +462,16 @@ class Renderer:
         links: Links,
         cards: dict[str, Card] | None = None,
         feedback: Callable[[str], str] | None = None,
+        show_thumbnail: bool = True,
+        show_links: bool = True,
+        left_out: int = 0,
     ) -> View:
         """`cards` caches cards by paper id across the readers of one issue; `feedback` gives
-        the reader's feedback page for a paper id."""
+        the reader's feedback page for a paper id. The reader's best pick becomes the lead;
+        single-paper themes fold into "More trending papers"."""
         cards = {} if cards is None else cards
-        refs: dict[str, int] = {}
+        top = lead_pick([p for s in sections for p in s.picks])
+        lead = None
         views = []
         for s in sections:
             items = []
@@ -422,27 +479,31 @@ class Renderer:
                 c = cards.get(pick.paper.id)
                 if c is None:
                     c = cards[pick.paper.id] = self.card(pick.paper)
-                ref = refs.setdefault(c.url, len(refs) + 1)
-                link_refs = [(label, refs.setdefault(url, len(refs) + 1)) for label, url in c.links]
                 page = feedback(pick.paper.id) if feedback is not None else None
-                page_ref = refs.setdefault(page, len(refs) + 1) if page is not None else 0
-                items.append(
-                    Item(c, pick.reason, not items, ref, link_refs, feedback=page, feedback_ref=page_ref)
-                )
-            views.append(SectionView(s.label, s.key, items))
+                item = Item(c, pick.reason, feedback=page)
+                if pick is top:
+                    lead = item
+                else:
+                    items.append(item)
+            if items:
+                views.append(SectionView(s.label, s.key, items))
+        views = fold(views)
         return View(
             newsletter=newsletter,
             address=address,
             issue_date=issue_date,
             reader=reader,
+            lead=lead,
             sections=views,
             links=links,
-            n_papers=sum(len(s.items) for s in views),
+            n_papers=sum(len(s.items) for s in views) + (lead is not None),
             n_themes=len(views),
-            preheader=one_line(preheader(views)),
+            show_thumbnail=show_thumbnail,
+            show_links=show_links,
+            left_out=left_out,
+            preheader=one_line(preheader(lead, views)),
             subject=subject_line(newsletter, issue_date, sections, self.subject),
             date_text=f"{issue_date:%A} {issue_date.day} {issue_date:%B %Y}",
-            refs=refs,
         )
 
     def render(self, view: View) -> Rendered:

@@ -33,10 +33,10 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from . import archive, sources, summaries
+from . import archive, channels, sources, summaries
 from .build import Builder, Message, issue_for
 from .config import Config
-from .delivery import BounceError, FatalError, UncertainError, open_backend
+from .delivery import BounceError, FatalError, UncertainError, batch_size, open_backend
 from .due import CATCH_UP
 from .due import current as current_slot
 from .due import today as local_issue
@@ -74,6 +74,7 @@ class SendReport:
     warnings: list[str] = field(default_factory=list)
     delivered_to: list[str] = field(default_factory=list)
     archived: str = ""  # the issues' web pages, when the archive is on
+    posted: list[str] = field(default_factory=list)  # "slack: 2026-11-26": channel posts of this run
 
     @property
     def issue(self) -> str:
@@ -177,7 +178,9 @@ def run(
     progress: Callable[[SendReport], None] | None = None,
 ) -> SendReport:
     started = time.perf_counter()
-    open_one = backend_opener(config)  # a bad URL or DKIM key stops us here, before any claim
+    open_one, batch = backend_opener(config)  # a bad URL, key or DKIM key stops us here, before any claim
+    if not to:  # a test send to one reader posts nowhere
+        channels.check(config)
     with stores(config, readonly=dry_run) as opened:
         # The list is checked whole first (nothing is sent from a bad list), then read afresh,
         # one reader at a time, at each pass: it is never held, however long it is.
@@ -197,6 +200,7 @@ def run(
                     opened.http_cache(readonly=dry_run),
                     opened.tldrs,
                     open_one,
+                    batch,
                     me,
                     seen,
                     now=now,
@@ -223,6 +227,7 @@ def _run(
     cache: HttpCache,
     tldrs: Tldrs,
     open_one: Callable,
+    batch: int,
     me: Run | None,
     seen: FirstSeen,
     *,
@@ -338,7 +343,7 @@ def _run(
         return builder
 
     pending = readers()
-    held: list[tuple[Subscriber, str, list[Pick]]] = []  # claimed by another run when we came
+    held: list[tuple[Subscriber, Builder, list[Pick]]] = []  # claimed by another run when we came
 
     def claimed(reader: Subscriber, issue_id: str) -> Claim:
         email = reader.email.lower()
@@ -346,12 +351,13 @@ def _run(
 
     unbuilt_in_a_row = 0
 
-    def built(reader: Subscriber, issue_id: str, picks: list[Pick]) -> Message | None:
+    def built(reader: Subscriber, builder: Builder, picks: list[Pick]) -> Message | None:
         """The reader's message, or None (reported, the row marked failed) if it cannot be
         built: one reader's data must never stop the run for the others."""
         nonlocal unbuilt_in_a_row
+        issue_id = builder.issue.id
         try:
-            message = builder_for(issue_id).message(reader, picks)
+            message = builder.message(reader, picks)
         except Exception as exc:
             unbuilt(None if dry_run else ledger, report, issue_id, reader.email.lower(), exc)
             unbuilt_in_a_row += 1
@@ -385,22 +391,22 @@ def _run(
                     report.skipped += claim == Claim.SENT
                     report.busy += claim == Claim.BUSY
                     if claim == Claim.BUSY:
-                        held.append((reader, issue_id, picks))
+                        held.append((reader, builder, picks))
                     continue
-            message = built(reader, issue_id, picks)
+            message = built(reader, builder, picks)
             if report.stopped:
                 return
             if message is not None:
                 yield reader, issue_id, message.picks, message  # fewer picks, if some would not fit
         # A second look at the readers another run held: if it has died since (killed, its
         # machine gone), its claims are ours to finish now rather than at the next run.
-        for reader, issue_id, picks in held:
-            claim = claimed(reader, issue_id)
+        for reader, builder, picks in held:
+            claim = claimed(reader, builder.issue.id)
             if claim != Claim.BUSY:
                 report.busy -= 1
                 report.skipped += claim == Claim.SENT
-            if claim == Claim.CLAIMED and (message := built(reader, issue_id, picks)) is not None:
-                yield reader, issue_id, message.picks, message
+            if claim == Claim.CLAIMED and (message := built(reader, builder, picks)) is not None:
+                yield reader, builder.issue.id, message.picks, message
 
     if dry_run:
         for reader, _, picks, message in messages():
@@ -416,6 +422,7 @@ def _run(
         backoff=delivery.backoff,
         max_wait=delivery.max_wait,
         rate=delivery.rate,
+        batch=batch,
     )
     jobs = (Job(m.raw, m.envelope, key=(issue_id, picks)) for _, issue_id, picks, m in messages())
     sending = time.perf_counter()
@@ -437,6 +444,10 @@ def _run(
         report.stopped, report.interrupted = "interrupted (Ctrl-C twice)", True
     if report.bounced_addresses:
         report.problems += mark_bounced(listed, report.bounced_addresses, now)
+    if not to and not report.interrupted:  # after the email: the archive page exists by now
+        built_days = {issue_id: b for issue_id, b in builders.items() if b is not None}  # days with papers
+        report.posted, warnings = channels.publish(config, built_days, ledger, me)
+        report.warnings += warnings
     if report.stopped:  # count who the run never got to, without building anything
         for reader in pending:
             issue_id, what = standing(reader)
@@ -536,16 +547,18 @@ def mark_bounced(listed: SubscriberStore, emails: list[str], now: datetime) -> l
     return []
 
 
-def backend_opener(config: Config) -> Callable:
-    """A function opening one delivery backend (one SMTP connection each), tried once now so
-    that a bad URL, DKIM key or missing password is a usage error before anything is claimed."""
+def backend_opener(config: Config) -> tuple[Callable, int]:
+    """A function opening one delivery backend (one SMTP connection or HTTP client each), tried
+    once now so that a bad URL, a missing key or password or a bad DKIM key is a usage error
+    before anything is claimed; and how many messages a backend takes a call."""
     config.check_smtp_login()
 
     def open_one():
         return open_backend(config.delivery, config.root)
 
-    open_one().close()
-    return open_one
+    probe = open_one()
+    probe.close()
+    return open_one, batch_size(probe)
 
 
 def write_archive(config: Config, builder: Builder) -> tuple[str, list[str]]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -55,7 +55,7 @@ Vector = dict[str, float]
 
 def doc_vector(title: str, abstract: str) -> Vector:
     """Unit vector of a paper's content terms, sublinear tf, the title weighted."""
-    counts: Counter[str] = Counter()
+    counts: defaultdict[str, float] = defaultdict(float)
     for text, weight in ((title, FIELD_WEIGHTS["title"]), (abstract, FIELD_WEIGHTS["abstract"])):
         for term in terms(text):
             counts[term] += weight
@@ -147,8 +147,8 @@ def profile_of(
     for own in papers:
         if own.kind != LIBRARY or own.id not in latest:
             latest[own.id] = own
-    positive: Counter[str] = Counter()
-    negative: Counter[str] = Counter()
+    positive: defaultdict[str, float] = defaultdict(float)
+    negative: defaultdict[str, float] = defaultdict(float)
     weights = {LIBRARY: 1.0, LIKED: LIKED_WEIGHT, DISLIKED: 1.0}
     docs: list[str] = []
     total = {LIBRARY: 0.0, LIKED: 0.0, DISLIKED: 0.0}

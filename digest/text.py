@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -154,8 +154,8 @@ class Fields:
 
     @classmethod
     def of(cls, texts: Mapping[str, str], weights: Mapping[str, float]) -> Fields:
-        counts: Counter[tuple[str, ...]] = Counter()
-        solid: Counter[str] = Counter()
+        counts: defaultdict[tuple[str, ...], float] = defaultdict(float)
+        solid: defaultdict[str, float] = defaultdict(float)
         length = 0.0
         kept = []
         for name, text in texts.items():

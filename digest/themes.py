@@ -29,7 +29,7 @@ theme with many papers, or with the day's top papers, leads.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -248,7 +248,7 @@ def text_vectors(papers: Sequence[Paper]) -> list[Vector]:
     """Unit TF-IDF vectors (sublinear tf, fields weighted) over terms found in 2+ papers."""
     docs = []
     for p in papers:
-        counts: Counter[str] = Counter()
+        counts: defaultdict[str, float] = defaultdict(float)
         for name, text in paper_texts(p).items():
             for term in terms(text):
                 counts[term] += FIELD_WEIGHTS[name]
@@ -338,8 +338,7 @@ def assign(
             else:
                 siblings, prefix = list(range(len(papers))), ""
             words = _distinct_label(members, [papers[i] for i in siblings])
-            label = prefix + words if words else None
-            if label is None or label.lower() in taken:
+            if not words or (prefix + words).lower() in taken:
                 # Nothing distinctive to name it by: better no theme than "Group 3". A
                 # sub-theme's papers go back to their theme, others to the catch-all.
                 parent = next(
@@ -347,6 +346,7 @@ def assign(
                 )
                 (parent.members if parent else unplaced).extend(g.members)
                 continue
+            label = prefix + words
             key = "group:" + "-".join(label.lower().replace(":", "").split())
         taken.add(label.lower())
         named.append((g, label, key))

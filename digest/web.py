@@ -49,7 +49,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
-import jinja2
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -65,6 +64,7 @@ from .errors import DigestError, cannot_listen
 from .models import FREQUENCIES
 from .store import open_stores
 from .subscribers import NotListed, Unsubscribe, Update
+from .templating import environment
 
 log = logging.getLogger("digest.web")
 
@@ -114,7 +114,6 @@ class Site:
     """Everything the routes share: config, secret, templates, topics, time zones."""
 
     def __init__(self, config: Config, secret: str, fetch: Callable[[str], bytes] | None = None):
-        from .render import template_dirs
         from .themes import configured
 
         self.config = config
@@ -122,8 +121,7 @@ class Site:
         self.stores = open_stores(config)
         self.fetch = fetch or _fetch  # the network, for SNS certificates and confirmations
         self._certificates: dict[str, bytes] = {}
-        loader = jinja2.FileSystemLoader([str(Path(d) / "web") for d in template_dirs(config.templates)])
-        self.env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+        self.env = environment(config.templates, sub="web")
         self.topics = [(t.key, t.label, t.description) for t in configured(config.themes)]
         self.known = subscribers.known_topics(config)  # what the list may name in `topics`
         self.zones = sorted(
@@ -176,7 +174,9 @@ class Site:
             return False
         nonce = request.cookies.get(CSRF_COOKIE)
         signed = tokens.verify(self.secret, "csrf", str(form.get("csrf", "")))
-        return bool(nonce) and signed is not None and hmac.compare_digest(signed, nonce)
+        if not nonce or signed is None:
+            return False
+        return hmac.compare_digest(signed, nonce)
 
     def with_form(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         nonce, token = self.csrf_pair(request)
@@ -383,7 +383,7 @@ async def preferences(request: Request) -> Response:
     if reader is None:
         return _bad_link(site, "unknown")
     unsubscribe_url = f"/unsubscribe?token={tokens.sign(site.secret, 'unsubscribe', email)}"
-    context = {
+    context: dict[str, Any] = {
         "email": email,
         "token": token,
         "unsubscribe_url": unsubscribe_url,
@@ -411,6 +411,8 @@ async def preferences(request: Request) -> Response:
         return _bad_link(site, "unknown")
     except Exception as exc:
         return site.unavailable(exc)
+    if change.after is None:  # removed between the page and the save
+        return _bad_link(site, "unknown")
     return site.message("Preferences saved", f"{email} will receive the digest {describe(change.after)}.")
 
 

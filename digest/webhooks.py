@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .inbox import BOUNCE, COMPLAINT, OTHER, SOFT, UNSUBSCRIBE, Read
+from .models import json_object
 
 POSTMARK_ENV = "DIGEST_POSTMARK_WEBHOOK"  # user:password, as in the webhook URL Postmark posts to
 MAILGUN_ENV = "DIGEST_MAILGUN_SIGNING_KEY"
@@ -90,20 +91,20 @@ def _basic(authorization: str | None) -> str | None:
 
 
 def mailgun(body: dict[str, Any], key: str, now: float) -> Verified:
-    signature = body.get("signature") if isinstance(body.get("signature"), dict) else {}
+    signature = json_object(body.get("signature"))
     timestamp, token, given = (str(signature.get(k, "")) for k in ("timestamp", "token", "signature"))
     expected = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     if not (timestamp.isdigit() and token and hmac.compare_digest(expected, given)):
         raise Refused("the signature does not match the signing key")
     if abs(now - int(timestamp)) > MAILGUN_MAX_AGE:
         raise Refused("the signature is too old (a replay?)")
-    event = body.get("event-data") if isinstance(body.get("event-data"), dict) else {}
+    event = json_object(body.get("event-data"))
     name = str(event.get("event", ""))
     email = _email(event.get("recipient"))
     if email is None:
         return Verified([Read(OTHER, reason=f"Mailgun {name or 'event'} without a recipient")], token=token)
     if name == "failed":
-        status = event.get("delivery-status") if isinstance(event.get("delivery-status"), dict) else {}
+        status = json_object(event.get("delivery-status"))
         code = status.get("code") if isinstance(status.get("code"), int) else None
         detail = " ".join(
             str(status.get("message") or status.get("description") or event.get("reason", "")).split()
@@ -170,7 +171,7 @@ def ses(body: dict[str, Any], topics: list[str], certificate: Callable[[str], by
         message = json.loads(str(body.get("Message", "")))
     except ValueError:
         return Verified([Read(OTHER, reason="an SES notification whose message is not JSON")])
-    return Verified(_ses_findings(message if isinstance(message, dict) else {}))
+    return Verified(_ses_findings(json_object(message)))
 
 
 def _ses_findings(message: dict[str, Any]) -> list[Read]:
@@ -207,15 +208,18 @@ def _verify_rsa(pem: bytes, data: bytes, signature: str, version: str) -> None:
         from cryptography import x509
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
     except ImportError:
         raise Refused(
-            "checking SNS signatures needs the cryptography package: pip install 'digest[ses]'"
+            "checking SNS signatures needs the cryptography package: "
+            "pip install 'trending-papers-digest[ses]'"
         ) from None
     try:
         key = x509.load_pem_x509_certificate(pem).public_key()
+        if not isinstance(key, rsa.RSAPublicKey):  # SNS signs with RSA only
+            raise TypeError("not an RSA key")
         algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()
-        key.verify(base64.b64decode(signature), data, padding.PKCS1v15(), algorithm)  # type: ignore[call-arg,union-attr]
+        key.verify(base64.b64decode(signature), data, padding.PKCS1v15(), algorithm)
     except (InvalidSignature, ValueError, TypeError) as exc:
         raise Refused(f"the SNS signature does not verify ({type(exc).__name__})") from None
 

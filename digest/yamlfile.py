@@ -20,7 +20,8 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 
 from .errors import DigestError
 
-Loc = tuple[str | int, ...]
+# Where a value sits: mapping keys (YAML allows numbers, booleans and null there) and indexes.
+Loc = tuple[str | int | float | None, ...]
 
 
 @dataclass
@@ -280,7 +281,7 @@ def _entries(loader: Any, path: Path, key: str):
     if not isinstance(loader.get_event(), yaml.SequenceStartEvent):
         raise NotStreamable
     index = 0
-    tags: dict[str, str] = {}
+    tags: dict[tuple[str, Any], str] = {}  # (value, implicit) -> resolved tag
     while not isinstance(loader.peek_event(), yaml.SequenceEndEvent):
         lines: dict[Loc, int] = {}
         value = _from_events(loader, (key, index), lines, tags)
@@ -291,7 +292,7 @@ def _entries(loader: Any, path: Path, key: str):
         raise NotStreamable
 
 
-def _from_events(loader: Any, loc: Loc, lines: dict[Loc, int], tags: dict[str, str]) -> Any:
+def _from_events(loader: Any, loc: Loc, lines: dict[Loc, int], tags: dict[tuple[str, Any], str]) -> Any:
     event = loader.get_event()
     lines[loc] = event.start_mark.line + 1
     if isinstance(event, yaml.ScalarEvent):
@@ -311,12 +312,13 @@ def _from_events(loader: Any, loc: Loc, lines: dict[Loc, int], tags: dict[str, s
             if key in out:
                 raise NotStreamable  # a duplicate key: `load` reports it
             out[key] = _from_events(loader, (*loc, key), lines, tags)
-            lines[(*loc, key)] = key_event.start_mark.line + 1
+            if key_event.start_mark is not None:  # a parser's events always carry one
+                lines[(*loc, key)] = key_event.start_mark.line + 1
         return out
     raise NotStreamable  # an alias
 
 
-def _scalar(loader: Any, event: Any, tags: dict[str, str]) -> Any:
+def _scalar(loader: Any, event: Any, tags: dict[tuple[str, Any], str]) -> Any:
     if event.anchor is not None:
         raise NotStreamable
     tag = event.tag

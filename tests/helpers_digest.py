@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -55,6 +56,12 @@ def feed_link(base_url: str) -> dict[str, str]:
 
 def hf_papers(shared: Path, day: str = HF_DAY) -> list[Paper]:
     return file_source.read(shared / "hf_daily_papers" / f"{day}.json")
+
+
+def html_part_bytes(raw: bytes) -> int:
+    """The HTML part as it travels, transfer encoding and all: what Gmail's clip counts."""
+    html = message_from_bytes(raw, policy=policy.default).get_body(("html",))
+    return len(html.get_payload().encode())
 
 
 def builder(

@@ -11,13 +11,24 @@ import pytest
 from mjml import mjml2html
 
 from digest import rank
-from digest.build import Builder
+from digest.build import CLIP_GUARD, Builder
 from digest.errors import DigestError
 from digest.models import Paper, Pick, Section, Subscriber
 from digest.render import HTML_TEMPLATE, Links, Renderer, card, tldr
 
 from .conftest import ROOT
-from .helpers_digest import GMAIL_CLIP, HOSTILE, READER, Page, builder, feed_link, hf_papers, message, report
+from .helpers_digest import (
+    GMAIL_CLIP,
+    HOSTILE,
+    READER,
+    Page,
+    builder,
+    feed_link,
+    hf_papers,
+    html_part_bytes,
+    message,
+    report,
+)
 
 
 def _calm(i: int, **extra) -> Paper:
@@ -62,33 +73,111 @@ def test_tldr_is_one_or_two_clean_sentences():
     assert tldr(summary) == "Bold claim."
 
 
+# --- the lead, the groups, the preheader ---------------------------------------------------
+
+
+def _view(sections: list[Section]):
+    b = builder([p.paper for s in sections for p in s.picks])
+    return b.view(READER, sections, b.links(READER.email))
+
+
+def _pick(i: int, score: float) -> Pick:
+    return Pick(_calm(i, upvotes=10 * i), score, score, 0.0)
+
+
+def test_the_best_pick_leads_and_is_not_repeated_below():
+    sections = [
+        Section(label="Agents", key="agents", picks=[_pick(1, 0.5), _pick(2, 0.4), _pick(3, 0.3)]),
+        Section(label="Vision", key="vision", picks=[_pick(4, 0.9), _pick(5, 0.2), _pick(6, 0.1)]),
+    ]
+    view = _view(sections)
+    assert view.lead.card.title == "Calm paper 4" and view.n_papers == 6
+    below = [i.card.title for s in view.sections for i in s.items]
+    assert "Calm paper 4" not in below and len(below) == 5
+    html = Renderer().render(view).html
+    html = html[html.index('aria-hidden="true">') :].split("</div>", 1)[1]  # the body after the preheader
+    lead = html.index("Today's top paper")
+    assert lead < html.index("Calm paper 4") < html.index("Calm paper 1")
+    assert "40 upvotes" in html[lead : html.index("Calm paper 1")]  # its badges with it
+
+
+def test_a_theme_left_with_one_paper_folds_into_more_and_the_contents_list_only_groups():
+    sections = [
+        Section(label="Agents", key="agents", picks=[_pick(1, 0.9), _pick(2, 0.8), _pick(3, 0.7)]),
+        Section(label="Speech", key="speech", picks=[_pick(4, 0.6)]),
+        # the lead's theme keeps one paper once the lead is out: it folds too
+        Section(label="Robots", key="robots", picks=[_pick(5, 0.95), _pick(6, 0.5)]),
+        Section(label="More trending papers", key="more", picks=[_pick(7, 0.4)]),
+    ]
+    view = _view(sections)
+    assert [(s.label, [i.card.title for i in s.items]) for s in view.sections] == [
+        ("Agents", ["Calm paper 1", "Calm paper 2", "Calm paper 3"]),
+        ("More trending papers", ["Calm paper 4", "Calm paper 6", "Calm paper 7"]),
+    ]
+    assert [i.first for s in view.sections for i in s.items] == [True, False, False, True, False, False]
+    html = Renderer().render(view).html
+    assert "Speech" not in html and "Robots" not in html
+
+
+def test_the_preheader_names_whole_titles_and_is_padded():
+    long_titles = [_calm(i) for i in range(1, 9)]
+    for i, paper in enumerate(long_titles):
+        paper.title = f"A rather long title about topic number {i} that goes on"
+    picks = [Pick(p, 1.0 - i / 10, 1.0, 0.0) for i, p in enumerate(long_titles)]
+    view = _view([Section(label="Agents", key="agents", picks=picks)])
+    titles = [p.title for p in long_titles]
+    assert view.preheader.startswith(titles[0] + " + 7 more")
+    named = view.preheader.split(": ", 1)[1].split("; ") if ": " in view.preheader else []
+    assert named and all(t in titles for t in named)  # never a title cut in the middle
+    html = Renderer().render(view).html
+    hidden = html[html.index('aria-hidden="true">') : html.index("</div>", html.index('aria-hidden="true">'))]
+    assert hidden.count("&zwnj;&nbsp;") >= 60 and max(len(line) for line in hidden.splitlines()) < 998
+
+
+def test_the_clip_guard_gives_up_the_thumbnail_before_any_link(shared_fixtures, monkeypatch):
+    b = builder(hf_papers(shared_fixtures), thumbnails=True)
+    picks = b.picks(READER)
+    full = b.message(READER, picks)
+    assert "<img" in full.rendered.html
+    # a guard just under this email's size: losing the picture is enough
+    monkeypatch.setattr("digest.build.CLIP_GUARD", html_part_bytes(full.raw) - 10)
+    trimmed = b.message(READER, picks)
+    assert "<img" not in trimmed.rendered.html and ">Abstract</a>" in trimmed.rendered.html
+    assert len(trimmed.picks) == len(picks) and "more on the web" not in trimmed.rendered.html
+
+
 # --- the plain-text twin -----------------------------------------------------------------
 
 
-def test_text_twin_follows_the_html_order_with_numbered_footnotes(shared_fixtures):
+def test_text_twin_follows_the_html_order_with_each_link_under_its_title(shared_fixtures):
     msg = message(hf_papers(shared_fixtures))
     html_links = [a.get("href") for a in Page(msg.rendered.html).all("a")]
     text = msg.rendered.text
-    header = r"TRENDING PAPERS\nFriday 14 August 2026\n20 trending papers in \d+ themes\n\nIn this issue:\n"
+    header = r"TRENDING PAPERS\nFriday 14 August 2026\n20 trending papers in \d+ groups\n\n\nTODAY'S TOP"
     assert re.match(header, text)
-    footnotes = dict(re.findall(r"^\[(\d+)\] (https?://\S+)$", text, re.M))
-    body = text.split("\nLinks:\n")[0]
-    numbers = [int(n) for n in re.findall(r"\[(\d+)\]", body)]
-    # footnotes are numbered in reading order; a link two papers share keeps its first number
-    assert list(footnotes) == [str(n) for n in range(1, len(footnotes) + 1)]
-    assert (
-        sorted(set(numbers)) == sorted(set(numbers), key=numbers.index) == list(range(1, len(footnotes) + 1))
-    )
+    body, signature = text.split("\n-- \n")  # the signature separator, its trailing space kept
+    assert "Unsubscribe:" in signature
+    text_links = re.findall(r"https?://\S+", body)
     # the same links as the HTML, in the same order; the reader's feedback page once per paper,
     # where the HTML has its "more" and "less" links
-    refs = [footnotes[str(n)] for n in numbers]
     paper_links = [h for h in html_links if "token=" not in h and "/issues/" not in h]
-    assert paper_links == [r for r in refs if "/feedback?" not in r]
+    assert paper_links == [u for u in text_links if "/feedback?" not in u]
     feedback = [h.split("&vote=")[0] for h in html_links if "/feedback?" in h]
-    assert feedback[::2] == feedback[1::2] == [r for r in refs if "/feedback?" in r]
+    assert feedback[::2] == feedback[1::2] == [u for u in text_links if "/feedback?" in u]
     assert len(feedback) == 2 * len(msg.picks)
-    for line in body.splitlines():
-        assert len(line) <= 72 or "://" in line, line
+    # each paper's page is the line right after its (wrapped) title
+    lines = body.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("* ")]
+    assert len(starts) == len(msg.picks)
+    for i in starts:
+        j = i + 1
+        while not lines[j].lstrip().startswith("http"):
+            assert lines[j].startswith("  ") and "://" not in lines[j]  # the title's own lines
+            j += 1
+        assert lines[j].strip() in paper_links
+    # lines fit 78 columns; only a URL too long for one stands alone, never mid-sentence
+    for line in text.splitlines():
+        assert len(line) <= 78 or re.fullmatch(r" *https?://\S+", line), line
 
 
 # --- size and safety ---------------------------------------------------------------------
@@ -100,6 +189,30 @@ def test_a_20_paper_digest_stays_under_gmails_clip(shared_fixtures, capsys):
     report(capsys, f"HTML for {len(msg.picks)} papers with thumbnails and reasons: {size / 1024:.1f} KB")
     assert len(msg.picks) == 20 and any(p.reason for p in msg.picks)
     assert size < GMAIL_CLIP
+
+
+def test_a_100_paper_digest_keeps_under_the_clip_guard_and_says_what_it_left_out(shared_fixtures, capsys):
+    papers, seen = [], set()
+    for day in sorted((shared_fixtures / "hf_daily_papers").glob("2026-08-*.json")):
+        for paper in hf_papers(shared_fixtures, day.stem):
+            if paper.id not in seen:
+                seen.add(paper.id)
+                papers.append(paper)
+    assert len(papers) >= 100
+    reader = READER.model_copy(update={"max_papers": 100})
+    b = builder(papers[:100], thumbnails=True)
+    asked = b.picks(reader)
+    msg = b.message(reader, asked)
+    size = html_part_bytes(msg.raw)
+    report(capsys, f"HTML for {len(asked)} papers asked, {len(msg.picks)} kept: {size / 1024:.1f} KB")
+    assert len(asked) == 100 and size < CLIP_GUARD
+    html = msg.rendered.html
+    # the extras went first: no thumbnail, no Abstract/PDF rows; then the lowest-ranked papers
+    assert "<img" not in html and ">Abstract</a>" not in html
+    left = len(asked) - len(msg.picks)
+    assert left > 0 and f"And {left} more on the web</a>" in html
+    assert [p.paper.id for p in msg.picks] == [p.paper.id for p in asked[: len(msg.picks)]]
+    assert "Unsubscribe</a>" in html
 
 
 def test_the_worst_case_digest_stays_under_gmails_clip(capsys):
@@ -264,7 +377,7 @@ def test_an_override_folder_replaces_only_the_files_it_holds(overrides):
 @pytest.mark.parametrize(
     "old, new, says",
     [
-        ("{% if v.n_themes > 1 %}", "{% if 1 < v.n_themes %}", ":\\d+: `<` inside the Jinja tag"),
+        ("{% if v.left_out %}", "{% if 0 < v.left_out %}", ":\\d+: `<` inside the Jinja tag"),
         (
             '<mj-section padding="32px 20px 20px"',
             '<mj-sektion padding="32px 20px 20px"',
@@ -272,8 +385,8 @@ def test_an_override_folder_replaces_only_the_files_it_holds(overrides):
         ),
         ('width="600px"', 'width="{{ v.width }}"', ":\\d+: MJML dropped or changed {{ v.width }}"),
         (
-            '<mj-text>\n          <div class="ac"',
-            '<mj-txt>\n          <div class="ac"',
+            '<mj-text>\n          <p class="ac"',
+            '<mj-txt>\n          <p class="ac"',
             ":\\d+: unknown MJML element <mj-txt>",
         ),
         ("{{ v.date_text }}", "{{ v.date_text }", ":\\d+: template error"),

@@ -49,6 +49,7 @@ CONTRAST = """(() => {
   }
   return worst.sort((x, y) => x[0] - y[0]).slice(0, 3);
 })()"""
+TITLES = "[...document.querySelectorAll('.t a')].map(a => a.textContent)"
 IMAGES = "[...document.images].map(i => [i.getAttribute('src'), i.getAttribute('alt'), i.naturalWidth])"
 
 
@@ -133,11 +134,11 @@ def test_recorded_day_fits_the_screen_with_absolute_links_and_a_visible_footer(
     text = browser.evaluate("document.body.innerText")
     for words in ("Unsubscribe", "Manage preferences", "View in your browser", "1 Example Street"):
         assert words in text
-    # every picked paper is on the page, title linked, in the order of its themes
-    titles = browser.evaluate("[...document.querySelectorAll('h3 a')].map(a => a.textContent)")
-    sections = rank.sections(b.prepared, msg.picks)
-    assert titles == [b.cards[p.paper.id].title for s in sections for p in s.picks]
-    assert len(titles) == 20
+    # every picked paper is on the page, title linked: the lead first, then theme by theme
+    titles = browser.evaluate(TITLES)
+    view = b.view(READER, rank.sections(b.prepared, msg.picks), b.links(READER.email))
+    assert titles == [view.lead.card.title] + [i.card.title for s in view.sections for i in s.items]
+    assert len(titles) == 20 and titles[0] == b.cards[max(msg.picks, key=lambda p: p.score).paper.id].title
 
 
 def test_dark_mode_turns_the_page_and_cards_dark(shared_fixtures, browser, capsys):
@@ -152,6 +153,7 @@ def test_dark_mode_turns_the_page_and_cards_dark(shared_fixtures, browser, capsy
             page: style(document.body).backgroundColor,
             card: style(document.querySelector('.card')).backgroundColor,
             title: style(document.querySelector('h3 a')).color,
+            lead: style(document.querySelector('h2.t a')).color,
             text: style(document.querySelector('p.tx')).color,
           };
         })()"""
@@ -162,29 +164,59 @@ def test_dark_mode_turns_the_page_and_cards_dark(shared_fixtures, browser, capsy
         return (r * 299 + g * 587 + b * 114) / 1000
 
     assert brightness(colours["page"]) < 40 and brightness(colours["card"]) < 50, colours
-    assert brightness(colours["title"]) > 200 and brightness(colours["text"]) > 180, colours
+    assert brightness(colours["title"]) > 200 and brightness(colours["lead"]) > 200, colours
+    assert brightness(colours["text"]) > 180, colours
     lowest = browser.evaluate(CONTRAST)
     assert lowest[0][0] >= 4.5, lowest
 
 
-def test_thumbnails_load_scale_to_the_phone_and_carry_alt_text(
+def test_only_the_lead_shows_its_thumbnail_scaled_to_the_phone_with_an_empty_alt(
     shared_fixtures, browser, thumbnail_server, capsys
 ):
     papers = hf_papers(shared_fixtures)
     for paper in papers:
         paper.thumbnail = f"{thumbnail_server}/{paper.id}.png"
     msg = message(papers, thumbnails=True)
+    lead = max(msg.picks, key=lambda p: p.score).paper
     for width in WIDTHS:
-        _open(browser, msg.rendered.html, f"digest-{HF_DAY}-thumbnails-{width}px", width)
-        shot = browser.screenshot(ARTIFACTS / f"digest-{HF_DAY}-thumbnails-{width}px.png")
-        report(capsys, f"screenshot: {shot}")
-        images = browser.evaluate(IMAGES)
-        assert len(images) == len(msg.picks)
-        for src, alt, natural_width in images:
-            assert alt and alt.startswith("Thumbnail: "), (src, alt)
-            assert natural_width > 0, f"{src} did not load"
-        geometry = browser.evaluate(GEOMETRY)
-        assert geometry["scroll"] <= geometry["viewport"], geometry
+        for dark in (False, True):
+            name = f"digest-{HF_DAY}-thumbnails-{width}px" + ("-dark" if dark else "")
+            _open(browser, msg.rendered.html, name, width, dark=dark)
+            shot = browser.screenshot(ARTIFACTS / f"{name}.png")
+            report(capsys, f"screenshot: {shot}")
+            # HF thumbnails are title cards: only the lead's is shown, and its title is beside
+            # it, so the alt is empty (a screen reader would read the title twice)
+            assert browser.evaluate(IMAGES) == [[f"{thumbnail_server}/{lead.id}.png", "", 240]]
+            box = browser.evaluate("(r => [r.width, r.height])(document.images[0].getBoundingClientRect())")
+            assert 0 < box[0] <= width and box[1] > 0
+            geometry = browser.evaluate(GEOMETRY)
+            assert geometry["scroll"] <= geometry["viewport"], geometry
+    assert 'height="301"' in msg.rendered.html
+
+
+def test_with_images_blocked_the_email_reads_the_same(shared_fixtures, browser, thumbnail_server, capsys):
+    """Outlook and many corporate clients block images until asked: nothing but the picture
+    may go missing."""
+    papers = hf_papers(shared_fixtures)
+    for paper in papers:
+        paper.thumbnail = f"{thumbnail_server}/{paper.id}.png"
+    msg = message(papers, thumbnails=True)
+    browser.cdp("Network.enable")
+    browser.cdp("Network.setBlockedURLs", urls=[f"{thumbnail_server}/*"])
+    try:
+        for width in WIDTHS:
+            name = f"digest-{HF_DAY}-images-blocked-{width}px"
+            _open(browser, msg.rendered.html, name, width)
+            shot = browser.screenshot(ARTIFACTS / f"{name}.png")
+            report(capsys, f"screenshot: {shot}")
+            assert [natural for _, _, natural in browser.evaluate(IMAGES)] == [0]  # blocked
+            assert len(browser.evaluate(TITLES)) == len(msg.picks)
+            text = browser.evaluate("document.body.innerText")
+            assert "Today's top paper".upper() in text.upper() and "Unsubscribe" in text
+            geometry = browser.evaluate(GEOMETRY)
+            assert geometry["scroll"] <= geometry["viewport"], geometry
+    finally:
+        browser.cdp("Network.setBlockedURLs", urls=[])
 
 
 def test_a_hostile_paper_runs_nothing_in_the_browser(browser):
@@ -197,6 +229,5 @@ def test_a_hostile_paper_runs_nothing_in_the_browser(browser):
         ".filter(n => n.startsWith('on'))"
     )
     assert handlers == []
-    title = browser.evaluate("document.querySelector('h3 a').textContent")
-    assert title == HOSTILE.title
+    assert HOSTILE.title in browser.evaluate(TITLES)
     assert all(h.startswith(("https://", "mailto:")) for h in browser.evaluate(LINKS))

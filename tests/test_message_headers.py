@@ -19,8 +19,8 @@ from .test_mail_compose import ENVELOPE
 from .test_mail_compose import NOW as WHEN
 
 
-def _sections(label: str, n: int) -> list[Section]:
-    picks = [Pick(Paper(id=f"p{i}", title="t", abstract="a"), 1.0, 1.0, 0.0) for i in range(n)]
+def _sections(label: str, n: int, title: str = "t") -> list[Section]:
+    picks = [Pick(Paper(id=f"p{i}", title=title, abstract="a"), 1.0 - i / 100, 1.0, 0.0) for i in range(n)]
     return [Section(label=label, picks=picks)]
 
 
@@ -41,18 +41,43 @@ def test_the_subject_template_names_the_date_and_the_lead_theme():
     template = "{weekday} {date}: {count} new, mostly {lead_theme} ({name})"
     subject = subject_line("Trending Papers", date(2026, 8, 14), _sections("Agents", 7), template)
     assert subject == "Friday 14 Aug: 7 new, mostly Agents (Trending Papers)"
-    default = subject_line("Trending Papers", date(2026, 8, 14), _sections("Agents", 1))
-    assert default == "Trending Papers, 14 Aug: 1 paper, led by Agents"
+
+
+def test_the_default_subject_names_the_lead_paper_and_counts_the_rest():
+    title = "Self-Forcing++: Towards Minute-Scale High-Quality Video Generation"
+    day = date(2026, 8, 14)
+
+    def subject(n: int) -> str:
+        return subject_line("News", day, _sections("Video", n, title))
+
+    assert subject(20) == "Self-Forcing++ and 19 more trending papers"
+    assert subject(2) == "Self-Forcing++ and 1 more trending paper"
+    assert subject(1) == "Self-Forcing++"
+    # no colon: the title itself, cut on a word when it is long
+    plain = "Scaling " + "very " * 20 + "large models"
+    subject = subject_line("News", day, _sections("Video", 3, plain))
+    assert subject.startswith("Scaling very") and subject.endswith("… and 2 more trending papers")
+    assert len(subject) < 100
 
 
 def test_a_theme_label_with_line_breaks_stays_inside_the_subject():
-    subject = subject_line("News", date(2026, 8, 14), _sections("Agents\r\nBcc: victim@example.org", 2))
+    template = "{name}: {lead_theme}"
+    sections = _sections("Agents\r\nBcc: victim@example.org", 2)
+    subject = subject_line("News", date(2026, 8, 14), sections, template)
     raw = compose(Rendered(subject=subject, html="<p>x</p>", text="x"), ENVELOPE, WHEN)
     names = [line.split(":", 1)[0] for line in _header_lines(raw)]
     assert "Bcc" not in names
     assert message_from_bytes(raw, policy=policy.default)["Subject"].endswith(
         "Agents Bcc: victim@example.org"
     )
+
+
+def test_a_paper_title_with_line_breaks_stays_inside_the_subject():
+    sections = _sections("Agents", 2, "Evil\r\nBcc: victim@example.org")
+    subject = subject_line("News", date(2026, 8, 14), sections)
+    raw = compose(Rendered(subject=subject, html="<p>x</p>", text="x"), ENVELOPE, WHEN)
+    assert "Bcc" not in [line.split(":", 1)[0] for line in _header_lines(raw)]
+    assert message_from_bytes(raw, policy=policy.default)["Subject"].startswith("Evil Bcc")
 
 
 @pytest.mark.parametrize(

@@ -16,13 +16,13 @@ import pytest
 
 from digest import config as config_mod
 from digest import send, sources
-from digest.build import HTML_BUDGET
+from digest.build import CLIP_GUARD
 from digest.config import FileSource, HFDailySource
 from digest.models import Paper, Subscriber
 from digest.sources import arxiv_api, arxiv_rss, feed
 from digest.sources import file as file_source
 
-from .helpers_digest import message
+from .helpers_digest import html_part_bytes, message
 from .helpers_http import ReplayServer, Reply
 from .helpers_smtp import NOW, write_project
 
@@ -31,12 +31,6 @@ MB = 1_000_000
 CLIP = 102_000
 CONTROLS = "\x00\x07\x1b\x08\x0b\x0c\x1f\x7f\ufffe\ud800"
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-
-
-def html_part_bytes(raw: bytes) -> int:
-    """The HTML part as it travels, transfer encoding and all: what Gmail's clip counts."""
-    html = message_from_bytes(raw, policy=policy.default).get_body(("html",))
-    return len(html.get_payload().encode())
 
 
 def write_lines(path: Path, papers: list[dict]) -> Path:
@@ -171,7 +165,7 @@ def test_one_paper_at_every_cap_fits_under_the_clip_on_its_own(tmp_path):
     (fattest,) = file_source.read(write_lines(tmp_path / "one.jsonl", [_fat_papers(1)[0].to_dict()]))
     assert fattest.title == _fat_papers(1)[0].title and fattest.thumbnail is not None  # nothing was cut
     msg = message([fattest], reader=Subscriber(email="ada@example.org"), thumbnails=True)
-    assert len(msg.picks) == 1 and html_part_bytes(msg.raw) < HTML_BUDGET
+    assert len(msg.picks) == 1 and html_part_bytes(msg.raw) < CLIP_GUARD
 
 
 def test_an_iri_is_percent_encoded_and_a_url_past_the_cap_dropped(tmp_path):

@@ -68,12 +68,13 @@ def _send(root: Path, now: str) -> str:
 
 
 def _cards(html: str) -> list[tuple[str, str]]:
-    """(title, feedback page) of each paper in a digest's HTML."""
+    """(title, feedback page) of each paper in a digest's HTML, the lead's included."""
+    titles = list(re.finditer(r'<h[23] class="t"[^>]*><a [^>]*>([^<]+)</a>', html))
     out = []
-    for block in html.split('<div class="it"')[1:]:
-        title = re.search(r'<h3 class="t"[^>]*><a [^>]*>([^<]+)</a>', block)
+    for title, after in zip(titles, [*titles[1:], None], strict=True):
+        block = html[title.end() : after.start() if after else len(html)]
         link = re.search(r'href="([^"]+/feedback\?token=[^"&]+)&amp;vote=less"', block)
-        if title and link:
+        if link:
             out.append((html_lib.unescape(title.group(1)), link.group(1).replace("&amp;", "&")))
     return out
 
@@ -144,7 +145,7 @@ def test_a_library_makes_the_digest_lean_to_its_area_and_names_the_paper_a_pick_
     picked = [t for t, _ in _cards(html)]
     ours = [t for t in picked if t in {g["title"] for g in games}]
     assert len(ours) >= 6, picked  # of the 8 on the day, despite their places in the listing
-    reasons = [html_lib.unescape(r) for r in re.findall(r"For you &middot; ([^<]+)</div>", html)]
+    reasons = [html_lib.unescape(r) for r in re.findall(r"For you &middot; ([^<]+)</p>", html)]
     assert any(r.startswith("like “") and r.endswith("” in your library") for r in reasons), reasons
     named = {g["title"] for g in games[:12]}
     assert all(re.sub(r"^like “|” in your library$", "", r) in named for r in reasons if r.startswith("like"))

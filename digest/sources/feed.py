@@ -118,7 +118,7 @@ def entry_arxiv_id(entry: Any) -> str | None:
 
 
 def _labelled(html: str) -> dict[str, str]:
-    fields = {}
+    fields: dict[str, str] = {}
     for match in _LABELLED.finditer(html):
         label = match.group(2).lower().rstrip("s")
         fields.setdefault(label, html_to_text(match.group(3)))

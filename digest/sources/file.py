@@ -12,7 +12,8 @@ from .intake import bounded
 from .result import Fetched
 
 
-def read(path: Path, source: str = "file") -> list[Paper]:
+def read(path: str | Path, source: str = "file") -> list[Paper]:
+    path = Path(path)
     try:
         with path.open("rb") as handle:
             head = handle.read(64).lstrip()
@@ -29,7 +30,8 @@ def read_hf_response(path: Path, source: str = "file") -> list[Paper]:
         entries = jsonlines.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise DigestError(f"{path}: not a valid daily_papers JSON response: {exc}") from None
-    papers, problems = [], []
+    papers: list[Paper] = []
+    problems: list[str] = []
     for index, entry in enumerate(entries):
         try:
             papers.append(bounded(paper_from_hf(entry, position=len(papers) + 1, source=source)))

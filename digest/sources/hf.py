@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import Paper, arxiv_id, one_line
+from ..models import Paper, arxiv_id, json_object, one_line
 
 HF_PAPER_PAGE = "https://huggingface.co/papers/{id}"
 ARXIV_PDF = "https://arxiv.org/pdf/{id}"
@@ -50,7 +50,7 @@ def _author(value: Any) -> str | None:
     # `hidden` is about how the HF page shows an author, not about authorship: keep them all.
     if not isinstance(value, dict):
         return None
-    user = value.get("user") if isinstance(value.get("user"), dict) else {}
+    user = json_object(value.get("user"))
     name = _str(value.get("name")) or _str(user.get("fullname"))
     return one_line(name) if name else None
 
@@ -63,7 +63,7 @@ def paper_from_hf(entry: Any, position: int | None = None, source: str = "hf_dai
     `digest.clean.display` turns it into what a reader sees."""
     if not isinstance(entry, dict):
         raise ValueError("expected an object")
-    inner = entry.get("paper") if isinstance(entry.get("paper"), dict) else {}
+    inner = json_object(entry.get("paper"))
 
     def either(name: str) -> Any:
         return _first(inner.get(name), entry.get(name))

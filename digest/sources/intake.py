@@ -22,8 +22,8 @@ listing reaches, and every text loses the characters nothing downstream can carr
 A real paper is never touched (tests/test_paper_intake.py checks the margin on the recorded
 data). The caps also bound what one paper can cost an email: at every cap at once, in a
 script whose every letter takes eight bytes of HTML, an email of that one paper stays under
-build.HTML_BUDGET (about 90 KB), so `Builder.message`, which leaves the lowest-ranked papers
-out rather than let Gmail clip the footer, always has one that fits.
+build.CLIP_GUARD (95 KB), so `Builder.message`, which leaves extras and then the lowest-ranked
+papers out rather than let Gmail clip the footer, always has one that fits.
 """
 
 from __future__ import annotations

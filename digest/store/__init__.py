@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..location import Location
 from .base import (
     Bounce,
     CachedResponse,
@@ -27,7 +28,6 @@ from .base import (
     SubscriberStore,
     Tldrs,
 )
-from .location import Location
 from .sql import SqlDatabase
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ def subscriber_store(config: Config, database: SqlDatabase) -> SubscriberStore:
 
 
 def open_stores(config: Config, *, readonly: bool = False) -> Stores:
-    database = open_database(config.store, readonly=readonly)
+    database = open_database(config.state_at, readonly=readonly)
     try:
         return Stores(database, subscriber_store(config, database))
     except BaseException:

@@ -45,7 +45,8 @@ class CachedResponse:
 class Run(Protocol):
     """One send run's name in the ledger, alive exactly as long as the process holds it."""
 
-    id: str
+    @property
+    def id(self) -> str: ...
 
 
 class Ledger(Protocol):

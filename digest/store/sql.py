@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import DigestError
 from ..models import Subscriber
@@ -33,7 +33,11 @@ LIST_FIELDS = ("topics", "keywords", "authors", "categories", "organizations", "
 ROW = ("address, name, status, frequency, send_at, timezone, prefs, created, confirmed, unsubscribed, "
        "seq, email")  # fmt: skip
 
-Execute = Callable[[str, tuple], Any]
+
+class Execute(Protocol):
+    """`execute(sql, params=()) -> cursor` inside a transaction."""
+
+    def __call__(self, sql: str, params: tuple = ..., /) -> Any: ...
 
 
 def now_text() -> str:
@@ -72,6 +76,18 @@ class SqlDatabase:
         raise NotImplementedError
 
     def run(self) -> AbstractContextManager[Run]:
+        raise NotImplementedError
+
+    def upgrade(self) -> list[str]:
+        """Apply every migration the database lacks; what was applied."""
+        raise NotImplementedError
+
+    def integrity(self) -> list[str]:
+        """What is wrong with the database, if anything."""
+        raise NotImplementedError
+
+    def one_scheduler(self) -> AbstractContextManager[None]:
+        """Held while this process is the database's one `digest schedule`."""
         raise NotImplementedError
 
     def errors(self) -> AbstractContextManager[None]:
@@ -553,7 +569,7 @@ class SubscriberTable:
         taxonomy a reader's topics name may have changed since)."""
         if not thorough:
             return []
-        problems = []
+        problems: list[str] = []
         for reader in self.readers():
             try:
                 validated(reader.model_dump(exclude_none=True), self.topics)

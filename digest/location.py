@@ -12,6 +12,7 @@ A password never belongs in digest.yaml, which people commit and share.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -74,15 +75,14 @@ def check(value: str) -> str:
     return value
 
 
-def resolve(value: str, root: Path, environ: dict[str, str] | None = None) -> Location:
+def resolve(value: str, root: Path, environ: Mapping[str, str] | None = None) -> Location:
     """The Location of `state:` (paths relative to `root`); DIGEST_STATE_URL wins when set."""
-    environ = os.environ if environ is None else environ
-    override = environ.get(STATE_URL_ENV)
+    override = (os.environ if environ is None else environ).get(STATE_URL_ENV)
     if override:
         try:
             value = override if urlsplit(override).scheme in POSTGRES_SCHEMES else check(override)
         except ValueError as exc:
-            from ..errors import DigestError
+            from .errors import DigestError
 
             raise DigestError(f"{STATE_URL_ENV}: {exc}") from None
     if urlsplit(value).scheme in POSTGRES_SCHEMES:
