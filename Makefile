@@ -37,7 +37,7 @@ demo: $(STAMP)
 	@echo "$(DEMO_OUT)/outbox/, the web archive (a page per issue, index.html, feed.xml) under $(DEMO_OUT)/archive/."
 
 test: $(DEV)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 bench: $(DEV)
 	$(BIN)/python -m bench

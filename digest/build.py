@@ -237,6 +237,7 @@ class Builder:
         news = self.config.newsletter
         links = self.links(reader.email)
         rendered, picks = self.fitted(reader, picks, links)
+        return_path, mailto = self.inbox_addresses(reader.email)
         envelope = Envelope(
             sender=news.sender,
             to_email=reader.email,
@@ -245,7 +246,8 @@ class Builder:
             list_name=news.name,
             unsubscribe_url=self.unsubscribe_url(reader.email),
             reply_to=news.reply_to,
-            **self.inbox_addresses(reader.email),
+            return_path=return_path,
+            unsubscribe_mailto=mailto,
         )
         return Message(reader, picks, rendered, envelope, compose(rendered, envelope, self.now))
 
@@ -269,13 +271,13 @@ class Builder:
             # Best first: keep the share that fits, less one so the "more" line has room.
             picks = picks[: max(1, min(len(picks) - 1, len(picks) * CLIP_GUARD // size - 1))]
 
-    def inbox_addresses(self, email: str) -> dict[str, str]:
+    def inbox_addresses(self, email: str) -> tuple[str | None, str | None]:
         """With `inbox:` configured, the reader's own return path (VERP) and the unsubscribe
         address `digest inbox` reads; without, bounces go to the sender and no mailto is given."""
         inbox = self.config.inbox
         if inbox is None:
-            return {}
-        return {
-            "return_path": tokens.verp_address(inbox.address, self.secret, email),
-            "unsubscribe_mailto": tokens.plus_address(inbox.address, tokens.UNSUBSCRIBE_TAG),
-        }
+            return None, None
+        return (
+            tokens.verp_address(inbox.address, self.secret, email),
+            tokens.plus_address(inbox.address, tokens.UNSUBSCRIBE_TAG),
+        )

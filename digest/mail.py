@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -35,9 +35,14 @@ class Envelope:
     # "unsubscribe" goes (List-Unsubscribe's mailto): only when `digest inbox` reads it.
     return_path: str | None = None
     unsubscribe_mailto: str | None = None
+    # A notice (the subscription confirmation) is not list mail: no List-* headers, and a
+    # fresh Message-ID each time, so a second one is not dropped as a duplicate of the first.
+    notice: bool = False
 
     @functools.cached_property
     def message_id(self) -> str:
+        if self.notice:
+            return make_msgid(domain=domain_of(self.sender))
         return message_id(self.issue_id, self.to_email, self.sender)
 
 
@@ -102,21 +107,7 @@ def compose(rendered: Rendered, envelope: Envelope, now: datetime) -> bytes:
     ]
     if envelope.reply_to:
         headers.append("Reply-To: " + mailbox(*parseaddr(one_line(envelope.reply_to))))
-    mailto = (
-        f", <mailto:{wire_address(one_line(envelope.unsubscribe_mailto))}?subject=unsubscribe>"
-        if envelope.unsubscribe_mailto
-        else ""
-    )
-    headers += [
-        sender.list_id,
-        f"List-Unsubscribe: <{one_line(envelope.unsubscribe_url)}>{mailto}",
-        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
-        # Gmail's bulk-sender guidance: which campaign a complaint is about, and that this is
-        # list mail (no out-of-office replies, please).
-        sender.feedback_id.format(issue=_token_safe(envelope.issue_id)),
-        "Precedence: bulk",
-        "MIME-Version: 1.0",
-    ]
+    headers += _notice_headers() if envelope.notice else _list_headers(envelope, sender)
     text_cte, text_body = _body(rendered.text.encode("utf-8"))
     html_cte, html_body = _body(rendered.html.encode("ascii", "xmlcharrefreplace"))
     # Derived from the Message-ID so output is reproducible; lengthened in the (crafted)
@@ -139,6 +130,29 @@ def compose(rendered: Rendered, envelope: Envelope, now: datetime) -> bytes:
             f"\r\n--{boundary}--\r\n".encode(),
         ]
     )
+
+
+def _notice_headers() -> list[str]:
+    return ["Auto-Submitted: auto-generated", "MIME-Version: 1.0"]
+
+
+def _list_headers(envelope: Envelope, sender: _SenderHeaders) -> list[str]:
+    """What marks a digest as list mail: its list, one-click unsubscribe, Gmail's feedback id."""
+    mailto = (
+        f", <mailto:{wire_address(one_line(envelope.unsubscribe_mailto))}?subject=unsubscribe>"
+        if envelope.unsubscribe_mailto
+        else ""
+    )
+    return [
+        sender.list_id,
+        f"List-Unsubscribe: <{one_line(envelope.unsubscribe_url)}>{mailto}",
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        # Gmail's bulk-sender guidance: which campaign a complaint is about, and that this is
+        # list mail (no out-of-office replies, please).
+        sender.feedback_id.format(issue=_token_safe(envelope.issue_id)),
+        "Precedence: bulk",
+        "MIME-Version: 1.0",
+    ]
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr, quote
 from typing import Any
 
-from . import tokens
+from . import mail, tokens
 from .config import Config
 from .delivery import open_backend
 from .due import describe
 from .errors import DigestError
-from .mail import Envelope, domain_of, mailbox, wire_address
-from .models import Subscriber, one_line, safe_text
+from .mail import Envelope
+from .models import Rendered, Subscriber
 from .store import SubscriberStore
 from .subscribers import Confirm, NotListed, Outcome, OwnerAdd, SignUp, unknown_topics
 from .subscribers import known_topics as listed_topics
@@ -93,6 +91,7 @@ def send_confirmation(config: Config, reader: Subscriber, *, now: datetime, secr
         list_name=news.name,
         unsubscribe_url="",
         reply_to=news.reply_to,
+        notice=True,
     )
     context = {
         "newsletter": news.name,
@@ -110,36 +109,14 @@ def send_confirmation(config: Config, reader: Subscriber, *, now: datetime, secr
 
 
 def compose(config: Config, envelope: Envelope, context: dict[str, Any], now: datetime) -> bytes:
-    """multipart/alternative, text then HTML, every header on one line. No List-Unsubscribe:
-    this is not list mail, and the address is not on the list until it confirms."""
+    """The confirmation: a notice (no List-Unsubscribe: this is not list mail, and the address
+    is not on the list until it confirms), composed as every message is, by mail.compose."""
     from .templating import environment
 
     text = environment(config.templates, autoescape=False).get_template("confirm.txt.j2").render(context)
     html = environment(config.templates).get_template("confirm.html.j2").render(context)
-
-    # An address that keeps non-ASCII letters on the wire (mail.wire_address) can only go in
-    # a UTF-8 header (RFC 6532); delivery then needs a server offering SMTPUTF8.
-    utf8 = not wire_address(envelope.to_email).isascii()
-    message_policy = POLICY.clone(utf8=True) if utf8 else POLICY
-    msg = EmailMessage(policy=message_policy)
-    msg["From"] = mailbox(*parseaddr(one_line(envelope.sender)))
-    if utf8:
-        # In a UTF-8 header the email package writes a decoded name back unquoted ("Jörg, M"
-        # would read as two addresses): give it one already quoted.
-        name = one_line(safe_text(envelope.to_name or ""))
-        msg["To"] = f'"{quote(name)}" <{envelope.to_email}>' if name else envelope.to_email
-    else:
-        msg["To"] = mailbox(envelope.to_name or "", envelope.to_email)
-    msg["Subject"] = one_line(f"Confirm your subscription to {envelope.list_name}")
-    msg["Date"] = format_datetime(now)
-    # A fresh id each time: a second confirmation must not be dropped as a duplicate of the first.
-    msg["Message-ID"] = make_msgid(domain=domain_of(envelope.sender))
-    if envelope.reply_to:
-        msg["Reply-To"] = mailbox(*parseaddr(one_line(envelope.reply_to)))
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
-    return msg.as_bytes(policy=message_policy)
+    subject = f"Confirm your subscription to {envelope.list_name}"
+    return mail.compose(Rendered(subject=subject, html=html, text=text), envelope, now)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import queue
-import random
 import signal
 import threading
 import time
@@ -42,6 +41,7 @@ from typing import Any
 
 from .delivery import Backend, BatchBackend, DeliveryError, FatalError, TransientError
 from .mail import Envelope
+from .retry import backoff
 
 
 @dataclass
@@ -324,9 +324,7 @@ class Pool:
     def _later_ok(self, job: Job, asked: float | None = None) -> bool:
         """Queue `job` to be tried again after its backoff, or the wait the server `asked`
         for when longer; False when the pool is stopping."""
-        delay = min(self.max_wait, self.backoff * 2 ** (job.attempts - 1))
-        delay *= random.uniform(0.5, 1.0)  # spread retries so connections do not stampede
-        delay = max(delay, asked or 0.0)
+        delay = max(backoff(self.backoff, job.attempts, self.max_wait), asked or 0.0)
         with self._cond:
             if self._stopping:
                 return False

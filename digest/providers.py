@@ -64,7 +64,8 @@ from .delivery import (
 )
 from .errors import DigestError
 from .mail import Envelope
-from .sources.httpclient import USER_AGENT, retry_after_seconds
+from .retry import retry_after_seconds
+from .sources.httpclient import USER_AGENT
 
 if TYPE_CHECKING:
     from .config import Delivery

@@ -16,8 +16,9 @@ import pytest
 
 from digest import sources
 from digest.config import ArxivRssSource, FeedSource, Fetch, HFDailySource
+from digest.retry import retry_after_seconds
 from digest.sources import arxiv_rss
-from digest.sources.httpclient import Client, retry_after_seconds
+from digest.sources.httpclient import Client
 from digest.store import LazyHttpCache, Location, open_database
 
 from .conftest import EXAMPLE, FIXTURES

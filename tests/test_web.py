@@ -61,6 +61,10 @@ def test_subscribe_confirm_by_link_and_the_reader_is_active(site):
     )
     assert answer.status_code == 200 and "Check your inbox" in answer.text
     message = confirmation(project, "reader.one@example.org")
+    # a notice, not list mail: the address is not on the list until it confirms
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["List-Unsubscribe"] is None and message["List-Id"] is None
+    assert message["Subject"].startswith("Confirm your subscription to ")
     pending = entry(project, "reader.one@example.org")
     assert pending.status == "pending"
     assert (pending.topics, pending.keywords, pending.frequency) == (

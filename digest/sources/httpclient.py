@@ -11,18 +11,17 @@ says what happened, in words for the report.
 
 from __future__ import annotations
 
-import random
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import httpx
 
 from .. import __version__
+from ..retry import backoff, retry_after_seconds
 from .result import FetchError
 
 USER_AGENT = f"digest/{__version__} (trending papers newsletter; python-httpx)"
@@ -92,22 +91,6 @@ class _Inflater:
         return out, len(out) > room
 
 
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """`Retry-After` as seconds from now: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
 class Client:
     """Shared by every source of a run; safe to use from several threads at once."""
 
@@ -170,10 +153,7 @@ class Client:
                 self.sleep(wait)
 
     def _backoff(self, attempt: int) -> float:
-        # Exponential with "equal jitter": between half and all of backoff * 2^(n-1), so
-        # sources retrying together spread out instead of hammering the server in step.
-        ceiling = min(self.limits.max_wait, self.limits.backoff * 2 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return backoff(self.limits.backoff, attempt, self.limits.max_wait)
 
     def _attempt(self, url: str, headers: dict[str, str], cached) -> Response:
         limits = self.limits
