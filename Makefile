@@ -21,13 +21,20 @@ $(DEV): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(DEV)
 
-# The demo starts from an empty outbox and state each time, so it always delivers.
+# The demo has its own configuration and writes only under demo/out/, so it cannot touch a
+# deployment run from this checkout (./digest.yaml, .digest/, outbox/, archive/). It starts
+# afresh each time, deleting demo/out/ only when its stamp says `make demo` made it.
+DEMO_OUT := demo/out
+DEMO_STAMP := $(DEMO_OUT)/.made-by-make-demo
 demo: $(STAMP)
-	rm -rf outbox .digest preview archive
-	$(BIN)/digest preview --out preview
-	$(BIN)/digest send
-	@echo "Open preview/digest.html in a browser; the messages are .eml files under outbox/,"
-	@echo "the web archive (a page per issue, index.html, feed.xml) is under archive/."
+	@if [ -e $(DEMO_OUT) ] && [ ! -e $(DEMO_STAMP) ]; then \
+	  echo "$(DEMO_OUT) was not made by make demo: not deleting it (move it away to run the demo)"; exit 2; fi
+	rm -rf $(DEMO_OUT)
+	mkdir -p $(DEMO_OUT) && touch $(DEMO_STAMP)
+	$(BIN)/digest --config demo/digest.yaml preview --out $(DEMO_OUT)/preview
+	$(BIN)/digest --config demo/digest.yaml send
+	@echo "Open $(DEMO_OUT)/preview/digest.html in a browser; the messages are .eml files under"
+	@echo "$(DEMO_OUT)/outbox/, the web archive (a page per issue, index.html, feed.xml) under $(DEMO_OUT)/archive/."
 
 test: $(DEV)
 	$(BIN)/python -m pytest -q -n auto
@@ -60,5 +67,7 @@ check: $(DEV)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Only what the demo, the tests and the build made: never a deployment's state or outbox.
 clean:
-	rm -rf outbox .digest preview archive test-artifacts build dist *.egg-info
+	@if [ -e $(DEMO_STAMP) ]; then rm -rf $(DEMO_OUT); fi
+	rm -rf test-artifacts build dist *.egg-info

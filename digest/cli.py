@@ -527,6 +527,8 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
     from .subscribers import Outcome
 
     config = _config(args)
+    if not args.confirmed:  # a confirmation email goes out: before the entry is written
+        config.check_smtp_login()
     with stores(config) as opened:
         own = _library(config, opened, args.library) if args.library else None
         try:
@@ -622,6 +624,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
         secret = DEV_SECRET
         print("warning: --dev: using the development secret; never expose this server", file=sys.stderr)
+    config.check_smtp_login()  # the server mails confirmations
     web.serve(config, secret, host=args.host, port=args.port)
     return EXIT_OK
 
@@ -633,7 +636,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     config.secret()  # fail now, not at the first send, if links cannot be signed
     from . import channels, send
 
-    send.backend_opener(config)  # and if a provider's key or a channel's credential is missing
+    send.backend_opener(config)  # and if a provider's key, a channel's credential or a password is missing
     channels.check(config)
     if not 0 < args.poll <= 86400:
         raise DigestError(f"--poll {args.poll}: give a number of seconds above 0 and at most 86400, e.g. 10")

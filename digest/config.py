@@ -12,7 +12,7 @@ import string
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
@@ -341,6 +341,9 @@ class Delivery(_Strict):
     # This many messages in a row not delivered (failed or bounced) stops the run: something
     # is wrong with the relay, not with the readers. A rerun resumes.
     error_threshold: int = Field(20, ge=1)
+    # `send --due`: a slot is caught up at most this many hours late (digest/due.py). At most
+    # 12, so that two issues to one daily reader are always at least 12 hours apart.
+    catch_up_hours: float = Field(12.0, ge=0, le=12)
     tls_verify: bool = True  # false only for a local relay with a self-signed certificate
     dkim: Dkim | None = None
 
@@ -688,6 +691,7 @@ class Config(_Strict):
     path: Path = Field(DEFAULT_CONFIG, exclude=True)
     store: Location | None = Field(None, exclude=True)  # where `state:` (or DIGEST_STATE_URL) points
     list_path: Path | None = Field(None, exclude=True)  # the YAML list; None: `subscribers: database`
+    delivery_where: str = Field("", exclude=True)  # file:line of delivery.url, for its problems
 
     @property
     def state_at(self) -> Location:
@@ -745,6 +749,18 @@ class Config(_Strict):
             f"Set it to a long random string, e.g. {MAKE_SECRET}"
         )
 
+    def check_smtp_login(self) -> None:
+        """A delivery URL that names a user needs its password in the environment: said with
+        the rest of the configuration (exit 2, under --dry-run too), not by the first message
+        ("the server refuses us", exit 1, after the fetch and the claims)."""
+        parts = urlsplit(self.delivery.url)
+        if parts.scheme in ("smtp", "smtps") and parts.username and not os.environ.get(SMTP_PASSWORD_ENV):
+            raise DigestError(
+                f"{self.delivery_where or self.path}: delivery.url names user {unquote(parts.username)!r} "
+                f"but {SMTP_PASSWORD_ENV} is not set: set it to that user's password, or take the user "
+                "out of the URL for a relay that needs no login"
+            )
+
 
 def load(path: str | Path = DEFAULT_CONFIG) -> Config:
     path = Path(path)
@@ -765,6 +781,7 @@ def load(path: str | Path = DEFAULT_CONFIG) -> Config:
         if isinstance(source, FileSource):
             source.path = config.resolve(source.path)
     config.store = resolve_location(config.state, config.root)
+    config.delivery_where = doc.where(("delivery", "url"))
     if config.subscribers != LIST_IN_DATABASE:
         config.list_path = config.resolve(Path(config.subscribers))
     if config.archive is not None:

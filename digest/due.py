@@ -17,10 +17,17 @@ A reader's *slot* for a day is `send_at` on that day in their zone:
   ledger makes the second a no-op.
 
 The *current* slot is the latest slot at or before now on a day the frequency allows. A
-reader is due when their current slot has passed and they have not received that issue, so
-a run that comes late (cron missed, server down) still delivers the day's issue, until the
-next slot supersedes it. A slot before the reader subscribed does not count: someone who
-confirms at 15:00 gets their first digest at their next send time, not at once.
+reader is due when their current slot has passed and they have not received that issue:
+- a run that comes late (cron missed, server down) still delivers it, but only within the
+  catch-up window (`delivery.catch_up_hours`, 12 by default) after the slot. Later than
+  that the next slot is near, and a daily reader would get two issues within hours; with a
+  window of at most 12 hours, two issues to one reader are always 12 hours apart or more.
+- a slot before the reader subscribed (`confirmed:` or `created:`) does not count: someone
+  who confirms at 15:00 gets their first digest at their next send time, not at once.
+- a reader digest has never mailed starts with their first slot after digest first saw
+  them (the ledger keeps when a run first read their entry): a first run on a fresh state,
+  a list imported, an entry written by hand without `created:` send nothing at once, and
+  the next send time delivers. Catching up a missed slot is only for readers mailed before.
 """
 
 from __future__ import annotations
@@ -108,13 +115,28 @@ def subscribed_at(reader: Subscriber) -> datetime | None:
     return moment
 
 
-def current(reader: Subscriber, now: datetime) -> Slot | None:
+CATCH_UP = timedelta(hours=12)
+
+
+def current(
+    reader: Subscriber,
+    now: datetime,
+    *,
+    seen: datetime | None = None,
+    mailed_before: bool = False,
+    catch_up: timedelta = CATCH_UP,
+) -> Slot | None:
     """The slot whose issue a `--due` run owes this reader at `now`, if any (the ledger then
-    says whether it went out already)."""
+    says whether it went out already). `seen`: when a run first saw the reader; with neither
+    `mailed_before` nor a time they subscribed or were seen, nothing is owed yet."""
     slot = last_slot(reader, now)
-    if slot is None:
+    if slot is None or now - slot.at > catch_up:
         return None
     since = subscribed_at(reader)
+    if not mailed_before:
+        since = max((t for t in (since, seen) if t is not None), default=None)
+        if since is None:
+            return None
     if since is not None and slot.at < since:
         return None
     return slot

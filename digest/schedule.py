@@ -17,8 +17,9 @@ Choices, deliberately:
   run it once. One run catches up everything anyway.
 - one worker thread and `max_instances=1`: runs never overlap inside the process; the send
   lock serialises them with cron too.
-- on start, one catch-up run: readers whose slot passed while the scheduler was down get
-  the current issue, as `send --due` from cron would.
+- on start, one catch-up run, as `send --due` from cron would make: readers mailed before
+  whose slot passed while the scheduler was down get the current issue (within the catch-up
+  window, digest/due.py); on a fresh state it mails nobody, and records who it saw.
 - SQLite: a lock file, one scheduler per deployment (per state file); a second one exits at
   once. PostgreSQL: several schedulers on several machines may share the database; the
   ledger's claims keep them from mailing anyone twice.

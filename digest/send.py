@@ -1,7 +1,15 @@
 """One send run, top to bottom:
 
-    readers -> the issue each is owed -> papers -> per reader: pick, claim, render
-            -> deliver -> record
+    readers -> the issue each is owed -> that day's papers -> per reader: pick, claim,
+            render -> deliver -> record
+
+Issues are dated in each reader's own calendar (digest/due.py), and an issue's papers are
+that day's: the sources are asked once per issue day in the run (and the HTTP cache makes a
+listing that has not changed cost a 304), never the newsletter's day for everyone.
+
+An issue that held nothing new for a reader is recorded with what it was built from (a hash
+of the day's papers and of the reader's entry): later runs that day skip them without
+ranking again, until a source answers with something else or the entry changes.
 
 Every reader's row in the ledger (digest/store) is claimed before their message is built
 and marked sent once the server has accepted it, so a run killed at any point resumes on the
@@ -17,22 +25,24 @@ a server that refuses us, stops the run (exit 1, resumable).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from . import archive, channels, sources, summaries
 from .build import Builder, Message, issue_for
 from .config import Config
 from .delivery import BounceError, FatalError, UncertainError, batch_size, open_backend
+from .due import CATCH_UP
 from .due import current as current_slot
-from .due import local_date
 from .due import today as local_issue
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from .mail import message_id
-from .models import Pick, Subscriber
+from .models import Paper, Pick, Subscriber
 from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
 from .store import Claim, HttpCache, Ledger, Run, SubscriberStore, Tldrs, stores
@@ -107,14 +117,54 @@ class SendReport:
         return ", ".join(parts) + f" in {self.seconds:.2f}s ({self.rate:.1f} msg/s)"
 
 
-def owed_issue(reader: Subscriber, now: datetime, due: bool) -> str | None:
+def owed_issue(
+    reader: Subscriber,
+    now: datetime,
+    due: bool,
+    *,
+    seen: datetime | None = None,
+    mailed_before: bool = False,
+    catch_up: timedelta = CATCH_UP,
+) -> str | None:
     """The issue `reader` is owed now: the one of their local today; with `due`, only once
-    its send time has come (None before). Issues are dated in each reader's own time zone
-    (why: digest/due.py)."""
+    its send time has come, within the catch-up window, and for a reader never mailed only a
+    send time after the ledger first saw them (None otherwise). Issues are dated in each
+    reader's own time zone (why: digest/due.py)."""
     if not due:
         return local_issue(reader, now)
-    slot = current_slot(reader, now)
+    slot = current_slot(reader, now, seen=seen, mailed_before=mailed_before, catch_up=catch_up)
     return slot.issue if slot is not None else None
+
+
+class FirstSeen:
+    """When a run first saw each reader (digest/due.py: a reader never mailed starts with a
+    send time after it): read once per run, the readers new to it recorded as the run ends."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.first = ledger.seen_readers()
+        self.new: list[str] = []
+
+    def at(self, email: str, now: datetime) -> datetime:
+        if email not in self.first:
+            self.first[email] = now
+            self.new.append(email)
+        return self.first[email]
+
+    def record(self, now: datetime) -> None:
+        if self.new:
+            self.ledger.mark_seen(self.new, now)
+            self.new = []
+
+
+def papers_key(papers: list[Paper]) -> str:
+    """What a day's papers hash to: the same listing (a 304, an unchanged file) gives the same."""
+    text = json.dumps([p.to_dict() for p in papers], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def reader_key(reader: Subscriber) -> str:
+    return hashlib.sha256(reader.model_dump_json().encode()).hexdigest()[:32]
 
 
 def run(
@@ -139,6 +189,7 @@ def run(
         if problems:
             raise DigestError(problems)
         profiles, close_lookup = for_run(config, opened.own_papers, readonly=dry_run)
+        seen = FirstSeen(opened.ledger)
         try:
             with nullcontext() if dry_run else opened.ledger.run() as me:
                 report = _run(
@@ -151,6 +202,7 @@ def run(
                     open_one,
                     batch,
                     me,
+                    seen,
                     now=now,
                     to=to,
                     dry_run=dry_run,
@@ -160,6 +212,8 @@ def run(
                 )
         finally:
             close_lookup()
+            if not dry_run:
+                seen.record(now)
         report.problems += dict.fromkeys(profiles.problems)  # each file's problems once
     report.seconds = time.perf_counter() - started
     return report
@@ -175,6 +229,7 @@ def _run(
     open_one: Callable,
     batch: int,
     me: Run | None,
+    seen: FirstSeen,
     *,
     now: datetime,
     to: str | None,
@@ -194,33 +249,53 @@ def _run(
 
     bounced = ledger.bounced()
     sent: dict[str, set[str]] = {}  # issue -> who has it, read once per issue
-    latest: dict[str, str] | None = None  # --due: reader -> latest issue they have, read once
+    latest = ledger.last_issues() if due else {}  # reader -> latest issue they have, read once
+    nothing_new: dict[str, dict[str, str]] = {}  # issue -> reader -> what it was built from
+    catch_up = timedelta(hours=config.delivery.catch_up_hours)
 
     def standing(reader: Subscriber) -> tuple[str | None, str]:
         """The issue the reader is owed and what to do: "send", "not due", "sent" (they
-        have it) or "bounced" (their address bounced before)."""
-        nonlocal latest
-        issue_id = owed_issue(reader, now, due)
+        have it), "bounced" (their address bounced before) or "nothing new" (the issue was
+        built for them from the same papers and entry, and had nothing new)."""
+        email = reader.email.lower()
+        issue_id = owed_issue(
+            reader, now, due, seen=seen.at(email, now), mailed_before=email in latest, catch_up=catch_up
+        )
         if issue_id is None:
             return None, "not due"
-        email = reader.email.lower()
         if email in bounced:
             return issue_id, "bounced"
         if issue_id not in sent:
             sent[issue_id] = ledger.sent_to(issue_id)
         if email in sent[issue_id]:
             return issue_id, "sent"
-        if due:
-            if latest is None:
-                latest = ledger.last_issues()
-            if latest.get(email, "") >= issue_id:
-                return issue_id, "sent"
+        if latest.get(email, "") >= issue_id:
+            return issue_id, "sent"
+        if issue_id not in nothing_new:
+            nothing_new[issue_id] = ledger.nothing_new(issue_id)
+        built_from = nothing_new[issue_id].get(email)
+        # The day's papers are fetched (once per run) only for a reader the issue had nothing
+        # for: a source with nothing new answers 304, and nobody is ranked again.
+        if built_from is not None and built_from == key_for(issue_id, reader):
+            return issue_id, "nothing new"
         return issue_id, "send"
 
-    # Before fetching: is anyone owed anything? Usually the first reader is. A cron run
-    # every few minutes that finds everybody served reads the list and the ledger, and
-    # fetches nothing. The claims below make the answer exact.
-    survey = SendReport()
+    days: dict[str, tuple[list[Paper], str]] = {}  # issue day -> its papers and their key, once per run
+
+    def papers_of(issue_id: str) -> tuple[list[Paper], str]:
+        if issue_id not in days:
+            papers = fetch(config, date.fromisoformat(issue_id), cache, report, log)
+            days[issue_id] = papers, papers_key(papers)
+        return days[issue_id]
+
+    def key_for(issue_id: str, reader: Subscriber) -> str:
+        return f"{papers_of(issue_id)[1]} {reader_key(reader)}"
+
+    # Before building anything: is anyone owed anything? Usually the first reader is. A cron
+    # run every few minutes that finds everybody served reads the list and the ledger, and
+    # fetches nothing (or, for readers whose issue had nothing new, asks the sources whether
+    # anything changed). The claims below make the answer exact.
+    survey = SendReport(problems=report.problems)  # a nothing-new check may have fetched: its problems
     for reader in readers():
         issue_id, what = standing(reader)
         if to and what == "bounced":
@@ -235,36 +310,40 @@ def _run(
             raise DigestError(f"{listed.where}: no active subscriber {to}")
         return survey
 
-    papers = fetch(config, now, cache, report, log)
-    if not papers:
-        return report
-
-    # One set of themes, ranking and cards for the run; each issue date gets its own
-    # builder sharing them.
-    base = issue_for(config, papers, now)
-    if not dry_run:  # the feedback page shows them; the profiles of readers who mark them read them
-        profiles.store.remember_papers((p.id, p.title, p.abstract, p.url) for p in papers)
-    builders: dict[str, Builder] = {}
+    # Each issue day gets its own builder (themes, ranking, cards) from that day's papers;
+    # days whose papers are the same (a `file` source) share one's work.
+    builders: dict[str, Builder | None] = {}
+    shared: dict[str, Builder] = {}  # papers_key -> the first builder made from those papers
     secret = config.secret()
 
-    def builder_for(issue_id: str) -> Builder:
-        if issue_id not in builders:
-            dated = replace(base, id=issue_id, date=date.fromisoformat(issue_id))
-            first = next(iter(builders.values()), None)
-            if first is not None:  # shares the cards, TL;DRs included
-                builders[issue_id] = first.for_issue(dated)
-            else:
-                builders[issue_id] = Builder(config, dated, now, secret)
-                warning = summaries.for_builder(config, builders[issue_id], tldrs, readonly=dry_run)
-                report.warnings += [warning] if warning else []
-            if config.archive is not None and not dry_run:  # the page each reader's link opens
-                page, problems = write_archive(config, builders[issue_id])
-                report.archived = ", ".join(filter(None, (report.archived, page)))
-                report.problems += problems
-        return builders[issue_id]
+    def builder_for(issue_id: str) -> Builder | None:
+        """The issue's builder, or None when its day has no papers (reported by the fetch)."""
+        if issue_id in builders:
+            return builders[issue_id]
+        papers, key = papers_of(issue_id)
+        if not papers:
+            builders[issue_id] = None
+            return None
+        first = shared.get(key)
+        if first is not None:  # shares the themes, ranking and cards, TL;DRs included
+            dated = replace(first.issue, id=issue_id, date=date.fromisoformat(issue_id))
+            builder = first.for_issue(dated)
+        else:
+            issue = replace(issue_for(config, papers, now), id=issue_id, date=date.fromisoformat(issue_id))
+            builder = shared[key] = Builder(config, issue, now, secret)
+            warning = summaries.for_builder(config, builder, tldrs, readonly=dry_run)
+            report.warnings += [warning] if warning else []
+            if not dry_run:  # the feedback page shows them; the profiles of readers who mark them read them
+                profiles.store.remember_papers((p.id, p.title, p.abstract, p.url) for p in papers)
+        builders[issue_id] = builder
+        if config.archive is not None and not dry_run:  # the page each reader's link opens
+            page, problems = write_archive(config, builder)
+            report.archived = ", ".join(filter(None, (report.archived, page)))
+            report.problems += problems
+        return builder
 
     pending = readers()
-    held: list[tuple[Subscriber, str, list[Pick]]] = []  # claimed by another run when we came
+    held: list[tuple[Subscriber, Builder, list[Pick]]] = []  # claimed by another run when we came
 
     def claimed(reader: Subscriber, issue_id: str) -> Claim:
         email = reader.email.lower()
@@ -272,12 +351,13 @@ def _run(
 
     unbuilt_in_a_row = 0
 
-    def built(reader: Subscriber, issue_id: str, picks: list[Pick]) -> Message | None:
+    def built(reader: Subscriber, builder: Builder, picks: list[Pick]) -> Message | None:
         """The reader's message, or None (reported, the row marked failed) if it cannot be
         built: one reader's data must never stop the run for the others."""
         nonlocal unbuilt_in_a_row
+        issue_id = builder.issue.id
         try:
-            message = builder_for(issue_id).message(reader, picks)
+            message = builder.message(reader, picks)
         except Exception as exc:
             unbuilt(None if dry_run else ledger, report, issue_id, reader.email.lower(), exc)
             unbuilt_in_a_row += 1
@@ -296,10 +376,14 @@ def _run(
             if issue_id is None or what != "send":
                 continue
             builder = builder_for(issue_id)
+            if builder is None:
+                continue
             history = builder.history(ledger, reader.email.lower())
             picks = builder.picks(reader, history, profiles.of(reader))
             if not picks:
                 report.empty += 1
+                if not dry_run:
+                    ledger.mark_nothing_new(issue_id, reader.email, key_for(issue_id, reader))
                 continue
             if not dry_run:
                 claim = claimed(reader, issue_id)
@@ -307,22 +391,22 @@ def _run(
                     report.skipped += claim == Claim.SENT
                     report.busy += claim == Claim.BUSY
                     if claim == Claim.BUSY:
-                        held.append((reader, issue_id, picks))
+                        held.append((reader, builder, picks))
                     continue
-            message = built(reader, issue_id, picks)
+            message = built(reader, builder, picks)
             if report.stopped:
                 return
             if message is not None:
                 yield reader, issue_id, message.picks, message  # fewer picks, if some would not fit
         # A second look at the readers another run held: if it has died since (killed, its
         # machine gone), its claims are ours to finish now rather than at the next run.
-        for reader, issue_id, picks in held:
-            claim = claimed(reader, issue_id)
+        for reader, builder, picks in held:
+            claim = claimed(reader, builder.issue.id)
             if claim != Claim.BUSY:
                 report.busy -= 1
                 report.skipped += claim == Claim.SENT
-            if claim == Claim.CLAIMED and (message := built(reader, issue_id, picks)) is not None:
-                yield reader, issue_id, message.picks, message
+            if claim == Claim.CLAIMED and (message := built(reader, builder, picks)) is not None:
+                yield reader, builder.issue.id, message.picks, message
 
     if dry_run:
         for reader, _, picks, message in messages():
@@ -361,7 +445,8 @@ def _run(
     if report.bounced_addresses:
         report.problems += mark_bounced(listed, report.bounced_addresses, now)
     if not to and not report.interrupted:  # after the email: the archive page exists by now
-        report.posted, warnings = channels.publish(config, builders, ledger, me)
+        built_days = {issue_id: b for issue_id, b in builders.items() if b is not None}  # days with papers
+        report.posted, warnings = channels.publish(config, built_days, ledger, me)
         report.warnings += warnings
     if report.stopped:  # count who the run never got to, without building anything
         for reader in pending:
@@ -371,21 +456,22 @@ def _run(
     return report
 
 
-def fetch(config: Config, now: datetime, cache: HttpCache, report: SendReport, log: Callable[[str], None]):
-    """The issue's papers, or none (reported) when there is nothing to send today."""
-    # Which listing to fetch is the sources' business: the day in the newsletter's zone.
-    day = local_date(now, config.newsletter.timezone)
+def fetch(config: Config, day: date, cache: HttpCache, report: SendReport, log: Callable[[str], None]):
+    """The papers of the issue of `day`, or none (reported) when that issue has nothing to send."""
     collected = sources.collect(config.sources, day=day, options=config.fetch, cache=cache)
     for failed in collected.failed:
-        report.problems.append(f"source {failed.label}: {failed.error}")
+        report.problems.append(f"source {failed.label} ({day}): {failed.error}")
+    for source in collected.reports:
+        for warning in source.warnings:
+            log(f"source {source.label} ({day}): {warning}")
     if collected.lookback:
         earlier = ", ".join(map(str, collected.lookback))
         log(f"no papers for {day}; using {earlier} (fetch.empty_day: lookback)")
     if collected.empty_day:  # a weekend on HF: normal, not a failure (fetch.empty_day: skip)
-        log(f"no papers for {day} from any source: no issue today, nothing was sent")
+        log(f"no papers for {day} from any source: no issue of {day}, nothing was sent for it")
         return []
     if not collected.papers:
-        report.problems.append("no papers from any source: nothing was sent")
+        report.problems.append(f"no papers from any source for {day}: nothing was sent for it")
     return collected.papers
 
 
@@ -419,6 +505,7 @@ def tally(report: SendReport, issue_id: str | None, what: str) -> None:
         report.issues = sorted([*report.issues, issue_id])
     report.skipped += what == "sent"
     report.suppressed += what == "bounced"
+    report.empty += what == "nothing new"
 
 
 def record(ledger: Ledger, outcome: Outcome, report: SendReport) -> None:
@@ -462,8 +549,9 @@ def mark_bounced(listed: SubscriberStore, emails: list[str], now: datetime) -> l
 
 def backend_opener(config: Config) -> tuple[Callable, int]:
     """A function opening one delivery backend (one SMTP connection or HTTP client each), tried
-    once now so that a bad URL, a missing key or a bad DKIM key is a usage error before anything
-    is claimed; and how many messages a backend takes a call."""
+    once now so that a bad URL, a missing key or password or a bad DKIM key is a usage error
+    before anything is claimed; and how many messages a backend takes a call."""
+    config.check_smtp_login()
 
     def open_one():
         return open_backend(config.delivery, config.root)

@@ -13,6 +13,26 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = ROOT.parent / "shared" / "fixtures"
+# The tests' own copy of the shipped example configuration and list: the checkout's
+# digest.yaml and subscribers.yaml are the user's to edit (the README's `digest subscribe`
+# examples change them), so no test reads them.
+EXAMPLE = FIXTURES / "project"
+
+
+def copy_checkout(folder: Path) -> Path:
+    """The checkout's tracked kind of files in `folder`: not its venv, git data or whatever a
+    deployment or the demo wrote there (a state database, an outbox, an archive)."""
+    skip = (".venv", ".git", "*.egg-info", "test-artifacts", ".digest", "outbox", "archive", "preview", "out")
+    shutil.copytree(ROOT, folder, ignore=shutil.ignore_patterns(*skip))
+    return folder
+
+
+def copy_example(folder: Path) -> Path:
+    """The example project (config, readers, the shipped sample papers) in `folder`."""
+    for name in ("digest.yaml", "subscribers.yaml"):
+        shutil.copy(EXAMPLE / name, folder / name)
+    shutil.copytree(ROOT / "samples", folder / "samples")
+    return folder
 
 
 @pytest.fixture
@@ -44,11 +64,8 @@ def postgres_url(postgres_server) -> str:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A copy of the shipped example project (config, subscribers, sample) in a temp folder."""
-    for name in ("digest.yaml", "subscribers.yaml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "samples", tmp_path / "samples")
-    return tmp_path
+    """A copy of the example project (config, subscribers, sample) in a temp folder."""
+    return copy_example(tmp_path)
 
 
 def run_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:

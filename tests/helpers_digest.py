@@ -15,7 +15,7 @@ from digest.build import Builder, Message, make_issue
 from digest.models import Paper, Subscriber
 from digest.sources import file as file_source
 
-from .conftest import ROOT
+from .conftest import EXAMPLE, ROOT
 
 # A recorded day with everything a card can show: summaries, organisations, code, projects.
 HF_DAY = "2026-08-14"
@@ -67,7 +67,7 @@ def html_part_bytes(raw: bytes) -> int:
 def builder(
     papers: list[Paper],
     *,
-    project: Path = ROOT,
+    project: Path = EXAMPLE,
     thumbnails: bool = False,
     templates: Path | None = None,
     now: datetime = NOW,

@@ -9,6 +9,7 @@ so tests can check what the client sent. `bench/fetch.py` uses it too.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import threading
 import time
@@ -183,6 +184,18 @@ def hf_daily_papers(days: dict[str, Path]) -> Handler:
         entries = [e for d in sorted(picked) for e in loaded.get(d, [])]
         limit, page = int(q.get("limit", 50)), int(q.get("p", 0))
         return Reply(json.dumps(entries[page * limit : (page + 1) * limit]).encode())
+
+    return handle
+
+
+def with_etags(handler: Handler) -> Handler:
+    """The same replies, each with an ETag of its body: a client that sends it back for an
+    unchanged body gets a 304, as from a real CDN."""
+
+    def handle(seen: Seen) -> Reply:
+        reply = handler(seen)
+        reply.etag = '"' + hashlib.sha256(reply.body).hexdigest()[:16] + '"'
+        return reply
 
     return handle
 

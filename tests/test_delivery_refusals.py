@@ -271,3 +271,34 @@ def test_a_delivery_url_with_a_password_never_prints_it(tmp_path, cli, url):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "hunter2" not in result.stderr + result.stdout, result.stderr
     assert "DIGEST_SMTP_PASSWORD" in result.stderr and "digest.yaml:" in result.stderr
+
+
+# --- a missing SMTP password is a configuration error -------------------------------------
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["send", "dry-run"])
+def test_a_user_in_the_delivery_url_without_its_password_is_a_config_error(
+    tmp_path, cli, monkeypatch, dry_run
+):
+    monkeypatch.delenv("DIGEST_SMTP_PASSWORD", raising=False)
+    with SmtpServer() as sink:
+        write_project(tmp_path, url=f"smtp://digest@127.0.0.1:{sink.port}", readers=2)
+        result = cli("send", "--now", NOW, *dry_run, cwd=tmp_path)
+        assert sink.received == [] and sink.connections == 0
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = (tmp_path / "digest.yaml").read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if text.strip().startswith("url: smtp://"))
+    assert f"digest.yaml:{line}: delivery.url names user 'digest'" in result.stderr
+    assert "DIGEST_SMTP_PASSWORD is not set" in result.stderr
+    assert not (tmp_path / "state.db").exists() or _ledger(tmp_path) == {}
+
+
+def test_the_scheduler_and_the_web_server_refuse_to_start_without_the_smtp_password(
+    tmp_path, cli, monkeypatch
+):
+    monkeypatch.delenv("DIGEST_SMTP_PASSWORD", raising=False)
+    write_project(tmp_path, url="smtp://digest@127.0.0.1:9", readers=1)
+    for command in (["schedule"], ["serve", "--port", "0"], ["subscribe", "new@example.org"]):
+        result = cli(*command, cwd=tmp_path)
+        assert result.returncode == 2 and "DIGEST_SMTP_PASSWORD is not set" in result.stderr, command
+    assert "new@example.org" not in (tmp_path / "subscribers.yaml").read_text()

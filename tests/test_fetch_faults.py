@@ -21,7 +21,7 @@ from digest.sources import arxiv_rss
 from digest.sources.httpclient import Client
 from digest.store import LazyHttpCache, Location, open_database
 
-from .conftest import FIXTURES, ROOT
+from .conftest import EXAMPLE, FIXTURES
 from .helpers_http import ReplayServer, Reply, gzip_bomb, hf_daily_papers, recorded_reply
 from .helpers_processes import all_at_once
 
@@ -284,7 +284,7 @@ def _project(tmp_path: Path, source_list: list[dict], **fetch) -> Path:
     config = {
         "newsletter": {"name": "Trending Papers", "timezone": "UTC"},
         "sources": source_list,
-        "subscribers": str(ROOT / "subscribers.yaml"),
+        "subscribers": str(EXAMPLE / "subscribers.yaml"),
         "fetch": {"timeout": 2, "retries": 0, "backoff": 0.01, "max_bytes": 1_000_000, **fetch},
     }
     (tmp_path / "digest.yaml").write_text(json.dumps(config))
@@ -328,8 +328,8 @@ def test_send_sends_nothing_when_every_source_fails(server, tmp_path, cli):
     feeds = [{"kind": "feed", "url": server.url + p, "name": p[1:]} for p in ("/500", "/html")]
     result = cli("send", "--now", "2026-08-12T07:00:00+00:00", cwd=_project(tmp_path, feeds))
     assert result.returncode == 1
-    assert "no papers from any source: nothing was sent" in result.stderr
-    assert "source 500:" in result.stderr and "source html:" in result.stderr
+    assert "no papers from any source for 2026-08-12: nothing was sent" in result.stderr
+    assert "source 500 (2026-08-12):" in result.stderr and "source html (2026-08-12):" in result.stderr
     assert not (tmp_path / "outbox").exists()
     assert "Traceback" not in result.stderr
 
@@ -343,7 +343,7 @@ def test_send_goes_ahead_without_a_failed_source_and_says_so(server, tmp_path, c
     )
     result = cli("send", "--now", "2026-08-12T07:00:00+00:00", cwd=project)
     assert result.returncode == 1 and "sent 3" in result.stdout
-    assert f"error: source x: {server.url}/500: HTTP 500" in result.stderr
+    assert f"error: source x (2026-08-12): {server.url}/500: HTTP 500" in result.stderr
 
 
 def test_preview_and_dry_run_after_fetch_read_the_state_file_fetch_made(server, tmp_path, cli):
@@ -374,7 +374,9 @@ def _weekend_project(server, tmp_path, **fetch) -> Path:
 def test_empty_day_skips_the_issue_by_default(server, tmp_path, cli):
     result = cli("send", "--now", SATURDAY, cwd=_weekend_project(server, tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "no papers for 2026-08-15 from any source: no issue today, nothing was sent" in result.stdout
+    assert (
+        "no papers for 2026-08-15 from any source: no issue of 2026-08-15, nothing was sent" in result.stdout
+    )
     assert not (tmp_path / "outbox").exists()
     assert [r.query["date"] for r in server.requests] == ["2026-08-15"]
 

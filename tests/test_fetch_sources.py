@@ -210,6 +210,19 @@ def test_arxiv_rss_reads_abstracts_authors_and_old_style_ids(server):
     assert old.id == "hep-th/9901001"
 
 
+def test_arxiv_rss_gives_no_papers_for_a_day_before_its_listing_and_says_to_use_the_api(server):
+    # The feed (pubDate Wed 12 Aug 2026) holds only the latest announcements and takes no date.
+    server.routes["/rss/cs.IR+hep-th"] = recorded_reply(FIXTURES / "arxiv_rss_small.xml")
+    source = ArxivRssSource(kind="arxiv_rss", url=server.url, categories=["cs.IR", "hep-th"])
+    past, report = fetch_one(source, date(2026, 8, 11))
+    assert past.papers == [] and past.empty_day
+    (warning,) = report.warnings
+    assert "only its latest announcements (of 2026-08-12), not those of 2026-08-11" in warning
+    assert "use kind: arxiv_api" in warning
+    for day in (date(2026, 8, 12), date(2026, 8, 13)):  # its own day, and a reader's day ahead of it
+        assert len(fetch_one(source, day)[0].papers) == 2, day
+
+
 # --- any feed -------------------------------------------------------------------------------
 
 

@@ -52,6 +52,9 @@ def test_a_bounce_marks_the_reader_in_the_table_and_clearing_it_mails_them_again
 def test_send_due_and_preview_read_the_table(tmp_path):
     with SmtpServer() as sink:
         emails = _in_database(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=3)
+        # Imported readers, never mailed: the first run sees them, their next 07:00 mails them.
+        first = run_cli("send", "--due", "--now", "2026-11-26T06:55:00Z", cwd=tmp_path)
+        assert first.returncode == 0 and "not due yet 3" in first.stdout
         due = run_cli("send", "--due", "--now", "2026-11-26T07:05:00Z", cwd=tmp_path)
         assert due.returncode == 0 and "issue 2026-11-26: sent 3" in due.stdout
         later = run_cli("send", "--due", "--now", "2026-11-26T07:10:00Z", cwd=tmp_path)

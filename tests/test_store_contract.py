@@ -127,6 +127,25 @@ def test_history_leaves_out_this_issue_and_what_is_older_than_the_window(db):
     assert db.last_issues() == {"ada@example.org": ISSUE}
 
 
+def test_a_reader_keeps_the_time_they_were_first_seen(db):
+    first, later = (datetime(2026, 8, 13, 5, 0, tzinfo=UTC), datetime(2026, 8, 14, 5, 0, tzinfo=UTC))
+    db.mark_seen(["Ada@example.org", "grace@example.org"], first)
+    db.mark_seen(["ada@example.org", "alan@example.org"], later)
+    assert db.seen_readers() == {
+        "ada@example.org": first,
+        "grace@example.org": first,
+        "alan@example.org": later,
+    }
+
+
+def test_an_issue_with_nothing_new_is_kept_per_reader_with_what_it_was_built_from(db):
+    db.mark_nothing_new(ISSUE, "Ada@example.org", "papers1 entry1")
+    db.mark_nothing_new(ISSUE, "ada@example.org", "papers2 entry1")  # built again from other papers
+    db.mark_nothing_new("2026-11-27", "grace@example.org", "papers3 entry2")
+    assert db.nothing_new(ISSUE) == {"ada@example.org": "papers2 entry1"}
+    assert db.nothing_new("2026-11-28") == {}
+
+
 def test_a_bounce_is_kept_with_its_reason_until_it_is_cleared(db):
     db.claim(ISSUE, "ada@example.org", "<m>")
     db.mark_bounced(ISSUE, "ada@example.org", 550, "550 5.1.1 User unknown")

@@ -17,10 +17,10 @@ from digest.store import yamllist as subscribers
 from digest.store.yamllist import YamlList
 from digest.subscribers import Confirm, Import, Unsubscribe
 
-from .conftest import ROOT
+from .conftest import EXAMPLE
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-HAND_WRITTEN = (ROOT / "subscribers.yaml").read_text()
+HAND_WRITTEN = (EXAMPLE / "subscribers.yaml").read_text()
 
 
 @pytest.fixture

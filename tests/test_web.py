@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 import socket
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -16,16 +15,14 @@ import pytest
 from digest import tokens
 from digest.store import yamllist as subscribers
 
-from .conftest import ROOT
+from .conftest import copy_example
 from .helpers_web import SECRET, confirm_link, confirmation, csrf_form, serving
 
 FORM = {"frequency": "weekdays", "send_at": "06:30", "timezone": "America/New_York"}
 
 
 def new_project(folder: Path, web: str = "") -> Path:
-    for name in ("digest.yaml", "subscribers.yaml"):
-        shutil.copy(ROOT / name, folder / name)
-    shutil.copytree(ROOT / "samples", folder / "samples")
+    copy_example(folder)
     if web:
         with open(folder / "digest.yaml", "a") as config:
             config.write(f"\nweb:\n{web}")

@@ -25,7 +25,7 @@ from digest import config as config_mod
 from digest import webhooks
 from digest.store import yamllist
 
-from .conftest import FIXTURES, ROOT
+from .conftest import EXAMPLE, FIXTURES, ROOT
 
 SECRET = "test-secret-for-the-webhooks-0123456789abcdef"
 POSTMARK = "postmark:hook-password-0123"
@@ -49,7 +49,7 @@ def project(tmp_path, monkeypatch) -> Path:
         "subscribers:\n" + "".join(f"  - email: {e}\n" for e in READERS)
     )
     config = (
-        (ROOT / "digest.yaml")
+        (EXAMPLE / "digest.yaml")
         .read_text()
         .replace("samples/papers.jsonl", str(ROOT / "samples" / "papers.jsonl"))
     )

@@ -155,6 +155,28 @@ CREATE TABLE summaries (
 );
 """,
     ),
+    Migration(
+        5,
+        "when each reader was first seen, and issues that held nothing new for a reader",
+        """
+-- The first run that saw each reader (digest/due.py): someone digest has never mailed starts
+-- with their first send time after this, never with one that passed before it.
+CREATE TABLE readers_seen (
+    email       TEXT PRIMARY KEY,
+    first_seen  TEXT NOT NULL
+);
+-- An issue built for a reader that held nothing new for them, and what it was built from (a
+-- hash of the day's papers and one of the reader's entry): later runs skip the reader without
+-- ranking again until the sources or the entry change.
+CREATE TABLE nothing_new (
+    issue       TEXT NOT NULL,
+    email       TEXT NOT NULL,
+    built_from  TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    PRIMARY KEY (issue, email)
+);
+""",
+    ),
 ]
 LATEST = MIGRATIONS[-1].version
 

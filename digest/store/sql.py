@@ -268,6 +268,33 @@ class SqlDatabase:
             self.read("SELECT email, MAX(issue) FROM deliveries WHERE status = 'sent' GROUP BY email")
         )
 
+    def seen_readers(self) -> dict[str, datetime]:
+        """When a run first saw each reader (lower case): one query for the whole list."""
+        rows = self.read("SELECT email, first_seen FROM readers_seen")
+        return {email: datetime.fromisoformat(at) for email, at in rows}
+
+    def mark_seen(self, emails: Iterable[str], at: datetime) -> None:
+        """Readers seen for the first time at `at`; one seen before keeps its first time."""
+        when = at.astimezone(UTC).isoformat(timespec="seconds")
+        with self.transaction() as execute:
+            for email in emails:
+                execute(
+                    """INSERT INTO readers_seen (email, first_seen) VALUES (?, ?)
+                       ON CONFLICT (email) DO NOTHING""",
+                    (email.lower(), when),
+                )
+
+    def nothing_new(self, issue: str) -> dict[str, str]:
+        """Reader -> what `issue` was built from when it held nothing new for them."""
+        return dict(self.read("SELECT email, built_from FROM nothing_new WHERE issue = ?", (issue,)))
+
+    def mark_nothing_new(self, issue: str, email: str, built_from: str) -> None:
+        self.write(
+            """INSERT INTO nothing_new (issue, email, built_from, at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (issue, email) DO UPDATE SET built_from = excluded.built_from, at = excluded.at""",
+            (issue, email.lower(), built_from, now_text()),
+        )
+
     def papers_sent(self, email: str, *, except_issue: str, since: str | None = None) -> frozenset[str]:
         """Version-less ids of papers this reader got in other issues (a resend of this issue
         keeps them), in issues from `since` (an issue id, i.e. a date) on when given."""

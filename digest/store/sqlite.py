@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import DigestError
-from ..files import umask
+from ..files import default_mode
 from .locks import file_lock
 from .schema import LATEST, VERSION_TABLE, pending, statements
 from .sql import Execute, SqlDatabase, check_version, now_text
@@ -148,7 +148,7 @@ def _create(path: Path) -> None:
             _migrate(db)
         finally:
             db.close()  # checkpoints the WAL into the file and removes it
-        os.chmod(tmp, 0o666 & ~umask())
+        os.chmod(tmp, default_mode())
         try:
             os.link(tmp, path)
         except FileExistsError:

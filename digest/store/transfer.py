@@ -34,7 +34,7 @@ from pydantic import ValidationError
 
 from .. import yamlfile
 from ..errors import DigestError
-from ..files import replacing, umask
+from ..files import replacing
 from ..models import Subscriber
 from ..subscribers import Change, Import, Outcome, Topics, unknown_topics
 from .base import SubscriberStore
@@ -334,7 +334,7 @@ def export(readers: Iterator[Subscriber], fmt: str, out: Path | None, stdout: IO
     write: Callable[[Iterator[Subscriber], IO[str]], int] = write_yaml if fmt == "yaml" else write_csv
     if out is None:
         return write(readers, stdout)
-    with replacing(out, mode=0o666 & ~umask()) as handle:
+    with replacing(out) as handle:
         text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
         n = write(readers, text)
         text.flush()

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from .. import yamlfile
 from ..errors import DigestError
-from ..files import umask, write_atomic
+from ..files import write_atomic
 from ..models import Subscriber
 from ..subscribers import (
     Change,
@@ -350,9 +350,6 @@ def edit(path: Path, topics: Topics | None = None) -> Iterator[Editor]:
 
 
 def _replace(path: Path, data: bytes, mode: int | None) -> None:
-
-    if mode is None:  # a new file: what the user's umask allows for a 0666 file
-        mode = 0o666 & ~umask()
     try:
         write_atomic(path, data, mode=mode)
         # The rename is durable only once the folder's entry is on disk too.
