@@ -72,10 +72,10 @@ def papers_for(
         return papers, []
     cache = LazyHttpCache(config.state_at, readonly=True)
     try:
-        collected = sources.collect(config.sources, day=day, options=config.fetch, cache=cache)
+        collected = sources.for_issue(config, day, cache)
     finally:
         cache.close()
-    problems = [f"source {r.label}: {r.error}" for r in collected.failed]
+    problems = collected.problems
     if not collected.papers:
         what = (
             f"no papers for {day} from any source (an empty day)"

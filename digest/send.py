@@ -458,15 +458,10 @@ def _run(
 
 def fetch(config: Config, day: date, cache: HttpCache, report: SendReport, log: Callable[[str], None]):
     """The papers of the issue of `day`, or none (reported) when that issue has nothing to send."""
-    collected = sources.collect(config.sources, day=day, options=config.fetch, cache=cache)
-    for failed in collected.failed:
-        report.problems.append(f"source {failed.label} ({day}): {failed.error}")
-    for source in collected.reports:
-        for warning in source.warnings:
-            log(f"source {source.label} ({day}): {warning}")
-    if collected.lookback:
-        earlier = ", ".join(map(str, collected.lookback))
-        log(f"no papers for {day}; using {earlier} (fetch.empty_day: lookback)")
+    collected = sources.for_issue(config, day, cache)
+    report.problems.extend(collected.problems)
+    for note in collected.notes:
+        log(note)
     if collected.empty_day:  # a weekend on HF: normal, not a failure (fetch.empty_day: skip)
         log(f"no papers for {day} from any source: no issue of {day}, nothing was sent for it")
         return []

@@ -23,6 +23,7 @@ from ..models import Paper
 from .result import Fetched, FetchError
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..store import HttpCache
     from .httpclient import Client
 
@@ -51,6 +52,25 @@ class Collected:
     reports: list[SourceReport] = field(default_factory=list)
     lookback: list[date] = field(default_factory=list)  # earlier days used for an empty one
     warnings: list[str] = field(default_factory=list)  # about the run, not one source
+    day: date | None = None  # the issue day asked for
+
+    @property
+    def problems(self) -> list[str]:
+        """Each failed source, naming the issue day: what a send or preview reports."""
+        return [f"source {r.label}{self._on}: {r.error}" for r in self.failed]
+
+    @property
+    def notes(self) -> list[str]:
+        """What went right but is worth a log line: source warnings, the days looked back to."""
+        notes = [f"source {r.label}{self._on}: {w}" for r in self.reports for w in r.warnings]
+        if self.lookback:
+            earlier = ", ".join(map(str, self.lookback))
+            notes.append(f"no papers for {self.day}; using {earlier} (fetch.empty_day: lookback)")
+        return notes
+
+    @property
+    def _on(self) -> str:
+        return f" ({self.day})" if self.day else ""
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -60,6 +80,12 @@ class Collected:
     def empty_day(self) -> bool:
         """Every source answered and none had a paper: a weekend or holiday, not a fault."""
         return not self.papers and not self.failed
+
+
+def for_issue(config: Config, day: date | None, cache: HttpCache | None = None) -> Collected:
+    """The papers of the issue of `day`: every configured source, with the configured fetch
+    options. What `digest send`, `preview` and `archive` build an issue from."""
+    return collect(config.sources, day=day, options=config.fetch, cache=cache)
 
 
 def collect(
@@ -86,7 +112,7 @@ def collect(
     try:
         jobs = [(source, day) for source in sources]
         results = _run(jobs, client, options.concurrency, progress)
-        collected = Collected(reports=[r for r, _ in results])
+        collected = Collected(reports=[r for r, _ in results], day=day)
         lists = [papers for _, papers in results]
         dated = [s for s in sources if s.kind in DATED]
         if day and dated and options.empty_day == "lookback" and not any(lists) and not collected.failed:
