@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from . import archive, channels, sources, summaries
 from .build import Builder, Message, issue_for
@@ -47,6 +48,16 @@ from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
 from .store import Claim, HttpCache, Ledger, Run, SubscriberStore, Tldrs, stores
 from .subscribers import Bounce, address_key
+
+
+class Standing(StrEnum):
+    """Where a reader stands with the issue they are owed, and so what a run does."""
+
+    SEND = "send"
+    NOT_DUE = "not due"
+    SENT = "sent"  # they have it
+    BOUNCED = "bounced"  # their address bounced before
+    NOTHING_NEW = "nothing new"  # built for them from the same papers and entry: nothing new
 
 
 @dataclass
@@ -253,32 +264,30 @@ def _run(
     nothing_new: dict[str, dict[str, str]] = {}  # issue -> reader -> what it was built from
     catch_up = timedelta(hours=config.delivery.catch_up_hours)
 
-    def standing(reader: Subscriber) -> tuple[str | None, str]:
-        """The issue the reader is owed and what to do: "send", "not due", "sent" (they
-        have it), "bounced" (their address bounced before) or "nothing new" (the issue was
-        built for them from the same papers and entry, and had nothing new)."""
+    def standing(reader: Subscriber) -> tuple[str | None, Standing]:
+        """The issue the reader is owed and what to do about it (Standing)."""
         email = reader.email.lower()
         issue_id = owed_issue(
             reader, now, due, seen=seen.at(email, now), mailed_before=email in latest, catch_up=catch_up
         )
         if issue_id is None:
-            return None, "not due"
+            return None, Standing.NOT_DUE
         if email in bounced:
-            return issue_id, "bounced"
+            return issue_id, Standing.BOUNCED
         if issue_id not in sent:
             sent[issue_id] = ledger.sent_to(issue_id)
         if email in sent[issue_id]:
-            return issue_id, "sent"
+            return issue_id, Standing.SENT
         if latest.get(email, "") >= issue_id:
-            return issue_id, "sent"
+            return issue_id, Standing.SENT
         if issue_id not in nothing_new:
             nothing_new[issue_id] = ledger.nothing_new(issue_id)
         built_from = nothing_new[issue_id].get(email)
         # The day's papers are fetched (once per run) only for a reader the issue had nothing
         # for: a source with nothing new answers 304, and nobody is ranked again.
         if built_from is not None and built_from == key_for(issue_id, reader):
-            return issue_id, "nothing new"
-        return issue_id, "send"
+            return issue_id, Standing.NOTHING_NEW
+        return issue_id, Standing.SEND
 
     days: dict[str, tuple[list[Paper], str]] = {}  # issue day -> its papers and their key, once per run
 
@@ -298,12 +307,12 @@ def _run(
     survey = SendReport(problems=report.problems)  # a nothing-new check may have fetched: its problems
     for reader in readers():
         issue_id, what = standing(reader)
-        if to and what == "bounced":
+        if to and what is Standing.BOUNCED:
             raise DigestError(
                 f"{to} bounced: {bounced[wanted or '']}; `digest bounces --clear {to}` to mail it again"
             )
         tally(survey, issue_id, what)
-        if what == "send":
+        if what is Standing.SEND:
             break
     else:
         if to and not survey.issues and not survey.not_due:
@@ -373,7 +382,7 @@ def _run(
         for reader in pending:
             issue_id, what = standing(reader)
             tally(report, issue_id, what)
-            if issue_id is None or what != "send":
+            if issue_id is None or what is not Standing.SEND:
                 continue
             builder = builder_for(issue_id)
             if builder is None:
@@ -452,7 +461,7 @@ def _run(
         for reader in pending:
             issue_id, what = standing(reader)
             tally(report, issue_id, what)
-            report.not_reached += what == "send"
+            report.not_reached += what is Standing.SEND
     return report
 
 
@@ -492,15 +501,15 @@ def why_stop(outcome: Outcome, in_a_row: int, threshold: int) -> str:
     return ""
 
 
-def tally(report: SendReport, issue_id: str | None, what: str) -> None:
+def tally(report: SendReport, issue_id: str | None, what: Standing) -> None:
     if issue_id is None:
         report.not_due += 1
         return
     if issue_id not in report.issues:
         report.issues = sorted([*report.issues, issue_id])
-    report.skipped += what == "sent"
-    report.suppressed += what == "bounced"
-    report.empty += what == "nothing new"
+    report.skipped += what is Standing.SENT
+    report.suppressed += what is Standing.BOUNCED
+    report.empty += what is Standing.NOTHING_NEW
 
 
 def record(ledger: Ledger, outcome: Outcome, report: SendReport) -> None:
