@@ -88,7 +88,9 @@ def run_cli_here(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[st
     """The same as `run_cli`, through `digest.cli.main` in this process: what a user sees
     (exit code, stdout, stderr) without paying 0.7 s of interpreter start-up per call."""
     argv = [str(a) for a in args]
-    if not argv or argv[0] in OWN_PROCESS or "--serve" in argv:
+    # DIGEST_TEST_CLI=process: every call a real process, to compare or to rule this out.
+    as_process = os.environ.get("DIGEST_TEST_CLI") == "process"
+    if as_process or not argv or argv[0] in OWN_PROCESS or "--serve" in argv:
         return run_cli(*args, cwd=cwd)
     from digest.cli import main
 
