@@ -138,6 +138,16 @@ def test_a_reader_keeps_the_time_they_were_first_seen(db):
     }
 
 
+def test_a_first_run_over_a_long_list_marks_every_reader_seen_once(db):
+    first, later = (datetime(2026, 8, 13, 5, 0, tzinfo=UTC), datetime(2026, 8, 14, 5, 0, tzinfo=UTC))
+    db.mark_seen([f"r{i}@example.org" for i in range(0, 2500, 2)], first)  # more than one statement's worth
+    db.mark_seen([f"r{i}@example.org" for i in range(2500)], later)
+    seen = db.seen_readers()
+    assert len(seen) == 2500
+    assert {seen[f"r{i}@example.org"] for i in range(0, 2500, 2)} == {first}
+    assert {seen[f"r{i}@example.org"] for i in range(1, 2500, 2)} == {later}
+
+
 def test_an_issue_with_nothing_new_is_kept_per_reader_with_what_it_was_built_from(db):
     db.mark_nothing_new(ISSUE, "Ada@example.org", "papers1 entry1")
     db.mark_nothing_new(ISSUE, "ada@example.org", "papers2 entry1")  # built again from other papers
