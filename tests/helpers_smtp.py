@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import ssl
 import subprocess
 import sys
 import threading
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, AuthResult, syntax
@@ -279,6 +281,24 @@ delivery:
 
 
 NOW = "2026-11-26T07:00:00+00:00"
+
+
+def send_project(root: Path, **options):
+    """`digest send` on a project written by write_project, in this process, quietly."""
+    from digest import config as config_mod
+    from digest import send
+
+    config = config_mod.load(root / "digest.yaml")
+    return send.run(config, now=datetime.fromisoformat(NOW), log=lambda line: None, **options)
+
+
+def ledger_statuses(root: Path) -> dict[str, str]:
+    """Each reader's delivery status in the project's ledger."""
+    db = sqlite3.connect(root / "state.db")
+    try:
+        return dict(db.execute("SELECT email, status FROM deliveries"))
+    finally:
+        db.close()
 
 
 def start_send(root: Path) -> subprocess.Popen:

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from digest import config as config_mod
-from digest import send, sigv4
+from digest import sigv4
 from digest.store import yamllist
 
 from .helpers_http import ReplayServer, Reply
 from .helpers_providers import BATCH, KEYS, Api, fixture
-from .helpers_smtp import NOW, write_project
+from .helpers_smtp import NOW, ledger_statuses, send_project, write_project
 
 PROVIDERS = list(KEYS)
 SUSPENDED = "AccountSuspendedException:"
@@ -39,16 +38,6 @@ def _environment(monkeypatch):
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
 
 
-def _send(root: Path, **options) -> send.SendReport:
-    config = config_mod.load(root / "digest.yaml")
-    return send.run(config, now=datetime.fromisoformat(NOW), log=lambda line: None, **options)
-
-
-def _ledger(root: Path) -> dict[str, str]:
-    db = sqlite3.connect(root / "state.db")
-    return dict(db.execute("SELECT email, status FROM deliveries"))
-
-
 def _bounced(root: Path) -> set[str]:
     db = sqlite3.connect(root / "state.db")
     return {email for (email,) in db.execute("SELECT email FROM bounces")}
@@ -60,15 +49,15 @@ def test_a_thousand_readers_each_get_one_message_in_batches_with_a_429_mid_run_r
         api = Api.on(server, provider)
         api.throttle_on(2, retry_after="0")  # the second call: "slow down", the whole call refused
         emails = write_project(tmp_path, url=api.url, readers=1000, delivery="  error_threshold: 1000")
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
         assert report.exit_code == 0, report.problems[:3]
         assert api.accepted == {email: 1 for email in emails}  # every reader once: none doubled
         assert report.sent == 1000 and report.retried == api.batches[1] >= 1
         assert max(api.batches) <= BATCH[provider]
         if BATCH[provider] > 1:  # several messages a call, never all of them one by one
             assert len(api.batches) < 1000 / 10
-        assert set(_ledger(tmp_path).values()) == {"sent"}
-        again = _send(tmp_path)
+        assert set(ledger_statuses(tmp_path).values()) == {"sent"}
+        again = send_project(tmp_path)
     assert (again.sent, again.skipped) == (0, 1000) and api.accepted.total() == 1000
 
 
@@ -92,10 +81,10 @@ def test_a_refusal_in_the_answer_marks_that_reader_alone_bounced_or_failed(tmp_p
         api = Api.on(server, provider)
         emails = write_project(tmp_path, url=api.url, readers=12)
         api.refuse(emails[3], kind)
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
         assert report.exit_code == 1 and report.sent == 11
         assert api.accepted == {e: 1 for e in emails if e != emails[3]}
-        ledger = _ledger(tmp_path)
+        ledger = ledger_statuses(tmp_path)
         assert ledger[emails[3]] == "failed" and list(ledger.values()).count("sent") == 11
         assert (report.bounced, report.failed) == ((1, 0) if outcome == "bounced" else (0, 1))
         assert _bounced(tmp_path) == ({emails[3]} if outcome == "bounced" else set())
@@ -104,7 +93,7 @@ def test_a_refusal_in_the_answer_marks_that_reader_alone_bounced_or_failed(tmp_p
         problem = next(p for p in report.problems if emails[3] in p)
         assert provider in problem
         del api.refusals[emails[3]]
-        again = _send(tmp_path)
+        again = send_project(tmp_path)
     # A bounced address is never mailed again; a refused message goes again next run.
     assert again.sent == (0 if outcome == "bounced" else 1)
     assert api.accepted[emails[3]] == (0 if outcome == "bounced" else 1)
@@ -115,7 +104,7 @@ def test_one_message_of_a_batch_refused_for_an_unknown_reason_is_retried_alone(t
         api = Api.on(server, "postmark")
         emails = write_project(tmp_path, url=api.url, readers=20, concurrency=1)
         api.refuse(emails[4], "unknown", once=True)
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert (report.sent, report.retried, report.failed) == (20, 1, 0)
     assert api.accepted == {email: 1 for email in emails}
     # The others were taken the first time: only it went again, alone.
@@ -127,11 +116,11 @@ def test_a_batch_whose_answer_never_came_is_uncertain_and_not_sent_again(tmp_pat
         api = Api.on(server, "postmark")
         api.drop_on(1)  # the call is taken, then the connection drops before the answer
         emails = write_project(tmp_path, url=api.url, readers=30, delivery="  error_threshold: 100")
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
         dropped = api.batches[0]
         assert report.uncertain == dropped and report.sent == 30 - dropped and report.exit_code == 1
         assert "not sent again" in next(p for p in report.problems if "uncertain" in p)
-        again = _send(tmp_path)
+        again = send_project(tmp_path)
     assert again.sent == 0 and api.accepted == {email: 1 for email in emails}
 
 
@@ -141,14 +130,14 @@ def test_a_batch_refused_with_a_body_that_is_not_json_fails_and_is_not_uncertain
         api = Api.on(server, provider)
         api.reply_on(1, Reply(b"<html><h1>413 Request Entity Too Large</h1></html>", 413, "text/html"))
         emails = write_project(tmp_path, url=api.url, readers=5, concurrency=1)
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
         assert (
             report.uncertain == 0
             and report.failed == sum(api.batches[:1])
             and report.sent == 5 - report.failed
         )
         assert "413" in report.problems[0]
-        again = _send(tmp_path)
+        again = send_project(tmp_path)
     assert again.sent == report.failed and api.accepted == {email: 1 for email in emails}
 
 
@@ -157,11 +146,11 @@ def test_a_retry_after_longer_than_max_wait_leaves_the_batch_for_the_next_run(tm
         api = Api.on(server, "resend")
         api.throttle_on(1, retry_after="3600")
         emails = write_project(tmp_path, url=api.url, readers=5)
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
         assert report.sent == 0 and report.failed == 5
         assert "asks to wait 3600s, longer than delivery.max_wait" in report.problems[0]
         assert api.calls == 1  # not hammered: given up at once
-        again = _send(tmp_path)
+        again = send_project(tmp_path)
     assert again.sent == 5 and api.accepted == {email: 1 for email in emails}
 
 
@@ -170,7 +159,7 @@ def test_the_retry_after_a_429_waits_as_long_as_the_provider_asked(tmp_path):
         api = Api.on(server, "sendgrid")
         api.throttle_on(1, retry_after="1")
         write_project(tmp_path, url=api.url, readers=1, delivery="  max_wait: 5")
-        assert _send(tmp_path).sent == 1
+        assert send_project(tmp_path).sent == 1
         first, second = server.hits("/v3/mail/send")
     assert second.at - first.at >= 1.0  # the backoff alone (0.05 s) would have been sooner
 
@@ -194,7 +183,7 @@ def test_a_refused_key_or_account_stops_the_run_and_bounces_nobody(tmp_path, pro
         for call in range(1, 20):
             api.reply_on(call, reply)
         write_project(tmp_path, url=api.url, readers=8, concurrency=1)
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert report.sent == 0 and report.bounced == 0 and report.exit_code == 1
     assert expected in report.stopped
     assert _bounced(tmp_path) == set()
@@ -204,7 +193,7 @@ def test_postmark_gets_the_message_fields_and_its_unsubscribe_headers(tmp_path):
     with ReplayServer() as server:
         api = Api.on(server, "postmark")
         (email,) = write_project(tmp_path, url=api.url.replace("?", "?stream=broadcast&"), readers=1)
-        assert _send(tmp_path).sent == 1
+        assert send_project(tmp_path).sent == 1
         (call,) = server.hits("/email/batch")
     (message,) = call.json()
     assert call.headers["x-postmark-server-token"] == "server-token-0000"
@@ -222,7 +211,7 @@ def test_ses_gets_the_composed_message_raw_and_a_sigv4_signature(tmp_path):
     with ReplayServer() as server:
         api = Api.on(server, "ses")
         (email,) = write_project(tmp_path, url=api.url.replace("?", "?configuration_set=digest&"), readers=1)
-        assert _send(tmp_path).sent == 1
+        assert send_project(tmp_path).sent == 1
         (call,) = server.hits("/v2/email/outbound-emails")
     body = call.json()
     raw = base64.b64decode(body["Content"]["Raw"]["Data"])
@@ -241,7 +230,7 @@ def test_mailgun_gets_the_composed_message_as_a_file_with_basic_auth(tmp_path):
     with ReplayServer() as server:
         api = Api.on(server, "mailgun")
         (email,) = write_project(tmp_path, url=api.url, readers=1)
-        assert _send(tmp_path).sent == 1
+        assert send_project(tmp_path).sent == 1
         (call,) = server.hits("/v3/mg.example.org/messages.mime")
     assert call.headers["authorization"] == "Basic " + base64.b64encode(b"api:key-0000").decode()
     assert b'name="message"' in call.body and UNSUBSCRIBE_POST in call.body
@@ -302,7 +291,7 @@ def test_a_bad_api_url_or_a_missing_key_is_a_usage_error_before_anything_is_clai
     result = cli("send", "--now", NOW, cwd=tmp_path)
     assert result.returncode == 2, result.stdout
     assert expected in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "state.db").exists() or _ledger(tmp_path) == {}
+    assert not (tmp_path / "state.db").exists() or ledger_statuses(tmp_path) == {}
 
 
 def test_the_scheduler_does_not_start_without_the_key(tmp_path, cli, monkeypatch):

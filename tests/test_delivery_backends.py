@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import base64
 import subprocess
-from datetime import datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 
-from digest import config as config_mod
-from digest import send
-
-from .helpers_smtp import NOW, SmtpServer, self_signed, server_tls, write_project
+from .helpers_smtp import NOW, SmtpServer, self_signed, send_project, server_tls, write_project
 
 PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
 
@@ -31,17 +27,12 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
     return self_signed(tmp_path_factory.mktemp("tls"))
 
 
-def _send(root: Path, **options) -> send.SendReport:
-    config = config_mod.load(root / "digest.yaml")
-    return send.run(config, now=datetime.fromisoformat(NOW), log=lambda line: None, **options)
-
-
 def test_starttls_then_login_with_the_password_from_the_environment(tmp_path, certificate, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))  # trust the test certificate
     monkeypatch.setenv(PASSWORD_ENV, "s3cret pass")
     with SmtpServer(starttls=server_tls(*certificate), users={"digest@example.org": "s3cret pass"}) as sink:
         emails = write_project(tmp_path, url=f"smtp://digest%40example.org@localhost:{sink.port}", readers=3)
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert report.exit_code == 0, report.problems
     assert sink.counts() == {email: 1 for email in emails}
     assert all(r.tls and r.login == "digest@example.org" for r in sink.received)
@@ -51,7 +42,7 @@ def test_implicit_tls_on_smtps(tmp_path, certificate, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     with SmtpServer(implicit_tls=server_tls(*certificate)) as sink:
         write_project(tmp_path, url=f"smtps://localhost:{sink.port}", readers=2)
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert report.sent == 2 and all(r.tls for r in sink.received)
 
 
@@ -59,7 +50,7 @@ def test_a_password_is_never_sent_to_a_server_without_tls(tmp_path, monkeypatch)
     monkeypatch.setenv(PASSWORD_ENV, "s3cret")
     with SmtpServer() as sink:  # offers neither STARTTLS nor AUTH
         write_project(tmp_path, url=f"smtp://digest@127.0.0.1:{sink.port}", readers=10)
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert report.sent == 0 and report.exit_code == 1
     assert "does not offer STARTTLS" in report.stopped and "never sent in the clear" in report.stopped
     assert sink.auth_attempts == 0
@@ -70,7 +61,7 @@ def test_a_wrong_password_stops_the_run_and_names_the_variable(tmp_path, certifi
     monkeypatch.setenv(PASSWORD_ENV, "wrong")
     with SmtpServer(starttls=server_tls(*certificate), users={"digest": "right"}) as sink:
         write_project(tmp_path, url=f"smtp://digest@localhost:{sink.port}", readers=10)
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert report.sent == 0 and report.bounced == 0
     assert "login as 'digest' failed" in report.stopped and PASSWORD_ENV in report.stopped
 
@@ -78,12 +69,12 @@ def test_a_wrong_password_stops_the_run_and_names_the_variable(tmp_path, certifi
 def test_an_untrusted_certificate_stops_the_run_with_what_to_do(tmp_path, certificate):
     with SmtpServer(starttls=server_tls(*certificate)) as sink:
         write_project(tmp_path, url=f"smtp://localhost:{sink.port}", readers=3)
-        refused = _send(tmp_path)
+        refused = send_project(tmp_path)
         assert refused.sent == 0 and "certificate not trusted" in refused.stopped
         assert "tls_verify: false" in refused.stopped
         config = (tmp_path / "digest.yaml").read_text()
         (tmp_path / "digest.yaml").write_text(config + "  tls_verify: false\n")
-        accepted = _send(tmp_path)
+        accepted = send_project(tmp_path)
     assert accepted.sent == 3 and all(r.tls for r in sink.received)
 
 
@@ -106,7 +97,7 @@ def test_dkim_signature_verifies_covers_one_click_unsubscribe_and_is_one_line(tm
             readers=2,
             delivery=f"  dkim:\n    selector: mail2026\n    key_file: {key.name}",
         )
-        assert _send(tmp_path).sent == 2
+        assert send_project(tmp_path).sent == 2
     asked = []
 
     def dns(name, timeout=5):
@@ -129,7 +120,7 @@ def test_dkim_signature_verifies_covers_one_click_unsubscribe_and_is_one_line(tm
 
 def test_maildir_delivery_a_message_per_reader_in_new(tmp_path):
     emails = write_project(tmp_path, url="maildir://mail", readers=4)
-    report = _send(tmp_path)
+    report = send_project(tmp_path)
     assert report.sent == 4
     files = sorted((tmp_path / "mail" / "new").iterdir())
     assert len(files) == 4 and not list((tmp_path / "mail" / "tmp").iterdir())

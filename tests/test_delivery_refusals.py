@@ -6,19 +6,17 @@ What the server received is the truth; the ledger and the report must agree with
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import httpx
 import pytest
 
-from digest import build, send
-from digest import config as config_mod
+from digest import build
 from digest.store import yamllist as subscribers
 from digest.store.sqlite import SqliteDatabase as State
 
-from .helpers_smtp import NOW, SmtpServer, write_project
+from .helpers_smtp import NOW, SmtpServer, send_project, write_project
 from .helpers_web import confirm_link, confirmation, csrf_form, serving
 from .test_web import FORM, main_text, new_project
 
@@ -30,11 +28,6 @@ UTF8_LOCAL = "jörg@bücher.example"
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch):
     monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-delivery-refusals-0123456789")
-
-
-def _send(root: Path, **options) -> send.SendReport:
-    config = config_mod.load(root / "digest.yaml")
-    return send.run(config, now=datetime.fromisoformat(NOW), log=lambda line: None, **options)
 
 
 def _ledger(root: Path) -> dict[str, tuple[str, str | None]]:
@@ -59,7 +52,7 @@ def test_an_idn_reader_with_a_name_is_mailed_at_the_ascii_form_of_its_domain(tmp
     with SmtpServer() as sink:  # no SMTPUTF8: an IDN domain does not need it
         emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=2)
         _add_readers(tmp_path, f"  - email: {IDN}\n    name: Idn Reader\n", "  - email: last@example.org\n")
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert report.exit_code == 0 and report.sent == 4, report.problems
     assert sink.counts() == {emails[0]: 1, emails[1]: 1, IDN_ASCII: 1, "last@example.org": 1}
     received = next(r for r in sink.received if r.rcpt == IDN_ASCII)
@@ -72,7 +65,7 @@ def test_a_non_ascii_local_part_goes_by_smtputf8_when_the_server_offers_it(tmp_p
     with SmtpServer(smtputf8=True) as sink:
         write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=1)
         _add_readers(tmp_path, f"  - email: {UTF8_LOCAL}\n    name: Jörg Müller\n")
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert report.sent == 2, report.problems
     (received,) = [r for r in sink.received if r.rcpt.startswith("jörg@")]
     assert message_from_bytes(received.data, policy=policy.default)["To"].addresses[0].display_name == (
@@ -84,7 +77,7 @@ def test_a_non_ascii_local_part_without_smtputf8_fails_that_reader_alone(tmp_pat
     with SmtpServer() as sink:
         emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=1)
         _add_readers(tmp_path, f"  - email: {UTF8_LOCAL}\n    name: Jörg\n", "  - email: last@example.org\n")
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert (report.sent, report.failed, report.bounced, report.exit_code) == (2, 1, 0, 1)
     assert sink.counts() == {emails[0]: 1, "last@example.org": 1}
     assert any(UTF8_LOCAL in p and "SMTPUTF8" in p for p in report.problems)
@@ -105,14 +98,14 @@ def test_a_reader_whose_message_cannot_be_built_fails_alone_and_the_run_goes_on(
     with SmtpServer() as sink:
         emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=2)
         _add_readers(tmp_path, "  - email: broken@example.org\n", "  - email: last@example.org\n")
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
         assert (report.sent, report.failed, report.exit_code) == (3, 1, 1)
         assert sink.counts() == {emails[0]: 1, emails[1]: 1, "last@example.org": 1}
         assert any("broken@example.org" in p for p in report.problems)
         assert _ledger(tmp_path)["broken@example.org"][0] == "failed"
 
         monkeypatch.setattr(build.Builder, "message", real)
-        again = _send(tmp_path)  # the next run tries that reader again
+        again = send_project(tmp_path)  # the next run tries that reader again
     assert (again.sent, again.skipped) == (1, 3)
 
 
@@ -150,7 +143,7 @@ def test_a_5xx_to_data_about_the_message_fails_it_and_keeps_the_reader(tmp_path)
         sink.plan(emails[1], "data 552 5.3.4 Message size exceeds fixed limit")
         sink.plan(emails[2], "data 554 5.7.1 Message rejected as spam")
         sink.plan(emails[3], "data 554 Transaction failed")
-        first = _send(tmp_path)
+        first = send_project(tmp_path)
         assert (first.sent, first.failed, first.bounced, first.retried) == (2, 3, 0, 0)
         assert any("552 5.3.4" in p for p in first.problems)
         with State(tmp_path / "state.db", readonly=True) as state:
@@ -158,7 +151,7 @@ def test_a_5xx_to_data_about_the_message_fails_it_and_keeps_the_reader(tmp_path)
         assert set(_statuses(tmp_path).values()) == {"active"}
         assert {_ledger(tmp_path)[e][0] for e in emails[1:4]} == {"failed"}
 
-        second = _send(tmp_path)  # the message is refused, not the reader: they are mailed again
+        second = send_project(tmp_path)  # the message is refused, not the reader: they are mailed again
     assert (second.sent, second.skipped) == (3, 2)
     assert sink.counts() == {email: 1 for email in emails}
 
@@ -178,7 +171,7 @@ def test_a_refusal_about_the_recipient_bounces_it(tmp_path, fault):
     with SmtpServer() as sink:
         emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=3)
         sink.plan(emails[1], fault)
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert (report.sent, report.bounced, report.failed) == (2, 1, 0)
     assert _statuses(tmp_path)[emails[1]] == "bounced"
 
@@ -196,7 +189,7 @@ def test_a_rcpt_refusal_that_is_not_about_the_address_fails_the_message_only(tmp
     with SmtpServer() as sink:
         emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=3)
         sink.plan(emails[1], fault)
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert (report.sent, report.bounced, report.failed) == (2, 0, 1)
     assert _statuses(tmp_path)[emails[1]] == "active"
 
@@ -205,7 +198,7 @@ def test_a_refusal_of_our_own_sender_address_stops_the_run_and_bounces_nobody(tm
     with SmtpServer() as sink:
         write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=10)
         sink.refuse_everyone = "553 5.1.8 <papers@example.org>: Sender address rejected: Domain not found"
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert report.bounced == 0 and report.sent == 0 and "Sender address rejected" in report.stopped
     assert set(_statuses(tmp_path).values()) == {"active"}
 
@@ -222,7 +215,7 @@ def test_a_relay_slow_to_answer_the_final_dot_is_waited_for_and_gets_the_message
             delivery="  timeout: 0.5\n  final_reply_timeout: 30",
         )
         sink.plan(emails[1], "slow-data 2")  # far longer than `timeout`, well within RFC 5321's wait
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert report.exit_code == 0, report.problems
     assert (report.sent, report.retried, report.uncertain) == (3, 0, 0)
     assert sink.counts() == {email: 1 for email in emails}
@@ -245,7 +238,7 @@ def test_no_answer_to_the_final_dot_counts_the_reader_uncertain_and_never_resend
         assert status == "sent" and error.startswith("uncertain: ")
         assert sink.wait_for(3)
 
-        second = _send(tmp_path)
+        second = send_project(tmp_path)
     assert (second.sent, second.skipped, second.uncertain) == (0, 3, 0)
     assert sink.counts() == {email: 1 for email in emails}  # one copy each, however many runs
 

@@ -4,19 +4,14 @@ a relay that refuses us. What the server counts is the truth; the ledger must ag
 
 from __future__ import annotations
 
-import sqlite3
-from datetime import datetime
 from email import message_from_bytes, policy
-from pathlib import Path
 
 import pytest
 
-from digest import config as config_mod
-from digest import send
 from digest.store import yamllist
 from digest.store.sqlite import SqliteDatabase as State
 
-from .helpers_smtp import NOW, SmtpServer, reader_email, write_project
+from .helpers_smtp import NOW, SmtpServer, ledger_statuses, reader_email, send_project, write_project
 
 
 @pytest.fixture(autouse=True)
@@ -24,26 +19,16 @@ def _secret(monkeypatch):
     monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-smtp-0123456789abcdef")
 
 
-def _send(root: Path, **options) -> send.SendReport:
-    config = config_mod.load(root / "digest.yaml")
-    return send.run(config, now=datetime.fromisoformat(NOW), log=lambda line: None, **options)
-
-
-def _ledger(root: Path) -> dict[str, str]:
-    db = sqlite3.connect(root / "state.db")
-    return dict(db.execute("SELECT email, status FROM deliveries"))
-
-
 def test_every_reader_gets_exactly_one_message_over_a_few_persistent_connections(tmp_path):
     with SmtpServer() as sink:
         emails = write_project(
             tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=40, delivery="  rate: 200"
         )
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert report.exit_code == 0 and report.sent == 40, report.problems
     assert sink.counts() == {email: 1 for email in emails}
     assert sink.connections <= 4  # delivery.concurrency, each kept open for many messages
-    assert set(_ledger(tmp_path).values()) == {"sent"}
+    assert set(ledger_statuses(tmp_path).values()) == {"sent"}
     first = next(r for r in sink.received if r.rcpt == reader_email(0))
     message = message_from_bytes(first.data, policy=policy.default)
     assert first.mail_from == "papers@example.org" and message["To"] == reader_email(0)
@@ -57,7 +42,7 @@ def test_4xx_on_rcpt_or_data_is_retried_and_counted_once_when_accepted(tmp_path)
         sink.plan(emails[1], "rcpt 451 4.7.1 Greylisted, try again later")
         sink.plan(emails[2], "data 421 4.3.2 Service shutting down", "rcpt 450 4.2.1 Mailbox busy")
         sink.plan(emails[3], "data 452 4.3.1 Insufficient system storage")
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert report.exit_code == 0, report.problems
     assert (report.sent, report.retried, report.failed, report.bounced) == (12, 4, 0, 0)
     assert sink.counts() == {email: 1 for email in emails}
@@ -67,13 +52,13 @@ def test_a_reader_still_refused_after_every_retry_fails_and_the_next_run_deliver
     with SmtpServer() as sink:
         emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=6)
         sink.plan(emails[4], *["rcpt 451 4.3.0 Try later"] * 4)  # first try + delivery.retries (3)
-        first = _send(tmp_path)
+        first = send_project(tmp_path)
         assert first.exit_code == 1 and (first.sent, first.failed, first.retried) == (5, 1, 3)
         assert any(emails[4] in p and "451 4.3.0 Try later" in p for p in first.problems)
-        assert _ledger(tmp_path)[emails[4]] == "failed"
+        assert ledger_statuses(tmp_path)[emails[4]] == "failed"
         assert emails[4] not in sink.counts()
 
-        second = _send(tmp_path)
+        second = send_project(tmp_path)
     assert (second.sent, second.skipped, second.failed) == (1, 5, 0)
     assert sink.counts() == {email: 1 for email in emails}
 
@@ -83,7 +68,7 @@ def test_5xx_about_the_address_marks_it_bounced_with_its_reason_and_no_mail_goes
         emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=8)
         sink.plan(emails[2], "rcpt 550 5.1.1 <reader00002@example.org>: User unknown")
         sink.plan(emails[5], "data 554 5.1.1 Recipient address rejected")  # some check after DATA
-        first = _send(tmp_path)
+        first = send_project(tmp_path)
         assert first.exit_code == 1 and (first.sent, first.bounced, first.failed) == (6, 2, 0)
         with State(tmp_path / "state.db", readonly=True) as state:
             bounced = state.bounced()
@@ -94,7 +79,7 @@ def test_5xx_about_the_address_marks_it_bounced_with_its_reason_and_no_mail_goes
         listed = yamllist.load(tmp_path / "subscribers.yaml")
         assert {s.email for s in listed if s.status == "bounced"} == {emails[2], emails[5]}
 
-        second = _send(tmp_path)
+        second = send_project(tmp_path)
         assert (second.sent, second.suppressed, second.exit_code) == (0, 0, 0)  # not active any more
         assert sink.counts() == {e: 1 for e in emails if e not in (emails[2], emails[5])}
 
@@ -105,7 +90,7 @@ def test_5xx_about_the_address_marks_it_bounced_with_its_reason_and_no_mail_goes
             and "2 bounced addresses" in listed.stdout
         )
         assert "bounce cleared" in cli("bounces", "--clear", emails[2], cwd=tmp_path).stdout
-        third = _send(tmp_path)
+        third = send_project(tmp_path)
     assert third.sent == 1 and sink.counts()[emails[2]] == 1
     statuses = {s.email: s.status for s in yamllist.load(tmp_path / "subscribers.yaml")}
     assert (statuses[emails[2]], statuses[emails[5]]) == ("active", "bounced")
@@ -116,7 +101,7 @@ def test_a_bounce_recorded_only_in_the_ledger_stops_mail_too(tmp_path):
         emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=3)
         with State(tmp_path / "state.db") as state:
             state.mark_bounced("2026-11-25", emails[1], 550, "550 5.1.1 User unknown")
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert (report.sent, report.suppressed) == (2, 1)
     assert emails[1] not in sink.counts()
 
@@ -126,7 +111,7 @@ def test_a_connection_dropped_mid_data_is_retried_on_a_new_connection(tmp_path):
         emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=6, concurrency=1)
         sink.plan(emails[0], "drop-data")
         sink.plan(emails[3], "drop-data", "drop-data")
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert report.exit_code == 0, report.problems
     assert (report.sent, report.retried) == (6, 3)
     assert sink.counts() == {email: 1 for email in emails}
@@ -139,7 +124,7 @@ def test_a_server_slower_than_the_timeout_is_given_up_on_and_retried(tmp_path):
             tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=4, delivery="  timeout: 0.5"
         )
         sink.plan(emails[1], "slow-rcpt 3")
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert report.exit_code == 0, report.problems
     assert (report.sent, report.retried) == (4, 1)
     assert sink.counts() == {email: 1 for email in emails}
@@ -159,7 +144,7 @@ def test_the_error_threshold_stops_the_run_cleanly_and_a_rerun_resumes(tmp_path,
         assert "delivery.error_threshold" in stopped.stderr and "run `digest send` again" in stopped.stderr
         assert "sent 0," in stopped.stdout and "not reached" in stopped.stdout
         assert sink.total() == 0
-        assert "claimed" not in _ledger(tmp_path).values()  # nothing left looking in flight
+        assert "claimed" not in ledger_statuses(tmp_path).values()  # nothing left looking in flight
 
         sink.refuse_everyone = None
         resumed = cli("send", "--now", NOW, cwd=tmp_path)
@@ -171,7 +156,7 @@ def test_a_relay_that_refuses_us_stops_the_run_and_bounces_nobody(tmp_path):
     with SmtpServer() as sink:
         write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=20)
         sink.refuse_everyone = "554 5.7.1 <reader@example.org>: Relay access denied"
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     assert report.exit_code == 1 and report.sent == 0 and report.bounced == 0
     assert "Relay access denied" in report.stopped
     assert report.failed <= 4 and report.not_reached >= 16  # only the first message of each connection
@@ -182,10 +167,10 @@ def test_a_relay_that_refuses_us_stops_the_run_and_bounces_nobody(tmp_path):
 def test_dry_run_sends_and_records_nothing_and_to_sends_to_one_reader(tmp_path):
     with SmtpServer() as sink:
         emails = write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=5)
-        dry = _send(tmp_path, dry_run=True)
+        dry = send_project(tmp_path, dry_run=True)
         assert dry.dry_run == 5 and sink.total() == 0 and sink.connections == 0
         assert not (tmp_path / "state.db").exists()
-        one = _send(tmp_path, to=emails[3].upper())
+        one = send_project(tmp_path, to=emails[3].upper())
     assert one.sent == 1 and sink.counts() == {emails[3]: 1}
 
 
@@ -195,7 +180,7 @@ def test_an_address_with_non_ascii_letters_needs_a_server_that_takes_them(tmp_pa
         write_project(tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=2)
         listed = (tmp_path / "subscribers.yaml").read_text()
         (tmp_path / "subscribers.yaml").write_text(listed + "  - email: zoë@exämple.org\n    name: Zoë\n")
-        report = _send(tmp_path)
+        report = send_project(tmp_path)
     if smtputf8:
         assert report.sent == 3 and "zoë@exämple.org" in sink.counts()
     else:  # that reader fails with the reason; the others are not held up, nobody bounces
