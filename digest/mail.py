@@ -254,6 +254,7 @@ def _quoted(name: str) -> str:
     return formataddr((name, "a@b"))[: -len(" <a@b>")]
 
 
+@functools.lru_cache(maxsize=256)  # readers with the same lead paper share a subject
 def _header(name: str, value: str) -> str:
     """One header line; a non-ASCII value becomes RFC 2047 encoded words."""
     value = _flat(value)
