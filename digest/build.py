@@ -174,12 +174,13 @@ class Builder:
             if paper.id in tldrs and paper.id not in self.cards:
                 self.cards[paper.id] = self.renderer.card(paper, tldrs[paper.id])
 
-    def links(self, email: str) -> Links:
+    def links(self, email: str, unsubscribe: str | None = None) -> Links:
+        """The reader's footer links (`unsubscribe`: their unsubscribe URL, if already made)."""
         base = self.config.newsletter.base_url
         return Links(
             web=issue_url(base, self.issue.id),
             preferences=f"{base}/preferences?token={tokens.sign(self.secret, 'preferences', email)}",
-            unsubscribe=self.unsubscribe_url(email),
+            unsubscribe=unsubscribe or self.unsubscribe_url(email),
             subscribe=subscribe_url(base),
         )
 
@@ -235,7 +236,8 @@ class Builder:
         papers, and what is left out is not recorded as sent, so a later issue may still
         carry it."""
         news = self.config.newsletter
-        links = self.links(reader.email)
+        unsubscribe = self.unsubscribe_url(reader.email)  # signed once: the footer and the header
+        links = self.links(reader.email, unsubscribe)
         rendered, picks = self.fitted(reader, picks, links)
         return_path, mailto = self.inbox_addresses(reader.email)
         envelope = Envelope(
@@ -244,7 +246,7 @@ class Builder:
             to_name=reader.name,
             issue_id=self.issue.id,
             list_name=news.name,
-            unsubscribe_url=self.unsubscribe_url(reader.email),
+            unsubscribe_url=unsubscribe,
             reply_to=news.reply_to,
             return_path=return_path,
             unsubscribe_mailto=mailto,

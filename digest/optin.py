@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy
 from typing import Any
 
 from . import mail, tokens
@@ -24,8 +23,6 @@ from .subscribers import known_topics as listed_topics
 from .tokens import LinkProblem
 
 PURPOSE = "confirm"
-# No folding: every header stays on one line (nothing here comes near 998 characters).
-POLICY = policy.SMTP.clone(max_line_length=998)
 # The file:// backend files confirmations under outbox/confirmations/<address>.eml.
 OUTBOX_FOLDER = "confirmations"
 

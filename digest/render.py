@@ -17,6 +17,7 @@ Pure apart from reading templates once at start-up.
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from .clean import display
 from .config import DEFAULT_SUBJECT
 from .errors import DigestError
 from .models import Paper, Pick, Rendered, Section, Subscriber, arxiv_id, one_line
-from .templating import environment, template_dirs  # noqa: F401  (template_dirs: re-exported)
+from .templating import environment
 from .themes import MORE_KEY, MORE_LABEL
 from .tldr import TLDR_CHARS, cut
 from .tldr import opening as summary_opening
@@ -240,13 +241,18 @@ def subject_line(
         "count": n,
         "papers": f"{n} {'paper' if n == 1 else 'papers'}",
         "lead_theme": sections[0].label if sections else "no new papers",
-        "lead": short_title(display(top.paper.title)) if top else "No new trending papers",
+        "lead": _lead_name(top.paper.title) if top else "No new trending papers",
         "others": others,
         "more": f"{others} more trending paper{'' if others == 1 else 's'}",
     }
     return one_line(
         template.format_map({k: one_line(v) if isinstance(v, str) else v for k, v in fields.items()})
     )
+
+
+@functools.lru_cache(maxsize=1024)  # per reader, and readers share their lead papers
+def _lead_name(title: str) -> str:
+    return short_title(display(title))
 
 
 def lead_pick(picks: list[Pick]) -> Pick | None:
@@ -265,8 +271,10 @@ def preheader(lead: Item | None, sections: list[SectionView]) -> str:
         return text
     tail = f" + {len(rest)} more"
     named: list[str] = []
+    used = len(text) + len(tail)
     for title in rest:
-        if len(text) + len(tail) + len(": ") + len("; ".join([*named, title])) > PREHEADER_CHARS:
+        used += len(": " if not named else "; ") + len(title)
+        if used > PREHEADER_CHARS:
             break
         named.append(title)
     return text + tail + (": " + "; ".join(named) if named else "")
