@@ -140,18 +140,21 @@ def cmd_send(args: argparse.Namespace) -> int:
     from . import send
 
     config = _config(args)
+    now = _now(args.now)
     status = _StatusLine(every=0.1)  # sent, failed, rate; ten times a second is plenty
-    try:
-        report = send.run(
-            config,
-            now=_now(args.now),
-            to=args.to,
-            dry_run=args.dry_run,
-            due=args.due,
-            progress=lambda report: status.draw(_sending_line(report)),
-        )
-    finally:
-        status.close()
+    with _recorded(config, "send", now, record=not args.dry_run) as record:
+        try:
+            report = send.run(
+                config,
+                now=now,
+                to=args.to,
+                dry_run=args.dry_run,
+                due=args.due,
+                progress=lambda report: status.draw(_sending_line(report)),
+            )
+        finally:
+            status.close()
+        record.send(report)
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)
     for warning in report.warnings:
@@ -203,6 +206,13 @@ def _sending_line(report) -> str:
     )
 
 
+def _recorded(config, kind: str, now: datetime, *, record: bool = True):
+    """The run, recorded in the history (digest/history.py); a dry run records nothing."""
+    from . import history
+
+    return history.recorded(config, kind, now=now) if record else history.unrecorded()
+
+
 def cmd_bounces(args: argparse.Namespace) -> int:
     from .store import stores
     from .subscribers import ClearBounce
@@ -231,7 +241,10 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     from . import bounces, inbox
 
     config = _config(args)
-    report = bounces.run(config, now=datetime.now(UTC), dry_run=args.dry_run)
+    now = datetime.now(UTC)
+    with _recorded(config, "inbox", now, record=not args.dry_run) as record:
+        report = bounces.run(config, now=now, dry_run=args.dry_run)
+        record.inbox(report)
     verbs = {
         inbox.BOUNCE: "bounced",
         inbox.COMPLAINT: "unsubscribed (complaint)",
@@ -629,6 +642,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from . import status
+
+    config = _config(args)
+    found = status.gather(config, now=_now(args.now), runs=args.runs)
+    print(json.dumps(found, indent=2) if args.json else status.as_text(found))
+    return EXIT_OK
+
+
 def cmd_schedule(args: argparse.Namespace) -> int:
     from . import schedule
 
@@ -817,6 +839,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     p.add_argument("--dev", action="store_true", help="run without DIGEST_SECRET, with a development secret")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "status", parents=[common], help="the last runs and their errors, the next slots, recent bounces"
+    )
+    p.add_argument("--json", action="store_true", help="print it as JSON, for monitoring")
+    p.add_argument("--now", metavar="ISO", help=NOW_HELP)
+    p.add_argument("--runs", type=int, default=10, metavar="N", help="how many runs to show (default 10)")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("schedule", parents=[common], help="long-running: send to each reader at their time")
     p.add_argument(

@@ -1,0 +1,119 @@
+"""Never fail silently: every run recorded in the state database, `digest status` reading it
+back, and one report to `newsletter.operator` per problem and day, through the same relay the
+readers' mail goes through (a real aiosmtpd server with AUTH)."""
+
+from __future__ import annotations
+
+import json
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from digest.cli import main
+
+from .helpers_smtp import NOW, SmtpServer, certificate, server_tls, write_project
+
+__all__ = ["certificate"]  # a fixture
+
+PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
+OPERATOR = "ops@lab.example.org"
+
+
+@pytest.fixture(autouse=True)
+def _no_password_yet(monkeypatch):
+    monkeypatch.setenv("DIGEST_SECRET", "a-test-secret-for-the-history-0123456789")
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+
+
+def digest(root: Path, *args: str) -> int:
+    return main(["--config", str(root / "digest.yaml"), *args])
+
+
+def operator_mail(sink) -> list:
+    return [message_from_bytes(r.data, policy=policy.default) for r in sink.received if r.rcpt == OPERATOR]
+
+
+def test_a_refused_login_is_recorded_reported_once_and_the_next_run_sends_everything(
+    tmp_path, certificate, monkeypatch, capsys
+):
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    monkeypatch.setenv(PASSWORD_ENV, "wrong-password-123")
+    with SmtpServer(starttls=server_tls(*certificate), users={"digest": "right-password-456"}) as sink:
+        readers = write_project(
+            tmp_path,
+            url=f"smtp://digest@localhost:{sink.port}",
+            readers=4,
+            newsletter=f"  operator: {OPERATOR}",
+        )
+        assert digest(tmp_path, "send", "--now", NOW) == 1
+        assert digest(tmp_path, "send", "--now", "2026-11-26T07:30:00Z") == 1  # cron, half an hour later
+        err = capsys.readouterr().err
+        assert sink.total() == 0
+        assert "could not send the report to the operator" in err and "it goes out later" in err
+        assert "wrong-password-123" not in err
+
+        assert digest(tmp_path, "status", "--json", "--now", "2026-11-26T08:00:00Z") == 0
+        status = json.loads(capsys.readouterr().out)
+        failed = status["runs"][0]
+        assert failed["kind"] == "send" and failed["exit"] == 1 and failed["issues"] == ["2026-11-26"]
+        assert failed["counts"]["sent"] == 0
+        assert any("login as 'digest' failed" in e for e in failed["errors"])
+        waiting = status["operator_reports"]
+        assert {r["problem"] for r in waiting} == {"send failed", "nothing sent"}  # once each, not per run
+        assert all(r["sent"] is None and "login" in r["waiting"] for r in waiting)
+        assert digest(tmp_path, "status", "--now", "2026-11-26T08:00:00Z") == 0
+        text = capsys.readouterr().out
+        assert "login as 'digest' failed" in text and "NOT SENT YET" in text
+
+        monkeypatch.setenv(PASSWORD_ENV, "right-password-456")  # the relay is fixed
+        assert digest(tmp_path, "send", "--now", "2026-11-26T09:00:00Z") == 0
+        assert digest(tmp_path, "send", "--now", "2026-11-26T09:30:00Z") == 0
+        delivered = sorted(r.rcpt for r in sink.received if r.rcpt != OPERATOR)
+        assert delivered == sorted(readers)
+        reports = operator_mail(sink)
+        assert len(reports) == 1, [m["Subject"] for m in reports]
+        body = reports[0].get_content()
+        assert "login as 'digest' failed" in reports[0]["Subject"] + body
+        assert "4 readers were owed it and none was sent it" in body
+        assert reports[0]["Auto-Submitted"] == "auto-generated"
+        assert "right-password-456" not in body
+
+    capsys.readouterr()
+    assert digest(tmp_path, "status", "--json", "--now", "2026-11-26T10:00:00Z") == 0
+    status = json.loads(capsys.readouterr().out)
+    assert [r["exit"] for r in status["runs"]] == [0, 0, 1, 1]
+    assert status["runs"][1]["counts"]["sent"] == 4
+    assert all(r["sent"] for r in status["operator_reports"])
+
+
+def test_no_operator_report_for_a_clean_run_and_none_to_readers(tmp_path, capsys):
+    with SmtpServer() as sink:
+        write_project(
+            tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=3, newsletter=f"  operator: {OPERATOR}"
+        )
+        assert digest(tmp_path, "send", "--now", NOW) == 0
+    assert sink.total() == 3 and operator_mail(sink) == []
+
+
+def test_a_dry_run_is_not_recorded_and_a_real_one_is(tmp_path, capsys):
+    write_project(tmp_path, url="file://outbox", readers=2)
+    assert digest(tmp_path, "send", "--dry-run", "--now", NOW) == 0
+    capsys.readouterr()
+    assert digest(tmp_path, "status", "--json", "--now", NOW) == 0
+    assert json.loads(capsys.readouterr().out)["runs"] == []
+    assert digest(tmp_path, "send", "--now", NOW) == 0
+    capsys.readouterr()
+    assert digest(tmp_path, "status", "--json", "--now", NOW) == 0
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    assert run["started"] == "2026-11-26T07:00:00+00:00" and run["counts"] == {"sent": 2}
+    assert run["exit"] == 0 and run["errors"] == [] and run["ended"] >= run["started"]
+
+
+def test_status_shows_the_next_slots_with_their_readers(tmp_path, capsys):
+    write_project(tmp_path, url="file://outbox", readers=3)
+    assert digest(tmp_path, "status", "--json", "--now", NOW) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["runs"] == []
+    assert status["next_slots"] == [{"at": "2026-11-27T07:00:00+00:00", "readers": 3}]
+    assert status["readers"] == {"active": 3}
