@@ -12,6 +12,7 @@ import pytest
 
 from digest.cli import main
 
+from .helpers_http import ReplayServer, Reply
 from .helpers_smtp import NOW, SmtpServer, certificate, server_tls, write_project
 
 __all__ = ["certificate"]  # a fixture
@@ -117,3 +118,54 @@ def test_status_shows_the_next_slots_with_their_readers(tmp_path, capsys):
     assert status["runs"] == []
     assert status["next_slots"] == [{"at": "2026-11-27T07:00:00+00:00", "readers": 3}]
     assert status["readers"] == {"active": 3}
+
+
+def _with_sources(root: Path, sources: str) -> None:
+    config = root / "digest.yaml"
+    text = config.read_text().replace("sources:\n  - kind: file\n    path: papers.jsonl\n", sources)
+    config.write_text(text + "fetch:\n  retries: 0\n")
+
+
+def test_a_weekend_with_no_papers_reports_nothing(tmp_path, capsys):
+    with ReplayServer() as hf, SmtpServer() as sink:
+        hf.routes["/api/daily_papers"] = Reply(b"[]")  # what Hugging Face answers on a Saturday
+        write_project(
+            tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=3, newsletter=f"  operator: {OPERATOR}"
+        )
+        _with_sources(tmp_path, f"sources:\n  - kind: hf_daily\n    url: {hf.url}\n")
+        for saturday_and_sunday in ("2026-11-28T07:00:00Z", "2026-11-29T07:00:00Z"):
+            assert digest(tmp_path, "send", "--now", saturday_and_sunday) == 0
+        assert len(hf.hits("/api/daily_papers")) == 2
+    assert sink.total() == 0
+    capsys.readouterr()
+    assert digest(tmp_path, "status", "--json", "--now", "2026-11-29T08:00:00Z") == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["operator_reports"] == [] and status["failed_sources"] == []
+    assert [r["issues"] for r in status["runs"]] == [["2026-11-29"], ["2026-11-28"]]
+
+
+def test_a_source_failing_three_days_running_is_reported_on_the_third(tmp_path, capsys):
+    with ReplayServer() as feed, SmtpServer() as sink:
+        feed.routes["/feed.xml"] = Reply(b"upstream is down", 503, "text/plain")
+        write_project(
+            tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=2, newsletter=f"  operator: {OPERATOR}"
+        )
+        _with_sources(
+            tmp_path,
+            "sources:\n  - kind: file\n    path: papers.jsonl\n"
+            f"  - kind: feed\n    name: lab-feed\n    url: {feed.url}/feed.xml\n",
+        )
+        reports_by_day = []
+        for day in ("2026-11-24", "2026-11-25", "2026-11-26"):
+            assert digest(tmp_path, "send", "--now", f"{day}T07:00:00Z") == 1  # the source's error: exit 1
+            reports_by_day.append(len(operator_mail(sink)))
+        assert reports_by_day == [0, 0, 1]
+        (report,) = operator_mail(sink)
+        assert "source lab-feed has failed 3 issue days running" in report.get_content()
+        assert "503" in report.get_content()
+        assert digest(tmp_path, "send", "--now", "2026-11-26T09:00:00Z") == 1  # again that day: no second
+        assert len(operator_mail(sink)) == 1
+        assert len({r.rcpt for r in sink.received}) == 3  # two readers were mailed each day, and the operator
+    capsys.readouterr()
+    assert digest(tmp_path, "status", "--now", "2026-11-26T10:00:00Z") == 0
+    assert "lab-feed: failed 3 day(s), 3 in a row" in capsys.readouterr().out
