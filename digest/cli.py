@@ -642,6 +642,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+
+    checks = doctor.run(
+        args.config,
+        now=_now(args.now),
+        nameserver=args.nameserver,
+        send_test=args.send_test,
+        each=lambda check: print(check.line(), flush=True),
+    )
+    failed = sum(c.level == doctor.FAIL for c in checks)
+    warned = sum(c.level == doctor.WARN for c in checks)
+    print(f"{_count(len(checks), 'check')}: {failed} failed, {warned} warnings")
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from . import status
 
@@ -839,6 +855,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     p.add_argument("--dev", action="store_true", help="run without DIGEST_SECRET, with a development secret")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="check the setup end to end: config, secrets, sources, relay login, DNS, web, state",
+        description="Each check prints one line, OK / WARN / FAIL, with what to do. Exit 0 when "
+        "nothing failed, 1 otherwise. It never mails a reader.",
+    )
+    p.add_argument("--now", metavar="ISO", help="ask the sources for this instant's day; " + NOW_HELP)
+    p.add_argument("--nameserver", metavar="IP[:PORT]", help="ask this DNS server, not the system's")
+    p.add_argument("--send-test", metavar="ADDRESS", help="also mail one real issue to ADDRESS (only)")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser(
         "status", parents=[common], help="the last runs and their errors, the next slots, recent bounces"

@@ -1,0 +1,198 @@
+"""`digest doctor` against real servers on loopback: a DNS server (dnslib) answering from a zone
+written here, aiosmtpd relays that accept or refuse the login, one that is down, and a real
+`digest serve`. A correct setup is all OK (exit 0); each broken variant FAILs the right line
+with what to do (exit 1); no variant mails anyone."""
+
+from __future__ import annotations
+
+import base64
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from digest.cli import main
+
+from .helpers_smtp import NOW, SmtpServer, certificate, server_tls, write_project
+from .helpers_web import SECRET, free_port, serving
+
+__all__ = ["certificate"]  # a fixture
+
+dnslib_server = pytest.importorskip("dnslib.server", reason="dnslib (dev extra) is not installed")
+PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
+
+
+def _key(folder: Path, name: str) -> tuple[Path, str]:
+    """An RSA key (1024 bits: its DKIM record fits one TXT string) and its DKIM record."""
+    key = folder / f"{name}.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "1024"], check=True, capture_output=True)
+    public = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"], check=True, capture_output=True
+    ).stdout
+    return key, "v=DKIM1; k=rsa; p=" + base64.b64encode(public).decode()
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory) -> dict[str, tuple[Path, str]]:
+    folder = tmp_path_factory.mktemp("dkim")
+    return {"ours": _key(folder, "ours"), "other": _key(folder, "other")}
+
+
+@pytest.fixture(scope="module")
+def nameserver(keys) -> Iterator[str]:
+    """A DNS server on loopback: good.example.net has MX, SPF for 127.0.0.1, DMARC and our DKIM key;
+    bare.example.net has none of them; otherkey.example.net publishes a DKIM key that is not ours."""
+    from dnslib.server import DNSLogger, DNSServer
+    from dnslib.zoneresolver import ZoneResolver
+
+    ours, other = keys["ours"][1], keys["other"][1]
+    zone = "\n".join(
+        line
+        for domain, dkim in (("good.example.net", ours), ("otherkey.example.net", other))
+        for line in (
+            f"{domain}. 60 IN MX 10 mx.{domain}.",
+            f'{domain}. 60 IN TXT "v=spf1 ip4:127.0.0.1 -all"',
+            f'_dmarc.{domain}. 60 IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@{domain}"',
+            f'sel._domainkey.{domain}. 60 IN TXT "{dkim}"',
+        )
+    )
+    zone += '\nbare.example.net. 60 IN TXT "nothing about mail here"\n'
+    quiet = DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data")
+    server = DNSServer(ZoneResolver(zone, glob=False), port=0, address="127.0.0.1", logger=quiet)
+    server.start_thread()
+    try:
+        yield f"127.0.0.1:{server.server.server_address[1]}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch, certificate):
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    monkeypatch.setenv(PASSWORD_ENV, "right-password")
+
+
+@pytest.fixture(scope="module")
+def relay(certificate) -> Iterator:
+    with SmtpServer(starttls=server_tls(*certificate), users={"digest": "right-password"}) as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory) -> Iterator[str]:
+    project = tmp_path_factory.mktemp("web")
+    write_project(project, url="file://outbox", readers=1)
+    with serving(project) as base:
+        yield base
+
+
+def project(
+    root: Path, keys, *, domain: str = "good.example.net", port: int, base_url: str, key: str = "ours"
+) -> Path:
+    write_project(
+        root,
+        url=f"smtp://digest@localhost:{port}",
+        readers=2,
+        delivery=f"  dkim:\n    selector: sel\n    key_file: {keys[key][0]}",
+    )
+    config = root / "digest.yaml"
+    text = config.read_text().replace("papers@example.org", f"papers@{domain}")
+    config.write_text(re.sub(r"base_url: \S+", f"base_url: {base_url}", text))
+    return config
+
+
+def doctor(config: Path, nameserver: str, capsys, *more: str) -> tuple[int, dict[str, list[str]]]:
+    code = main(["--config", str(config), "doctor", "--now", NOW, "--nameserver", nameserver, *more])
+    lines: dict[str, list[str]] = {}
+    for line in capsys.readouterr().out.splitlines():
+        level, _, rest = line.partition("  ")
+        name = rest.strip()[:12].strip()
+        lines.setdefault(name, []).append(f"{level.strip()} {rest.strip()[12:].strip()}")
+    return code, lines
+
+
+def levels(lines: dict[str, list[str]]) -> dict[str, str]:
+    return {
+        name: found[0].split()[0]
+        for name, found in lines.items()
+        if found[0].split()[0] in ("OK", "WARN", "FAIL")
+    }
+
+
+def test_a_correct_setup_is_all_ok_and_mails_nobody(tmp_path, keys, nameserver, relay, web, capsys):
+    config = project(tmp_path, keys, port=relay.port, base_url=web)
+    before = relay.total()
+    code, lines = doctor(config, nameserver, capsys)
+    assert set(levels(lines).values()) == {"OK"}, lines
+    assert code == 0
+    for name in ("config", "secret", "state", "source", "delivery", "dns mx", "dns spf", "dns dmarc",
+                 "dns dkim", "base_url", "unsubscribe"):  # fmt: skip
+        assert name in lines, name
+    assert "logged in as 'digest'" in lines["delivery"][0] and "TLS" in lines["delivery"][0]
+    assert relay.total() == before  # logged in and quit: nothing sent
+
+
+def test_a_domain_without_mx_spf_and_dmarc_fails_each_with_the_record_to_add(
+    tmp_path, keys, nameserver, relay, web, capsys
+):
+    config = project(tmp_path, keys, domain="bare.example.net", port=relay.port, base_url=web)
+    code, lines = doctor(config, nameserver, capsys)
+    assert code == 1
+    found = levels(lines)
+    assert found["dns mx"] == found["dns spf"] == found["dns dmarc"] == found["dns dkim"] == "FAIL"
+    assert "add an MX record" in lines["dns mx"][0]
+    assert '"v=spf1 ip4:' in lines["dns spf"][0]
+    assert "_dmarc.bare.example.net" in lines["dns dmarc"][0]
+    assert found["delivery"] == "OK"
+
+
+def test_a_dkim_key_that_is_not_ours_fails_the_dkim_line(tmp_path, keys, nameserver, relay, web, capsys):
+    config = project(tmp_path, keys, domain="otherkey.example.net", port=relay.port, base_url=web)
+    code, lines = doctor(config, nameserver, capsys)
+    assert code == 1
+    found = levels(lines)
+    assert found["dns dkim"] == "FAIL" and "does not match" in lines["dns dkim"][0]
+    assert "publish the public key" in lines["dns dkim"][0]
+    assert found["dns spf"] == found["dns dmarc"] == found["dns mx"] == "OK"
+
+
+def test_a_relay_that_refuses_the_login_fails_the_delivery_line(
+    tmp_path, keys, nameserver, relay, web, capsys, monkeypatch
+):
+    monkeypatch.setenv(PASSWORD_ENV, "wrong-password")
+    config = project(tmp_path, keys, port=relay.port, base_url=web)
+    before = relay.total()
+    code, lines = doctor(config, nameserver, capsys)
+    assert code == 1
+    assert levels(lines)["delivery"] == "FAIL"
+    assert "login as 'digest' failed" in lines["delivery"][0] and PASSWORD_ENV in lines["delivery"][0]
+    assert relay.total() == before
+
+
+def test_a_relay_that_is_down_fails_the_delivery_line(tmp_path, keys, nameserver, web, capsys):
+    config = project(tmp_path, keys, port=free_port(), base_url=web)
+    code, lines = doctor(config, nameserver, capsys)
+    assert code == 1
+    assert levels(lines)["delivery"] == "FAIL"
+    assert "cannot connect" in lines["delivery"][0] and "relay is up" in lines["delivery"][0]
+
+
+def test_a_base_url_that_does_not_answer_fails_with_what_to_do(tmp_path, keys, nameserver, relay, capsys):
+    config = project(tmp_path, keys, port=relay.port, base_url=f"http://127.0.0.1:{free_port()}")
+    code, lines = doctor(config, nameserver, capsys)
+    assert code == 1
+    assert levels(lines)["base_url"] == "FAIL" and "digest serve" in lines["base_url"][0]
+
+
+def test_send_test_mails_one_issue_to_the_address_given_and_nobody_else(
+    tmp_path, keys, nameserver, relay, web, capsys
+):
+    config = project(tmp_path, keys, port=relay.port, base_url=web)
+    before = relay.total()
+    code, lines = doctor(config, nameserver, capsys, "--send-test", "ops@lab.example.org")
+    assert code == 0, lines
+    assert levels(lines)["send-test"] == "OK"
+    assert [r.rcpt for r in relay.received[before:]] == ["ops@lab.example.org"]
