@@ -112,6 +112,7 @@ class Recorder:
         self.id = uuid.uuid4().hex
         self.outcome: Outcome | None = None
         self.db: SqlDatabase | None = None
+        self.deferred = False
         self._started = time.perf_counter()
 
     def send(self, report: SendReport) -> None:
@@ -127,14 +128,18 @@ class Recorder:
             self.log(f"warning: run history: could not {what}: {'; '.join(exc.problems)}")
 
     def start(self) -> None:
+        where = self.config.state_at
+        if where.engine == "sqlite" and where.path is not None and not where.path.exists():
+            self.deferred = True  # written at the end: a run refused for its usage leaves no state file
+            return
+        self._guard("record the start of the run", self._begin)
+
+    def _begin(self) -> None:
         from .store import open_database
 
-        def begin() -> None:
-            self.db = open_database(self.config.state_at)
-            host = f"{socket.gethostname()} pid {os.getpid()}"
-            self.db.start_run(self.id, self.kind, utc_text(self.now), host)
-
-        self._guard("record the start of the run", begin)
+        self.db = open_database(self.config.state_at)
+        host = f"{socket.gethostname()} pid {os.getpid()}"
+        self.db.start_run(self.id, self.kind, utc_text(self.now), host)
 
     def end(self, exc: BaseException | None) -> Outcome:
         outcome = self.outcome
@@ -149,6 +154,8 @@ class Recorder:
                 errors, code = ["the run said nothing of what it did"], EXIT_USAGE
             errors = [redact(e) for e in errors[:FIRST_ERRORS]]
             outcome = Outcome(errors=errors, exit=code, stopped=errors[0] if errors else "")
+        if self.deferred and outcome.exit != EXIT_USAGE:
+            self._guard("record the run", self._begin)
         db = self.db
         if db is not None:
             ended = self.now + timedelta(seconds=time.perf_counter() - self._started)

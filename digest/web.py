@@ -599,7 +599,40 @@ async def static(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
+    """Up, and the database answers: what a load balancer or an uptime check asks."""
+    site: Site = request.app.state.site
+    try:
+        await run_in_threadpool(site.stores.database.one, "SELECT 1")
+    except Exception as exc:
+        log.error("healthz: the database does not answer: %s", exc)
+        return PlainTextResponse("database unreachable\n", status_code=503)
     return PlainTextResponse("ok")
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus's text format, behind a bearer token from the environment (never YAML);
+    without the variable set, there is no /metrics."""
+    from .metrics import TOKEN_ENV
+
+    token = os.environ.get(TOKEN_ENV)
+    site: Site = request.app.state.site
+    if not token:
+        return await not_found(request, Exception())
+    given = request.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return PlainTextResponse(
+            "a bearer token is needed\n",
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    from .metrics import exposition
+
+    try:
+        body, content_type = await run_in_threadpool(exposition, site.stores)
+    except Exception as exc:
+        log.error("metrics: %s", exc)
+        return PlainTextResponse("database unreachable\n", status_code=503)
+    return Response(body, media_type=content_type)
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -706,6 +739,7 @@ def create_app(config: Config, secret: str, fetch: Callable[[str], bytes] | None
         Route("/{issue:str}.html", issue_page),
         Route("/static/{name}", static),
         Route("/healthz", health),
+        Route("/metrics", metrics),
     ]
     site = Site(config, secret, fetch)
 

@@ -183,6 +183,16 @@ class RunHistory:
                 (sent, error, problem, day),
             )
 
+    def run_counts(self) -> list[tuple[str, str, int]]:
+        """(kind, result, how many) of the runs in the history; result: ok, failed, unfinished
+        (running, or killed)."""
+        result = "CASE WHEN exit IS NULL THEN 'unfinished' WHEN exit = 0 THEN 'ok' ELSE 'failed' END"
+        rows = self.read(f"SELECT kind, {result}, COUNT(*) FROM runs GROUP BY kind, {result} ORDER BY 1, 2")
+        return [(kind, outcome, int(n)) for kind, outcome, n in rows]
+
+    def latest_runs(self) -> dict[str, str]:
+        return dict(self.read("SELECT kind, MAX(started) FROM runs GROUP BY kind"))
+
     def delivery_counts(self) -> dict[str, int]:
         """Ledger rows by status, for /metrics."""
         return {
