@@ -169,3 +169,59 @@ def test_a_source_failing_three_days_running_is_reported_on_the_third(tmp_path, 
     capsys.readouterr()
     assert digest(tmp_path, "status", "--now", "2026-11-26T10:00:00Z") == 0
     assert "lab-feed: failed 3 day(s), 3 in a row" in capsys.readouterr().out
+
+
+def _runs(root: Path, capsys, now: str = NOW) -> list[dict]:
+    capsys.readouterr()
+    assert digest(root, "status", "--json", "--now", now) == 0
+    return json.loads(capsys.readouterr().out)["runs"]
+
+
+def test_a_schedule_slot_and_an_inbox_run_are_recorded_with_their_kind(tmp_path, capsys):
+    from datetime import datetime
+
+    from digest import config as config_mod
+    from digest.schedule import Daemon
+    from digest.store.yamllist import YamlList
+
+    write_project(tmp_path, url="file://outbox", readers=2)
+    with (tmp_path / "digest.yaml").open("a") as handle:
+        handle.write("inbox:\n  url: maildir://mail\n  address: bounces@example.org\n")
+    (tmp_path / "mail" / "new").mkdir(parents=True)
+    (tmp_path / "mail" / "cur").mkdir()
+    (tmp_path / "mail" / "tmp").mkdir()
+    config = config_mod.load(tmp_path / "digest.yaml")
+    slot = datetime.fromisoformat(NOW)
+    Daemon(config, YamlList(config.list_path), start=slot).run_slot(slot)
+    assert digest(tmp_path, "inbox") == 0
+    kinds = {run["kind"]: run for run in _runs(tmp_path, capsys, "2026-12-31T00:00:00Z")}
+    assert set(kinds) == {"schedule", "inbox"}
+    assert kinds["schedule"]["started"] == "2026-11-26T07:00:00+00:00" and kinds["schedule"]["exit"] == 0
+    assert kinds["inbox"]["counts"] == {"messages": 0} and kinds["inbox"]["exit"] == 0
+
+
+def test_a_run_that_bounces_more_than_the_share_is_reported_with_its_counts(tmp_path):
+    with SmtpServer() as sink:
+        readers = write_project(
+            tmp_path,
+            url=f"smtp://127.0.0.1:{sink.port}",
+            readers=5,
+            newsletter=f"  operator: {OPERATOR}",
+            delivery="  error_threshold: 50",
+        )
+        for reader in readers[:2]:
+            sink.plan(reader, "rcpt 550 5.1.1 User unknown")
+        assert digest(tmp_path, "send", "--now", NOW) == 1
+        (report,) = operator_mail(sink)
+    assert (
+        "2 of 5 messages bounced or failed (40%, more than monitoring.fail_share 10%)" in report.get_content()
+    )
+
+
+def test_a_secret_in_an_error_is_kept_out_of_the_history(monkeypatch):
+    from digest.history import redact
+
+    monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "hunter2-but-longer")
+    said = redact("login refused for hunter2-but-longer at postgresql://u:pw-in-url@db/x")
+    assert "hunter2" not in said and "[DIGEST_SMTP_PASSWORD]" in said
+    assert "pw-in-url" not in said and "postgresql://u:[redacted]@db/x" in said
