@@ -5,6 +5,7 @@ readers' mail goes through (a real aiosmtpd server with AUTH)."""
 from __future__ import annotations
 
 import json
+import re
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -225,3 +226,25 @@ def test_a_secret_in_an_error_is_kept_out_of_the_history(monkeypatch):
     said = redact("login refused for hunter2-but-longer at postgresql://u:pw-in-url@db/x")
     assert "hunter2" not in said and "[DIGEST_SMTP_PASSWORD]" in said
     assert "pw-in-url" not in said and "postgresql://u:[redacted]@db/x" in said
+
+
+def test_on_postgresql_db_upgrade_adds_the_history_and_runs_are_recorded(tmp_path, postgres_url, capsys):
+    from digest.store import Location, open_database
+
+    write_project(tmp_path, url="file://outbox", readers=2, state=postgres_url)
+    location = Location("postgresql", url=postgres_url)
+    with open_database(location, check=False) as db:  # a database made by the previous version
+        db.upgrade()
+        with db.transaction() as execute:
+            execute("DROP TABLE runs")
+            execute("DROP TABLE source_days")
+            execute("DROP TABLE operator_reports")
+            execute("DELETE FROM schema_version WHERE version = 6")
+    assert digest(tmp_path, "doctor", "--now", NOW, "--nameserver", "127.0.0.1:9") == 1
+    said = capsys.readouterr().out
+    assert re.search(r"FAIL  state .*schema version 5 of \d+ -> run `digest db upgrade`", said), said
+    assert digest(tmp_path, "db", "upgrade") == 0
+    assert "applied 6: the run history" in capsys.readouterr().out
+    assert digest(tmp_path, "send", "--now", NOW) == 0
+    (run,) = _runs(tmp_path, capsys)
+    assert run["kind"] == "send" and run["counts"] == {"sent": 2} and run["exit"] == 0
