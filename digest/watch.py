@@ -71,6 +71,37 @@ def problems(kind: str, outcome: Outcome, streaks: dict[str, int], settings: Mon
     return found
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def weekly_summary(config: Config, db: SqlDatabase, now: datetime, day: str) -> Problem:
+    """The week's figures (monitoring.weekly_summary), sent once on its day like a problem."""
+    from collections import Counter
+    from datetime import timedelta
+
+    from .history import utc_text
+    from .store import subscriber_store
+
+    since = now - timedelta(days=7)
+    totals: Counter[str] = Counter()
+    for run in db.runs(limit=100_000, since=utc_text(since)):
+        totals.update(run.counts)
+    new = left = 0
+    listed = subscriber_store(config, db)
+    try:
+        for reader in listed.readers():
+            new += bool(reader.created and reader.created >= since)
+            left += bool(reader.unsubscribed and reader.unsubscribed >= since)
+    finally:
+        listed.close()
+    bounced = len(db.bounced_since(utc_text(since)))
+    return Problem(
+        "weekly summary",
+        f"the week to {day}: {totals['sent']} sent, {bounced} addresses bounced, "
+        f"{totals['complaint']} complaints, {new} new readers, {left} unsubscribed",
+    )
+
+
 def after_run(
     config: Config,
     db: SqlDatabase,
@@ -89,7 +120,13 @@ def after_run(
         failing = {source for source, _, error in outcome.source_days if error}
         streaks = {source: db.failing_days(source) for source in failing}
         day = local_date(now, config.newsletter.timezone).isoformat()
-        for problem in problems(kind, outcome, streaks, config.monitoring):
+        found = problems(kind, outcome, streaks, config.monitoring)
+        if (
+            config.monitoring.weekly_summary
+            == WEEKDAYS[local_date(now, config.newsletter.timezone).weekday()]
+        ):
+            found.append(weekly_summary(config, db, now, day))
+        for problem in found:
             db.note_problem(problem.key, day, problem.line, run_id, utc_text(now))
         pending = db.unsent_reports()
     except DigestError as exc:
@@ -145,7 +182,7 @@ def compose(config: Config, operator: str, pending: list[OperatorReport], now: d
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=domain_of(news.sender))
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to this
-    lines = [f"digest noticed {len(pending)} problem(s) with {news.name}:", ""]
+    lines = [f"From digest's runs of {news.name}:", ""]
     lines += [f"- {r.day}: {r.line}" for r in pending]
     lines += [
         "",

@@ -248,3 +248,18 @@ def test_on_postgresql_db_upgrade_adds_the_history_and_runs_are_recorded(tmp_pat
     assert digest(tmp_path, "send", "--now", NOW) == 0
     (run,) = _runs(tmp_path, capsys)
     assert run["kind"] == "send" and run["counts"] == {"sent": 2} and run["exit"] == 0
+
+
+def test_the_weekly_summary_goes_out_once_on_its_day_with_the_weeks_figures(tmp_path):
+    with SmtpServer() as sink:
+        write_project(
+            tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=3, newsletter=f"  operator: {OPERATOR}"
+        )
+        with (tmp_path / "digest.yaml").open("a") as handle:
+            handle.write("monitoring:\n  weekly_summary: fri\n")
+        assert digest(tmp_path, "send", "--now", NOW) == 0  # a Thursday: no summary
+        assert operator_mail(sink) == []
+        for friday in ("2026-11-27T07:00:00Z", "2026-11-27T08:00:00Z"):
+            assert digest(tmp_path, "send", "--now", friday) == 0
+        (summary,) = operator_mail(sink)
+    assert "the week to 2026-11-27: 6 sent, 0 addresses bounced, 0 complaints" in summary.get_content()

@@ -109,9 +109,9 @@ class RunHistory:
             (ended, ",".join(issues), json.dumps(counts, sort_keys=True), json.dumps(errors), exit, run_id),
         )
 
-    def runs(self, *, limit: int = 10, kind: str | None = None) -> list[RunRow]:
-        """The latest runs, newest first."""
-        where, params = ("WHERE kind = ?", (kind,)) if kind else ("", ())
+    def runs(self, *, limit: int = 10, since: str = "") -> list[RunRow]:
+        """The latest runs (those started from `since` on), newest first."""
+        where, params = "WHERE started >= ?", (since,)
         rows = self.read(
             f"SELECT {RUN_COLUMNS} FROM runs {where} ORDER BY started DESC, id DESC LIMIT {int(limit)}",
             params,
