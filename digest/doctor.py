@@ -160,11 +160,14 @@ def delivery_login(config: Config) -> Check:
     except DigestError as exc:
         return Check("delivery", FAIL, "; ".join(exc.problems))
     inner = getattr(backend, "inner", backend)  # under DKIM signing
-    if not isinstance(inner, SmtpBackend):
-        backend.close()
-        return Check("delivery", WARN, f"{scheme}:// key present; the provider's key check is not run")
     try:
-        return Check("delivery", OK, inner.check_login())
+        if isinstance(inner, SmtpBackend):
+            return Check("delivery", OK, inner.check_login())
+        from .providers import ApiBackend
+
+        if isinstance(inner, ApiBackend):
+            return Check("delivery", OK, inner.check_key())
+        return Check("delivery", WARN, f"{scheme}://: nothing to check")
     except DeliveryError as exc:
         return Check("delivery", FAIL, str(exc), _login_fix(str(exc)))
     finally:
@@ -176,6 +179,8 @@ def _login_fix(error: str) -> str:
 
     if "login" in error:
         return f"check the user in delivery.url and {SMTP_PASSWORD_ENV}"
+    if "(check " in error:
+        return "the provider refuses the key: set the right one in the environment"
     if "connect" in error:
         return "check delivery.url's host and port, and that the relay is up"
     return "see the server's reply"

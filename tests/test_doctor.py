@@ -196,3 +196,61 @@ def test_send_test_mails_one_issue_to_the_address_given_and_nobody_else(
     assert code == 0, lines
     assert levels(lines)["send-test"] == "OK"
     assert [r.rcpt for r in relay.received[before:]] == ["ops@lab.example.org"]
+
+
+def _provider_project(root: Path, url: str, base_url: str) -> Path:
+    write_project(root, url=url, readers=1)
+    config = root / "digest.yaml"
+    config.write_text(re.sub(r"base_url: \S+", f"base_url: {base_url}", config.read_text()))
+    return config
+
+
+@pytest.mark.parametrize(
+    ("provider", "path", "header", "expected"),
+    [
+        ("postmark", "/server", "x-postmark-server-token", "server-token-0000"),
+        ("sendgrid", "/v3/scopes", "authorization", "Bearer SG.0000"),
+        ("resend", "/domains", "authorization", "Bearer re_0000"),
+    ],
+)
+def test_a_providers_key_is_checked_at_its_account_endpoint_and_a_wrong_one_fails(
+    tmp_path, nameserver, web, capsys, monkeypatch, provider, path, header, expected
+):
+    from .helpers_http import ReplayServer, Reply, Seen
+    from .helpers_providers import KEYS, Api
+
+    for name, value in KEYS[provider].items():
+        monkeypatch.setenv(name, value)
+
+    def account(seen: Seen) -> Reply:
+        if seen.headers.get(header) == expected:
+            return Reply(b'{"Name": "lab"}')
+        return Reply(b'{"ErrorCode": 10, "Message": "Bad or missing API token"}', 401)
+
+    with ReplayServer() as server:
+        server.routes[path] = account
+        config = _provider_project(tmp_path, Api(provider, server).url, web)
+        sent_before = len(server.requests)
+        _, lines = doctor(config, nameserver, capsys)
+        assert levels(lines)["delivery"] == "OK" and "the key is accepted" in lines["delivery"][0]
+        assert [r.method for r in server.requests[sent_before:]] == ["GET"]  # nothing was sent
+        monkeypatch.setenv(next(iter(KEYS[provider])), "not-the-key")
+        code, lines = doctor(config, nameserver, capsys)
+    assert code == 1 and levels(lines)["delivery"] == "FAIL"
+    assert "HTTP 401" in lines["delivery"][0] and next(iter(KEYS[provider])) in lines["delivery"][0]
+
+
+def test_a_resend_key_limited_to_sending_passes_the_key_check(tmp_path, nameserver, web, capsys, monkeypatch):
+    from .helpers_http import ReplayServer, Reply
+    from .helpers_providers import KEYS, Api
+
+    monkeypatch.setenv("DIGEST_RESEND_API_KEY", KEYS["resend"]["DIGEST_RESEND_API_KEY"])
+    with ReplayServer() as server:
+        server.routes["/domains"] = Reply(
+            b'{"statusCode": 401, "name": "restricted_api_key", "message": "This API key is restricted '
+            b'to only send emails"}',
+            401,
+        )
+        config = _provider_project(tmp_path, Api("resend", server).url, web)
+        _, lines = doctor(config, nameserver, capsys)
+    assert levels(lines)["delivery"] == "OK"
