@@ -63,3 +63,21 @@ def test_metrics_refuses_a_missing_or_wrong_token_and_is_off_without_one(project
     monkeypatch.delenv(TOKEN_ENV)
     with serving(project) as base:
         assert httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+
+
+def test_healthz_says_503_once_the_database_is_gone_and_metrics_too(tmp_path, monkeypatch, postgres_url):
+    import psycopg
+
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    write_project(tmp_path, url="file://outbox", readers=1, state=postgres_url)
+    assert main(["--config", str(tmp_path / "digest.yaml"), "db", "upgrade"]) == 0
+    with serving(tmp_path) as base:
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        admin, name = postgres_url.rsplit("/", 1)
+        with psycopg.connect(f"{admin}/postgres", autocommit=True) as db:
+            db.execute(f'DROP DATABASE "{name}" WITH (FORCE)')  # every connection to it ends
+        gone = httpx.get(f"{base}/healthz")
+        assert gone.status_code == 503 and "database unreachable" in gone.text
+        metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert metrics.status_code == 503
