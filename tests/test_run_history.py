@@ -263,3 +263,18 @@ def test_the_weekly_summary_goes_out_once_on_its_day_with_the_weeks_figures(tmp_
             assert digest(tmp_path, "send", "--now", friday) == 0
         (summary,) = operator_mail(sink)
     assert "the week to 2026-11-27: 6 sent, 0 addresses bounced, 0 complaints" in summary.get_content()
+
+
+def test_a_weekday_when_every_source_fails_is_reported_at_once_as_nothing_sent(tmp_path):
+    with ReplayServer() as feed, SmtpServer() as sink:
+        feed.routes["/feed.xml"] = Reply(b"upstream is down", 503, "text/plain")
+        write_project(
+            tmp_path, url=f"smtp://127.0.0.1:{sink.port}", readers=2, newsletter=f"  operator: {OPERATOR}"
+        )
+        _with_sources(
+            tmp_path, f"sources:\n  - kind: feed\n    name: lab-feed\n    url: {feed.url}/feed.xml\n"
+        )
+        assert digest(tmp_path, "send", "--now", NOW) == 1
+        (report,) = operator_mail(sink)
+    assert "issue 2026-11-26: no source had papers, so readers owed it got nothing" in report.get_content()
+    assert sink.total() == 1  # the operator's report, nothing to readers
