@@ -254,3 +254,11 @@ def test_a_resend_key_limited_to_sending_passes_the_key_check(tmp_path, nameserv
         config = _provider_project(tmp_path, Api("resend", server).url, web)
         _, lines = doctor(config, nameserver, capsys)
     assert levels(lines)["delivery"] == "OK"
+
+
+def test_a_damaged_state_file_fails_the_state_line(tmp_path, keys, nameserver, relay, web, capsys):
+    config = project(tmp_path, keys, port=relay.port, base_url=web)
+    (tmp_path / "state.db").write_bytes(b"this is not a database, it was overwritten" * 100)
+    code, lines = doctor(config, nameserver, capsys)
+    assert code == 1 and levels(lines)["state"] == "FAIL"
+    assert "state.db" in lines["state"][0]
