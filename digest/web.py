@@ -39,6 +39,7 @@ import os
 import re
 import secrets
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -77,6 +78,7 @@ BODY_CAPS = {"/preferences/library": LIBRARY_BYTES}
 VOTES = {"more": 1, "less": -1}
 ISSUE_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 HOUR, DAY = 3600.0, 86400.0
+CERT_KEEP, CERT_RETRY, CERT_URLS = 6 * HOUR, 0.25 * HOUR, 64  # SNS certificates: kept, failures, URLs
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -121,7 +123,8 @@ class Site:
         self.secret = secret
         self.stores = open_stores(config)
         self.fetch = fetch or _fetch  # the network, for SNS certificates and confirmations
-        self._certificates: dict[str, bytes] = {}
+        self._certificates: dict[str, tuple[float, bytes | str]] = {}  # url -> (until, pem or failure)
+        self._certificates_lock = threading.Lock()
         self.env = environment(config.templates, sub="web")
         self.topics = [(t.key, t.label, t.description) for t in configured(config.themes)]
         self.known = subscribers.known_topics(config)  # what the list may name in `topics`
@@ -150,10 +153,27 @@ class Site:
     # --- helpers ---------------------------------------------------------------------------
 
     def sns_certificate(self, url: str) -> bytes:
-        """SNS's signing certificate at `url` (checked to be on an SNS host), kept once fetched."""
-        if url not in self._certificates:
-            self._certificates[url] = self.fetch(url)
-        return self._certificates[url]
+        """SNS's signing certificate at `url` (checked to be on an SNS host). The outcome of a
+        fetch, a failure too, is kept for a while: a forged notification naming a dead host
+        costs one outbound fetch per period, not one per request. The memory is bounded."""
+        now = time.monotonic()
+        with self._certificates_lock:
+            kept = self._certificates.get(url)
+        if kept is None or kept[0] <= now:
+            try:
+                outcome: bytes | str = self.fetch(url)
+                until = now + CERT_KEEP
+            except Exception as exc:
+                outcome, until = f"{type(exc).__name__}: {exc}"[:200], now + CERT_RETRY
+            kept = (until, outcome)
+            with self._certificates_lock:
+                self._certificates.pop(url, None)
+                while len(self._certificates) >= CERT_URLS:
+                    del self._certificates[next(iter(self._certificates))]  # the oldest
+                self._certificates[url] = kept
+        if isinstance(kept[1], str):
+            raise LookupError(f"fetching the certificate failed, not tried again for a while ({kept[1]})")
+        return kept[1]
 
     def hashed(self, value: str) -> str:
         """Rate-limit keys: an HMAC, so the state file holds no addresses or IPs."""
