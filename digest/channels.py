@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from . import capped
 from .build import issue_url
 from .clean import display
 from .errors import DigestError
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from .store import Ledger, Run
 
 TIMEOUT = 10.0  # seconds for one post: a slow chat service must not hold the send run
+ANSWER_BYTES = 64_000  # of a chat service's answer, read: its status and a line of error say enough
 
 
 @dataclass(frozen=True)
@@ -246,7 +248,8 @@ def publish(
 
 def _send(http: httpx.Client, to: Target) -> str | None:
     try:
-        response = http.post(to.url, json=to.body)
+        # A cut answer still has its status, which is what says whether the post was taken.
+        response, _ = capped.post(http, to.url, ANSWER_BYTES, json=to.body)
     except httpx.HTTPError as exc:
         # The URL holds the credential: the error names the kind of failure, never the URL.
         return f"{type(exc).__name__}"

@@ -78,6 +78,7 @@ BODY_CAPS = {"/preferences/library": LIBRARY_BYTES}
 VOTES = {"more": 1, "less": -1}
 ISSUE_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 HOUR, DAY = 3600.0, 86400.0
+FETCH_BYTES = 64_000  # an SNS certificate is ~2 KB, a subscription's confirmation less
 CERT_KEEP, CERT_RETRY, CERT_URLS = 6 * HOUR, 0.25 * HOUR, 64  # SNS certificates: kept, failures, URLs
 
 PAGE_HEADERS = {
@@ -698,8 +699,13 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 def _fetch(url: str) -> bytes:
     import httpx
 
-    response = httpx.get(url, timeout=10.0, follow_redirects=False)
+    from . import capped
+
+    with httpx.Client(timeout=10.0, follow_redirects=False) as client:
+        response, cut = capped.get(client, url, FETCH_BYTES)
     response.raise_for_status()
+    if cut:
+        raise ValueError(f"{url}: the answer is over {FETCH_BYTES // 1000} KB")
     return response.content
 
 
