@@ -30,6 +30,7 @@ comes in only for the confirmation email.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -42,6 +43,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -74,6 +76,7 @@ CSRF_COOKIE = "digest_csrf"
 HONEYPOT = "website"  # a field name bots like to fill
 MAX_BODY = 64 * 1024  # every form here is a few hundred bytes
 LIBRARY_BYTES = 2 * 1024 * 1024  # a library upload: a 1,000-paper BibTeX file with abstracts is ~1.5 MB
+LIBRARY_WORKERS, LIBRARY_WAITING = 2, 4  # uploads read at once, and waiting; more are told to retry
 BODY_CAPS = {"/preferences/library": LIBRARY_BYTES}
 VOTES = {"more": 1, "less": -1}
 ISSUE_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
@@ -126,6 +129,8 @@ class Site:
         self.fetch = fetch or _fetch  # the network, for SNS certificates and confirmations
         self._certificates: dict[str, tuple[float, bytes | str]] = {}  # url -> (until, pem or failure)
         self._certificates_lock = threading.Lock()
+        self.library_pool = ThreadPoolExecutor(LIBRARY_WORKERS, thread_name_prefix="digest-library")
+        self.library_slots = threading.BoundedSemaphore(LIBRARY_WORKERS + LIBRARY_WAITING)
         self.env = environment(config.templates, sub="web")
         self.topics = [(t.key, t.label, t.description) for t in configured(config.themes)]
         self.known = subscribers.known_topics(config)  # what the list may name in `topics`
@@ -450,13 +455,22 @@ async def library_upload(request: Request) -> Response:
     upload = form.get("library")
     if upload is None or isinstance(upload, str) or not upload.filename:
         return site.message("No file", "Choose a library file to upload, then press Upload.", 400)
-    data = await upload.read()
+    if not site.library_slots.acquire(blocking=False):
+        return site.message(
+            "Busy just now", "Many libraries are being read at the moment. Try again in a minute.", 503
+        )
     try:
-        found = await run_in_threadpool(_store_library, site, email, upload.filename, data)
+        data = await upload.read()
+        # Its own few threads, never the pool that answers unsubscribes and confirmations:
+        # uploads that parse or look up slowly wait for each other, not for everyone else.
+        work = site.library_pool.submit(_store_library, site, email, upload.filename, data)
+        found = await asyncio.wrap_future(work)
     except DigestError as exc:
         return site.message("This file cannot be used", exc.problems[0].split(": ", 1)[-1], 400)
     except Exception as exc:
         return site.unavailable(exc)
+    finally:
+        site.library_slots.release()
     left_out = f" {found[1]} could not be used." if found[1] else ""
     return site.message(
         "Library saved",
@@ -736,6 +750,7 @@ def create_app(config: Config, secret: str, fetch: Callable[[str], bytes] | None
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        site.library_pool.shutdown(wait=False, cancel_futures=True)
         site.stores.close()
 
     app = Starlette(routes=routes, exception_handlers={404: not_found}, lifespan=lifespan)
