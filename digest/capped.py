@@ -4,11 +4,13 @@ httpx reads a whole body into memory before anyone can look at its size, and its
 no output limit (a 64 KB chunk of a gzip bomb inflates to 64 MB at once). So an answer from a
 summaries endpoint, a mail provider, a chat service or an SNS certificate host is streamed:
 gzip and deflate are inflated here in bounded steps, and reading stops at the cap, leaving the
-rest of the body unread and the connection closed.
+rest of the body unread and the connection closed. httpx's timeouts are per read, so a server
+dripping a byte at a time is also given a deadline for the whole answer.
 """
 
 from __future__ import annotations
 
+import time
 import zlib
 
 import httpx
@@ -45,9 +47,11 @@ class Inflater:
         return out, len(out) > room
 
 
-def read(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
+def read(response: httpx.Response, cap: int, seconds: float = 60.0) -> tuple[bytes, bool]:
     """At most `cap` bytes of a streamed response's body, decoded, and whether there was more
-    (or it could not be decoded): the caller decides whether a cut answer is still usable."""
+    (or it could not be decoded): the caller decides whether a cut answer is still usable.
+    Still reading after `seconds` raises httpx.ReadTimeout, as a stalled read would."""
+    deadline = time.monotonic() + seconds
     encoding = response.headers.get("content-encoding", "identity").strip().lower() or "identity"
     inflater = Inflater(encoding) if encoding != "identity" and encoding in ENCODINGS else None
     if encoding not in ENCODINGS:
@@ -59,6 +63,10 @@ def read(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
     cut = False
     try:
         for chunk in response.iter_raw():
+            if time.monotonic() > deadline:
+                raise httpx.ReadTimeout(
+                    f"still reading the answer after {seconds:g}s", request=response.request
+                )
             if inflater is None:
                 body += chunk[: cap + 1 - len(body)]
                 cut = len(body) > cap
@@ -75,10 +83,10 @@ def read(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
     return bytes(body[:cap]), cut
 
 
-def answer(response: httpx.Response, cap: int) -> tuple[httpx.Response, bool]:
+def answer(response: httpx.Response, cap: int, seconds: float = 60.0) -> tuple[httpx.Response, bool]:
     """A streamed response read as `read` does, as a complete response (`.json()`, `.text`
     work on what was kept), and whether the body was cut."""
-    body, cut = read(response, cap)
+    body, cut = read(response, cap, seconds)
     headers = [
         (k, v)
         for k, v in response.headers.multi_items()
@@ -88,14 +96,23 @@ def answer(response: httpx.Response, cap: int) -> tuple[httpx.Response, bool]:
     return kept, cut
 
 
-def post(client: httpx.Client, url: str, cap: int, **request: object) -> tuple[httpx.Response, bool]:
-    """POST through `client`, the answer read with `cap` (see `answer`); httpx's errors as is."""
-    headers = {"Accept-Encoding": ACCEPT_ENCODING, **dict(request.pop("headers", None) or {})}  # type: ignore[call-overload]
-    with client.stream("POST", url, headers=headers, **request) as response:  # type: ignore[arg-type]
-        return answer(response, cap)
+def post(
+    client: httpx.Client, url: str, cap: int, seconds: float = 60.0, **request: object
+) -> tuple[httpx.Response, bool]:
+    """POST through `client`, the answer read with `cap` within `seconds` (see `answer`);
+    httpx's errors as they are."""
+    return _send(client, "POST", url, cap, seconds, request)
 
 
-def get(client: httpx.Client, url: str, cap: int, **request: object) -> tuple[httpx.Response, bool]:
+def get(
+    client: httpx.Client, url: str, cap: int, seconds: float = 60.0, **request: object
+) -> tuple[httpx.Response, bool]:
+    return _send(client, "GET", url, cap, seconds, request)
+
+
+def _send(
+    client: httpx.Client, method: str, url: str, cap: int, seconds: float, request: dict[str, object]
+) -> tuple[httpx.Response, bool]:
     headers = {"Accept-Encoding": ACCEPT_ENCODING, **dict(request.pop("headers", None) or {})}  # type: ignore[call-overload]
-    with client.stream("GET", url, headers=headers, **request) as response:  # type: ignore[arg-type]
-        return answer(response, cap)
+    with client.stream(method, url, headers=headers, **request) as response:  # type: ignore[arg-type]
+        return answer(response, cap, seconds)

@@ -249,7 +249,7 @@ def publish(
 def _send(http: httpx.Client, to: Target) -> str | None:
     try:
         # A cut answer still has its status, which is what says whether the post was taken.
-        response, _ = capped.post(http, to.url, ANSWER_BYTES, json=to.body)
+        response, _ = capped.post(http, to.url, ANSWER_BYTES, TIMEOUT, json=to.body)
     except httpx.HTTPError as exc:
         # The URL holds the credential: the error names the kind of failure, never the URL.
         return f"{type(exc).__name__}"

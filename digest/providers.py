@@ -173,6 +173,11 @@ class ApiBackend:
     def close(self) -> None:
         self.http.close()
 
+    @property
+    def answer_seconds(self) -> float:  # for a whole answer, as for one read of it
+        read = self.http.timeout.read
+        return read if read is not None else 60.0
+
     def deliver(self, raw: bytes, envelope: Envelope) -> str:
         result = self.deliver_batch([(raw, envelope)])[0]
         if isinstance(result, DeliveryError):
@@ -187,7 +192,7 @@ class ApiBackend:
         `what` names the messages in the errors ("3 messages", "reader@example.org")."""
         where = f"{self.name} {self.base}{path}"
         try:
-            response, cut = capped.post(self.http, path, MAX_ANSWER_BYTES, **request)
+            response, cut = capped.post(self.http, path, MAX_ANSWER_BYTES, self.answer_seconds, **request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TransientError(f"{where}: cannot connect ({_describe(exc)})") from None
         except (httpx.WriteError, httpx.WriteTimeout) as exc:  # the request never went out whole

@@ -101,7 +101,9 @@ class Failure(Exception):
 def ask(client: httpx.Client, settings: Summaries, text: str, timeout: float) -> str:
     try:
         body = request_body(settings.model, text)
-        response, cut = capped.post(client, settings.endpoint, MAX_ANSWER_BYTES, json=body, timeout=timeout)
+        response, cut = capped.post(
+            client, settings.endpoint, MAX_ANSWER_BYTES, timeout, json=body, timeout=timeout
+        )
     except httpx.TimeoutException:
         raise Failure("timed out") from None
     except httpx.ConnectError as exc:

@@ -716,7 +716,7 @@ def _fetch(url: str) -> bytes:
     from . import capped
 
     with httpx.Client(timeout=10.0, follow_redirects=False) as client:
-        response, cut = capped.get(client, url, FETCH_BYTES)
+        response, cut = capped.get(client, url, FETCH_BYTES, 10.0)
     response.raise_for_status()
     if cut:
         raise ValueError(f"{url}: the answer is over {FETCH_BYTES // 1000} KB")

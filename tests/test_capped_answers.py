@@ -28,7 +28,7 @@ class Endless:
     """An HTTP server answering every GET and POST with 200 and a body of OFFERED bytes,
     close-delimited (no length), counting the bytes that left before the client closed."""
 
-    def __init__(self, *, gzipped: bool = False) -> None:
+    def __init__(self, *, gzipped: bool = False, drip: bool = False) -> None:
         self.sent = 0
         self.done = threading.Event()
         owner = self
@@ -50,6 +50,12 @@ class Endless:
                 chunk = gzip.compress(b"\0" * (16 * 1024 * 1024)) if gzipped else CHUNK
                 try:
                     while owner.sent < OFFERED:
+                        if drip:  # a byte at a time: each read is quick, the answer never ends
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            owner.sent += 1
+                            owner.done.wait(0.01)
+                            continue
                         self.wfile.write(chunk)
                         owner.sent += len(chunk)
                 except OSError:  # the client hung up: what we wanted
@@ -115,3 +121,10 @@ def test_a_gzip_bomb_inflates_no_further_than_the_cap():
     with Endless(gzipped=True).running() as server, httpx.Client() as client:
         body, cut = capped.get(client, server.url, 64_000)
     assert cut and len(body.content) == 64_000
+
+
+def test_an_answer_dripping_a_byte_at_a_time_is_given_up_on_at_its_deadline():
+    with Endless(drip=True).running() as server, httpx.Client(timeout=30) as client:
+        with pytest.raises(httpx.ReadTimeout, match="still reading the answer after 0.5s"):
+            capped.get(client, server.url, 64_000, 0.5)
+        server.read_no_more_than(64_000)
