@@ -46,7 +46,7 @@ def resolver(nameserver: str | None, timeout: float = 5.0) -> dns.resolver.Resol
     if nameserver is None:
         found = dns.resolver.Resolver()
     else:
-        host, port = _host_port(nameserver)
+        host, port = host_port(nameserver)
         found = dns.resolver.Resolver(configure=False)
         found.nameservers = [host]
         found.port = port
@@ -54,7 +54,7 @@ def resolver(nameserver: str | None, timeout: float = 5.0) -> dns.resolver.Resol
     return found
 
 
-def _host_port(text: str) -> tuple[str, int]:
+def host_port(text: str) -> tuple[str, int]:
     from .errors import DigestError
 
     host, port = text, "53"
@@ -267,8 +267,11 @@ def check_dkim(lookup: Lookup, domain: str, delivery: Delivery, sender: str) -> 
             f"publish TXT {name} with the public key of {dkim_settings.key_file}",
         )
     message = f"From: {sender}\r\nSubject: digest doctor\r\n\r\nDKIM check.\r\n".encode()
-    key = dkim_settings.key_file.read_bytes()
-    signed = dkim.sign(message, dkim_settings.selector.encode(), signing.encode(), key) + message
+    try:
+        key = dkim_settings.key_file.read_bytes()
+        signed = dkim.sign(message, dkim_settings.selector.encode(), signing.encode(), key) + message
+    except Exception as exc:  # dkimpy raises several kinds for a key it cannot use
+        return Found("FAIL", f"cannot sign with {dkim_settings.key_file}: {exc}", "give a PEM private key")
     published: Callable[..., bytes] = lambda *_args, **_kw: records[0].encode()  # noqa: E731
     if not dkim.verify(signed, dnsfunc=published):
         return Found(

@@ -45,6 +45,10 @@ def run(
     each: Callable[[Check], None] = lambda check: None,
 ) -> list[Check]:
     """Every check, each handed to `each` as it is done (a slow DNS server shows progress)."""
+    if nameserver is not None:
+        from .dnscheck import host_port
+
+        host_port(nameserver)  # a bad --nameserver is a usage error, said before any check runs
     done: list[Check] = []
     for check in _checks(path, now=now, nameserver=nameserver, send_test=send_test):
         done.append(check)
@@ -191,7 +195,13 @@ def dns_checks(config: Config, nameserver: str | None) -> Iterator[Check]:
     from .mail import domain_of
 
     domain = domain_of(config.newsletter.sender)
-    lookup = dnscheck.Lookup(dnscheck.resolver(nameserver))
+    try:
+        lookup = dnscheck.Lookup(dnscheck.resolver(nameserver))
+    except DigestError:
+        raise  # a bad --nameserver is a usage error
+    except Exception as exc:  # no resolv.conf, say
+        yield Check("dns", FAIL, f"no DNS resolver: {exc}", "give --nameserver IP")
+        return
     checks: list[tuple[str, Callable[[], Found]]] = [
         ("dns mx", lambda: dnscheck.check_mx(lookup, domain)),
         ("dns spf", lambda: dnscheck.check_spf(lookup, domain, config.delivery)),

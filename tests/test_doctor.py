@@ -262,3 +262,10 @@ def test_a_damaged_state_file_fails_the_state_line(tmp_path, keys, nameserver, r
     code, lines = doctor(config, nameserver, capsys)
     assert code == 1 and levels(lines)["state"] == "FAIL"
     assert "state.db" in lines["state"][0]
+
+
+def test_a_nameserver_that_is_not_an_address_is_a_usage_error_before_any_check(tmp_path, capsys):
+    write_project(tmp_path, url="file://outbox", readers=1)
+    assert main(["--config", str(tmp_path / "digest.yaml"), "doctor", "--nameserver", "dns.example"]) == 2
+    said = capsys.readouterr()
+    assert said.out == "" and "--nameserver 'dns.example': give an IP address" in said.err
