@@ -59,6 +59,15 @@ def nameserver(keys) -> Iterator[str]:
         )
     )
     zone += '\nbare.example.net. 60 IN TXT "nothing about mail here"\n'
+    # SPF that reaches the relay only through an include and an mx term; and one that misses it.
+    for domain, spf in (("viainclude.example.net", "include:_spf.viainclude.example.net ~all"),
+                        ("elsewhere.example.net", "ip4:192.0.2.0/24 a -all")):  # fmt: skip
+        zone += f'{domain}. 60 IN MX 10 mx.{domain}.\n{domain}. 60 IN TXT "v=spf1 {spf}"\n'
+        zone += (
+            f'_dmarc.{domain}. 60 IN TXT "v=DMARC1; p=none"\nsel._domainkey.{domain}. 60 IN TXT "{ours}"\n'
+        )
+    zone += '_spf.viainclude.example.net. 60 IN TXT "v=spf1 ip4:192.0.2.7 mx:viainclude.example.net -all"\n'
+    zone += "mx.viainclude.example.net. 60 IN A 127.0.0.1\nelsewhere.example.net. 60 IN A 192.0.2.9\n"
     quiet = DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data")
     server = DNSServer(ZoneResolver(zone, glob=False), port=0, address="127.0.0.1", logger=quiet)
     server.start_thread()
@@ -269,3 +278,23 @@ def test_a_nameserver_that_is_not_an_address_is_a_usage_error_before_any_check(t
     assert main(["--config", str(tmp_path / "digest.yaml"), "doctor", "--nameserver", "dns.example"]) == 2
     said = capsys.readouterr()
     assert said.out == "" and "--nameserver 'dns.example': give an IP address" in said.err
+
+
+@pytest.mark.parametrize(
+    ("domain", "level", "said"),
+    [
+        ("viainclude.example.net", "OK", "SPF covers the relay localhost"),
+        (
+            "elsewhere.example.net",
+            "FAIL",
+            "does not cover the relay localhost (127.0.0.1) -> add ip4:127.0.0.1",
+        ),
+    ],
+)
+def test_spf_is_followed_through_include_and_mx_to_the_relays_address(
+    tmp_path, keys, nameserver, relay, web, capsys, domain, level, said
+):
+    config = project(tmp_path, keys, domain=domain, port=relay.port, base_url=web)
+    code, lines = doctor(config, nameserver, capsys)
+    assert levels(lines)["dns spf"] == level and said in lines["dns spf"][0], lines["dns spf"]
+    assert code == (0 if level == "OK" else 1)
