@@ -173,6 +173,7 @@ def compose(config: Config, operator: str, pending: list[OperatorReport], now: d
     from .mail import domain_of
 
     news = config.newsletter
+    pending = sorted(pending, key=lambda r: (not r.problem.endswith(" failed"), r.created))  # the cause first
     first = pending[0].line
     more = f" (+{len(pending) - 1} more)" if len(pending) > 1 else ""
     message = EmailMessage(policy=SMTP)

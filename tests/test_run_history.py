@@ -76,7 +76,12 @@ def test_a_refused_login_is_recorded_reported_once_and_the_next_run_sends_everyt
         reports = operator_mail(sink)
         assert len(reports) == 1, [m["Subject"] for m in reports]
         body = reports[0].get_content()
-        assert "login as 'digest' failed" in reports[0]["Subject"] + body
+        subject = reports[0]["Subject"]
+        assert (
+            subject.startswith("[Test Papers] the send run failed: the server refuses us")
+            and "(+1 more)" in subject
+        )
+        assert "login as 'digest' failed" in body
         assert "4 readers were owed it and none was sent it" in body
         assert reports[0]["Auto-Submitted"] == "auto-generated"
         assert "right-password-456" not in body
