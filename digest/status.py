@@ -13,6 +13,7 @@ from .history import utc_text
 
 if TYPE_CHECKING:
     from .config import Config
+    from .store.runs import OperatorReport
 
 RECENT = timedelta(days=7)
 SLOTS_SHOWN = 5
@@ -47,7 +48,9 @@ def gather(config: Config, *, now: datetime, runs: int = 10) -> dict[str, Any]:
             entry["failing_days_running"] = db.failing_days(entry["source"])
         reports = [
             {"day": r.day, "problem": r.problem, "line": r.line, "sent": r.sent, "waiting": r.error}
-            for r in db.reports(since=utc_text(since))
+            for r in sorted(
+                set(db.reports(since=utc_text(since))) | set(db.unsent_reports()), key=_report_order
+            )
         ]
         where = db.where
     return {
@@ -60,6 +63,10 @@ def gather(config: Config, *, now: datetime, runs: int = 10) -> dict[str, Any]:
         "failed_sources": sorted(failed.values(), key=lambda e: e["source"]),
         "operator_reports": reports,
     }
+
+
+def _report_order(report: OperatorReport) -> tuple[str, str, str]:
+    return (report.created, report.day, report.problem)
 
 
 def as_text(status: dict[str, Any]) -> str:
@@ -93,7 +100,7 @@ def as_text(status: dict[str, Any]) -> str:
         )
     reports = status["operator_reports"]
     if reports:
-        lines.append("reported to the operator (last 7 days):")
+        lines.append("reported to the operator (last 7 days, and any still waiting):")
         for r in reports:
             state = (
                 f"sent {r['sent']}" if r["sent"] else f"NOT SENT YET ({r['waiting'] or 'no operator set'})"
