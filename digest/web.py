@@ -735,5 +735,8 @@ def serve(config: Config, secret: str, *, host: str, port: int) -> None:
         server_header=False,
         log_level="info",
     )
+    # uvicorn names the address only when it binds the socket itself.
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving on http://{shown}:{listening.getsockname()[1]}/ (Ctrl-C to stop)", flush=True)
     with listening:
         uvicorn.Server(settings).run(sockets=[listening])

@@ -37,6 +37,12 @@ def site(tmp_path_factory):
         yield project, base
 
 
+def test_serve_prints_the_address_it_listens_on(site):
+    project, base = site
+    printed = (project / "serve.log").read_text().splitlines()
+    assert f"serving on {base}/ (Ctrl-C to stop)" in printed
+
+
 def entry(project: Path, email: str):
     return subscribers.find(project / "subscribers.yaml", email)
 
