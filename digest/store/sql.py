@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from ..errors import DigestError
 from ..models import Subscriber
 from ..subscribers import Change, Event, NotListed, Outcome, Topics, address_key, after, decide, validated
-from .base import Bounce, CachedResponse, Claim, Run
+from .base import Bounce, CachedResponse, Claim, LastSent, Run
 from .schema import LATEST
 
 HTTP_CACHE_KEEP_DAYS = 14
@@ -191,11 +191,20 @@ class SqlDatabase:
             stale = holder
         return Claim.BUSY
 
-    def mark_sent(self, issue: str, email: str, paper_ids: Iterable[str], *, note: str | None = None) -> None:
+    def mark_sent(
+        self,
+        issue: str,
+        email: str,
+        paper_ids: Iterable[str],
+        *,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
         """Record the delivery and the papers it carried, in one transaction. `note` keeps a
         doubt about it in `error` ("uncertain: ...": sent, but the server never said it took
-        it): the row is sent all the same, so no run sends it again."""
-        now = now_text()
+        it): the row is sent all the same, so no run sends it again. `at`: when it went out by
+        the sending run's clock (the 12-hour rule reads it), else now."""
+        now = now_text() if at is None else at.astimezone(UTC).isoformat(timespec="seconds")
         email = email.lower()
         with self.transaction() as execute:
             execute(
@@ -270,13 +279,16 @@ class SqlDatabase:
         """Forget a bounce, so the address is mailed again; False if it had none."""
         return bool(self.write("DELETE FROM bounces WHERE email = ?", (address_key(email),)))
 
-    def last_issues(self) -> dict[str, str]:
-        """The latest issue each reader (lower case) has received; issue ids are ISO dates, so
-        they sort. `send --due` never sends an issue older than this. One query for the whole
-        ledger: per reader it would scan the table each time."""
-        return dict(
-            self.read("SELECT email, MAX(issue) FROM deliveries WHERE status = 'sent' GROUP BY email")
+    def last_sent(self) -> dict[str, LastSent]:
+        """The latest issue each reader (lower case) has received and when the last went out;
+        issue ids are ISO dates and times are written in one UTC form, so both sort as text.
+        One query for the whole ledger: per reader it would scan the table each time."""
+        rows = self.read(
+            "SELECT email, MAX(issue), MAX(sent_at) FROM deliveries WHERE status = 'sent' GROUP BY email"
         )
+        return {
+            email: LastSent(issue, datetime.fromisoformat(at) if at else None) for email, issue, at in rows
+        }
 
     def seen_readers(self) -> dict[str, datetime]:
         """When a run first saw each reader (lower case): one query for the whole list."""
