@@ -430,7 +430,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .subscribers import known_topics
 
     config = _config(args)
-    parsed = transfer.read(args.file, known_topics(config))
+    parsed = transfer.read(args.file, known_topics(config), config.newsletter.timezone)
     for warning in parsed.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for problem in parsed.problems:

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator, model_validator
 
 from .text import Fields
 
@@ -188,9 +188,16 @@ def check_timezone(value: str) -> str:
     return value
 
 
+def zone_context(zone: str) -> dict[str, str]:
+    """The validation context that gives an entry without `timezone` the newsletter's zone:
+    `Subscriber.model_validate(entry, context=zone_context(config.newsletter.timezone))`."""
+    return {"timezone": zone}
+
+
 class Subscriber(BaseModel):
     """One entry of subscribers.yaml. An entry without `status` is active: the list owner
-    added it by hand."""
+    added it by hand. An entry without `timezone` takes the newsletter's (`newsletter.timezone`,
+    passed in as the validation context; UTC without one)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -213,6 +220,14 @@ class Subscriber(BaseModel):
     created: datetime | None = None
     confirmed: datetime | None = None
     unsubscribed: datetime | None = None  # when they left: older confirmation links no longer work
+
+    @model_validator(mode="before")
+    @classmethod
+    def _newsletter_zone(cls, data: Any, info: ValidationInfo) -> Any:
+        zone = (info.context or {}).get("timezone")
+        if zone and isinstance(data, dict) and data.get("timezone") is None:
+            return {**data, "timezone": zone}
+        return data
 
     @field_validator("name")
     @classmethod

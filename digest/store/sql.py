@@ -465,8 +465,8 @@ class SqlDatabase:
 
     # --- the subscriber list, as a table ---------------------------------------------------------
 
-    def subscriber_table(self, topics: Topics | None = None) -> SubscriberTable:
-        return SubscriberTable(self, topics)
+    def subscriber_table(self, topics: Topics | None = None, zone: str | None = None) -> SubscriberTable:
+        return SubscriberTable(self, topics, zone)
 
 
 class SqlHttpCache:
@@ -542,7 +542,8 @@ def _text(value: datetime | None) -> str | None:
 class SubscriberTable:
     """A SubscriberStore (base.py) in the `subscribers` table (`subscribers: database`)."""
 
-    def __init__(self, db: SqlDatabase, topics: Topics | None = None):
+    def __init__(self, db: SqlDatabase, topics: Topics | None = None, zone: str | None = None):
+        self.zone = zone  # the newsletter's: a new row without `timezone` gets it
         self.db = db
         self.topics = topics
         self.where = f"the subscriber table in {db.where}"
@@ -658,7 +659,7 @@ class SubscriberTable:
         decision = decide(before, event, now)
         if not decision.writes(before):
             return Change(before, before, decision.outcome, decision.reason)
-        result = after(before, email, decision, self.topics)
+        result = after(before, email, decision, self.topics, self.zone)
         updated = datetime.now(UTC).isoformat(timespec="microseconds")
         values = self._row(result)
         if before is None:
