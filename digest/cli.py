@@ -396,6 +396,7 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
     if args.action == "export":
         return cmd_export(args)
     from .due import next_slot
+    from .models import zone_advice
     from .store import stores
 
     config = _config(args)
@@ -411,6 +412,8 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
         now = datetime.now(UTC)
         for s in listed.readers():
             counts[s.status] += 1
+            if args.check and (advice := zone_advice(s.timezone)):
+                print(f"warning: {listed.where}: {s.email}: {advice}", file=sys.stderr)
             if args.check or (args.status and s.status != args.status):
                 continue
             line = f"{s.email:<36} {s.status:<12} {s.frequency:<10} {s.send_at} {s.timezone}"
@@ -523,10 +526,13 @@ def _preferences(args: argparse.Namespace) -> dict[str, object]:
 def cmd_subscribe(args: argparse.Namespace) -> int:
     from . import optin
     from .due import describe
+    from .models import zone_advice
     from .store import stores
     from .subscribers import Outcome
 
     config = _config(args)
+    if args.timezone and (advice := zone_advice(args.timezone)):  # valid, but likely a mistake
+        print(f"warning: --timezone: {advice}", file=sys.stderr)
     if not args.confirmed:  # a confirmation email goes out: before the entry is written
         config.check_smtp_login()
     with stores(config) as opened:

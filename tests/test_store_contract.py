@@ -353,3 +353,12 @@ def test_the_ledger_keeps_when_each_readers_last_message_went_out(db):
         db.mark_sent(issue, "Ada@example.org", [], at=at)
     last = db.last_sent()["ada@example.org"]
     assert (last.issue, last.at) == ("2026-12-08", tuesday)
+
+
+def test_a_refused_event_learns_how_long_until_the_limiter_admits_it(db):
+    assert db.admit("ip", "k", now=100.0, window=60, limit=2) is None
+    assert db.admit("ip", "k", now=130.0, window=60, limit=2) is None
+    assert db.admit("ip", "k", now=140.0, window=60, limit=2) == 20.0  # the first leaves at 160
+    assert db.admit("ip", "k", now=159.0, window=60, limit=2) == 1.0
+    assert db.admit("ip", "k", now=160.0, window=60, limit=2) is None  # and it does
+    assert db.admit("ip", "k", now=161.0, window=60, limit=2) == 29.0  # the one at 130 leaves next

@@ -264,6 +264,8 @@ def test_rate_limits_per_address_and_per_ip(tmp_path):
         assert confirmation(project, "bombed@example.org")["Message-ID"] == first
         fifth = subscribe(base, "fifth@example.org")
         assert fifth.status_code == 429 and entry(project, "fifth@example.org") is None
+        # seconds until the first of the four sign-ups leaves the hour (RFC 9110 delay-seconds)
+        assert fifth.headers["Retry-After"].isdigit() and 1 <= int(fifth.headers["Retry-After"]) <= 3600
 
 
 def test_serve_refuses_to_start_without_a_secret_unless_dev(project, cli, monkeypatch):

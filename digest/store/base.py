@@ -116,6 +116,8 @@ class Tldrs(Protocol):
 
 class RateLimits(Protocol):
     def allow(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> bool: ...
+    # None when admitted (and counted), else the seconds until `key` would be admitted again.
+    def admit(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> float | None: ...
 
 
 class HttpCache(Protocol):

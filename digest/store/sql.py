@@ -447,6 +447,11 @@ class SqlDatabase:
     def allow(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> bool:
         """Count one event for `key`; False (and not counted) if `limit` events already
         happened within `window` seconds before `now`."""
+        return self.admit(bucket, key, now=now, window=window, limit=limit) is None
+
+    def admit(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> float | None:
+        """`allow`, saying how long a refused caller must wait: None when the event is counted,
+        else the seconds until the limiter admits `key` again (an HTTP 429's Retry-After)."""
         with self.transaction() as execute:
             self._lock_address(execute, f"rate:{bucket}:{key}")
             execute("DELETE FROM rate_events WHERE bucket = ? AND at <= ?", (bucket, now - window))
@@ -454,9 +459,14 @@ class SqlDatabase:
                 "SELECT COUNT(*) FROM rate_events WHERE bucket = ? AND key = ?", (bucket, key)
             ).fetchone()
             if count >= limit:
-                return False
+                # Room comes back when the event that puts the count at the limit leaves the window.
+                (at,) = execute(
+                    "SELECT at FROM rate_events WHERE bucket = ? AND key = ? ORDER BY at LIMIT 1 OFFSET ?",
+                    (bucket, key, count - limit),
+                ).fetchone()
+                return max(at + window - now, 0.0)
             execute("INSERT INTO rate_events (bucket, key, at) VALUES (?, ?, ?)", (bucket, key, now))
-            return True
+            return None
 
     # --- HTTP cache ------------------------------------------------------------------------------
 
