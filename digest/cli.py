@@ -410,16 +410,28 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         counts: Counter[str] = Counter()
         now = datetime.now(UTC)
+        # Columns as wide as their longest cell, found in a first pass: the list is streamed
+        # twice rather than held (it may hold 100,000 readers).
+        widths = [0, 0, 0, 0]
+        if not args.check:
+            for s in listed.readers():
+                if not args.status or s.status == args.status:
+                    cells = (s.email, s.status, s.frequency, s.timezone)
+                    widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
+        email_w, status_w, frequency_w, zone_w = widths
         for s in listed.readers():
             counts[s.status] += 1
             if args.check and (advice := zone_advice(s.timezone)):
                 print(f"warning: {listed.where}: {s.email}: {advice}", file=sys.stderr)
             if args.check or (args.status and s.status != args.status):
                 continue
-            line = f"{s.email:<36} {s.status:<12} {s.frequency:<10} {s.send_at} {s.timezone}"
+            line = (
+                f"{s.email:<{email_w}}  {s.status:<{status_w}}  {s.frequency:<{frequency_w}}  "
+                f"{s.send_at} {s.timezone:<{zone_w}}"
+            )
             if s.active:
                 line += f"  next {next_slot(s, now).at.astimezone(ZoneInfo(s.timezone)):%a %d %b %H:%M %Z}"
-            print(line)
+            print(line.rstrip())
     summary = ", ".join(
         f"{counts[s]} {s}" for s in ("active", "pending", "unsubscribed", "bounced") if counts[s]
     )

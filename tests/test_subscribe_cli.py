@@ -177,3 +177,19 @@ def test_an_abbreviation_or_offset_is_refused_saying_which_zone_to_use(project, 
     result = cli("subscribe", "x@example.org", "--confirmed", "--timezone", zone, cwd=project)
     assert result.returncode == 2 and f"unknown time zone {zone!r}" in result.stderr
     assert advice in result.stderr
+
+
+def test_the_listing_sizes_its_columns_to_long_addresses_and_zone_names(project, cli):
+    (project / "subscribers.yaml").write_text(
+        "subscribers:\n"
+        "  - email: a.very.long.address.for.a.reader@department.example.org\n"
+        "    timezone: America/Argentina/Buenos_Aires\n"
+        "  - email: ada@example.org\n    timezone: UTC\n"
+        "  - email: kenji@example.org\n    timezone: Asia/Tokyo\n    frequency: weekly:mon\n"
+    )
+    listing = cli("subscribers", cwd=project)
+    assert listing.returncode == 0, listing.stderr
+    rows = [line for line in listing.stdout.splitlines() if "@" in line and "subscribers" not in line]
+    assert len(rows) == 3
+    for column in ("active", "07:00", "next "):
+        assert len({row.index(column) for row in rows}) == 1, (column, rows)
