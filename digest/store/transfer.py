@@ -79,6 +79,26 @@ class Parsed:
     warnings: list[str] = field(default_factory=list)  # e.g. columns that were ignored
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP's list, with the
+# full-width forms some locales' spreadsheets also take); leading spaces do not disarm them.
+_FORMULA_START = tuple("=+-@\t\r\n") + ("\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _formula_like(cell: str) -> bool:
+    bare = cell.lstrip("'")  # a quote we would add must not hide one: the escape stays reversible
+    return bare.startswith(_FORMULA_START) or bare.lstrip(" ").startswith(_FORMULA_START)
+
+
+def neutralised(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a formula-like one gets a leading `'`."""
+    return "'" + cell if _formula_like(cell) else cell
+
+
+def restored(cell: str) -> str:
+    """The cell `neutralised` was given: its `'` comes off, and only from cells it added one to."""
+    return cell[1:] if cell.startswith("'") and _formula_like(cell[1:]) else cell
+
+
 def _column(name: str) -> str:
     key = re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
     return ALIASES.get(key, key)
@@ -174,6 +194,7 @@ def _read_csv(path: Path, topics: Topics | None, zone: str | None) -> Parsed:
     start = 2
     for cells in reader:
         line, start = start, reader.line_num + 1
+        cells = [restored(cell) for cell in cells]  # our own export's formula guard comes off
         if not any(cell.strip() for cell in cells):
             continue
         values = dict(zip(columns, cells, strict=False))
@@ -327,7 +348,7 @@ def write_csv(readers: Iterator[Subscriber], out: IO[str]) -> int:
                 )
             elif isinstance(value, datetime):
                 value = value.isoformat()
-            row.append("" if value is None else str(value))
+            row.append("" if value is None else neutralised(str(value)))
         writer.writerow(row)
         n += 1
     return n
