@@ -119,6 +119,8 @@ class Newsletter(_Strict):
     # A postal address in the footer is required for bulk mail in several countries.
     address: str | None = None
     reply_to: str | None = None
+    # The day for `fetch` and the archive, and the zone of every reader whose entry
+    # (in the list, an import or a CSV row) names none.
     timezone: str = "UTC"
     # Each paper's thumbnail above its title. Off by default: images make a long email longer
     # and many clients block them until the reader allows it.

@@ -36,6 +36,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -186,9 +187,14 @@ class Site:
         return hmac.new(self.secret.encode(), value.encode(), hashlib.sha256).hexdigest()[:32]
 
     def allow(self, bucket: str, value: str, *, window: float, limit: int) -> bool:
-        return self.stores.rates.allow(
+        return self.wait(bucket, value, window=window, limit=limit) is None
+
+    def wait(self, bucket: str, value: str, *, window: float, limit: int) -> int | None:
+        """None when the event is admitted (and counted), else whole seconds to wait."""
+        seconds = self.stores.rates.admit(
             bucket, self.hashed(value), now=time.time(), window=window, limit=limit
         )
+        return None if seconds is None else max(1, math.ceil(seconds))
 
     def csrf_pair(self, request: Request) -> tuple[str, str]:
         """(cookie value, form token): the form token is the cookie's nonce, signed."""
@@ -286,12 +292,15 @@ async def subscribe(request: Request) -> Response:
         return site.message("This form has expired", "Reload the page and try again.", 403)
     ip = client_key(request.client.host if request.client else "unknown")
     limits = site.config.web
-    if not await run_in_threadpool(
-        site.allow, "ip", ip, window=HOUR, limit=limits.subscribes_per_ip_per_hour
-    ):
-        return site.message(
-            "Too many requests", "Too many sign-ups from your network; try again in an hour.", 429
+    wait = await run_in_threadpool(site.wait, "ip", ip, window=HOUR, limit=limits.subscribes_per_ip_per_hour)
+    if wait is not None:
+        refused = site.message(
+            "Too many requests",
+            f"Too many sign-ups from your network; try again in {_minutes(wait)}.",
+            429,
         )
+        refused.headers["Retry-After"] = str(wait)  # RFC 9110: seconds until a retry can succeed
+        return refused
 
     done = site.message(
         "Check your inbox",
@@ -316,6 +325,11 @@ async def subscribe(request: Request) -> Response:
     # do) as for a new one (a list write and an email), or its timing would tell them apart.
     done.background = BackgroundTask(_request_confirmation, site, email, prefs)
     return done
+
+
+def _minutes(seconds: int) -> str:
+    minutes = math.ceil(seconds / 60)
+    return "a minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _request_confirmation(site: Site, email: str, prefs: dict[str, Any]) -> None:
@@ -812,5 +826,8 @@ def serve(config: Config, secret: str, *, host: str, port: int) -> None:
         server_header=False,
         log_level="info",
     )
+    # uvicorn names the address only when it binds the socket itself.
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving on http://{shown}:{listening.getsockname()[1]}/ (Ctrl-C to stop)", flush=True)
     with listening:
         uvicorn.Server(settings).run(sockets=[listening])

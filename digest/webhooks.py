@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .errors import install_hint
 from .inbox import BOUNCE, COMPLAINT, OTHER, SOFT, UNSUBSCRIBE, Read
 from .models import json_object
 
@@ -235,8 +236,7 @@ def _verify_rsa(pem: bytes, data: bytes, signature: str, version: str) -> None:
         from cryptography.hazmat.primitives.asymmetric import padding, rsa
     except ImportError:
         raise Refused(
-            "checking SNS signatures needs the cryptography package: "
-            "pip install 'trending-papers-digest[ses]'"
+            f"checking SNS signatures needs the cryptography package: {install_hint('ses')}"
         ) from None
     try:
         key = x509.load_pem_x509_certificate(pem).public_key()

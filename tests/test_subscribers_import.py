@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -117,6 +118,52 @@ def test_a_file_that_is_not_a_list_says_what_to_give(in_database, cli):
     (in_database / "list.json").write_text("{}")
     result = cli("subscribers", "import", "list.json", cwd=in_database)
     assert result.returncode == 2 and "give a .yaml/.yml list" in result.stderr
+
+
+# --- issue 22: a reader without `timezone` is in the newsletter's zone -------------------------
+
+
+def _newsletter_zone(root: Path, zone: str) -> None:
+    config = root / "digest.yaml"
+    text, n = re.subn(r"(?m)^  timezone: \S+", f"  timezone: {zone}", config.read_text(), count=1)
+    assert n == 1
+    config.write_text(text)
+
+
+def test_a_csv_row_without_a_timezone_is_imported_in_the_newsletters_zone(in_database, cli):
+    _newsletter_zone(in_database, "Asia/Tokyo")
+    (in_database / "list.csv").write_text(
+        "email,timezone\nzoneless@example.org,\nlondon@example.org,Europe/London\n"
+    )
+    result = cli("subscribers", "import", "list.csv", cwd=in_database)
+    assert result.returncode == 0, result.stderr
+    readers = _listed(in_database)
+    assert readers["zoneless@example.org"].timezone == "Asia/Tokyo"
+    assert readers["london@example.org"].timezone == "Europe/London"
+
+
+def test_a_yaml_entry_without_a_timezone_is_imported_in_the_newsletters_zone(in_database, cli):
+    _newsletter_zone(in_database, "America/Chicago")
+    (in_database / "list.yaml").write_text("subscribers:\n  - email: zoneless@example.org\n")
+    result = cli("subscribers", "import", "list.yaml", cwd=in_database)
+    assert result.returncode == 0, result.stderr
+    assert _listed(in_database)["zoneless@example.org"].timezone == "America/Chicago"
+
+
+def test_a_hand_written_entry_without_a_timezone_is_sent_at_the_newsletters_local_time(project, cli):
+    _newsletter_zone(project, "Asia/Tokyo")
+    (project / "subscribers.yaml").write_text(
+        'subscribers:\n  - email: zoneless@example.org\n    send_at: "07:00"\n'
+        '    created: "2026-12-01T00:00:00+00:00"\n'
+    )
+    listing = cli("subscribers", cwd=project)
+    assert listing.returncode == 0, listing.stderr
+    assert "Asia/Tokyo" in listing.stdout and "UTC" not in listing.stdout.split("next")[0]
+    # 07:00 on the 8th in Tokyo is 22:00 UTC on the 7th; 07:00 UTC would be 16:00 in Tokyo.
+    early = cli("send", "--due", "--now", "2026-12-07T21:59:00Z", cwd=project)
+    assert "sent 0," in early.stdout, early.stderr
+    due = cli("send", "--due", "--now", "2026-12-07T22:00:00Z", cwd=project)
+    assert "issue 2026-12-08: sent 1," in due.stdout, due.stderr
 
 
 FORMULAS = [
