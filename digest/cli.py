@@ -249,8 +249,11 @@ def cmd_inbox(args: argparse.Namespace) -> int:
         f"{c[inbox.COMPLAINT]} complaints, {c[inbox.UNSUBSCRIBE]} unsubscribed, "
         f"{c[inbox.SOFT]} soft bounces, "
         f"{report.left} left unread"
+        + (f", {len(report.problems)} set aside" if report.problems else "")
     )
-    return EXIT_OK
+    for problem in report.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return EXIT_PARTIAL if report.problems else EXIT_OK
 
 
 def _day(value: str | None, tz: str) -> date:
