@@ -64,7 +64,9 @@ def run(config: Config, *, now: datetime, dry_run: bool = False) -> InboxReport:
                 try:
                     found = inbox.read(raw, secret=secret, address=config.inbox.address)
                 except Exception as exc:  # noqa: BLE001 - one message must never stop the run
-                    reason = str(exc) if isinstance(exc, inbox.Unreadable) else f"{type(exc).__name__} reading it"
+                    reason = (
+                        str(exc) if isinstance(exc, inbox.Unreadable) else f"{type(exc).__name__} reading it"
+                    )
                     action = "left as it is (dry run)" if dry_run else "set aside: flagged and marked read"
                     report.problems.append(f"{box.where}: message {key}: {reason}; {action}")
                     if not dry_run:

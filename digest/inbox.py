@@ -37,8 +37,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
-from email.parser import BytesHeaderParser
 from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
 from enum import StrEnum
 
@@ -120,7 +120,8 @@ def read(raw: bytes, *, secret: str, address: str) -> list[Read]:
     unsubscribe_tags = [
         tag
         for addr in delivered_to
-        if (tag := tokens.tag_at(addr, address)) is not None and tag.partition("-")[0] == tokens.UNSUBSCRIBE_TAG
+        if (tag := tokens.tag_at(addr, address)) is not None
+        and tag.partition("-")[0] == tokens.UNSUBSCRIBE_TAG
     ]
     if unsubscribe_tags:
         return [_unsubscribe(message, secret, unsubscribe_tags)]
@@ -140,7 +141,9 @@ def _subject(message: Message) -> str:
     return " ".join(str(message.get("Subject", "(no subject)")).split())[:80]
 
 
-def _trusted(email: str, secret: str, address: str, delivered_to: set[str], message_ids: set[str]) -> str | None:
+def _trusted(
+    email: str, secret: str, address: str, delivered_to: set[str], message_ids: set[str]
+) -> str | None:
     """The issue a report is about, "" if it cannot say, or None if it proves nothing about
     `email`: it neither came back to its VERP address nor quotes a Message-ID made for it."""
     for message_id in message_ids:
@@ -274,7 +277,9 @@ def _unsubscribe(message: Message, secret: str, tags: list[str]) -> Read:
             "an unsubscribe request to the untagged address of mail sent before the mailto carried "
             "the reader's tag: left for a person (the link in any issue unsubscribes at once)",
         )
-    return Read(OTHER, senders[0], f"an unsubscribe request to an address that is not {senders[0]}'s own: left alone")
+    return Read(
+        OTHER, senders[0], f"an unsubscribe request to an address that is not {senders[0]}'s own: left alone"
+    )
 
 
 def summary(found: Iterable[Read]) -> dict[Kind, int]:

@@ -245,7 +245,10 @@ def test_reports_and_unsubscribes_forged_without_the_secret_change_nobody_and_st
         box.add(raw)
     result = run_cli("inbox", cwd=root)
     assert result.returncode == 0, result.stderr
-    assert "read 4 messages: 0 bounced, 0 complaints, 0 unsubscribed, 0 soft bounces, 4 left unread" in result.stdout
+    assert (
+        "read 4 messages: 0 bounced, 0 complaints, 0 unsubscribed, 0 soft bounces, 4 left unread"
+        in result.stdout
+    )
     assert set(_statuses(root).values()) == {"active"}
     assert run_cli("bounces", cwd=root).stdout.startswith("0 bounced addresses")
     assert len(list((root / "mail" / "new").iterdir())) == 4
@@ -271,8 +274,8 @@ def test_an_unsubscribe_mailed_to_the_readers_own_tagged_address_counts_whoever_
     assert spoofed.kind == inbox.OTHER and "not grace@example.org's own" in spoofed.reason
     old = one(report("mailto_unsubscribe", to="bounces+unsubscribe@example.org", email="ada@example.org"))
     assert old.kind == inbox.OTHER and "untagged" in old.reason
-    elsewhere = one(report("mailto_unsubscribe", to=mailto("ada@example.org").replace("example.org", "evil.example"),
-                           email="ada@example.org"))  # fmt: skip
+    elsewhere_to = mailto("ada@example.org").replace("example.org", "evil.example")
+    elsewhere = one(report("mailto_unsubscribe", to=elsewhere_to, email="ada@example.org"))
     assert elsewhere.kind == inbox.OTHER
     upper = one(report("mailto_unsubscribe", to=mailto("ada@example.org").upper(), email="ada@example.org"))
     assert (upper.kind, upper.email) == (inbox.UNSUBSCRIBE, "ada@example.org")
@@ -287,7 +290,10 @@ def poison(depth: int = 1000) -> bytes:
     for level in range(depth, 0, -1):
         b = b"b%d" % level
         inner = b'Content-Type: multipart/mixed; boundary="%s"\r\n\r\n--%s\r\n%s--%s--\r\n' % (b, b, inner, b)
-    return b"From: someone@example.net\r\nTo: bounces@example.org\r\nSubject: poison\r\nMIME-Version: 1.0\r\n" + inner
+    return (
+        b"From: someone@example.net\r\nTo: bounces@example.org\r\nSubject: poison\r\nMIME-Version: 1.0\r\n"
+        + inner
+    )
 
 
 def test_a_poison_message_a_forged_report_and_a_genuine_one_in_a_maildir(tmp_path):
@@ -303,7 +309,10 @@ def test_a_poison_message_a_forged_report_and_a_genuine_one_in_a_maildir(tmp_pat
     genuine = box.add(report("dsn_postfix", to=verp(emails[1]), email=emails[1]))
     result = run_cli("inbox", cwd=root)
     assert result.returncode == 1, result.stderr
-    assert "read 3 messages: 1 bounced, 0 complaints, 0 unsubscribed, 0 soft bounces, 1 left unread, 1 set aside" in result.stdout
+    assert (
+        "read 3 messages: 1 bounced, 0 complaints, 0 unsubscribed, 0 soft bounces, 1 left unread, 1 set aside"
+        in result.stdout
+    )
     assert f"message {poisoned}: " in result.stderr and "set aside" in result.stderr
     assert [_statuses(root)[e] for e in emails] == ["active", "bounced", "active", "active"]
     flags = {name.split(":")[0]: name.partition(":2,")[2] for name in os.listdir(root / "mail" / "cur")}
@@ -334,7 +343,11 @@ def test_a_poison_message_on_a_real_imap_server_is_flagged_and_the_reports_behin
             "127.0.0.1", server.port, ssl_context=ssl.create_default_context(cafile=str(server.cert))
         )
         client.login(USER, PASSWORD)
-        for raw in (poison(), forgeries(emails)[0], report("dsn_postfix", to=verp(emails[1]), email=emails[1])):
+        for raw in (
+            poison(),
+            forgeries(emails)[0],
+            report("dsn_postfix", to=verp(emails[1]), email=emails[1]),
+        ):
             client.append("INBOX", None, None, raw)
         os.environ["SSL_CERT_FILE"] = str(server.cert)
         try:
