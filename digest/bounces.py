@@ -68,7 +68,8 @@ def run(config: Config, *, now: datetime, dry_run: bool = False) -> InboxReport:
                         str(exc) if isinstance(exc, inbox.Unreadable) else f"{type(exc).__name__} reading it"
                     )
                     action = "left as it is (dry run)" if dry_run else "set aside: flagged and marked read"
-                    report.problems.append(f"{box.where}: message {key}: {reason}; {action}")
+                    subject = inbox.raw_subject(raw)
+                    report.problems.append(f"{box.where}: message {key} ({subject!r}): {reason}; {action}")
                     if not dry_run:
                         box.set_aside(key)
                     continue

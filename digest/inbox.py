@@ -106,6 +106,16 @@ def parse(raw: bytes) -> EmailMessage:
     return message
 
 
+def raw_subject(raw: bytes) -> str:
+    """The Subject of a message without parsing it (for one set aside): the first Subject line
+    of its header block, so a person can find it."""
+    head = raw[: raw.find(b"\r\n\r\n") if b"\r\n\r\n" in raw[:65536] else 65536]
+    found = re.search(rb"^subject:[ \t]*([^\r\n]{0,200})", head, re.IGNORECASE | re.MULTILINE)
+    text = found.group(1).decode("ascii", "replace") if found else ""
+    text = "".join(c if c.isprintable() else " " for c in text)  # no escape sequences on a terminal
+    return " ".join(text.split())[:80] or "(no subject)"
+
+
 def read(raw: bytes, *, secret: str, address: str) -> list[Read]:
     """Every finding in one message: a report may name several recipients. `address` is the
     inbox's (inbox.address); raises Unreadable for a message it will not parse."""
