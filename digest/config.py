@@ -507,7 +507,8 @@ class Inbox(_Strict):
     """`digest inbox`: the mailbox bounces, complaints and mailto unsubscribes come back to.
 
     Each reader's messages go out with the envelope sender `address` plus a tag of theirs
-    (VERP: bounces+3f2a...@example.org), and List-Unsubscribe's mailto is address+unsubscribe:
+    (VERP: bounces+3f2a...@example.org), and List-Unsubscribe's mailto is their own
+    address+unsubscribe-<tag>:
     so the mailbox must take plus addresses (Postfix: recipient_delimiter = +; most hosted
     mail does)."""
 

@@ -3,7 +3,7 @@
     bounces (RFC 3464 delivery reports)    a hard bounce (Action: failed, Status 5.x.x) marks
                                            the address bounced, as a 5xx at sending does
     complaints (RFC 5965 feedback reports)  the reader is unsubscribed: they said "spam"
-    mail to address+unsubscribe             the sender is unsubscribed (List-Unsubscribe's
+    mail to address+unsubscribe-<tag>       the sender is unsubscribed (List-Unsubscribe's
                                            mailto, which Apple Mail and others use)
 
 Most bounces come back minutes or days after the server accepted the message, as reports
