@@ -109,17 +109,23 @@ def test_no_configured_secret_appears_in_the_output_of_any_command(tmp_path, cli
         ("send", "--dry-run", "--now", NOW),
         ("send", "--now", NOW),
         ("send", "--now", NOW),  # nothing left to send
+        ("archive", "--now", NOW),
         ("subscribe", "new@example.org"),
         ("subscribers",),
         ("subscribers", "--check"),
         ("subscribers", "export", "--format", "csv"),
+        ("subscribers", "export", "--out", "exported.yaml"),
+        ("subscribers", "import", "exported.yaml"),
         ("unsubscribe", "new@example.org"),
         ("inbox",),
         ("bounces",),
+        ("bounces", "--clear", emails[1]),
         ("db", "status"),
+        ("db", "upgrade"),
         ("db", "check"),
         ("init", "elsewhere"),
         ("send", "--to", "nobody@example.org", "--now", NOW),  # an error
+        ("--help",),
     ]
     for command in commands:
         result = cli(*command, cwd=root)
