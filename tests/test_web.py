@@ -39,6 +39,12 @@ def site(tmp_path_factory):
         yield project, base
 
 
+def test_serve_prints_the_address_it_listens_on(site):
+    project, base = site
+    printed = (project / "serve.log").read_text().splitlines()
+    assert f"serving on {base}/ (Ctrl-C to stop)" in printed
+
+
 def entry(project: Path, email: str):
     return subscribers.find(project / "subscribers.yaml", email)
 
@@ -260,6 +266,8 @@ def test_rate_limits_per_address_and_per_ip(tmp_path):
         assert confirmation(project, "bombed@example.org")["Message-ID"] == first
         fifth = subscribe(base, "fifth@example.org")
         assert fifth.status_code == 429 and entry(project, "fifth@example.org") is None
+        # seconds until the first of the four sign-ups leaves the hour (RFC 9110 delay-seconds)
+        assert fifth.headers["Retry-After"].isdigit() and 1 <= int(fifth.headers["Retry-After"]) <= 3600
 
 
 def test_serve_refuses_to_start_without_a_secret_unless_dev(project, cli, monkeypatch):
