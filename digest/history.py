@@ -36,18 +36,19 @@ if TYPE_CHECKING:
 
 FIRST_ERRORS = 5  # errors kept per run: the first say what went wrong, the rest repeat it
 ERROR_CHARS = 500
-# Environment variables whose values must never reach the history or an email.
-SECRET_NAMES = ("SECRET", "PASSWORD", "TOKEN", "KEY", "PGPASSWORD")
 
 
 def redact(text: str) -> str:
-    """`text` without the value of any secret in the environment, and without a URL's password."""
+    """`text` as the history keeps it: without any secret the running command's redaction
+    knows (digest/output.py: the environment's secrets and those the configuration names), and
+    without the password of a URL in it, whatever its source."""
     import re
 
-    for name, value in os.environ.items():
-        if len(value) >= 6 and any(part in name.upper() for part in SECRET_NAMES) and value in text:
-            text = text.replace(value, f"[{name}]")
-    return re.sub(r"(\w+://[^/\s:@]+):[^@\s/]+@", r"\1:[redacted]@", text)[:ERROR_CHARS]
+    from .output import MASK, Redactor, active, from_environment
+
+    known = active()
+    redactor = known if known.secrets else Redactor(from_environment(os.environ))  # outside a command
+    return re.sub(r"(\w+://[^/\s:@]+):[^@\s/]+@", rf"\1:{MASK}@", redactor(text))[:ERROR_CHARS]
 
 
 def utc_text(moment: datetime) -> str:
