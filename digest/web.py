@@ -12,7 +12,8 @@ Rules the routes keep:
   providers send for `List-Unsubscribe-Post`). Nor does a HEAD, which Starlette answers on
   every GET route and link checkers send: only a POST changes state.
 - POST /subscribe answers the same "check your inbox" page whether the address is new,
-  pending, already active or over its limit: the form never tells who is on the list.
+  pending, already active or over its limit: the form never tells who is on the list. An
+  active reader signing up again (to change topics) is mailed their preferences link.
 - Forms carry a CSRF token bound to a SameSite=Strict cookie, so another site cannot post
   them from a visitor's browser. Token links (confirm, unsubscribe, preferences) need no
   cookie: the signed token is the credential, and a one-click POST comes without cookies.
@@ -269,8 +270,9 @@ async def subscribe(request: Request) -> Response:
 
     done = site.message(
         "Check your inbox",
-        "If this address can be subscribed, a confirmation link is on its way. "
-        "Open it to start receiving the digest; nothing is sent until you do.",
+        "If this address can be subscribed, an email is on its way: a link to confirm a new "
+        "subscription (nothing is sent until you open it), or, if the address already receives "
+        "the digest, a link to change its preferences.",
     )
     if form.get(HONEYPOT):
         log.info("honeypot filled: ignored a sign-up")

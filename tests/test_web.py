@@ -99,9 +99,28 @@ def test_the_answer_is_the_same_for_listed_and_unlisted_addresses(site):
     listed = subscribe(base, "ada@example.org", topics=["vision"])
     unlisted = subscribe(base, "nobody-yet@example.org")
     assert (listed.status_code, main_text(listed)) == (unlisted.status_code, main_text(unlisted))
-    confirmation(project, "nobody-yet@example.org")  # its work is done; Ada's, if any, too
+    confirmation(project, "nobody-yet@example.org")
+    confirmation(project, "ada@example.org", folder="preferences")  # Ada's work is done too
     assert entry(project, "ada@example.org") == before  # a stranger cannot change Ada's topics
     assert not (project / "outbox" / "confirmations" / "ada@example.org.eml").exists()
+
+
+def test_an_active_reader_signing_up_again_is_mailed_their_preferences_link(site):
+    project, base = site
+    before = entry(project, "alan@example.org")
+    assert before.status == "active"
+    answer = subscribe(base, "Alan@Example.org", topics=["agents"])
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    assert "preferences" in main_text(answer)  # the page says such a link may come, to anyone
+    message = confirmation(project, "alan@example.org", folder="preferences")
+    assert message["Auto-Submitted"] == "auto-generated" and message["List-Unsubscribe"] is None
+    assert "preferences" in message["Subject"]
+    text = message.get_body(("plain",)).get_content()
+    link = re.search(r"https?://\S+/preferences\?token=\S+", text).group(0)
+    assert link.startswith(base) and link in message.get_body(("html",)).get_content()
+    page = httpx.get(link)  # the link opens his own preferences form
+    assert page.status_code == 200 and "alan@example.org" in page.text and 'name="topics"' in page.text
+    assert entry(project, "alan@example.org") == before  # the form changed nothing itself
 
 
 def test_unsubscribe_by_one_click_post_from_a_real_digest(site, cli, monkeypatch):
