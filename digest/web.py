@@ -142,6 +142,15 @@ class Site:
     def message(self, title: str, text: str, status: int = 200, **extra: Any) -> HTMLResponse:
         return self.page("message.html", status, title=title, text=text, **extra)
 
+    def links(self, email: str | None) -> list[tuple[str, str]]:
+        """Where a page that reports something done leads on: the reader's preferences, the archive."""
+        found = []
+        if email is not None:
+            found.append(("Your preferences", f"/preferences?token={tokens.sign(self.secret, 'preferences', email)}"))
+        if self.config.archive is not None:
+            found.append(("Past issues", "/issues"))
+        return found
+
     def unavailable(self, exc: Exception) -> HTMLResponse:
         log.error("could not complete a request: %s", exc)
         return self.message(
@@ -309,6 +318,16 @@ async def confirm(request: Request) -> Response:
     if verified.email is None:
         return _bad_link(site, verified.problem)
     if form is None:  # GET or HEAD: show the button, change nothing
+        try:
+            reader = await run_in_threadpool(site.stores.subscribers.find, verified.email)
+        except Exception as exc:
+            return site.unavailable(exc)
+        if reader is not None and reader.status == "active":  # a link already used
+            return site.message(
+                "Already confirmed",
+                f"{reader.email} already receives {site.config.newsletter.name} {describe(reader)}.",
+                links=site.links(reader.email),
+            )
         return site.page("confirm.html", email=verified.email, token=token)
     try:
         result = await run_in_threadpool(
@@ -324,6 +343,7 @@ async def confirm(request: Request) -> Response:
         "You're subscribed",
         f"{reader.email} will receive {site.config.newsletter.name} {describe(reader)}. "
         f"The first issue arrives on {first:%A %d %B at %H:%M}.",
+        links=site.links(reader.email),
     )
 
 
@@ -361,17 +381,33 @@ async def unsubscribe(request: Request) -> Response:
     if email is None:
         return _bad_link(site, LinkProblem.INVALID)
     if form is None:  # GET or HEAD
+        try:
+            reader = await run_in_threadpool(site.stores.subscribers.find, email)
+        except Exception as exc:
+            return site.unavailable(exc)
+        if reader is None or reader.status == "unsubscribed":  # e.g. after a one-click unsubscribe
+            return _unsubscribed(site, email)
         return site.page("unsubscribe.html", email=email, token=token)
     # RFC 8058: the mail provider POSTs `List-Unsubscribe=One-Click` to the URL from the header,
     # without cookies. The button below the GET page posts the same URL. Both just need the token.
     try:
         await run_in_threadpool(lambda: site.stores.subscribers.apply(email, Unsubscribe(), now=_utcnow()))
     except NotListed:
-        return site.message("You're unsubscribed", f"{email} is not on the list.")
+        return site.message("You're unsubscribed", f"{email} is not on the list.", retry=True)
     except Exception as exc:
         return site.unavailable(exc)
+    return _unsubscribed(site, email)
+
+
+def _unsubscribed(site: Site, email: str) -> HTMLResponse:
+    """The page after an unsubscribe, and what its link shows from then on: the subscribe
+    form is the way back (a fresh confirmation, since consent was withdrawn)."""
     return site.message(
-        "You're unsubscribed", f"{email} will not receive {site.config.newsletter.name} any more.", retry=True
+        "You are unsubscribed",
+        f"{email} does not receive {site.config.newsletter.name} any more. "
+        "To receive it again, subscribe again.",
+        retry=True,
+        links=site.links(None),
     )
 
 
@@ -416,7 +452,11 @@ async def preferences(request: Request) -> Response:
         return site.unavailable(exc)
     if change.after is None:  # removed between the page and the save
         return _bad_link(site, LinkProblem.UNKNOWN)
-    return site.message("Preferences saved", f"{email} will receive the digest {describe(change.after)}.")
+    return site.message(
+        "Preferences saved",
+        f"{email} will receive the digest {describe(change.after)}.",
+        links=site.links(email),
+    )
 
 
 async def library_upload(request: Request) -> Response:
@@ -442,6 +482,7 @@ async def library_upload(request: Request) -> Response:
     return site.message(
         "Library saved",
         f"{found[0]} papers: your digest now leans towards papers like them.{left_out}",
+        links=site.links(email),
     )
 
 
@@ -501,7 +542,9 @@ async def feedback(request: Request) -> Response:
     except Exception as exc:
         return site.unavailable(exc)
     more = "more" if VOTES[vote] > 0 else "fewer"
-    return site.message("Thank you", f"Your next digests will have {more} papers like “{title}”.")
+    return site.message(
+        "Thank you", f"Your next digests will have {more} papers like “{title}”.", links=site.links(email)
+    )
 
 
 async def webhook(request: Request) -> Response:

@@ -151,6 +151,37 @@ def test_unsubscribe_by_one_click_post_from_a_real_digest(site, cli, monkeypatch
     assert again.returncode == 2 and "no active subscriber grace@example.org" in again.stderr
 
 
+def test_used_links_show_what_already_happened_and_done_pages_lead_on(site):
+    project, base = site
+    subscribe(base, "twice@example.org")
+    link = confirm_link(confirmation(project, "twice@example.org"))
+    token = re.search(r"token=(\S+)", link).group(1)
+    with httpx.Client() as client:
+        done = client.post(f"{base}/confirm", data={"token": token})
+        assert "You're subscribed" in main_text(done)
+        assert "/preferences?token=" in done.text and 'href="/issues"' in done.text
+        again = client.get(link)  # the same confirmation link, opened a second time
+        assert again.status_code == 200 and "Already confirmed" in main_text(again)
+        assert "Confirm my subscription" not in again.text and "/preferences?token=" in again.text
+
+        unsubscribe = f"{base}/unsubscribe?token={tokens.sign(SECRET, 'unsubscribe', 'twice@example.org')}"
+        assert "Stop sending" in main_text(client.get(unsubscribe))
+        client.post(unsubscribe, content=b"List-Unsubscribe=One-Click",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+        listed = (project / "subscribers.yaml").read_bytes()
+        after = client.get(unsubscribe)  # the footer link, opened after a one-click unsubscribe
+        assert after.status_code == 200 and "You are unsubscribed" in main_text(after)
+        assert "Stop sending" not in after.text and 'method="post"' not in after.text
+        assert 'href="/subscribe"' in after.text  # the way back
+        assert (project / "subscribers.yaml").read_bytes() == listed  # a GET changed nothing
+
+        preferences = tokens.sign(SECRET, "preferences", "alan@example.org")
+        csrf = csrf_form(client, f"{base}/preferences?token={preferences}")
+        saved = client.post(f"{base}/preferences", data={"csrf": csrf, "token": preferences, **FORM})
+    assert "Preferences saved" in main_text(saved)
+    assert f'href="/preferences?token={preferences}"' in saved.text and 'href="/issues"' in saved.text
+
+
 def test_tampered_and_expired_tokens_change_nothing(site):
     project, base = site
     before = (project / "subscribers.yaml").read_bytes()
