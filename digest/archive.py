@@ -104,6 +104,22 @@ def entry(view: View, issue_id: str, updated: datetime) -> Entry:
     )
 
 
+def theme_names(themes: list[dict]) -> list[str]:
+    """What an issue was about, for the index: its real themes only (not the lead's heading
+    nor the catch-all), each sub-theme ("Language models: tokenizers") under its parent,
+    "Language models (tokenizers; pretraining data)"."""
+    subs: dict[str, list[str]] = {}
+    for theme in themes:
+        label = str(theme.get("label", ""))
+        if not label or label in (LEAD_LABEL, rank.MORE_LABEL):
+            continue
+        parent, colon, sub = label.partition(": ")
+        if colon and sub[1:2].islower():  # "Masked language modeling" reads as words in brackets
+            sub = sub[0].lower() + sub[1:]
+        subs.setdefault(parent if colon else label, []).extend([sub] if colon else [])
+    return [f"{parent} ({'; '.join(found)})" if found else parent for parent, found in subs.items()]
+
+
 def _groups(view: View) -> list[tuple[str, list[Item]]]:
     """The page's papers as the email shows them: the lead first, then each theme."""
     lead = [(LEAD_LABEL, [view.lead])] if view.lead else []
@@ -179,6 +195,7 @@ def rebuild(config: Config) -> tuple[Path, Path, list[Entry], list[str]]:
     entries, problems = load_entries(folder)
     news = config.newsletter
     env = environment(config.templates)
+    env.filters["theme_names"] = theme_names
     try:
         index_html = env.get_template(INDEX_TEMPLATE).render(
             newsletter=news.name,
