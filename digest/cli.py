@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from . import __version__
 from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DeliveryError, DigestError
+from .plural import counted
 
 NOW_HELP = "pretend it is this time, e.g. 2026-11-26T07:30:00Z; UTC unless it has an offset (default: now)"
 
@@ -122,7 +123,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         ) from None
     message = result.message
     print(
-        f"preview for {message.envelope.to_email}: {len(message.picks)} papers, "
+        f"preview for {message.envelope.to_email}: {counted(len(message.picks), 'paper')}, "
         f"subject {message.rendered.subject!r}"
     )
     print(f"  HTML  {files['html']}  ({len(message.rendered.html.encode()) / 1024:.1f} KB)")
@@ -287,7 +288,7 @@ class _FetchProgress:
     def __call__(self, report) -> None:
         self.done += 1
         self.total = max(self.total, self.done)
-        state = "failed" if not report.ok else f"{report.papers} papers"
+        state = "failed" if not report.ok else counted(report.papers, "paper")
         self.status.draw(f"[{self.done}/{self.total}] {report.label}: {state}"[:100])
 
     def close(self) -> None:
@@ -354,7 +355,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
     config = _config(args)
     written = archive.publish(config, now=_now(args.now), papers_file=args.papers)
     state = "written" if written.changed else "unchanged"
-    print(f"issue {written.entry.id}: {written.page} ({written.entry.n_papers} papers, {state})")
+    print(f"issue {written.entry.id}: {written.page} ({counted(written.entry.n_papers, 'paper')}, {state})")
     print(f"  index {written.index}  ({written.issues} issues)")
     print(f"  feed  {written.feed}")
     for problem in written.problems:

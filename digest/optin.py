@@ -34,7 +34,8 @@ class Requested:
     """What a subscription request did. The web answers the same page whatever this says."""
 
     subscriber: Subscriber | None
-    outcome: Outcome  # PENDING: a confirmation went to `delivered_to`; ALREADY_ACTIVE: maybe their preferences link
+    # PENDING: a confirmation went to `delivered_to`; ALREADY_ACTIVE: their preferences link may have
+    outcome: Outcome
     delivered_to: str | None = None
     reason: str = ""  # why the rules refused it (Outcome.REFUSED)
 

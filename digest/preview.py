@@ -19,6 +19,7 @@ from .due import local_date
 from .errors import EXIT_OK, DigestError, cannot_listen
 from .files import write_atomic
 from .models import Paper, Subscriber
+from .plural import counted
 from .profiles import for_run
 from .similar import Profile
 from .sources import file as file_source
@@ -340,9 +341,11 @@ def explain(preview: Preview) -> str:
     lines = [
         f"Why these papers, for {reader.email}: {blend}"
         + ("" if reader.personalised or profile else " (no preferences: trending only)"),
-        f"  min score {options.min_score:.2f}, at most {limit} papers"
+        f"  min score {options.min_score:.2f}, at most {counted(limit, 'paper')}"
         + (f" and {options.max_per_theme} per theme" if options.max_per_theme else "")
-        + f"; {len(preview.history)} papers already sent are never sent again",
+        + f"; {counted(len(preview.history), 'paper')} already sent"
+        + (" is" if len(preview.history) == 1 else " are")
+        + " never sent again",
         *([_profile_line(profile)] if profile else []),
         "",
         f"  {'status':<18} {'score':>5}  {'trend':>5}  {'relev':>5}  paper",

@@ -50,6 +50,9 @@ PREHEADER_CHARS = 140
 PREHEADER_PAD = "&zwnj;&nbsp;" * 12
 PREHEADER_PAD_LINES = 8
 SHORT_TITLE_CHARS = 60
+ALONE_TITLE_CHARS = 78  # a one-paper issue's subject: the title, about what an inbox shows
+NAME_ONLY_CHARS = 12  # a name before a title's colon this short is an acronym ("MBA", "RetroMAE v2")
+_DANGLING = frozenset("a an and at by for from in into of on or the to via vs with without".split())
 TEXT_WIDTH = 78
 # Paths that are moving pictures, not thumbnails: an <img> cannot show them.
 _NOT_AN_IMAGE = (".mp4", ".webm", ".mov", ".m4v", ".avi", ".mkv")
@@ -214,13 +217,26 @@ def card(paper: Paper, *, thumbnails: bool = False, written_tldr: str | None = N
     )
 
 
-def short_title(title: str, limit: int = SHORT_TITLE_CHARS) -> str:
+def short_title(title: str, limit: int = SHORT_TITLE_CHARS, *, alone: bool = False) -> str:
     """A title for the subject line: the name before its colon ("Self-Forcing++: Towards ..."
-    -> "Self-Forcing++") when it has one, else the title cut on a word."""
+    -> "Self-Forcing++") when it has one that says something, else the title cut on a word.
+    A bare acronym ("MBA: ...", up to NAME_ONLY_CHARS) says nothing on its own, and a paper
+    `alone` in its issue has the subject to itself: both get the whole title."""
     head, colon, _ = title.partition(":")
-    if colon and 3 <= len(head.strip()) <= limit:
-        return head.strip()
-    return cut(title, limit)
+    head = head.strip()
+    if colon and not alone and NAME_ONLY_CHARS < len(head) <= limit:
+        return head
+    return cut_title(title, ALONE_TITLE_CHARS if alone else limit)
+
+
+def cut_title(title: str, limit: int) -> str:
+    """`title` cut on a word, never after a word that needs the next ("... Pre-training for…")."""
+    if len(title) <= limit:
+        return title
+    words = cut(title, limit).removesuffix("…").split()
+    while len(words) > 1 and (words[-1].lower() in _DANGLING or words[-1].endswith(("-", ":"))):
+        words.pop()
+    return " ".join(words).rstrip(",;:") + "…"
 
 
 def subject_line(
@@ -241,7 +257,7 @@ def subject_line(
         "count": n,
         "papers": f"{n} {'paper' if n == 1 else 'papers'}",
         "lead_theme": sections[0].label if sections else "no new papers",
-        "lead": _lead_name(top.paper.title) if top else "No new trending papers",
+        "lead": _lead_name(top.paper.title, not others) if top else "No new trending papers",
         "others": others,
         "more": f"{others} more trending paper{'' if others == 1 else 's'}",
     }
@@ -251,8 +267,8 @@ def subject_line(
 
 
 @functools.lru_cache(maxsize=1024)  # per reader, and readers share their lead papers
-def _lead_name(title: str) -> str:
-    return short_title(display(title))
+def _lead_name(title: str, alone: bool) -> str:
+    return short_title(display(title), alone=alone)
 
 
 def lead_pick(picks: list[Pick]) -> Pick | None:

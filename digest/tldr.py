@@ -7,8 +7,8 @@ Each sentence is scored by cue phrases: "we propose / introduce / present ...", 
 background cues ("have achieved", "remarkable", "in recent years", a "However," opener,
 "remains a challenge"). The best one wins, the earlier on a tie; with no cue at all, the
 first sentence that is not background. An opener that leans on the sentence before ("Hence,",
-"To bridge this gap,") is dropped, so the sentence stands alone. `eval/tldr.py` measures how often the pick is the
-sentence closest to Hugging Face's own summary, beside the first sentence.
+"To bridge this gap,") is dropped, so the sentence stands alone. `eval/tldr.py` measures how
+often the pick is the sentence closest to Hugging Face's own summary, beside the first sentence.
 
 Pure and cheap: only the first SCAN_CHARS of the abstract are cleaned and read (abstracts run
 to 10,000 characters; the contribution is nearly always stated within the first few
@@ -80,7 +80,10 @@ _POINTS_BACK = re.compile(
     r"(?=(?:we|our|in this|here|the|a|an|this|these|it|[A-Z])\b|[A-Z])",
     re.I,
 )
-_SELF_CONTAINED = re.compile(r"^(?:in|within|throughout)\s+this\s+(?:paper|work|study|article|letter|report|survey|thesis|chapter)$", re.I)
+_SELF_CONTAINED = re.compile(
+    r"^(?:in|within|throughout)\s+this\s+(?:paper|work|study|article|letter|report|survey|thesis|chapter)$",
+    re.I,
+)
 _OPENER_WORDS = 10
 
 

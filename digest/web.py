@@ -146,7 +146,8 @@ class Site:
         """Where a page that reports something done leads on: the reader's preferences, the archive."""
         found = []
         if email is not None:
-            found.append(("Your preferences", f"/preferences?token={tokens.sign(self.secret, 'preferences', email)}"))
+            token = tokens.sign(self.secret, "preferences", email)
+            found.append(("Your preferences", f"/preferences?token={token}"))
         if self.config.archive is not None:
             found.append(("Past issues", "/issues"))
         return found

@@ -114,8 +114,9 @@ def test_the_index_lists_real_themes_with_sub_themes_under_their_parent(project,
 def test_theme_names_put_sub_themes_under_their_parent_and_drop_headings():
     from digest.archive import theme_names
 
-    themes = [{"label": x} for x in ("Today's top paper", "Agents", "Language models", "Language models: "
-              "Tokenizers", "Vision: LLMs and CLIP", "Language models: Data mixtures", "More trending papers")]  # fmt: skip
+    labels = ("Today's top paper", "Agents", "Language models", "Language models: Tokenizers",
+              "Vision: LLMs and CLIP", "Language models: Data mixtures", "More trending papers")  # fmt: skip
+    themes = [{"label": x} for x in labels]
     assert theme_names(themes) == [
         "Agents", "Language models (tokenizers; data mixtures)", "Vision (LLMs and CLIP)"
     ]  # fmt: skip

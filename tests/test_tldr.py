@@ -47,7 +47,9 @@ def test_an_opener_leaning_on_the_sentence_before_is_dropped_and_the_rest_capita
         # the rule, not a list of these three: any connective, any phrase pointing back
         "Consequently, we present Recall, a memory.": "We present Recall, a memory.",
         "Motivated by these failures, we design Recall, a memory.": "We design Recall, a memory.",
-        "Moreover, to address such forgetting, our method Recall adds a memory.": "Our method Recall adds a memory.",
+        "Moreover, to address such forgetting, our method Recall adds a memory.": (
+            "Our method Recall adds a memory."
+        ),
         "Leveraging this insight, Recall-2 is proposed as a memory.": "Recall-2 is proposed as a memory.",
     }
     for sentence, standalone in cases.items():
