@@ -368,7 +368,10 @@ def explain(preview: Preview) -> str:
             f" position {t.position} -> listing {t.listing:.2f}; {age} -> freshness {t.freshness:.2f}"
         )
         if s.evidence:
-            parts = " + ".join(f"{kind} {name} {value:.2f}" for kind, name, value in s.evidence)
+            parts = " + ".join(
+                " ".join(word for word in (kind, name, f"{value:.2f}") if word)
+                for kind, name, value in s.evidence
+            )
             lines.append(f"{'':22}relevance: {parts} -> 1 - exp(-sum) = {s.relevance:.2f}")
         if s.unlike:
             lines.append(f"{'':22}like papers you marked less like this: score x {1 - s.unlike:.2f}")
@@ -377,11 +380,16 @@ def explain(preview: Preview) -> str:
 
 
 def _profile_line(profile: Profile) -> str:
+    """ "your papers: 3 (2 in your library, 1 marked more like this)": the parts there are."""
     liked = sum(1 for kind, _ in profile.titles if kind == "liked")
-    return (
-        f"  your papers: {profile.papers} ({len(profile.titles) - liked} in your library, {liked} marked "
-        f"more like this, the rest less)"
-    )
+    library = len(profile.titles) - liked
+    parts = {
+        "in your library": library,
+        "marked more like this": liked,
+        "marked less like this": max(0, profile.papers - library - liked),
+    }
+    said = ", ".join(f"{n} {what}" for what, n in parts.items() if n)
+    return f"  your papers: {profile.papers}" + (f" ({said})" if said else "")
 
 
 def _cut(text: str, width: int) -> str:
