@@ -13,7 +13,8 @@ from digest import library
 from digest.store import open_stores
 
 from .conftest import FIXTURES
-from .helpers_http import ReplayServer, recorded_reply
+from .helpers_http import ReplayServer, Reply, recorded_reply
+from .helpers_web import free_port
 
 LIBRARY = FIXTURES / "library"
 
@@ -91,6 +92,22 @@ def test_subscribe_with_a_library_looks_up_arxiv_ids_and_names_the_ones_arxiv_do
         kept = opened.own_papers.paper("1707.08567")  # the looked-up text is kept for next time
     assert pid == "1707.08567" and title.startswith("Proceedings of Workshop AEW10") and abstract
     assert kept is not None and kept[0] == title
+
+
+@pytest.mark.parametrize("fault", ["refused", "503"])
+def test_with_arxiv_unreachable_a_lookup_never_claims_a_paper_does_not_exist(project, cli, fault):
+    (project / "ids.txt").write_text("2004.04906\n1707.08567\n")
+    with ReplayServer() as server:
+        server.routes["/api/query"] = Reply(b"unavailable", 503, "text/plain")
+        # "refused": a loopback port nothing listens on
+        url = server.url if fault == "503" else f"http://127.0.0.1:{free_port()}"
+        with (project / "digest.yaml").open("a") as handle:
+            handle.write(f"\nlibraries:\n  arxiv_url: {url}\nfetch:\n  retries: 1\n  backoff: 0\n")
+        result = cli("subscribe", "ada@example.org", "--library", "ids.txt", cwd=project)
+    assert "could not look up 2 arXiv ids" in result.stderr
+    assert "has no paper" not in result.stderr, result.stderr
+    assert "ids.txt:1: 2004.04906 has no title and was not looked up (arXiv did not answer)" in result.stderr
+    assert result.returncode == 2 and "nothing was changed" in result.stderr
 
 
 def test_a_library_with_nothing_usable_changes_nothing(project, cli):
