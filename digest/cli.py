@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from . import __version__
-from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DeliveryError, DigestError
+from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DeliveryError, DigestError, NoPapers
 from .plural import counted
 
 NOW_HELP = "pretend it is this time, e.g. 2026-11-26T07:30:00Z; UTC unless it has an offset (default: now)"
@@ -113,7 +113,12 @@ def cmd_preview(args: argparse.Namespace) -> int:
             args.config, host=args.host, port=args.port, to=args.to, papers_file=args.papers, now=now
         )
     config = _config(args)
-    result = preview.build(config, now=_now(args.now), to=args.to, papers_file=args.papers)
+    try:
+        result = preview.build(config, now=_now(args.now), to=args.to, papers_file=args.papers)
+    except NoPapers as exc:  # every source failed: worded and coded as `digest send` does
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return exc.exit_code
     try:
         files = preview.write(result, args.out)
     except OSError as exc:
@@ -133,7 +138,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
         print()
         print(preview.explain(result))
     for problem in result.problems:
-        print(f"warning: {problem}", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_PARTIAL if result.problems else EXIT_OK
 
 

@@ -16,7 +16,7 @@ from . import rank, sources, summaries
 from .build import Builder, Message, issue_for
 from .config import Config, FileSource
 from .due import local_date
-from .errors import EXIT_OK, DigestError, cannot_listen
+from .errors import EXIT_OK, DigestError, NoPapers, cannot_listen
 from .files import write_atomic
 from .models import Paper, Subscriber
 from .plural import counted
@@ -36,7 +36,9 @@ GMAIL_CLIP_KB = 102
 class Preview:
     message: Message
     files: dict[str, Path] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # sources that failed: errors, as in `send`
+    # Library entries left out, summaries that fell back: as in `send`, warnings (the run did its work)
+    warnings: list[str] = field(default_factory=list)
     builder: Builder | None = None
     history: frozenset[str] = frozenset()
     profile: Profile | None = None
@@ -77,13 +79,10 @@ def papers_for(
     finally:
         cache.close()
     problems = collected.problems
-    if not collected.papers:
-        what = (
-            f"no papers for {day} from any source (an empty day)"
-            if collected.empty_day
-            else "no papers from any source"
-        )
-        raise DigestError([what, *problems])
+    if not collected.papers and collected.empty_day:
+        raise DigestError([f"no papers for {day} from any source (an empty day)", *problems])
+    if not collected.papers:  # as `digest send` reports it: each source's failure, then the day
+        raise NoPapers([*problems, f"no papers from any source for {day}: nothing to build from"])
     return collected.papers, problems
 
 
@@ -117,9 +116,11 @@ def build_from(
             profile = profiles.of(reader)
         finally:
             close_lookup()
-        problems = [*problems, *dict.fromkeys(profiles.problems), *([warning] if warning else [])]
+        warnings = [*dict.fromkeys(profiles.problems), *([warning] if warning else [])]
     message = builder.message(reader, builder.picks(reader, history, profile))
-    return Preview(message, problems=list(problems), builder=builder, history=history, profile=profile)
+    return Preview(
+        message, problems=list(problems), warnings=warnings, builder=builder, history=history, profile=profile
+    )
 
 
 def write(preview: Preview, out: Path) -> dict[str, Path]:
@@ -283,7 +284,7 @@ def _page(live: Live) -> str:
         html_kb=len(message.rendered.html.encode()) / 1024 if message else 0,
         clip_kb=GMAIL_CLIP_KB,
         errors=live.error,
-        warnings=live.problems,
+        warnings=[*live.problems, *(live.preview.warnings if live.preview else [])],
     )
 
 

@@ -226,7 +226,9 @@ def run(
             close_lookup()
             if not dry_run:
                 seen.record(now)
-        report.problems += dict.fromkeys(profiles.problems)  # each file's problems once
+        # Each file's problems once. Warnings, as in `preview`: the reader still got their
+        # digest, and a line of their library file that cannot be used fails no delivery.
+        report.warnings += dict.fromkeys(profiles.problems)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -116,3 +116,24 @@ def test_a_library_with_nothing_usable_changes_nothing(project, cli):
     result = cli("subscribe", "kenji@example.org", "--library", "empty.txt", cwd=project)
     assert result.returncode == 2 and "empty.txt: no paper in it could be used" in result.stderr
     assert (project / "subscribers.yaml").read_bytes() == before
+
+
+def test_a_library_line_that_cannot_be_used_is_a_warning_in_send_and_preview_alike(project, cli):
+    """A reader's library line that cannot be used fails no delivery: both commands warn,
+    name the line and exit 0 (send used to call it an error and exit 1, preview a warning)."""
+    (project / "lib.bib").write_text(
+        "@article{kept, title={Dense retrieval with tokenizers}, abstract={We study retrieval.}}\n"
+        "@misc{doi, doi={10.1038/nature14539}}\n"
+    )
+    (project / "subscribers.yaml").write_text(
+        "subscribers:\n  - email: lib@example.org\n    timezone: UTC\n    library: lib.bib\n"
+    )
+    with (project / "digest.yaml").open("a") as handle:
+        handle.write("\nlibraries:\n  lookup: false\n")
+    now = "2026-11-26T07:00:00+00:00"
+    previewed = cli("preview", "--to", "lib@example.org", "--out", "pv", "--now", now, cwd=project)
+    sent = cli("send", "--now", now, cwd=project)
+    for result in (previewed, sent):
+        assert result.returncode == 0, result.stderr
+        (line,) = [line for line in result.stderr.splitlines() if "lib.bib:2" in line]
+        assert line.startswith("warning: ") and "left out" in line
