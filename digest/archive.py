@@ -32,7 +32,7 @@ from .files import write_atomic
 from .models import Subscriber, safe_text
 from .preview import papers_for
 from .render import Item, Links, Rendered, View
-from .templating import environment
+from .templating import environment, load
 
 INDEX_TEMPLATE = "archive_index.html.j2"
 FEED_ENTRIES = 30
@@ -197,7 +197,7 @@ def rebuild(config: Config) -> tuple[Path, Path, list[Entry], list[str]]:
     env = environment(config.templates)
     env.filters["theme_names"] = theme_names
     try:
-        index_html = env.get_template(INDEX_TEMPLATE).render(
+        index_html = load(env, INDEX_TEMPLATE).render(
             newsletter=news.name,
             entries=entries,
             feed=feed_url(news.base_url),

@@ -149,10 +149,10 @@ def compose(
     """A notice such as the confirmation (no List-Unsubscribe: this is not list mail, and a
     new address is not on the list until it confirms), composed as every message is, by
     mail.compose, from `<template>.txt.j2` and `<template>.html.j2`."""
-    from .templating import environment
+    from .templating import environment, load
 
-    text = environment(config.templates, autoescape=False).get_template(f"{template}.txt.j2").render(context)
-    html = environment(config.templates).get_template(f"{template}.html.j2").render(context)
+    text = load(environment(config.templates, autoescape=False), f"{template}.txt.j2").render(context)
+    html = load(environment(config.templates), f"{template}.html.j2").render(context)
     subject = subject or f"Confirm your subscription to {envelope.list_name}"
     return mail.compose(Rendered(subject=subject, html=html, text=text), envelope, now)
 

@@ -35,7 +35,7 @@ from .clean import display
 from .config import DEFAULT_SUBJECT
 from .errors import DigestError
 from .models import Paper, Pick, Rendered, Section, Subscriber, arxiv_id, one_line
-from .templating import environment
+from .templating import checked, environment, load
 from .themes import MORE_KEY, MORE_LABEL
 from .tldr import TLDR_CHARS, cut
 from .tldr import opening as summary_opening
@@ -451,26 +451,21 @@ class Renderer:
         self.subject = subject
         self.html_env = environment(templates, finalize=ascii_html)
         self.text_env = environment(templates, autoescape=False)
-        loader = self.html_env.loader
-        assert loader is not None
         self.html_env.filters["once"] = once("html", keep=ascii_html)
         self.text_env.filters["once"] = once("text")
         self.text_env.filters["wrap"] = wrap
         self.text_env.filters["link_line"] = link_line
         self.html_env.globals["PREHEADER_PAD"] = Markup("\n".join([PREHEADER_PAD] * PREHEADER_PAD_LINES))
+        # Checked on the source first, so every error names the template's own file and line,
+        # not a line of the HTML that MJML makes of it.
+        self.html_source, self.html_filename = checked(self.html_env, HTML_TEMPLATE)
+        self.text_template = load(self.text_env, TEXT_TEMPLATE)
         try:
-            source, filename, _ = loader.get_source(self.html_env, HTML_TEMPLATE)
-            self.html_env.parse(source, HTML_TEMPLATE, filename)  # Jinja errors with source lines
-            self.html_source = source
-            self.html_filename = filename or HTML_TEMPLATE
-            self.html_template = self.html_env.from_string(compile_layout(source, self.html_filename))
-            self.text_template = self.text_env.get_template(TEXT_TEMPLATE)
-        except jinja2.TemplateSyntaxError as exc:
-            raise DigestError(
-                f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc.message}"
-            ) from None
+            self.html_template = self.html_env.from_string(
+                compile_layout(self.html_source, self.html_filename)
+            )
         except jinja2.TemplateError as exc:
-            raise DigestError(f"template error: {exc}") from None
+            raise DigestError(f"{self.html_filename}: template error (after MJML): {exc}") from None
 
     def card(self, paper: Paper, written_tldr: str | None = None) -> Card:
         return card(paper, thumbnails=self.thumbnails, written_tldr=written_tldr)

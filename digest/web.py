@@ -65,7 +65,7 @@ from .errors import DigestError, cannot_listen
 from .models import FREQUENCIES
 from .store import open_stores
 from .subscribers import NotListed, Unsubscribe, Update
-from .templating import environment
+from .templating import checked, environment
 from .tokens import LinkProblem
 
 log = logging.getLogger("digest.web")
@@ -124,6 +124,8 @@ class Site:
         self.fetch = fetch or _fetch  # the network, for SNS certificates and confirmations
         self._certificates: dict[str, bytes] = {}
         self.env = environment(config.templates, sub="web")
+        for name in self.env.list_templates(extensions=["html"]):  # a broken page stops the start
+            checked(self.env, name)
         self.topics = [(t.key, t.label, t.description) for t in configured(config.themes)]
         self.known = subscribers.known_topics(config)  # what the list may name in `topics`
         self.zones = sorted(
