@@ -396,7 +396,7 @@ async def unsubscribe(request: Request) -> Response:
     try:
         await run_in_threadpool(lambda: site.stores.subscribers.apply(email, Unsubscribe(), now=_utcnow()))
     except NotListed:
-        return site.message("You're unsubscribed", f"{email} is not on the list.", retry=True)
+        return site.message("You are unsubscribed", f"{email} is not on the list.", retry=True)
     except Exception as exc:
         return site.unavailable(exc)
     return _unsubscribed(site, email)
