@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import __version__
+from . import __version__, output
 from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DeliveryError, DigestError, NoPapers
 from .plural import counted
 
@@ -51,7 +51,9 @@ def _port(value: str) -> int:
 def _config(args: argparse.Namespace):
     from .config import load
 
-    return load(args.config)
+    config = load(args.config)
+    output.protect(config)  # the variables it names (channels' webhooks, API keys) are secrets
+    return config
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -256,9 +258,11 @@ def cmd_inbox(args: argparse.Namespace) -> int:
         f"{report.where}: {head} {_count(report.messages, 'message')}: {c[inbox.BOUNCE]} bounced, "
         f"{c[inbox.COMPLAINT]} complaints, {c[inbox.UNSUBSCRIBE]} unsubscribed, "
         f"{c[inbox.SOFT]} soft bounces, "
-        f"{report.left} left unread"
+        f"{report.left} left unread" + (f", {len(report.problems)} set aside" if report.problems else "")
     )
-    return EXIT_OK
+    for problem in report.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return EXIT_PARTIAL if report.problems else EXIT_OK
 
 
 def _day(value: str | None, tz: str) -> date:
@@ -862,6 +866,12 @@ def _count(n: int, noun: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything printed or logged from here on passes through one redaction (digest/output.py).
+    with output.redacting():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
         code = args.func(args)

@@ -367,7 +367,9 @@ def _run(
 
     def claimed(reader: Subscriber, issue_id: str) -> Claim:
         email = reader.email.lower()
-        return ledger.claim(issue_id, email, message_id(issue_id, email, config.newsletter.sender), me)
+        return ledger.claim(
+            issue_id, email, message_id(issue_id, email, config.newsletter.sender, secret), me
+        )
 
     unbuilt_in_a_row = 0
 

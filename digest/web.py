@@ -62,7 +62,7 @@ from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import optin, subscribers, tokens
+from . import optin, output, subscribers, tokens
 from .config import Config
 from .due import describe, next_slot
 from .errors import DigestError, cannot_listen
@@ -829,7 +829,7 @@ def serve(config: Config, secret: str, *, host: str, port: int) -> None:
         listening = socket.create_server((host, port), family=family)
     except OSError as exc:
         raise cannot_listen(host, port, exc) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    output.configure_logging("%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = uvicorn.Config(
         create_app(config, secret),
         host=host,

@@ -257,16 +257,6 @@ class SqlDatabase:
             (address_key(email), code, reason, issue, now_text()),
         )
 
-    def sent_as(self, message_id: str) -> tuple[str, str] | None:
-        """(reader, issue) of the message with this Message-ID, if the ledger sent it. Ids are
-        <issue.hash@domain> (mail.message_id), so the issue narrows the search to its rows."""
-        issue = message_id.strip().lstrip("<").split(".", 1)[0]
-        row = self.one(
-            "SELECT email, issue FROM deliveries WHERE issue = ? AND message_id = ?",
-            (issue, message_id.strip()),
-        )
-        return (row[0], row[1]) if row else None
-
     def bounced(self) -> dict[str, str]:
         """Every bounced address (lower case) and why."""
         return dict(self.read("SELECT email, reason FROM bounces"))
