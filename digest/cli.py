@@ -15,7 +15,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from . import __version__, output
-from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DeliveryError, DigestError
+from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DeliveryError, DigestError, NoPapers
+from .plural import counted
 
 NOW_HELP = "pretend it is this time, e.g. 2026-11-26T07:30:00Z; UTC unless it has an offset (default: now)"
 
@@ -114,7 +115,12 @@ def cmd_preview(args: argparse.Namespace) -> int:
             args.config, host=args.host, port=args.port, to=args.to, papers_file=args.papers, now=now
         )
     config = _config(args)
-    result = preview.build(config, now=_now(args.now), to=args.to, papers_file=args.papers)
+    try:
+        result = preview.build(config, now=_now(args.now), to=args.to, papers_file=args.papers)
+    except NoPapers as exc:  # every source failed: worded and coded as `digest send` does
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return exc.exit_code
     try:
         files = preview.write(result, args.out)
     except OSError as exc:
@@ -124,7 +130,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         ) from None
     message = result.message
     print(
-        f"preview for {message.envelope.to_email}: {len(message.picks)} papers, "
+        f"preview for {message.envelope.to_email}: {counted(len(message.picks), 'paper')}, "
         f"subject {message.rendered.subject!r}"
     )
     print(f"  HTML  {files['html']}  ({len(message.rendered.html.encode()) / 1024:.1f} KB)")
@@ -134,7 +140,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
         print()
         print(preview.explain(result))
     for problem in result.problems:
-        print(f"warning: {problem}", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_PARTIAL if result.problems else EXIT_OK
 
 
@@ -304,7 +312,7 @@ class _FetchProgress:
     def __call__(self, report) -> None:
         self.done += 1
         self.total = max(self.total, self.done)
-        state = "failed" if not report.ok else f"{report.papers} papers"
+        state = "failed" if not report.ok else counted(report.papers, "paper")
         self.status.draw(f"[{self.done}/{self.total}] {report.label}: {state}"[:100])
 
     def close(self) -> None:
@@ -371,7 +379,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
     config = _config(args)
     written = archive.publish(config, now=_now(args.now), papers_file=args.papers)
     state = "written" if written.changed else "unchanged"
-    print(f"issue {written.entry.id}: {written.page} ({written.entry.n_papers} papers, {state})")
+    print(f"issue {written.entry.id}: {written.page} ({counted(written.entry.n_papers, 'paper')}, {state})")
     print(f"  index {written.index}  ({written.issues} issues)")
     print(f"  feed  {written.feed}")
     for problem in written.problems:

@@ -44,6 +44,7 @@ from .due import today as local_issue
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from .mail import message_id
 from .models import Paper, Pick, Subscriber
+from .plural import counted
 from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
 from .store import Claim, HttpCache, LastSent, Ledger, Run, SubscriberStore, Tldrs, stores
@@ -229,7 +230,9 @@ def run(
             close_lookup()
             if not dry_run:
                 seen.record(now)
-        report.problems += dict.fromkeys(profiles.problems)  # each file's problems once
+        # Each file's problems once. Warnings, as in `preview`: the reader still got their
+        # digest, and a line of their library file that cannot be used fails no delivery.
+        report.warnings += dict.fromkeys(profiles.problems)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -435,7 +438,7 @@ def _run(
     if dry_run:
         for reader, _, picks, message in messages():
             report.dry_run += 1
-            log(f"would send {len(picks)} papers to {reader.email}: {message.rendered.subject}")
+            log(f"would send {counted(len(picks), 'paper')} to {reader.email}: {message.rendered.subject}")
         return report
 
     delivery = config.delivery
