@@ -68,13 +68,17 @@ dist: $(DEV)
 lint: $(DEV)
 	$(BIN)/ruff check digest tests bench scripts eval
 
-# What CI enforces beside the tests: lint, formatting, types (mypy with the pydantic plugin)
-# and the import layers (import-linter: the pure stages do no I/O; data flows one way).
+# What CI enforces beside the tests: lint, formatting, types (mypy with the pydantic plugin),
+# the import layers (import-linter: the pure stages do no I/O; data flows one way) and the
+# documentation (mkdocs --strict: a broken link or anchor in docs/ fails), built into a
+# temporary folder so a check leaves nothing behind.
 check: $(DEV)
 	$(BIN)/ruff check digest tests bench scripts eval
 	$(BIN)/ruff format --check digest tests bench scripts eval
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --site-dir "$$site"; \
+	  status=$$?; rm -rf "$$site"; exit $$status
 
 # Only what the demo, the tests and the build made: never a deployment's state or outbox.
 clean:

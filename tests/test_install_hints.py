@@ -21,6 +21,7 @@ WRONG = re.compile(r"(?<![\w-])digest\[\w+\]")
 
 def _shipped_texts() -> list[Path]:
     files = [ROOT / "README.md", ROOT / "digest.yaml", ROOT / "subscribers.yaml", ROOT / "Dockerfile"]
+    files += sorted((ROOT / "docs").glob("*.md"))
     for folder in ("digest", "templates", "examples"):
         files += [p for p in (ROOT / folder).rglob("*") if p.is_file() and p.suffix != ".pyc"]
     return files

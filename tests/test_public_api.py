@@ -1,5 +1,5 @@
 """The library API: what `digest.__all__` names resolves, importing the package loads none of
-the stages, and the README's library example runs as written."""
+the stages, and the library example (docs/library.md) runs as written."""
 
 from __future__ import annotations
 
@@ -32,10 +32,10 @@ def test_importing_the_package_loads_no_stage():
     assert loaded.strip() == "[]"
 
 
-def test_the_readme_library_example_runs_and_writes_a_message(project):
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(r"<!-- library example[^>]*-->\n```python\n(.*?)```", readme, re.S)
-    assert block, "README.md lost its library example"
+def test_the_docs_library_example_runs_and_writes_a_message(project):
+    page = (ROOT / "docs" / "library.md").read_text()
+    block = re.search(r"<!-- library example[^>]*-->\n```python\n(.*?)```", page, re.S)
+    assert block, "docs/library.md lost its library example"
     result = subprocess.run(
         [sys.executable, "-c", block.group(1)], cwd=project, capture_output=True, text=True, timeout=120
     )
