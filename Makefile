@@ -59,7 +59,7 @@ eval: $(DEV)
 	$(BIN)/python -m eval.relevance
 	$(BIN)/python -m eval.tldr
 
-# The sdist and the wheel in dist/, checked as PyPI would (README, "Install and deploy").
+# The sdist and the wheel in dist/, checked as PyPI would (README, "Install"; docs/lab.md).
 dist: $(DEV)
 	rm -rf dist
 	$(BIN)/python -m build
