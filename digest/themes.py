@@ -44,6 +44,9 @@ from .models import Paper, Theme, in_category
 from .text import Fields, bm25_idf, headline_terms, phrases, same_words, terms
 
 MORE_LABEL = "More trending papers"
+# Field packs shipped in digest/packs/: readers' topics and the names of themes they support.
+PACK_NAMES = ("ml", "physics", "maths", "life", "economics")
+DEFAULT_PACKS = ("ml",)
 MORE_KEY = "more"
 FIELD_WEIGHTS = {"title": 3.0, "keywords": 2.0, "abstract": 1.0}
 MAX_THEMES = 7
@@ -144,12 +147,21 @@ class _TaxonomyFile(BaseModel):
 
 
 def load_taxonomy(
-    path: Path | None = None, *, custom: Sequence[ThemeSpec] = (), replace: bool = False
+    path: Path | None = None,
+    *,
+    packs: Sequence[str] = DEFAULT_PACKS,
+    custom: Sequence[ThemeSpec] = (),
+    replace: bool = False,
 ) -> list[Topic]:
-    """The built-in taxonomy (or the YAML file at `path`, same shape), then `custom` themes:
-    a custom theme with a built-in key takes its place, others are added. With `replace`, only
-    the custom themes."""
-    specs: list[ThemeSpec] = [] if replace else _read_taxonomy(path)
+    """The themes of the field `packs` (or of the YAML file at `path`, same shape), then
+    `custom` themes: a custom theme with a pack's key takes its place, others are added. With
+    `replace`, only the custom themes."""
+    specs: list[ThemeSpec] = []
+    if not replace:
+        for name in [None] if path is not None else packs:
+            for spec in _read_taxonomy(path, name):
+                if spec.key not in {s.key for s in specs}:  # the first pack naming a key keeps it
+                    specs.append(spec)
     for spec in custom:
         keys = [s.key for s in specs]
         if spec.key in keys:
@@ -166,10 +178,12 @@ def configured(settings: ThemesSettings) -> list[Topic]:
     return load_taxonomy(custom=settings.custom, replace=settings.replace)
 
 
-def _read_taxonomy(path: Path | None) -> list[ThemeSpec]:
+def _read_taxonomy(path: Path | None, pack: str | None = None) -> list[ThemeSpec]:
     if path is None:
-        text = resources.files("digest").joinpath("taxonomy.yaml").read_text(encoding="utf-8")
-        doc = yamlfile.parse(text, Path("digest/taxonomy.yaml"))
+        if pack not in PACK_NAMES:
+            raise DigestError(f"themes: no field pack {pack!r}; the packs are {', '.join(PACK_NAMES)}")
+        text = resources.files("digest").joinpath(f"packs/{pack}.yaml").read_text(encoding="utf-8")
+        doc = yamlfile.parse(text, Path(f"digest/packs/{pack}.yaml"))
     else:
         doc = yamlfile.load(path)
     try:
