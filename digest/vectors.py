@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse import linalg as sparse_linalg
 
 # Rows of the similarity matrix computed at once: bounds memory to BLOCK x n floats.
 BLOCK = 512
@@ -98,6 +97,8 @@ def spectral_embedding(graph: sparse.csr_matrix, dims: int) -> tuple[np.ndarray,
         values, vectors = np.linalg.eigh(normalised.toarray())
         order = np.argsort(-values)[:dims]
     else:
+        from scipy.sparse import linalg as sparse_linalg  # 0.1 s to import: only for big days
+
         start = np.full(n, 1 / math.sqrt(n))  # a fixed start: the same answer every run
         values, vectors = sparse_linalg.eigsh(normalised, k=dims, which="LA", v0=start, tol=1e-6)
         order = np.argsort(-values)
