@@ -91,7 +91,7 @@ LABEL_SUPPORT = 0.3
 
 
 class ThemeSpec(BaseModel):
-    """One theme as written in taxonomy.yaml or under `themes.custom` in digest.yaml."""
+    """One theme as written in a field pack (digest/packs/*.yaml) or under `themes.custom` in digest.yaml."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -371,7 +371,7 @@ def term_bags(papers: Sequence[Paper], thesaurus: Sequence[Topic], found: Eviden
             bag["category:" + category.lower()] += CATEGORY_WEIGHT if rank == 0 else 1.0
         for j in (evidence[i] >= MIN_EVIDENCE).nonzero()[0]:
             bag["topic:" + thesaurus[j].key] += TOPIC_WEIGHT * float(evidence[i, j])
-        bags.append(bag)
+        bags.append(dict(bag))
     return bags
 
 
@@ -577,7 +577,8 @@ def _told_apart(
         if len(ks) < 2:
             continue
         among = [i for k in ks for i in groups[k]]
-        for k in ks[1:] if named[ks[0]] and named[ks[0]][1].startswith("group:") else ks:
+        first = named[ks[0]]
+        for k in ks[1:] if first and first[1].startswith("group:") else ks:
             g = groups[k]
             taken = {lk[0] for lk in out if lk}
             for label in (
@@ -616,7 +617,7 @@ def _by_category(
             groups.setdefault(papers[i].categories[0], []).append(i)
     left = set(unplaced)
     for category, members in groups.items():
-        label = category_name(category)
+        label = category_name(category) or category
         if label in by_label or len(members) >= min_papers:
             by_label.setdefault(label, ("category:" + category.lower(), []))[1].extend(members)
             left -= set(members)

@@ -117,8 +117,7 @@ def baseline(sample: Sample, seed: int) -> list[int]:
 def pack_categories() -> dict[str, tuple[str, ...]]:
     """Every field pack's theme labels, each with its arXiv categories (lower case)."""
     return {
-        t.label: tuple(c.lower() for c in t.categories)
-        for t in themes.load_taxonomy(packs=themes.PACK_NAMES)
+        t.label: tuple(c.lower() for c in t.categories) for t in themes.load_taxonomy(packs=themes.PACK_NAMES)
     }
 
 
@@ -134,7 +133,9 @@ def wrong_labels(found: Sequence[Theme], labels: dict[str, str], known: dict[str
     return wrong
 
 
-def score(samples: Sequence[Sample], method: Callable[[Sample, int], list[int]]) -> tuple[list[float], list[int]]:
+def score(
+    samples: Sequence[Sample], method: Callable[[Sample, int], list[int]]
+) -> tuple[list[float], list[int]]:
     from sklearn.metrics import adjusted_mutual_info_score
 
     amis, ks = [], []
@@ -157,7 +158,9 @@ def score_ours(samples: Sequence[Sample]) -> Scores:
         amis.append(adjusted_mutual_info_score(sample.labels, predicted))
         ks.append(len(set(predicted)))
         more += sum(len(t.papers) for t in found if t.key == themes.MORE_KEY)
-        wrong += wrong_labels(found, {p.id: c for p, c in zip(sample.papers, sample.labels, strict=True)}, known)
+        wrong += wrong_labels(
+            found, {p.id: c for p, c in zip(sample.papers, sample.labels, strict=True)}, known
+        )
         total += len(sample.papers)
     return Scores(amis, ks, more / total, wrong / total)
 
