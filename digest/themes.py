@@ -650,6 +650,14 @@ _GENERIC = frozenset(
     evidence implication formal formalism relativity""".split()
 )
 _NOUNS_IN_LY = frozenset("anomaly family assembly supply monopoly poly italy".split())
+# A subject pronoun, then the verb it governs.
+_AFTER_SUBJECT = re.compile(
+    r"\b(?:[Ww]e|[Ii]t|[Tt]hey|which|that|this)\s+(?:also\s+|then\s+|further\s+)?([a-z]+)\b"
+)
+# Words that follow such a subject without being verbs ("this work", "that the").
+_NOT_VERBS = frozenset(
+    "the a an is are was were be can may will work paper study approach method model".split()
+)
 # Endings of adjectives, which cannot end a heading ("Detectors and superconducting").
 _ADJECTIVE = re.compile(r"(ous|ive|ical|able|ible|ular|ary|ing|ed|al|ic)$")
 # Nouns with those endings a heading may well end on.
@@ -703,10 +711,33 @@ class _Words:
     bags: list[dict[str, float]]
     df: Counter[str] = field(default_factory=Counter)
     _heads: dict[tuple[int, bool], dict[str, str]] = field(default_factory=dict)
+    _verbs: set[str] | None = None
+    _title_words: set[str] | None = None
 
     def __post_init__(self) -> None:
         for bag in self.bags:
             self.df.update(bag.keys())
+
+    def title_words(self) -> set[str]:
+        """Every word (folded) some title of the day uses: titles are noun phrases, so a word
+        from an abstract that no title uses may well be a verb ("relies", "develop")."""
+        if self._title_words is None:
+            self._title_words = {
+                t for i in range(len(self.papers)) for t in self.heads(i, False) if " " not in t
+            }
+        return self._title_words
+
+    def verbs(self) -> set[str]:
+        """Words the day's abstracts use as verbs ("we propose", "which relies", "it predicts"):
+        a heading must not end on one. Found when a label first needs them."""
+        if self._verbs is None:
+            self._verbs = {
+                m.group(1).lower()
+                for p in self.papers
+                for m in _AFTER_SUBJECT.finditer(p.abstract)
+                if m.group(1).lower() not in _NOT_VERBS
+            }
+        return self._verbs
 
     def heads(self, i: int, abstract: bool) -> dict[str, str]:
         """Runs of up to three content words, with their first written form."""
@@ -768,6 +799,8 @@ def _distinct_label(
             if score(t) > 0
             and support[t] >= LABEL_SUPPORT * len(members)
             and _fit_for_label(t, written[t].most_common(1)[0][0], strict)
+            and written[t].most_common(1)[0][0].split()[-1].lower() not in words.verbs()
+            and (not abstracts or t.split()[-1] in words.title_words())
         ),
         key=lambda t: (-score(t), t),
     )
@@ -791,6 +824,8 @@ def _distinct_label(
             if t.startswith(term + " ")
             and t.count(" ") == term.count(" ") + 1
             and _fit_for_label(t, written[t].most_common(1)[0][0])
+            and written[t].most_common(1)[0][0].split()[-1].lower() not in words.verbs()
+            and (not abstracts or t.split()[-1] in words.title_words())
         ]
         best = max(longer, key=lambda t: (inside[t], t), default=None)
         return best if best and inside[best] * 2 >= inside[term] else term
@@ -818,9 +853,10 @@ def _written(forms: Counter[str]) -> str:
     the plural when some papers write it so ("Black holes" over "Black hole")."""
     common = forms.most_common(1)[0][0]
     head, _, last = common.rpartition(" ")
+    stem = last.lower()[:-1] if last.lower().endswith("y") else last.lower()
     for form in forms:
         other = form.rpartition(" ")[2]
-        if other != last and other.lower().startswith(last.lower()) and other.lower().endswith("s"):
+        if other != last and other.lower().startswith(stem) and other.lower().endswith("s"):
             return f"{head} {other}".strip()
     return common
 
