@@ -93,11 +93,11 @@ def spectral_embedding(graph: sparse.csr_matrix, dims: int) -> tuple[np.ndarray,
     scale = 1 / np.sqrt(np.where(degree > 0, degree, 1.0))
     normalised = sparse.diags(scale) @ graph @ sparse.diags(scale)
     dims = min(dims, n - 1)
-    if n <= 400:
+    if n <= 100:
         values, vectors = np.linalg.eigh(normalised.toarray())
         order = np.argsort(-values)[:dims]
     else:
-        from scipy.sparse import linalg as sparse_linalg  # 0.1 s to import: only for big days
+        from scipy.sparse import linalg as sparse_linalg  # 0.1 s to import: only for days over 100 papers
 
         start = np.full(n, 1 / math.sqrt(n))  # a fixed start: the same answer every run
         values, vectors = sparse_linalg.eigsh(normalised, k=dims, which="LA", v0=start, tol=1e-6)
