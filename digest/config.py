@@ -137,13 +137,15 @@ class Newsletter(_Strict):
     thumbnails: bool = False
     # "More like this" / "less like this" under each paper: a reader's clicks teach their ranking.
     feedback: bool = True
+    # Who hears about a run that failed or sent nothing (digest/watch.py): never a reader.
+    operator: str | None = None
 
     @field_validator("subject")
     @classmethod
     def _subject(cls, value: str) -> str:
         return check_subject(value)
 
-    @field_validator("sender", "reply_to")
+    @field_validator("sender", "reply_to", "operator")
     @classmethod
     def _mailbox(cls, value: str | None) -> str | None:
         if value is None:
@@ -695,6 +697,17 @@ class Web(_Strict):
     subscribes_per_ip_per_hour: int = Field(20, ge=1, le=10_000)
 
 
+class Monitoring(_Strict):
+    """The run history and the reports to `newsletter.operator` (digest/history.py, watch.py)."""
+
+    keep_days: int = Field(90, ge=1, le=3650)  # runs kept in the history
+    # A run that bounced or failed more than this share of the messages it tried is reported.
+    fail_share: float = Field(0.1, gt=0, le=1)
+    source_days: int = Field(3, ge=1, le=60)  # a source failing this many issue days in a row is reported
+    # A short weekly summary to the operator on this day (mon ... sun), or none.
+    weekly_summary: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+
+
 class Config(_Strict):
     newsletter: Newsletter = Field(default_factory=Newsletter)
     sources: list[SourceConfig] = Field(min_length=1)
@@ -716,6 +729,7 @@ class Config(_Strict):
     webhooks: Webhooks = Field(default_factory=Webhooks)
     # Slack, Discord, Telegram: a post per issue with its top papers (digest/channels.py).
     channels: list[Channel] = Field(default_factory=list)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
 
     # Set by load(), not by the file.
     path: Path = Field(DEFAULT_CONFIG, exclude=True)

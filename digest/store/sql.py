@@ -25,6 +25,7 @@ from ..errors import DigestError
 from ..models import Subscriber
 from ..subscribers import Change, Event, NotListed, Outcome, Topics, address_key, after, decide, validated
 from .base import Bounce, CachedResponse, Claim, LastSent, Run
+from .runs import RunHistory
 from .schema import LATEST
 
 HTTP_CACHE_KEEP_DAYS = 14
@@ -51,8 +52,9 @@ def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class SqlDatabase:
-    """The Ledger, RateLimits and table SubscriberStore of one database (see base.py)."""
+class SqlDatabase(RunHistory):
+    """The Ledger, RateLimits and table SubscriberStore of one database (see base.py), and
+    the run history (runs.py)."""
 
     engine = ""
     where = ""
