@@ -127,3 +127,18 @@ def test_every_subscriber_field_is_in_the_reference(page):
     part = _part(page, "Subscriber fields")
     missing = [name for name in Subscriber.model_fields if not _row(part, name)]
     assert not missing, f"docs/reference.md's Subscriber fields do not list {missing}"
+
+
+def test_the_readme_is_a_front_door_whose_links_all_lead_somewhere():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250, "the README is the front door: move detail into docs/"
+    assert "make demo" in readme and "make test" in readme
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    local = [t for t in targets if "://" not in t]
+    assert "docs/reference.md" in local
+    broken = [t for t in local if not (ROOT / t).exists()]
+    assert not broken, f"README.md links to files that do not exist: {broken}"
+    # mkdocs checks the pages' own links; every page is in its navigation, so none is orphaned
+    nav = (ROOT / "mkdocs.yml").read_text()
+    unlisted = [p.name for p in (ROOT / "docs").glob("*.md") if p.name not in nav]
+    assert not unlisted, f"docs pages missing from mkdocs.yml's nav: {unlisted}"
