@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
@@ -22,6 +22,7 @@ from .mail import Envelope, compose
 from .mail import html_wire_size as clip_size
 from .models import Issue, Paper, Pick, Section, Subscriber
 from .render import Card, Links, Rendered, Renderer, View
+from .windows import Window
 
 if TYPE_CHECKING:
     from .similar import Profile
@@ -114,6 +115,16 @@ def options_from(config: Config) -> rank.Options:
     )
 
 
+def options_for_window(options: rank.Options, window: Window | None) -> rank.Options:
+    """A week's or a month's issue ranks its papers by what they did over the window: freshness
+    fades over the window as it fades over a day for a daily issue (a half-life of 72 hours on
+    a day's listing is one of 21 days on a week's), so Tuesday's most discussed paper is not
+    lost to Monday's quiet one."""
+    if window is None or window.single_day:
+        return options
+    return replace(options, half_life_hours=options.half_life_hours * window.length)
+
+
 def history_since(issue: Issue, days: int) -> str | None:
     """The first issue id a reader's history reaches back to (None: all of it)."""
     return (issue.date - timedelta(days=days)).isoformat() if days else None
@@ -131,12 +142,13 @@ class Message:
 class Builder:
     """Everything shared by an issue's messages; `message(reader)` is the per-reader part."""
 
-    def __init__(self, config: Config, issue: Issue, now: datetime, secret: str):
+    def __init__(self, config: Config, issue: Issue, now: datetime, secret: str, window: Window | None = None):
         self.config = config
         self.issue = issue
         self.now = now
         self.secret = secret
-        self.options = options_from(config)
+        self.window = window
+        self.options = options_for_window(options_from(config), window)
         self.prepared = rank.prepare(issue, now, self.options)
         if config.ranking.similarity == "embeddings":
             from . import embed, similar
@@ -150,15 +162,19 @@ class Builder:
         # Each paper's card is cleaned and rendered once per issue, then shared by every reader.
         self.cards: dict[str, Card] = {}
 
-    def for_issue(self, issue: Issue) -> Builder:
+    def for_issue(self, issue: Issue, window: Window | None = None) -> Builder:
         """A builder for the same papers and themes under another issue id and date (readers
-        in other time zones are on another day). It shares the ranking's per-issue work, the
+        in other time zones are on another day), and `window` (of the same length: the
+        ranking's options depend on it). It shares the ranking's per-issue work, the
         compiled templates and the cards: none of them depend on the date (a card is the
         paper's alone, see render.once)."""
         if issue.papers is not self.issue.papers or issue.themes is not self.issue.themes:
             raise ValueError("Builder.for_issue: only the issue's id and date may differ")
+        if (window.length if window else 1) != (self.window.length if self.window else 1):
+            raise ValueError("Builder.for_issue: a window of another length ranks differently")
         other = copy.copy(self)
         other.issue = issue
+        other.window = window
         return other
 
     def by_trending(self) -> list[Paper]:
@@ -228,6 +244,7 @@ class Builder:
             show_thumbnail=trim < Trim.THUMBNAIL,
             show_links=trim < Trim.LINKS,
             left_out=left_out,
+            window=self.window,
         )
 
     def message(self, reader: Subscriber, picks: list[Pick]) -> Message:

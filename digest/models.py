@@ -176,6 +176,8 @@ class Rendered:
 Status = Literal["pending", "active", "unsubscribed", "bounced"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FREQUENCIES = ("daily", "weekdays", *(f"weekly:{d}" for d in WEEKDAYS))
+# monthly:N: on day N of each month (on its last day when the month is shorter).
+MONTHLY = re.compile(r"monthly:([1-9]|[12]\d|3[01])")
 
 
 def check_timezone(value: str) -> str:
@@ -223,8 +225,10 @@ class Subscriber(BaseModel):
     @classmethod
     def _known_frequency(cls, value: str) -> str:
         value = value.strip().lower()
-        if value not in FREQUENCIES:
-            raise ValueError(f"unknown frequency {value!r}; use daily, weekdays or weekly:mon ... weekly:sun")
+        if value not in FREQUENCIES and not MONTHLY.fullmatch(value):
+            raise ValueError(
+                f"unknown frequency {value!r}; use daily, weekdays, weekly:mon ... weekly:sun or monthly:1 ... monthly:31"
+            )
         return value
 
     @field_validator("send_at", mode="before")

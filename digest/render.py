@@ -40,6 +40,7 @@ from .themes import MORE_KEY, MORE_LABEL
 from .tldr import TLDR_CHARS, cut
 from .tldr import opening as summary_opening
 from .tldr import pick as pick_sentence
+from .windows import Window
 
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -248,6 +249,19 @@ def subject_line(
     return one_line(
         template.format_map({k: one_line(v) if isinstance(v, str) else v for k, v in fields.items()})
     )
+
+
+def window_subject(window: Window | None, subject: str) -> str:
+    """A week's or a month's issue says so first: "This week: Self-Forcing++ and 19 more"."""
+    return f"{window.label}: {subject}" if window is not None and window.label else subject
+
+
+def window_header(window: Window | None, issue_date: date) -> str:
+    """The header's date line: the day ("Friday 14 August 2026") or the days a window holds
+    ("This week: 4-10 August 2026")."""
+    if window is not None and window.label:
+        return f"{window.label}: {window.span}"
+    return f"{issue_date:%A} {issue_date.day} {issue_date:%B %Y}"
 
 
 @functools.lru_cache(maxsize=1024)  # per reader, and readers share their lead papers
@@ -473,6 +487,7 @@ class Renderer:
         show_thumbnail: bool = True,
         show_links: bool = True,
         left_out: int = 0,
+        window: Window | None = None,
     ) -> View:
         """`cards` caches cards by paper id across the readers of one issue; `feedback` gives
         the reader's feedback page for a paper id. The reader's best pick becomes the lead;
@@ -510,8 +525,8 @@ class Renderer:
             show_links=show_links,
             left_out=left_out,
             preheader=one_line(preheader(lead, views)),
-            subject=subject_line(newsletter, issue_date, sections, self.subject),
-            date_text=f"{issue_date:%A} {issue_date.day} {issue_date:%B %Y}",
+            subject=window_subject(window, subject_line(newsletter, issue_date, sections, self.subject)),
+            date_text=window_header(window, issue_date),
         )
 
     def render(self, view: View) -> Rendered:

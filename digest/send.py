@@ -47,6 +47,7 @@ from .models import Paper, Pick, Subscriber
 from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
 from .store import Claim, HttpCache, Ledger, Run, SubscriberStore, Tldrs, stores
+from .windows import Window, window_for
 from .subscribers import Bounce, address_key
 
 
@@ -285,20 +286,26 @@ def _run(
         built_from = nothing_new[issue_id].get(email)
         # The day's papers are fetched (once per run) only for a reader the issue had nothing
         # for: a source with nothing new answers 304, and nobody is ranked again.
-        if built_from is not None and built_from == key_for(issue_id, reader):
+        if built_from is not None and built_from == key_for(window_for(reader.frequency, issue_id), reader):
             return issue_id, Standing.NOTHING_NEW
         return issue_id, Standing.SEND
 
-    days: dict[str, tuple[list[Paper], str]] = {}  # issue day -> its papers and their key, once per run
+    days: dict[date, list[Paper]] = {}  # a listed day -> its papers, fetched once per run
+    windows: dict[Window, tuple[list[Paper], str]] = {}  # an issue's days -> their papers and key
 
-    def papers_of(issue_id: str) -> tuple[list[Paper], str]:
-        if issue_id not in days:
-            papers = fetch(config, date.fromisoformat(issue_id), cache, report, log)
-            days[issue_id] = papers, papers_key(papers)
-        return days[issue_id]
+    def papers_of_day(day: date) -> list[Paper]:
+        if day not in days:
+            days[day] = fetch(config, day, cache, report, log)
+        return days[day]
 
-    def key_for(issue_id: str, reader: Subscriber) -> str:
-        return f"{papers_of(issue_id)[1]} {reader_key(reader)}"
+    def papers_of(window: Window) -> tuple[list[Paper], str]:
+        if window not in windows:
+            papers = papers_over(window, papers_of_day)
+            windows[window] = papers, papers_key(papers)
+        return windows[window]
+
+    def key_for(window: Window, reader: Subscriber) -> str:
+        return f"{papers_of(window)[1]} {reader_key(reader)}"
 
     # Before building anything: is anyone owed anything? Usually the first reader is. A cron
     # run every few minutes that finds everybody served reads the list and the ledger, and
@@ -321,31 +328,34 @@ def _run(
 
     # Each issue day gets its own builder (themes, ranking, cards) from that day's papers;
     # days whose papers are the same (a `file` source) share one's work.
-    builders: dict[str, Builder | None] = {}
-    shared: dict[str, Builder] = {}  # papers_key -> the first builder made from those papers
+    # A week's or a month's issue (digest/windows.py) is built from its window's papers.
+    builders: dict[Window, Builder | None] = {}
+    shared: dict[tuple[str, int], Builder] = {}  # (papers_key, window length) -> the first builder
     secret = config.secret()
 
-    def builder_for(issue_id: str) -> Builder | None:
-        """The issue's builder, or None when its day has no papers (reported by the fetch)."""
-        if issue_id in builders:
-            return builders[issue_id]
-        papers, key = papers_of(issue_id)
+    def builder_for(window: Window) -> Builder | None:
+        """The issue's builder, or None when its days have no papers (reported by the fetch)."""
+        if window in builders:
+            return builders[window]
+        issue_id = window.issue
+        papers, key = papers_of(window)
         if not papers:
-            builders[issue_id] = None
+            builders[window] = None
             return None
-        first = shared.get(key)
+        first = shared.get((key, window.length))
         if first is not None:  # shares the themes, ranking and cards, TL;DRs included
             dated = replace(first.issue, id=issue_id, date=date.fromisoformat(issue_id))
-            builder = first.for_issue(dated)
+            builder = first.for_issue(dated, window)
         else:
             issue = replace(issue_for(config, papers, now), id=issue_id, date=date.fromisoformat(issue_id))
-            builder = shared[key] = Builder(config, issue, now, secret)
+            builder = shared[key, window.length] = Builder(config, issue, now, secret, window)
             warning = summaries.for_builder(config, builder, tldrs, readonly=dry_run)
             report.warnings += [warning] if warning else []
             if not dry_run:  # the feedback page shows them; the profiles of readers who mark them read them
                 profiles.store.remember_papers((p.id, p.title, p.abstract, p.url) for p in papers)
-        builders[issue_id] = builder
-        if config.archive is not None and not dry_run:  # the page each reader's link opens
+        builders[window] = builder
+        # The page each reader's link opens: a day's issue (a week's links to its last day's).
+        if config.archive is not None and not dry_run and window.single_day:
             page, problems = write_archive(config, builder)
             report.archived = ", ".join(filter(None, (report.archived, page)))
             report.problems += problems
@@ -384,7 +394,7 @@ def _run(
             tally(report, issue_id, what)
             if issue_id is None or what is not Standing.SEND:
                 continue
-            builder = builder_for(issue_id)
+            builder = builder_for(window_for(reader.frequency, issue_id))
             if builder is None:
                 continue
             history = builder.history(ledger, reader.email.lower())
@@ -392,7 +402,9 @@ def _run(
             if not picks:
                 report.empty += 1
                 if not dry_run:
-                    ledger.mark_nothing_new(issue_id, reader.email, key_for(issue_id, reader))
+                    ledger.mark_nothing_new(
+                        issue_id, reader.email, key_for(window_for(reader.frequency, issue_id), reader)
+                    )
                 continue
             if not dry_run:
                 claim = claimed(reader, issue_id)
@@ -454,7 +466,8 @@ def _run(
     if report.bounced_addresses:
         report.problems += mark_bounced(listed, report.bounced_addresses, now)
     if not to and not report.interrupted:  # after the email: the archive page exists by now
-        built_days = {issue_id: b for issue_id, b in builders.items() if b is not None}  # days with papers
+        # Days with papers; a channel posts each day's issue, not a reader's week.
+        built_days = {w.issue: b for w, b in builders.items() if b is not None and w.single_day}
         report.posted, warnings = channels.publish(config, built_days, ledger, me)
         report.warnings += warnings
     if report.stopped:  # count who the run never got to, without building anything
@@ -477,6 +490,14 @@ def fetch(config: Config, day: date, cache: HttpCache, report: SendReport, log: 
     if not collected.papers:
         report.problems.append(f"no papers from any source for {day}: nothing was sent for it")
     return collected.papers
+
+
+def papers_over(window: Window, papers_of_day: Callable[[date], list[Paper]]) -> list[Paper]:
+    """The papers of every day of `window`, each once (a paper listed on two days keeps its
+    highest counts): a day's issue is its day's papers, a week's the seven days'."""
+    if window.single_day:
+        return papers_of_day(window.first)
+    return sources.merge([papers_of_day(day) for day in window.days])
 
 
 def unbuilt(ledger: Ledger | None, report: SendReport, issue_id: str, email: str, exc: Exception) -> None:
