@@ -142,7 +142,9 @@ class Message:
 class Builder:
     """Everything shared by an issue's messages; `message(reader)` is the per-reader part."""
 
-    def __init__(self, config: Config, issue: Issue, now: datetime, secret: str, window: Window | None = None):
+    def __init__(
+        self, config: Config, issue: Issue, now: datetime, secret: str, window: Window | None = None
+    ):
         self.config = config
         self.issue = issue
         self.now = now

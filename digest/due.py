@@ -32,9 +32,9 @@ reader is due when their current slot has passed and they have not received that
 
 from __future__ import annotations
 
+import calendar
 import functools
 from dataclasses import dataclass
-import calendar
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -121,7 +121,9 @@ def next_slot(reader: Subscriber, now: datetime) -> Slot:
             slot = _slot(reader, day)
             if slot.at > now:
                 return slot
-    raise AssertionError(f"no slot within {_horizon(reader.frequency) + 1} days for {reader.frequency}")  # pragma: no cover
+    raise AssertionError(
+        f"no slot within {_horizon(reader.frequency) + 1} days for {reader.frequency}"
+    )  # pragma: no cover
 
 
 def subscribed_at(reader: Subscriber) -> datetime | None:

@@ -140,6 +140,31 @@ class Issue:
     # Each paper's text ready for phrase lookups (themes.paper_fields), in `papers` order:
     # theming builds it and ranking reuses it. None for an issue put together by hand.
     fields: list[Fields] | None = field(default=None, repr=False, compare=False)
+    # How each paper's engagement grew since an earlier day's snapshot (digest/signals.py):
+    # paper id -> Growth, for papers seen before; ranking counts it beside the levels.
+    growth: dict[str, Growth] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Growth:
+    """What a paper gained since the snapshot of `since` (a date, `days` before the issue)."""
+
+    since: str
+    days: int
+    upvotes: int = 0
+    comments: int = 0
+    stars: int = 0
+
+    def per_day(self, name: str) -> float:
+        return max(0, getattr(self, name)) / max(1, self.days)
+
+    def words(self) -> str:
+        """ "+38 upvotes since yesterday", "+12 upvotes, +3 stars in 3 days"."""
+        when = "since yesterday" if self.days == 1 else f"in {self.days} days"
+        gained = [
+            f"+{n} {name}" for name in ("upvotes", "comments", "stars") if (n := getattr(self, name)) > 0
+        ]
+        return f"{', '.join(gained)} {when}" if gained else f"no new upvotes, comments or stars {when}"
 
 
 @dataclass(slots=True)
@@ -227,7 +252,8 @@ class Subscriber(BaseModel):
         value = value.strip().lower()
         if value not in FREQUENCIES and not MONTHLY.fullmatch(value):
             raise ValueError(
-                f"unknown frequency {value!r}; use daily, weekdays, weekly:mon ... weekly:sun or monthly:1 ... monthly:31"
+                f"unknown frequency {value!r}; use daily, weekdays, weekly:mon ... weekly:sun "
+                "or monthly:1 ... monthly:31"
             )
         return value
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +20,7 @@ from .errors import EXIT_OK, DigestError, cannot_listen
 from .files import write_atomic
 from .models import Paper, Subscriber
 from .profiles import for_run
+from .signals import growth_of
 from .similar import Profile
 from .sources import file as file_source
 from .store import LazyHttpCache, SubscriberStore, stores
@@ -107,7 +108,9 @@ def build_from(
         if config.list_path is not None and not config.list_path.exists():
             listed = None  # no list yet: preview for a sample reader
         reader = choose_reader(listed, to)
-        issue = issue_for(config, papers, now)
+        today = now.astimezone(UTC).date()
+        earlier = opened.signals.signals_before(today.isoformat(), (p.id for p in papers))
+        issue = replace(issue_for(config, papers, now), growth=growth_of(papers, earlier, today))
         builder = Builder(config, issue, now, config.secret())
         warning = summaries.for_builder(config, builder, opened.tldrs, readonly=True)
         history = builder.history(opened.ledger, reader.email)
@@ -360,6 +363,8 @@ def explain(preview: Preview) -> str:
             for name in ("upvotes", "comments", "stars")
             if getattr(s.paper, name)
         )
+        if t.growth is not None:
+            signals += f"; {t.growth.words()} (velocity {t.velocity:.2f})"
         lines.append(
             f"{'':22}trending: {signals or 'no engagement figures'} -> popularity {t.popularity:.2f};"
             f" position {t.position} -> listing {t.listing:.2f}; {age} -> freshness {t.freshness:.2f}"

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from . import archive, channels, sources, summaries
@@ -43,12 +43,13 @@ from .due import current as current_slot
 from .due import today as local_issue
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from .mail import message_id
-from .models import Paper, Pick, Subscriber
+from .models import Growth, Paper, Pick, Subscriber
 from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
-from .store import Claim, HttpCache, Ledger, Run, SubscriberStore, Tldrs, stores
-from .windows import Window, window_for
+from .signals import growth_of, snapshot_rows
+from .store import Claim, HttpCache, Ledger, Run, Signals, SubscriberStore, Tldrs, stores
 from .subscribers import Bounce, address_key
+from .windows import Window, window_for
 
 
 class Standing(StrEnum):
@@ -207,6 +208,7 @@ def run(
                 report = _run(
                     config,
                     opened.ledger,
+                    opened.signals,
                     listed,
                     profiles,
                     opened.http_cache(readonly=dry_run),
@@ -234,6 +236,7 @@ def run(
 def _run(
     config: Config,
     ledger: Ledger,
+    signals: Signals,
     listed: SubscriberStore,
     profiles: Profiles,
     cache: HttpCache,
@@ -296,6 +299,8 @@ def _run(
     def papers_of_day(day: date) -> list[Paper]:
         if day not in days:
             days[day] = fetch(config, day, cache, report, log)
+            if not dry_run:
+                remember_signals(signals, days[day], now)
         return days[day]
 
     def papers_of(window: Window) -> tuple[list[Paper], str]:
@@ -347,7 +352,12 @@ def _run(
             dated = replace(first.issue, id=issue_id, date=date.fromisoformat(issue_id))
             builder = first.for_issue(dated, window)
         else:
-            issue = replace(issue_for(config, papers, now), id=issue_id, date=date.fromisoformat(issue_id))
+            issue = replace(
+                issue_for(config, papers, now),
+                id=issue_id,
+                date=date.fromisoformat(issue_id),
+                growth=growth_since_earlier(signals, papers, now),
+            )
             builder = shared[key, window.length] = Builder(config, issue, now, secret, window)
             warning = summaries.for_builder(config, builder, tldrs, readonly=dry_run)
             report.warnings += [warning] if warning else []
@@ -498,6 +508,18 @@ def papers_over(window: Window, papers_of_day: Callable[[date], list[Paper]]) ->
     if window.single_day:
         return papers_of_day(window.first)
     return sources.merge([papers_of_day(day) for day in window.days])
+
+
+def remember_signals(store: Signals, papers: list[Paper], now: datetime) -> None:
+    """Today's snapshot of the papers' upvotes, comments and stars (digest/signals.py)."""
+    if papers:
+        store.record_signals(now.astimezone(UTC).date().isoformat(), snapshot_rows(papers))
+
+
+def growth_since_earlier(store: Signals, papers: list[Paper], now: datetime) -> dict[str, Growth]:
+    """What each paper gained since its latest snapshot before today."""
+    today = now.astimezone(UTC).date()
+    return growth_of(papers, store.signals_before(today.isoformat(), (p.id for p in papers)), today)
 
 
 def unbuilt(ledger: Ledger | None, report: SendReport, issue_id: str, email: str, exc: Exception) -> None:

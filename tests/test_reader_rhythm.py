@@ -6,10 +6,11 @@ unaffected, and no paper reaches a reader twice."""
 from __future__ import annotations
 
 import email
-from email import policy
 import json
 import re
+import sqlite3
 from datetime import UTC, date, datetime, timedelta
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,14 @@ def test_a_weekly_readers_issue_holds_the_weeks_best_papers_from_every_day_of_th
     assert set(most_upvoted) <= set(weekly)
     assert len({day_of[pid] for pid in weekly}) >= 3  # not only Monday's papers
     assert "2026-08-04" in {day_of[pid] for pid in weekly}
+
+    # Each paper's upvotes as the sources said them, kept as that day's snapshot (one a day).
+    db = sqlite3.connect(tmp_path / ".digest" / "state.db")
+    try:
+        kept = dict(db.execute("SELECT paper_id, upvotes FROM paper_signals WHERE day = '2026-08-10'"))
+    finally:
+        db.close()
+    assert {pid: kept.get(pid) for pid in upvotes} == upvotes
 
     # The daily reader on the same list gets Monday's listing, as before.
     subject, daily = got["daily", "2026-08-10"]

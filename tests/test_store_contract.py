@@ -344,3 +344,20 @@ def test_a_written_tldr_is_found_by_its_paper_model_and_text_and_by_nothing_else
     }
     assert db.tldrs("llama3", [("2608.00001", "h2")]) == {}  # the text changed
     assert db.tldrs("qwen", [("2608.00001", "h1")]) == {}  # another model
+
+
+def test_a_papers_signals_keep_one_snapshot_a_day_and_the_latest_earlier_one_is_found(db):
+    db.record_signals("2026-08-10", [("2608.00001", 2, 0, None), ("2608.00002", 60, 4, 10)])
+    db.record_signals("2026-08-11", [("2608.00001", 20, 1, None)])
+    db.record_signals("2026-08-11", [("2608.00001", 40, 1, None), ("2608.00003", None, None, None)])
+    rows = db.read("SELECT paper_id, day, upvotes FROM paper_signals ORDER BY paper_id, day")
+    assert rows == [
+        ("2608.00001", "2026-08-10", 2),
+        ("2608.00001", "2026-08-11", 40),
+        ("2608.00002", "2026-08-10", 60),
+    ]
+    assert db.signals_before("2026-08-12", ["2608.00001", "2608.00002", "2608.00003"]) == {
+        "2608.00001": ("2026-08-11", 40, 1, None),
+        "2608.00002": ("2026-08-10", 60, 4, 10),
+    }
+    assert db.signals_before("2026-08-11", ["2608.00001"]) == {"2608.00001": ("2026-08-10", 2, 0, None)}

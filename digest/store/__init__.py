@@ -25,6 +25,7 @@ from .base import (
     OwnPapers,
     RateLimits,
     Run,
+    Signals,
     SubscriberStore,
     Tldrs,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "Run",
     "Stores",
     "SubscriberStore",
+    "Signals",
     "Tldrs",
     "open_database",
     "open_stores",
@@ -87,6 +89,10 @@ class Stores:
 
     @property
     def tldrs(self) -> Tldrs:
+        return self.database
+
+    @property
+    def signals(self) -> Signals:
         return self.database
 
     def http_cache(self, *, readonly: bool = False) -> HttpCache:

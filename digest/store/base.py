@@ -98,6 +98,17 @@ class Tldrs(Protocol):
     def store_tldr(self, paper_id: str, model: str, text_hash: str, tldr: str) -> None: ...
 
 
+class Signals(Protocol):
+    """Each paper's upvotes, comments and stars, a snapshot per day (digest/signals.py)."""
+
+    def record_signals(
+        self, day: str, rows: Iterable[tuple[str, int | None, int | None, int | None]]
+    ) -> None: ...
+    def signals_before(
+        self, day: str, paper_ids: Iterable[str]
+    ) -> dict[str, tuple[str, int | None, int | None, int | None]]: ...
+
+
 class RateLimits(Protocol):
     def allow(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> bool: ...
 

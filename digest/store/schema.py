@@ -177,6 +177,22 @@ CREATE TABLE nothing_new (
 );
 """,
     ),
+    Migration(
+        6,
+        "each paper's upvotes, comments and stars, a snapshot a day",
+        """
+-- What a source said of a paper's engagement, the last time each day it was asked: ranking
+-- reads the growth since an earlier day's snapshot (digest/signals.py). One row per paper per day.
+CREATE TABLE paper_signals (
+    paper_id  TEXT NOT NULL,
+    day       TEXT NOT NULL,  -- the UTC date the source said it
+    upvotes   INTEGER,
+    comments  INTEGER,
+    stars     INTEGER,
+    PRIMARY KEY (paper_id, day)
+);
+""",
+    ),
 ]
 LATEST = MIGRATIONS[-1].version
 

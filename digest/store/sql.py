@@ -30,6 +30,7 @@ from .schema import LATEST
 HTTP_CACHE_KEEP_DAYS = 14
 PAGE = 1000  # subscribers read per query when streaming the list
 SEEN_ROWS = 1000  # readers marked seen per INSERT
+SIGNAL_ROWS = 500  # papers' snapshots per statement (5 values each: under SQLite's 32,766)
 LIST_FIELDS = ("topics", "keywords", "authors", "categories", "organizations", "exclude")
 ROW = ("address, name, status, frequency, send_at, timezone, prefs, created, confirmed, unsubscribed, "
        "seq, email")  # fmt: skip
@@ -318,6 +319,43 @@ class SqlDatabase:
             query += " AND issue >= ?"
             params += (since,)
         return frozenset(pid for (pid,) in self.read(query, params))
+
+    # --- papers' engagement over time (digest/signals.py) ----------------------------------------
+
+    def record_signals(
+        self, day: str, rows: Iterable[tuple[str, int | None, int | None, int | None]]
+    ) -> None:
+        """(paper id, upvotes, comments, stars) as a source said them on `day`: one row per paper
+        per day, the day's last word kept. Written in chunks of one statement each."""
+        rows = [row for row in rows if any(v is not None for v in row[1:])]
+        with self.transaction() as execute:
+            for start in range(0, len(rows), SIGNAL_ROWS):
+                chunk = rows[start : start + SIGNAL_ROWS]
+                execute(
+                    f"INSERT INTO paper_signals (paper_id, day, upvotes, comments, stars) "
+                    f"VALUES {value_rows(len(chunk), 5)} "
+                    "ON CONFLICT (paper_id, day) DO UPDATE SET upvotes = excluded.upvotes, "
+                    "comments = excluded.comments, stars = excluded.stars",
+                    tuple(v for pid, up, com, stars in chunk for v in (pid, day, up, com, stars)),
+                )
+
+    def signals_before(
+        self, day: str, paper_ids: Iterable[str]
+    ) -> dict[str, tuple[str, int | None, int | None, int | None]]:
+        """Each paper's latest snapshot from a day before `day`: paper id -> (day, upvotes,
+        comments, stars); papers never seen before are left out."""
+        ids = list(dict.fromkeys(paper_ids))
+        found: dict[str, tuple[str, int | None, int | None, int | None]] = {}
+        for start in range(0, len(ids), SIGNAL_ROWS):
+            chunk = ids[start : start + SIGNAL_ROWS]
+            marks = ", ".join(["?"] * len(chunk))
+            for pid, seen, up, com, stars in self.read(
+                "SELECT paper_id, day, upvotes, comments, stars FROM paper_signals "
+                f"WHERE day < ? AND paper_id IN ({marks}) ORDER BY paper_id, day",
+                (day, *chunk),
+            ):
+                found[pid] = (seen, up, com, stars)  # the latest day comes last
+        return found
 
     # --- readers' own papers: library, feedback, profiles ---------------------------------------
 
