@@ -55,6 +55,23 @@ def _author(value: Any) -> str | None:
     return one_line(name) if name else None
 
 
+def withdrawn(entry: Any) -> bool:
+    """A paper its authors withdrew (`withdrawnAt` set): never sent, whatever its upvotes."""
+    if not isinstance(entry, dict):
+        return False
+    return bool(_str(json_object(entry.get("paper")).get("withdrawnAt")) or _str(entry.get("withdrawnAt")))
+
+
+def cohort_day(entry: Any) -> str | None:
+    """The day (YYYY-MM-DD) the paper joined the daily listing (`submittedOnDailyAt`), if given.
+    Hugging Face's guidance: a day's papers are those submitted to it that day; conference bulk
+    imports and backfills listed under a day, but submitted on another, are not that day's."""
+    if not isinstance(entry, dict):
+        return None
+    stamp = _str(json_object(entry.get("paper")).get("submittedOnDailyAt"))
+    return stamp[:10] if stamp else None
+
+
 def paper_from_hf(entry: Any, position: int | None = None, source: str = "hf_daily") -> Paper:
     """One daily_papers entry as a Paper. Raises ValueError when it is not an object or has no
     usable id or title.

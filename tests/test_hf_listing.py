@@ -1,0 +1,46 @@
+"""What the Hugging Face listing says beyond each paper's text: `withdrawnAt` keeps a paper out
+of every issue, `submittedOnDailyAt` says which day's cohort it belongs to. On a recorded day
+(12 August 2026) replayed on loopback, with its top paper withdrawn and another a backfill
+listed under the day but submitted months before."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+
+from digest import config as config_mod
+from digest import send
+
+from .helpers_http import ReplayServer, hf_daily_papers
+from .test_reader_rhythm import NEWSLETTER, PAPER_LINK
+
+DAY = "2026-08-12"
+
+
+def test_a_withdrawn_paper_is_never_sent_and_a_backfill_is_not_in_the_days_issue(tmp_path, shared_fixtures):
+    entries = json.loads((shared_fixtures / "hf_daily_papers" / f"{DAY}.json").read_bytes())
+    top, backfill = entries[0]["paper"], entries[1]["paper"]
+    top["withdrawnAt"] = "2026-08-12T10:00:00.000Z"
+    backfill["submittedOnDailyAt"] = "2026-06-01T00:00:00.000Z"
+    listing = tmp_path / "listing.json"
+    listing.write_text(json.dumps(entries))
+
+    with ReplayServer() as server:
+        server.routes["/api/daily_papers"] = hf_daily_papers({DAY: listing})
+        (tmp_path / "digest.yaml").write_text(NEWSLETTER.format(url=server.url))
+        (tmp_path / "subscribers.yaml").write_text(
+            "subscribers:\n  - email: ada@example.org\n    max_papers: 30\n"
+        )
+        config = config_mod.load(tmp_path / "digest.yaml")
+        notes: list[str] = []
+        report = send.run(config, now=datetime(2026, 8, 12, 8, 0, tzinfo=UTC), log=notes.append)
+    assert (report.sent, report.problems) == (1, [])
+
+    raw = (tmp_path / "outbox" / DAY / "ada@example.org.eml").read_bytes()
+    text = message_from_bytes(raw, policy=policy.default).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    sent = set(PAPER_LINK.findall(text))
+    others = {e["paper"]["id"] for e in entries[2:]}
+    assert top["id"] not in sent and backfill["id"] not in sent
+    assert sent <= others and len(sent) >= 15  # the rest of the day, as before
+    assert any("left out 2 withdrawn papers or papers submitted on another day" in n for n in notes)
