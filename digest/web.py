@@ -108,7 +108,16 @@ FREQUENCY_LABELS = {
     "weekdays": "Weekdays (Mon-Fri)",
     **{f: f"Weekly, on {d}" for f, d in zip(FREQUENCIES[2:], ("Monday", "Tuesday", "Wednesday",
        "Thursday", "Friday", "Saturday", "Sunday"), strict=True)},
+    "monthly:1": "Monthly, on the 1st",
 }  # fmt: skip
+
+
+def frequency_choices(current: str | None) -> dict[str, str]:
+    """The form's frequencies, with the reader's own when the list has none like it (a
+    `monthly:15` written by hand): saving the page must not change it behind their back."""
+    if current and current not in FREQUENCY_LABELS:
+        return {**FREQUENCY_LABELS, current: f"Monthly, on day {current.partition(':')[2]}"}
+    return FREQUENCY_LABELS
 
 
 class Site:
@@ -190,7 +199,7 @@ class Site:
     def form_context(self, values: dict[str, Any]) -> dict[str, Any]:
         return {
             "topics": self.topics,
-            "frequencies": FREQUENCY_LABELS,
+            "frequencies": frequency_choices(values.get("frequency")),
             "zones": self.zones,
             "values": values,
         }
