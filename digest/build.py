@@ -276,7 +276,9 @@ class Builder:
         """The reader's email under CLIP_GUARD, and the picks it holds."""
         asked, trim = len(picks), Trim.NOTHING
         while True:
-            view = self.view(reader, rank.sections(self.prepared, picks), links, trim, asked - len(picks))
+            view = self.view(
+                reader, rank.sections(self.prepared, picks, reader), links, trim, asked - len(picks)
+            )
             rendered = self.renderer.render(view)
             # Base64 adds a third, so only an HTML over 3/4 of the guard can pass it.
             if len(rendered.html) * 4 <= CLIP_GUARD * 3:

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from .text import Fields
 
@@ -231,7 +231,11 @@ class Subscriber(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     authors: list[str] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
-    organizations: list[str] = Field(default_factory=list)
+    # The labs the reader follows (`follow:` in their entry says the same): their papers are
+    # lifted and pinned first, "From the labs you follow".
+    organizations: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("organizations", "follow")
+    )
     exclude: list[str] = Field(default_factory=list)
     max_papers: int | None = Field(default=None, ge=1, le=100)
     # Papers the reader cares about: a BibTeX file, a Zotero CSV export or a list of arXiv ids

@@ -55,7 +55,7 @@ from . import similar
 from .models import Growth, Issue, Paper, Pick, Section, Subscriber, arxiv_id, in_category
 from .similar import Profile
 from .text import Fields, bm25_idf, phrase, same_words
-from .themes import MORE_KEY, MORE_LABEL, paper_fields
+from .themes import LABS_KEY, LABS_LABEL, MORE_KEY, MORE_LABEL, paper_fields
 
 HALF_LIFE_HOURS = 72.0
 REFERENCE_UPVOTES = 30
@@ -600,13 +600,29 @@ def select(
     ]
 
 
-def sections(prepared: Prepared, picks: list[Pick]) -> list[Section]:
-    """The reader's picks under the issue's themes; the theme holding their best pick first."""
-    by_theme: dict[str, list[Pick]] = {}
+def followed_labs(prepared: Prepared, reader: Subscriber | None) -> set[str]:
+    """Ids of the issue's papers from an organisation the reader follows."""
+    if reader is None:
+        return set()
+    return {prepared.ids[i] for org in reader.organizations for i in prepared.organisation(person(org))}
+
+
+def sections(prepared: Prepared, picks: list[Pick], reader: Subscriber | None = None) -> list[Section]:
+    """The reader's picks under the issue's themes; the theme holding their best pick first.
+    Papers from the labs the reader follows are pinned above them all (LABS_LABEL)."""
+    labs = followed_labs(prepared, reader)
+    by_theme: dict[str, list[Pick]] = {LABS_KEY: []} if labs else {}
     for pick in picks:
-        by_theme.setdefault(prepared.theme_of.get(pick.paper.id, MORE_KEY), []).append(pick)
+        key = LABS_KEY if pick.paper.id in labs else prepared.theme_of.get(pick.paper.id, MORE_KEY)
+        by_theme.setdefault(key, []).append(pick)
+    if not by_theme.get(LABS_KEY, True):
+        del by_theme[LABS_KEY]
     out = [
-        Section(label=prepared.theme_label.get(key, MORE_LABEL), key=key, picks=group)
+        Section(
+            label=LABS_LABEL if key == LABS_KEY else prepared.theme_label.get(key, MORE_LABEL),
+            key=key,
+            picks=group,
+        )
         for key, group in by_theme.items()
     ]
     # Picks arrive best first, so dict order puts the theme of the best pick first;

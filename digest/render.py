@@ -36,7 +36,7 @@ from .config import DEFAULT_SUBJECT
 from .errors import DigestError
 from .models import Paper, Pick, Rendered, Section, Subscriber, arxiv_id, one_line
 from .templating import environment
-from .themes import MORE_KEY, MORE_LABEL
+from .themes import LABS_KEY, MORE_KEY, MORE_LABEL
 from .tldr import TLDR_CHARS, cut
 from .tldr import opening as summary_opening
 from .tldr import pick as pick_sentence
@@ -301,7 +301,7 @@ def fold(sections: list[SectionView]) -> list[SectionView]:
     for s in sections:
         if s.key == MORE_KEY:
             more = s
-        elif len(s.items) > 1:
+        elif len(s.items) > 1 or s.key == LABS_KEY:  # the labs a reader follows stay pinned
             kept.append(s)
         else:
             loose.extend(s.items)

@@ -45,6 +45,8 @@ from .text import Fields, bm25_idf, headline_terms, phrases, same_words, terms
 
 MORE_LABEL = "More trending papers"
 MORE_KEY = "more"
+LABS_KEY = "labs"  # the section pinned first: papers from organisations the reader follows
+LABS_LABEL = "From the labs you follow"
 FIELD_WEIGHTS = {"title": 3.0, "keywords": 2.0, "abstract": 1.0}
 MAX_THEMES = 7
 MIN_PAPERS = 2

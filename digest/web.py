@@ -209,12 +209,21 @@ def _token(request: Request, form: Any = None) -> str:
     return str(request.query_params.get("token") or (form.get("token") if form is not None else "") or "")
 
 
+def _comma_list(form: Any, name: str) -> list[str]:
+    return [w for w in (w.strip() for w in str(form.get(name, "")).split(",")) if w]
+
+
+def _typed(form: Any) -> dict[str, str]:
+    """The free-text fields as typed, to show again with a problem."""
+    return {name: str(form.get(name, "")) for name in ("keywords", "follow")}
+
+
 def _prefs(form: Any) -> dict[str, Any]:
     """Preferences from a submitted form, in the shape subscribers.yaml stores them."""
-    split = [w.strip() for w in str(form.get("keywords", "")).split(",")]
     prefs: dict[str, Any] = {
         "topics": [str(t) for t in form.getlist("topics")],
-        "keywords": [w for w in split if w],
+        "keywords": _comma_list(form, "keywords"),
+        "organizations": _comma_list(form, "follow"),  # the labs they follow
     }
     for key in ("frequency", "send_at", "timezone"):
         if form.get(key):
@@ -287,7 +296,7 @@ async def subscribe(request: Request) -> Response:
     email = str(form.get("email", "")).strip()
     prefs = _prefs(form)
     if problem := _check(site, email, prefs):
-        values = {**prefs, "email": email, "keywords": str(form.get("keywords", ""))}
+        values = {**prefs, "email": email, **_typed(form)}
         return site.with_form(request, "subscribe.html", 400, error=problem, **site.form_context(values))
     allowed = await run_in_threadpool(
         site.allow, "address", email.lower(), window=DAY, limit=limits.confirmations_per_address_per_day
@@ -404,12 +413,13 @@ async def preferences(request: Request) -> Response:
         values = reader.model_dump()
         values["topics"] = [site.known.get(t.casefold(), t) for t in reader.topics]  # labels -> keys
         values["keywords"] = ", ".join(reader.keywords)
+        values["follow"] = ", ".join(reader.organizations)
         return site.with_form(request, "preferences.html", **context, **site.form_context(values))
     if not site.csrf_ok(request, form):
         return site.message("This form has expired", "Reload the page and try again.", 403)
     prefs = _prefs(form)
     if problem := _check(site, email, prefs):
-        values = {**prefs, "keywords": str(form.get("keywords", ""))}
+        values = {**prefs, **_typed(form)}
         return site.with_form(
             request, "preferences.html", 400, error=problem, **context, **site.form_context(values)
         )

@@ -229,6 +229,28 @@ def test_a_monthly_reader_sees_their_day_on_the_preferences_page_and_can_pick_mo
     assert entry(project, "grace@example.org").frequency == "monthly:15"
 
 
+def test_the_labs_a_reader_follows_are_shown_and_saved_and_an_entry_keeps_saying_follow(tmp_path):
+    project = new_project(tmp_path)
+    listing = project / "subscribers.yaml"
+    listing.write_text(
+        listing.read_text().replace("    max_papers: 10\n", "    max_papers: 10\n    follow: [Qwen]\n", 1)
+    )
+    assert entry(project, "ada@example.org").organizations == ["Qwen"]
+    token = tokens.sign(SECRET, "preferences", "ada@example.org")
+    with serving(project) as base, httpx.Client(base_url=base) as client:
+        csrf = csrf_form(client, f"/preferences?token={token}")
+        page = client.get(f"/preferences?token={token}")
+        assert 'name="follow" type="text"' in page.text and 'value="Qwen"' in page.text
+        saved = client.post(
+            "/preferences",
+            data={"csrf": csrf, "token": token, "follow": "Qwen, Google DeepMind", **FORM},
+        )
+    assert saved.status_code == 200
+    assert entry(project, "ada@example.org").organizations == ["Qwen", "Google DeepMind"]
+    assert "    follow: [Qwen, Google DeepMind]\n" in listing.read_text()
+    assert "organizations:" not in listing.read_text().split("ada@example.org", 1)[1].split("- email:", 1)[0]
+
+
 def test_pages_are_served_with_protective_headers(site):
     _, base = site
     page = httpx.get(f"{base}/unsubscribe?token={tokens.sign(SECRET, 'unsubscribe', 'alan@example.org')}")
