@@ -18,7 +18,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import jinja2
@@ -136,6 +136,31 @@ def write(config: Config, builder: Builder) -> Written:
     return Written(page_path, index, feed, new, changed, issues=len(entries), problems=problems)
 
 
+def write_empty_day(config: Config, day: date, line: str, now: datetime) -> list[str]:
+    """A day with no papers in the index, with the line said about it (digest/quiet_days.py);
+    it has no page and no feed entry. A day that has an issue's page keeps it. Returns the
+    problems rebuilding the index met."""
+    folder = _folder(config)
+    meta_path = folder / f"{day.isoformat()}.json"
+    if (folder / f"{day.isoformat()}.html").exists() or meta_path.exists():
+        return []  # written once: a run every few minutes must not make the index change
+    quiet = Entry(
+        id=day.isoformat(),
+        date=day.isoformat(),
+        date_text=f"{day:%A} {day.day} {day:%B %Y}",
+        title=f"{config.newsletter.name}, {day:%A} {day.day} {day:%B %Y}: no issue",
+        summary=line,
+        url="",
+        updated=now.isoformat(timespec="seconds"),
+    )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_if_changed(meta_path, json.dumps(asdict(quiet), ensure_ascii=False, indent=1).encode())
+        return rebuild(config)[3]
+    except OSError as exc:
+        return [f"{config.path}: archive: cannot write {meta_path} ({exc.strerror or exc})"]
+
+
 def publish(config: Config, *, now: datetime, papers_file: Path | None = None) -> Written:
     """`digest archive`: the current issue from the configured sources (or a papers file),
     written to the archive. Problems with sources are reported with the archive's own."""
@@ -192,7 +217,8 @@ def rebuild(config: Config) -> tuple[Path, Path, list[Entry], list[str]]:
     index = folder / "index.html"
     feed = folder / "feed.xml"
     _write_if_changed(index, index_html.encode())
-    _write_if_changed(feed, atom(entries[:FEED_ENTRIES], news.name, news.base_url))
+    issues = [e for e in entries if e.url]  # days with no papers have no page and no feed entry
+    _write_if_changed(feed, atom(issues[:FEED_ENTRIES], news.name, news.base_url))
     return index, feed, entries, problems
 
 

@@ -150,6 +150,7 @@ class Builder:
         self.now = now
         self.secret = secret
         self.window = window
+        self.note = ""  # the line the issue opens with (days with no papers before it)
         self.options = options_for_window(options_from(config), window)
         self.prepared = rank.prepare(issue, now, self.options)
         if config.ranking.similarity == "embeddings":
@@ -247,6 +248,7 @@ class Builder:
             show_links=trim < Trim.LINKS,
             left_out=left_out,
             window=self.window,
+            note=self.note,
         )
 
     def message(self, reader: Subscriber, picks: list[Pick]) -> Message:

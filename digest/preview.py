@@ -109,7 +109,7 @@ def build_from(
             listed = None  # no list yet: preview for a sample reader
         reader = choose_reader(listed, to)
         today = now.astimezone(UTC).date()
-        earlier = opened.signals.signals_before(today.isoformat(), (p.id for p in papers))
+        earlier = opened.listings.signals_before(today.isoformat(), (p.id for p in papers))
         issue = replace(issue_for(config, papers, now), growth=growth_of(papers, earlier, today))
         builder = Builder(config, issue, now, config.secret())
         warning = summaries.for_builder(config, builder, opened.tldrs, readonly=True)

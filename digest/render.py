@@ -126,6 +126,7 @@ class View:
     preheader: str = ""
     subject: str = ""
     date_text: str = ""  # "Friday 14 August 2026"
+    note: str = ""  # one line the issue opens with: "No issue on Saturday 15 August: ..."
 
 
 # --- what a card shows -----------------------------------------------------------------------
@@ -488,6 +489,7 @@ class Renderer:
         show_links: bool = True,
         left_out: int = 0,
         window: Window | None = None,
+        note: str = "",
     ) -> View:
         """`cards` caches cards by paper id across the readers of one issue; `feedback` gives
         the reader's feedback page for a paper id. The reader's best pick becomes the lead;
@@ -527,6 +529,7 @@ class Renderer:
             preheader=one_line(preheader(lead, views)),
             subject=window_subject(window, subject_line(newsletter, issue_date, sections, self.subject)),
             date_text=window_header(window, issue_date),
+            note=one_line(note),
         )
 
     def render(self, view: View) -> Rendered:

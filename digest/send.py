@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from . import archive, channels, sources, summaries
+from . import archive, channels, quiet_days, sources, summaries
 from .build import Builder, Message, issue_for
 from .config import Config
 from .delivery import BounceError, FatalError, UncertainError, batch_size, open_backend
@@ -47,7 +47,7 @@ from .models import Growth, Paper, Pick, Subscriber
 from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
 from .signals import growth_of, snapshot_rows
-from .store import Claim, HttpCache, Ledger, Run, Signals, SubscriberStore, Tldrs, stores
+from .store import Claim, HttpCache, Ledger, Listings, Run, SubscriberStore, Tldrs, stores
 from .subscribers import Bounce, address_key
 from .windows import Window, window_for
 
@@ -208,7 +208,7 @@ def run(
                 report = _run(
                     config,
                     opened.ledger,
-                    opened.signals,
+                    opened.listings,
                     listed,
                     profiles,
                     opened.http_cache(readonly=dry_run),
@@ -236,7 +236,7 @@ def run(
 def _run(
     config: Config,
     ledger: Ledger,
-    signals: Signals,
+    listings: Listings,
     listed: SubscriberStore,
     profiles: Profiles,
     cache: HttpCache,
@@ -298,9 +298,10 @@ def _run(
 
     def papers_of_day(day: date) -> list[Paper]:
         if day not in days:
-            days[day] = fetch(config, day, cache, report, log)
+            days[day], empty = fetch(config, day, cache, report, log)
             if not dry_run:
-                remember_signals(signals, days[day], now)
+                remember_signals(listings, days[day], now)
+                report.problems += remember_empty_day(config, listings, day, now) if empty else []
         return days[day]
 
     def papers_of(window: Window) -> tuple[list[Paper], str]:
@@ -356,13 +357,15 @@ def _run(
                 issue_for(config, papers, now),
                 id=issue_id,
                 date=date.fromisoformat(issue_id),
-                growth=growth_since_earlier(signals, papers, now),
+                growth=growth_since_earlier(listings, papers, now),
             )
             builder = shared[key, window.length] = Builder(config, issue, now, secret, window)
             warning = summaries.for_builder(config, builder, tldrs, readonly=dry_run)
             report.warnings += [warning] if warning else []
             if not dry_run:  # the feedback page shows them; the profiles of readers who mark them read them
                 profiles.store.remember_papers((p.id, p.title, p.abstract, p.url) for p in papers)
+        if window.single_day:  # the day after days with no papers opens by saying so
+            builder.note = quiet_days_line(listings, window.first)
         builders[window] = builder
         # The page each reader's link opens: a day's issue (a week's links to its last day's).
         if config.archive is not None and not dry_run and window.single_day:
@@ -488,18 +491,41 @@ def _run(
     return report
 
 
-def fetch(config: Config, day: date, cache: HttpCache, report: SendReport, log: Callable[[str], None]):
-    """The papers of the issue of `day`, or none (reported) when that issue has nothing to send."""
+def fetch(
+    config: Config, day: date, cache: HttpCache, report: SendReport, log: Callable[[str], None]
+) -> tuple[list[Paper], bool]:
+    """The papers of the issue of `day`, or none (reported) when that issue has nothing to
+    send; and whether the day was empty (every source answered, none listed a paper)."""
     collected = sources.for_issue(config, day, cache)
     report.problems.extend(collected.problems)
     for note in collected.notes:
         log(note)
     if collected.empty_day:  # a weekend on HF: normal, not a failure (fetch.empty_day: skip)
         log(f"no papers for {day} from any source: no issue of {day}, nothing was sent for it")
-        return []
+        return [], True
     if not collected.papers:
         report.problems.append(f"no papers from any source for {day}: nothing was sent for it")
-    return collected.papers
+    return collected.papers, False
+
+
+def remember_empty_day(config: Config, store: Listings, day: date, now: datetime) -> list[str]:
+    """A day with no papers, kept with what is said about it (digest/quiet_days.py) for the
+    next issue to open with, and shown in the web archive: the problems writing it there."""
+    line = quiet_days.said(day)
+    store.mark_empty_day(day.isoformat(), line)
+    if config.archive is None:
+        return []
+    try:
+        return archive.write_empty_day(config, day, line, now)
+    except DigestError as exc:
+        return exc.problems
+
+
+def quiet_days_line(store: Listings, day: date) -> str:
+    """What the issue of `day` opens with when the days before it had no papers, else ""."""
+    first = day - timedelta(days=quiet_days.LOOK_BACK)
+    empty = store.empty_days(first.isoformat(), (day - timedelta(days=1)).isoformat())
+    return quiet_days.opening_line(quiet_days.quiet_before(day, empty))
 
 
 def papers_over(window: Window, papers_of_day: Callable[[date], list[Paper]]) -> list[Paper]:
@@ -510,13 +536,13 @@ def papers_over(window: Window, papers_of_day: Callable[[date], list[Paper]]) ->
     return sources.merge([papers_of_day(day) for day in window.days])
 
 
-def remember_signals(store: Signals, papers: list[Paper], now: datetime) -> None:
+def remember_signals(store: Listings, papers: list[Paper], now: datetime) -> None:
     """Today's snapshot of the papers' upvotes, comments and stars (digest/signals.py)."""
     if papers:
         store.record_signals(now.astimezone(UTC).date().isoformat(), snapshot_rows(papers))
 
 
-def growth_since_earlier(store: Signals, papers: list[Paper], now: datetime) -> dict[str, Growth]:
+def growth_since_earlier(store: Listings, papers: list[Paper], now: datetime) -> dict[str, Growth]:
     """What each paper gained since its latest snapshot before today."""
     today = now.astimezone(UTC).date()
     return growth_of(papers, store.signals_before(today.isoformat(), (p.id for p in papers)), today)

@@ -32,7 +32,7 @@ def test_a_paper_gaining_upvotes_fastest_outranks_one_with_more_that_stopped_and
     rising = paper("2608.00002", "Rising Star: a model people found a day late", 40, 2)
     quiet = paper("2608.00003", "Quiet Work: a careful study", 5, 3)
     with stores(config) as opened:  # yesterday's snapshot, as yesterday's send run kept it
-        opened.signals.record_signals(
+        opened.listings.record_signals(
             "2026-08-10",
             [(stalled.id, 60, None, None), (rising.id, 2, None, None), (quiet.id, 5, None, None)],
         )

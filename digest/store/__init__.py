@@ -22,10 +22,10 @@ from .base import (
     Claim,
     HttpCache,
     Ledger,
+    Listings,
     OwnPapers,
     RateLimits,
     Run,
-    Signals,
     SubscriberStore,
     Tldrs,
 )
@@ -46,7 +46,7 @@ __all__ = [
     "Run",
     "Stores",
     "SubscriberStore",
-    "Signals",
+    "Listings",
     "Tldrs",
     "open_database",
     "open_stores",
@@ -92,7 +92,7 @@ class Stores:
         return self.database
 
     @property
-    def signals(self) -> Signals:
+    def listings(self) -> Listings:
         return self.database
 
     def http_cache(self, *, readonly: bool = False) -> HttpCache:

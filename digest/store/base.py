@@ -98,8 +98,12 @@ class Tldrs(Protocol):
     def store_tldr(self, paper_id: str, model: str, text_hash: str, tldr: str) -> None: ...
 
 
-class Signals(Protocol):
-    """Each paper's upvotes, comments and stars, a snapshot per day (digest/signals.py)."""
+class Listings(Protocol):
+    """What the sources said over time: each paper's upvotes, comments and stars, a snapshot
+    per day (digest/signals.py), and the days they listed nothing (digest/quiet_days.py)."""
+
+    def mark_empty_day(self, day: str, said: str) -> None: ...
+    def empty_days(self, first: str, last: str) -> dict[str, str]: ...
 
     def record_signals(
         self, day: str, rows: Iterable[tuple[str, int | None, int | None, int | None]]

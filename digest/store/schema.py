@@ -179,7 +179,7 @@ CREATE TABLE nothing_new (
     ),
     Migration(
         6,
-        "each paper's upvotes, comments and stars, a snapshot a day",
+        "each paper's upvotes, comments and stars, a snapshot a day, and the days with no papers",
         """
 -- What a source said of a paper's engagement, the last time each day it was asked: ranking
 -- reads the growth since an earlier day's snapshot (digest/signals.py). One row per paper per day.
@@ -190,6 +190,13 @@ CREATE TABLE paper_signals (
     comments  INTEGER,
     stars     INTEGER,
     PRIMARY KEY (paper_id, day)
+);
+-- A day every source answered and none listed a paper (a weekend on Hugging Face, a holiday):
+-- the next issue opens with `said`, and the web archive shows the day with it.
+CREATE TABLE empty_days (
+    day   TEXT PRIMARY KEY,
+    said  TEXT NOT NULL,
+    at    TEXT NOT NULL
 );
 """,
     ),

@@ -357,6 +357,17 @@ class SqlDatabase:
                 found[pid] = (seen, up, com, stars)  # the latest day comes last
         return found
 
+    def mark_empty_day(self, day: str, said: str) -> None:
+        self.write(
+            """INSERT INTO empty_days (day, said, at) VALUES (?, ?, ?)
+               ON CONFLICT (day) DO UPDATE SET said = excluded.said""",
+            (day, said, now_text()),
+        )
+
+    def empty_days(self, first: str, last: str) -> dict[str, str]:
+        """Days from `first` to `last` (ISO dates, both included) no source listed a paper on."""
+        return dict(self.read("SELECT day, said FROM empty_days WHERE day >= ? AND day <= ?", (first, last)))
+
     # --- readers' own papers: library, feedback, profiles ---------------------------------------
 
     def remember_papers(self, papers: Iterable[tuple[str, str, str, str | None]]) -> None:
