@@ -222,8 +222,16 @@ def rebuild(config: Config) -> tuple[Path, Path, list[Entry], list[str]]:
     return index, feed, entries, problems
 
 
-def atom(entries: list[Entry], name: str, base_url: str) -> bytes:
-    """An Atom 1.0 feed (RFC 4287): one entry per issue, its papers as HTML content."""
+def atom(
+    entries: list[Entry],
+    name: str,
+    base_url: str,
+    *,
+    self_url: str | None = None,
+    subtitle: str = "The day's trending research papers, grouped by theme.",
+) -> bytes:
+    """An Atom 1.0 feed (RFC 4287): one entry per issue, its papers as HTML content. The
+    archive's own by default; `self_url` for another feed of issues (a reader's own)."""
     ET.register_namespace("", ATOM)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -236,9 +244,9 @@ def atom(entries: list[Entry], name: str, base_url: str) -> bytes:
 
     feed = ET.Element(f"{{{ATOM}}}feed")
     sub(feed, "title", name)
-    sub(feed, "subtitle", "The day's trending research papers, grouped by theme.")
-    sub(feed, "id", issues_url(base_url))
-    sub(feed, "link", rel="self", type="application/atom+xml", href=feed_url(base_url))
+    sub(feed, "subtitle", subtitle)
+    sub(feed, "id", self_url or issues_url(base_url))
+    sub(feed, "link", rel="self", type="application/atom+xml", href=self_url or feed_url(base_url))
     sub(feed, "link", rel="alternate", type="text/html", href=issues_url(base_url))
     sub(feed, "updated", max((e.updated for e in entries), default="1970-01-01T00:00:00+00:00"))
     author = sub(feed, "author")

@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
 from starlette.applications import Starlette
@@ -410,6 +410,7 @@ async def preferences(request: Request) -> Response:
         "library_size": len(await run_in_threadpool(site.stores.own_papers.library, email)),
     }
     if form is None:
+        context["feed_url"] = await run_in_threadpool(_reader_feed_url, site, email, False)
         values = reader.model_dump()
         values["topics"] = [site.known.get(t.casefold(), t) for t in reader.topics]  # labels -> keys
         values["keywords"] = ", ".join(reader.keywords)
@@ -436,15 +437,24 @@ async def preferences(request: Request) -> Response:
     return site.message("Preferences saved", f"{email} will receive the digest {describe(change.after)}.")
 
 
-async def library_upload(request: Request) -> Response:
-    """POST /preferences/library: the reader's library file, from the preferences page."""
+async def _preferences_post(request: Request, max_files: int) -> tuple[Site, Any, str] | Response:
+    """A form posted from the preferences page: (site, form, address), or the page refusing it."""
     site: Site = request.app.state.site
-    form = await request.form(max_fields=10, max_files=1)
+    form = await request.form(max_fields=10, max_files=max_files)
     email = tokens.verify(site.secret, "preferences", _token(request, form))
     if email is None:
         return _bad_link(site, LinkProblem.INVALID)
     if not site.csrf_ok(request, form):
         return site.message("This form has expired", "Reload the page and try again.", 403)
+    return site, form, email
+
+
+async def library_upload(request: Request) -> Response:
+    """POST /preferences/library: the reader's library file, from the preferences page."""
+    posted = await _preferences_post(request, max_files=1)
+    if isinstance(posted, Response):
+        return posted
+    site, form, email = posted
     upload = form.get("library")
     if upload is None or isinstance(upload, str) or not upload.filename:
         return site.message("No file", "Choose a library file to upload, then press Upload.", 400)
@@ -460,6 +470,54 @@ async def library_upload(request: Request) -> Response:
         "Library saved",
         f"{found[0]} papers: your digest now leans towards papers like them.{left_out}",
     )
+
+
+async def reader_feed_renew(request: Request) -> Response:
+    """POST /preferences/feed: a new address for the reader's private feed; the old one stops."""
+    posted = await _preferences_post(request, max_files=0)
+    if isinstance(posted, Response):
+        return posted
+    site, _, email = posted
+    try:
+        url = await run_in_threadpool(_reader_feed_url, site, email, True)
+    except Exception as exc:
+        return site.unavailable(exc)
+    return site.message(
+        "New feed address", "The old address no longer works. Give your feed reader this one:", feed_url=url
+    )
+
+
+async def reader_feed(request: Request) -> Response:
+    """GET /feeds/reader.xml?token=...: the reader's own issues, as Atom."""
+    from . import reader_feed as feeds
+
+    site: Site = request.app.state.site
+    token = str(request.query_params.get("token") or "")
+    try:
+        email = await run_in_threadpool(feeds.reader_of, site.stores.reader_feeds, site.secret, token)
+        if email is None:
+            return PlainTextResponse(
+                "This feed address is not valid (any more): "
+                "copy the current one from your preferences page.\n",
+                status_code=404,
+            )
+        news = site.config.newsletter
+        self_url = f"{news.base_url}{feeds.PATH}?token={quote(token)}"
+        body = await run_in_threadpool(
+            feeds.feed, site.stores.reader_feeds, email, self_url, base_url=news.base_url, name=news.name
+        )
+    except Exception as exc:
+        return site.unavailable(exc)
+    return Response(
+        body, media_type="application/atom+xml; charset=utf-8", headers={"Cache-Control": "private, no-cache"}
+    )
+
+
+def _reader_feed_url(site: Site, email: str, renew: bool) -> str:
+    from . import reader_feed as feeds
+
+    key = site.stores.reader_feeds.feed_key(email, renew=renew)
+    return feeds.feed_url(site.config.newsletter.base_url, site.secret, email, key)
 
 
 def _web_url(url: str | None) -> str | None:
@@ -711,6 +769,8 @@ def create_app(config: Config, secret: str, fetch: Callable[[str], bytes] | None
         Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
         Route("/preferences", preferences, methods=["GET", "POST"]),
         Route("/preferences/library", library_upload, methods=["POST"]),
+        Route("/preferences/feed", reader_feed_renew, methods=["POST"]),
+        Route("/feeds/reader.xml", reader_feed, methods=["GET"]),
         Route("/feedback", feedback, methods=["GET", "POST"]),
         Route("/webhooks/{provider}", webhook, methods=["POST"]),
         # The archive's own links (digest/archive.py): {base_url}/issues, /issues/feed.xml,

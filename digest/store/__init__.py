@@ -25,7 +25,9 @@ from .base import (
     Listings,
     OwnPapers,
     RateLimits,
+    ReaderFeeds,
     Run,
+    SentIssue,
     SubscriberStore,
     Tldrs,
 )
@@ -43,6 +45,8 @@ __all__ = [
     "Location",
     "OwnPapers",
     "RateLimits",
+    "ReaderFeeds",
+    "SentIssue",
     "Run",
     "Stores",
     "SubscriberStore",
@@ -93,6 +97,10 @@ class Stores:
 
     @property
     def listings(self) -> Listings:
+        return self.database
+
+    @property
+    def reader_feeds(self) -> ReaderFeeds:
         return self.database
 
     def http_cache(self, *, readonly: bool = False) -> HttpCache:

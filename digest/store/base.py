@@ -113,6 +113,23 @@ class Listings(Protocol):
     ) -> dict[str, tuple[str, int | None, int | None, int | None]]: ...
 
 
+class ReaderFeeds(Protocol):
+    """Each reader's private feed: its key, and the issues they were sent with their papers."""
+
+    def feed_key(self, email: str, *, renew: bool = False) -> str: ...
+    def current_feed_key(self, email: str) -> str | None: ...
+    def issues_sent(self, email: str, limit: int) -> list[SentIssue]: ...
+
+
+@dataclass(frozen=True)
+class SentIssue:
+    """One issue as a reader got it: when, and the papers it carried (id, title, url, abstract)."""
+
+    issue: str
+    sent_at: str
+    papers: list[tuple[str, str, str | None, str]]
+
+
 class RateLimits(Protocol):
     def allow(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> bool: ...
 

@@ -179,7 +179,7 @@ CREATE TABLE nothing_new (
     ),
     Migration(
         6,
-        "each paper's upvotes, comments and stars, a snapshot a day, and the days with no papers",
+        "papers' signals a day, the days with no papers, and readers' private feed keys",
         """
 -- What a source said of a paper's engagement, the last time each day it was asked: ranking
 -- reads the growth since an earlier day's snapshot (digest/signals.py). One row per paper per day.
@@ -197,6 +197,13 @@ CREATE TABLE empty_days (
     day   TEXT PRIMARY KEY,
     said  TEXT NOT NULL,
     at    TEXT NOT NULL
+);
+-- The key inside each reader's private feed URL (digest/reader_feed.py): a new key, made from
+-- the preferences page, makes the old URL stop working.
+CREATE TABLE reader_feeds (
+    email  TEXT PRIMARY KEY,
+    key    TEXT NOT NULL,
+    made   TEXT NOT NULL
 );
 """,
     ),

@@ -15,6 +15,7 @@ run claims from one thread, the fetch threads share the HTTP cache.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -24,7 +25,7 @@ from typing import Any, Protocol
 from ..errors import DigestError
 from ..models import Subscriber
 from ..subscribers import Change, Event, NotListed, Outcome, Topics, address_key, after, decide, validated
-from .base import Bounce, CachedResponse, Claim, Run
+from .base import Bounce, CachedResponse, Claim, Run, SentIssue
 from .schema import LATEST
 
 HTTP_CACHE_KEEP_DAYS = 14
@@ -367,6 +368,49 @@ class SqlDatabase:
     def empty_days(self, first: str, last: str) -> dict[str, str]:
         """Days from `first` to `last` (ISO dates, both included) no source listed a paper on."""
         return dict(self.read("SELECT day, said FROM empty_days WHERE day >= ? AND day <= ?", (first, last)))
+
+    # --- each reader's private feed (digest/reader_feed.py) ---------------------------------------
+
+    def feed_key(self, email: str, *, renew: bool = False) -> str:
+        """The key of the reader's feed URL, made on first use; `renew` replaces it (the old
+        URL stops working)."""
+        email = email.lower()
+        with self.transaction() as execute:
+            row = execute("SELECT key FROM reader_feeds WHERE email = ?", (email,)).fetchone()
+            if row is not None and not renew:
+                return str(row[0])
+            key = secrets.token_hex(12)  # lower case: a signed token keeps the payload lowercased
+            execute(
+                """INSERT INTO reader_feeds (email, key, made) VALUES (?, ?, ?)
+                   ON CONFLICT (email) DO UPDATE SET key = excluded.key, made = excluded.made""",
+                (email, key, now_text()),
+            )
+            return key
+
+    def current_feed_key(self, email: str) -> str | None:
+        row = self.one("SELECT key FROM reader_feeds WHERE email = ?", (email.lower(),))
+        return str(row[0]) if row else None
+
+    def issues_sent(self, email: str, limit: int) -> list[SentIssue]:
+        """The reader's latest `limit` issues that went out, newest first, with their papers."""
+        email = email.lower()
+        issues = self.read(
+            "SELECT issue, sent_at FROM deliveries WHERE email = ? AND status = 'sent' "
+            "ORDER BY issue DESC LIMIT ?",
+            (email, limit),
+        )
+        if not issues:
+            return []
+        marks = ", ".join(["?"] * len(issues))
+        papers: dict[str, list[tuple[str, str, str | None, str]]] = {}
+        for issue, pid, title, url, abstract in self.read(
+            "SELECT s.issue, s.paper_id, p.title, p.url, p.abstract FROM sent_papers s "
+            f"LEFT JOIN papers p ON p.id = s.paper_id WHERE s.email = ? AND s.issue IN ({marks}) "
+            "ORDER BY s.issue, s.paper_id",
+            (email, *(issue for issue, _ in issues)),
+        ):
+            papers.setdefault(issue, []).append((pid, title or pid, url, abstract or ""))
+        return [SentIssue(issue, sent_at or "", papers.get(issue, [])) for issue, sent_at in issues]
 
     # --- readers' own papers: library, feedback, profiles ---------------------------------------
 
