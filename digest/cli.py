@@ -396,6 +396,7 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
     if args.action == "export":
         return cmd_export(args)
     from .due import next_slot
+    from .models import zone_advice
     from .store import stores
 
     config = _config(args)
@@ -409,14 +410,28 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         counts: Counter[str] = Counter()
         now = datetime.now(UTC)
+        # Columns as wide as their longest cell, found in a first pass: the list is streamed
+        # twice rather than held (it may hold 100,000 readers).
+        widths = [0, 0, 0, 0]
+        if not args.check:
+            for s in listed.readers():
+                if not args.status or s.status == args.status:
+                    cells = (s.email, s.status, s.frequency, s.timezone)
+                    widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
+        email_w, status_w, frequency_w, zone_w = widths
         for s in listed.readers():
             counts[s.status] += 1
+            if args.check and (advice := zone_advice(s.timezone)):
+                print(f"warning: {listed.where}: {s.email}: {advice}", file=sys.stderr)
             if args.check or (args.status and s.status != args.status):
                 continue
-            line = f"{s.email:<36} {s.status:<12} {s.frequency:<10} {s.send_at} {s.timezone}"
+            line = (
+                f"{s.email:<{email_w}}  {s.status:<{status_w}}  {s.frequency:<{frequency_w}}  "
+                f"{s.send_at} {s.timezone:<{zone_w}}"
+            )
             if s.active:
                 line += f"  next {next_slot(s, now).at.astimezone(ZoneInfo(s.timezone)):%a %d %b %H:%M %Z}"
-            print(line)
+            print(line.rstrip())
     summary = ", ".join(
         f"{counts[s]} {s}" for s in ("active", "pending", "unsubscribed", "bounced") if counts[s]
     )
@@ -430,7 +445,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .subscribers import known_topics
 
     config = _config(args)
-    parsed = transfer.read(args.file, known_topics(config))
+    parsed = transfer.read(args.file, known_topics(config), config.newsletter.timezone)
     for warning in parsed.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for problem in parsed.problems:
@@ -523,10 +538,13 @@ def _preferences(args: argparse.Namespace) -> dict[str, object]:
 def cmd_subscribe(args: argparse.Namespace) -> int:
     from . import optin
     from .due import describe
+    from .models import zone_advice
     from .store import stores
     from .subscribers import Outcome
 
     config = _config(args)
+    if args.timezone and (advice := zone_advice(args.timezone)):  # valid, but likely a mistake
+        print(f"warning: --timezone: {advice}", file=sys.stderr)
     if not args.confirmed:  # a confirmation email goes out: before the entry is written
         config.check_smtp_login()
     with stores(config) as opened:

@@ -119,6 +119,8 @@ class Newsletter(_Strict):
     # A postal address in the footer is required for bulk mail in several countries.
     address: str | None = None
     reply_to: str | None = None
+    # The issue's day for `fetch` and the archive, and the zone of every reader whose entry
+    # (in the list, an import or a CSV row) names none.
     timezone: str = "UTC"
     # Each paper's thumbnail above its title. Off by default: images make a long email longer
     # and many clients block them until the reader allows it.
@@ -279,6 +281,10 @@ class Fetch(_Strict):
     # issue or reaches back for the last `lookback_days` days; readers never get a paper twice.
     empty_day: Literal["skip", "lookback"] = "skip"
     lookback_days: int = Field(3, ge=1, le=14)
+    # One large or hostile source must not stop the day's digest: past these, the papers with
+    # the strongest signals (upvotes, stars, comments), then the first listed, are kept.
+    max_papers_per_source: int = Field(2000, ge=1, le=100_000)
+    max_papers_per_issue: int = Field(3000, ge=1, le=100_000)
 
 
 # --- delivery (issue 6) ----------------------------------------------------------------------

@@ -38,7 +38,7 @@ from . import archive, channels, quiet_days, sources, summaries
 from .build import Builder, Message, issue_for
 from .config import Config
 from .delivery import BounceError, FatalError, UncertainError, batch_size, open_backend
-from .due import CATCH_UP
+from .due import CATCH_UP, too_soon
 from .due import current as current_slot
 from .due import today as local_issue
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
@@ -47,7 +47,7 @@ from .models import Growth, Paper, Pick, Subscriber
 from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
 from .signals import growth_of, snapshot_rows
-from .store import Claim, HttpCache, Ledger, Listings, Run, SubscriberStore, Tldrs, stores
+from .store import Claim, HttpCache, LastSent, Ledger, Listings, Run, SubscriberStore, Tldrs, stores
 from .subscribers import Bounce, address_key
 from .windows import Window, window_for
 
@@ -254,6 +254,11 @@ def _run(
     progress: Callable[[SendReport], None] | None,
 ) -> SendReport:
     report = SendReport()
+    begun = time.perf_counter()
+
+    def clock() -> datetime:
+        """The run's clock: `now` (which `--now` moves), advanced as the run goes on."""
+        return now + timedelta(seconds=time.perf_counter() - begun)
 
     wanted = address_key(to) if to else None
 
@@ -264,7 +269,7 @@ def _run(
 
     bounced = ledger.bounced()
     sent: dict[str, set[str]] = {}  # issue -> who has it, read once per issue
-    latest = ledger.last_issues() if due else {}  # reader -> latest issue they have, read once
+    latest: dict[str, LastSent] = ledger.last_sent() if due else {}  # per reader, read once
     nothing_new: dict[str, dict[str, str]] = {}  # issue -> reader -> what it was built from
     catch_up = timedelta(hours=config.delivery.catch_up_hours)
 
@@ -282,8 +287,11 @@ def _run(
             sent[issue_id] = ledger.sent_to(issue_id)
         if email in sent[issue_id]:
             return issue_id, Standing.SENT
-        if latest.get(email, "") >= issue_id:
+        last = latest.get(email)
+        if last is not None and last.issue >= issue_id:
             return issue_id, Standing.SENT
+        if last is not None and too_soon(last.at, now):
+            return None, Standing.NOT_DUE
         if issue_id not in nothing_new:
             nothing_new[issue_id] = ledger.nothing_new(issue_id)
         built_from = nothing_new[issue_id].get(email)
@@ -464,7 +472,7 @@ def _run(
     try:
         with first_interrupt_stops() as interrupted:
             for outcome in pool.deliver(jobs):
-                record(ledger, outcome, report)
+                record(ledger, outcome, report, at=clock())
                 in_a_row = 0 if outcome.delivered else in_a_row + outcome.attempted
                 report.stopped = report.stopped or why_stop(outcome, in_a_row, delivery.error_threshold)
                 if interrupted.is_set() and not report.stopped:
@@ -581,13 +589,13 @@ def tally(report: SendReport, issue_id: str | None, what: Standing) -> None:
     report.empty += what is Standing.NOTHING_NEW
 
 
-def record(ledger: Ledger, outcome: Outcome, report: SendReport) -> None:
-    """One message's outcome, in the ledger and in the report."""
+def record(ledger: Ledger, outcome: Outcome, report: SendReport, *, at: datetime) -> None:
+    """One message's outcome, in the ledger and in the report (`at`: the run's clock)."""
     issue_id, picks = outcome.job.key
     email = outcome.job.envelope.to_email
     report.retried += outcome.retries
     if outcome.delivered:
-        ledger.mark_sent(issue_id, email, [pick.paper.id for pick in picks])
+        ledger.mark_sent(issue_id, email, [pick.paper.id for pick in picks], at=at)
         report.sent += 1
         report.delivered_to.append(outcome.where or "")
     elif not outcome.attempted:
@@ -595,7 +603,7 @@ def record(ledger: Ledger, outcome: Outcome, report: SendReport) -> None:
         report.not_reached += 1
     elif isinstance(outcome.error, UncertainError):
         papers = [pick.paper.id for pick in picks]
-        ledger.mark_sent(issue_id, email, papers, note=f"uncertain: {outcome.error}")
+        ledger.mark_sent(issue_id, email, papers, note=f"uncertain: {outcome.error}", at=at)
         report.uncertain += 1
         report.problems.append(f"{email}: uncertain: {outcome.error}")
     elif isinstance(outcome.error, BounceError):

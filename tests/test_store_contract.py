@@ -124,7 +124,7 @@ def test_history_leaves_out_this_issue_and_what_is_older_than_the_window(db):
         db.mark_sent(issue, "ada@example.org", papers)
     assert db.papers_sent("ADA@example.org", except_issue=ISSUE) == {"2608.1", "2608.2"}
     assert db.papers_sent("ada@example.org", except_issue=ISSUE, since="2026-11-10") == {"2608.2"}
-    assert db.last_issues() == {"ada@example.org": ISSUE}
+    assert db.last_sent()["ada@example.org"].issue == ISSUE
 
 
 def test_a_reader_keeps_the_time_they_were_first_seen(db):
@@ -379,3 +379,21 @@ def test_a_readers_feed_key_stays_until_renewed_and_their_sent_issues_come_with_
         ("2026-11-25", [("2608.00001", "A paper", "https://example.org/1", "It does a thing.")]),
     ]
     assert [s.issue for s in db.issues_sent("ada@example.org", 1)] == ["2026-11-26"]
+
+
+def test_the_ledger_keeps_when_each_readers_last_message_went_out(db):
+    monday, tuesday = datetime(2026, 12, 7, 15, 5, tzinfo=UTC), datetime(2026, 12, 8, 15, 5, tzinfo=UTC)
+    for issue, at in (("2026-12-07", monday), ("2026-12-08", tuesday)):
+        db.claim(issue, "ada@example.org", "<m>")
+        db.mark_sent(issue, "Ada@example.org", [], at=at)
+    last = db.last_sent()["ada@example.org"]
+    assert (last.issue, last.at) == ("2026-12-08", tuesday)
+
+
+def test_a_refused_event_learns_how_long_until_the_limiter_admits_it(db):
+    assert db.admit("ip", "k", now=100.0, window=60, limit=2) is None
+    assert db.admit("ip", "k", now=130.0, window=60, limit=2) is None
+    assert db.admit("ip", "k", now=140.0, window=60, limit=2) == 20.0  # the first leaves at 160
+    assert db.admit("ip", "k", now=159.0, window=60, limit=2) == 1.0
+    assert db.admit("ip", "k", now=160.0, window=60, limit=2) is None  # and it does
+    assert db.admit("ip", "k", now=161.0, window=60, limit=2) == 29.0  # the one at 130 leaves next

@@ -27,6 +27,16 @@ class Claim(StrEnum):
 
 
 @dataclass(frozen=True)
+class LastSent:
+    """A reader's latest delivery: the newest issue they have and when the last message went
+    out (the sending run's clock). `send --due` never sends an older issue than `issue`, nor
+    any issue within 12 hours of `at` (digest/due.py)."""
+
+    issue: str
+    at: datetime | None
+
+
+@dataclass(frozen=True)
 class Bounce:
     email: str
     code: int | None
@@ -58,12 +68,18 @@ class Ledger(Protocol):
     def run(self) -> AbstractContextManager[Run]: ...
     def claim(self, issue: str, email: str, message_id: str, run: Run | None = None) -> Claim: ...
     def mark_sent(
-        self, issue: str, email: str, paper_ids: Iterable[str], *, note: str | None = None
+        self,
+        issue: str,
+        email: str,
+        paper_ids: Iterable[str],
+        *,
+        note: str | None = None,
+        at: datetime | None = None,  # the sending run's clock (`--now` moves it); default: now
     ) -> None: ...
     def mark_failed(self, issue: str, email: str, error: str) -> None: ...
     def mark_bounced(self, issue: str, email: str, code: int, reason: str) -> None: ...
     def sent_to(self, issue: str) -> set[str]: ...
-    def last_issues(self) -> dict[str, str]: ...
+    def last_sent(self) -> dict[str, LastSent]: ...
     def seen_readers(self) -> dict[str, datetime]: ...
     def mark_seen(self, emails: Iterable[str], at: datetime) -> None: ...
     def nothing_new(self, issue: str) -> dict[str, str]: ...
@@ -132,6 +148,8 @@ class SentIssue:
 
 class RateLimits(Protocol):
     def allow(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> bool: ...
+    # None when admitted (and counted), else the seconds until `key` would be admitted again.
+    def admit(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> float | None: ...
 
 
 class HttpCache(Protocol):

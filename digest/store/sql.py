@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from ..errors import DigestError
 from ..models import Subscriber
 from ..subscribers import Change, Event, NotListed, Outcome, Topics, address_key, after, decide, validated
-from .base import Bounce, CachedResponse, Claim, Run, SentIssue
+from .base import Bounce, CachedResponse, Claim, LastSent, Run, SentIssue
 from .schema import LATEST
 
 HTTP_CACHE_KEEP_DAYS = 14
@@ -193,11 +193,20 @@ class SqlDatabase:
             stale = holder
         return Claim.BUSY
 
-    def mark_sent(self, issue: str, email: str, paper_ids: Iterable[str], *, note: str | None = None) -> None:
+    def mark_sent(
+        self,
+        issue: str,
+        email: str,
+        paper_ids: Iterable[str],
+        *,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
         """Record the delivery and the papers it carried, in one transaction. `note` keeps a
         doubt about it in `error` ("uncertain: ...": sent, but the server never said it took
-        it): the row is sent all the same, so no run sends it again."""
-        now = now_text()
+        it): the row is sent all the same, so no run sends it again. `at`: when it went out by
+        the sending run's clock (the 12-hour rule reads it), else now."""
+        now = now_text() if at is None else at.astimezone(UTC).isoformat(timespec="seconds")
         email = email.lower()
         with self.transaction() as execute:
             execute(
@@ -272,13 +281,16 @@ class SqlDatabase:
         """Forget a bounce, so the address is mailed again; False if it had none."""
         return bool(self.write("DELETE FROM bounces WHERE email = ?", (address_key(email),)))
 
-    def last_issues(self) -> dict[str, str]:
-        """The latest issue each reader (lower case) has received; issue ids are ISO dates, so
-        they sort. `send --due` never sends an issue older than this. One query for the whole
-        ledger: per reader it would scan the table each time."""
-        return dict(
-            self.read("SELECT email, MAX(issue) FROM deliveries WHERE status = 'sent' GROUP BY email")
+    def last_sent(self) -> dict[str, LastSent]:
+        """The latest issue each reader (lower case) has received and when the last went out;
+        issue ids are ISO dates and times are written in one UTC form, so both sort as text.
+        One query for the whole ledger: per reader it would scan the table each time."""
+        rows = self.read(
+            "SELECT email, MAX(issue), MAX(sent_at) FROM deliveries WHERE status = 'sent' GROUP BY email"
         )
+        return {
+            email: LastSent(issue, datetime.fromisoformat(at) if at else None) for email, issue, at in rows
+        }
 
     def seen_readers(self) -> dict[str, datetime]:
         """When a run first saw each reader (lower case): one query for the whole list."""
@@ -528,6 +540,11 @@ class SqlDatabase:
     def allow(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> bool:
         """Count one event for `key`; False (and not counted) if `limit` events already
         happened within `window` seconds before `now`."""
+        return self.admit(bucket, key, now=now, window=window, limit=limit) is None
+
+    def admit(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> float | None:
+        """`allow`, saying how long a refused caller must wait: None when the event is counted,
+        else the seconds until the limiter admits `key` again (an HTTP 429's Retry-After)."""
         with self.transaction() as execute:
             self._lock_address(execute, f"rate:{bucket}:{key}")
             execute("DELETE FROM rate_events WHERE bucket = ? AND at <= ?", (bucket, now - window))
@@ -535,9 +552,14 @@ class SqlDatabase:
                 "SELECT COUNT(*) FROM rate_events WHERE bucket = ? AND key = ?", (bucket, key)
             ).fetchone()
             if count >= limit:
-                return False
+                # Room comes back when the event that puts the count at the limit leaves the window.
+                (at,) = execute(
+                    "SELECT at FROM rate_events WHERE bucket = ? AND key = ? ORDER BY at LIMIT 1 OFFSET ?",
+                    (bucket, key, count - limit),
+                ).fetchone()
+                return max(at + window - now, 0.0)
             execute("INSERT INTO rate_events (bucket, key, at) VALUES (?, ?, ?)", (bucket, key, now))
-            return True
+            return None
 
     # --- HTTP cache ------------------------------------------------------------------------------
 
@@ -546,8 +568,8 @@ class SqlDatabase:
 
     # --- the subscriber list, as a table ---------------------------------------------------------
 
-    def subscriber_table(self, topics: Topics | None = None) -> SubscriberTable:
-        return SubscriberTable(self, topics)
+    def subscriber_table(self, topics: Topics | None = None, zone: str | None = None) -> SubscriberTable:
+        return SubscriberTable(self, topics, zone)
 
 
 class SqlHttpCache:
@@ -623,7 +645,8 @@ def _text(value: datetime | None) -> str | None:
 class SubscriberTable:
     """A SubscriberStore (base.py) in the `subscribers` table (`subscribers: database`)."""
 
-    def __init__(self, db: SqlDatabase, topics: Topics | None = None):
+    def __init__(self, db: SqlDatabase, topics: Topics | None = None, zone: str | None = None):
+        self.zone = zone  # the newsletter's: a new row without `timezone` gets it
         self.db = db
         self.topics = topics
         self.where = f"the subscriber table in {db.where}"
@@ -739,7 +762,7 @@ class SubscriberTable:
         decision = decide(before, event, now)
         if not decision.writes(before):
             return Change(before, before, decision.outcome, decision.reason)
-        result = after(before, email, decision, self.topics)
+        result = after(before, email, decision, self.topics, self.zone)
         updated = datetime.now(UTC).isoformat(timespec="microseconds")
         values = self._row(result)
         if before is None:
