@@ -20,7 +20,7 @@ from .config import Config
 from .due import local_date
 from .mail import Envelope, compose
 from .mail import html_wire_size as clip_size
-from .models import Issue, Paper, Pick, Section, Subscriber
+from .models import Issue, Paper, Pick, Section, Subscriber, arxiv_id
 from .render import Card, Links, Rendered, Renderer, View
 from .windows import Window
 
@@ -151,6 +151,9 @@ class Builder:
         self.secret = secret
         self.window = window
         self.note = ""  # the line the issue opens with (days with no papers before it)
+        # Papers of the days before, climbing fastest (newsletter.rising), as picks with the
+        # growth that put them there; each reader gets those they have not had.
+        self.rising: list[Pick] = []
         self.options = options_for_window(options_from(config), window)
         self.prepared = rank.prepare(issue, now, self.options)
         if config.ranking.similarity == "embeddings":
@@ -210,7 +213,13 @@ class Builder:
     def picks(
         self, reader: Subscriber, already_sent: frozenset[str] = frozenset(), profile: Profile | None = None
     ) -> list[Pick]:
-        return rank.select(self.prepared, reader, self.options, already_sent, profile)
+        """The reader's papers, best first, then (newsletter.rising) the risers they lack."""
+        chosen = rank.select(self.prepared, reader, self.options, already_sent, profile)
+        if not self.rising or not chosen:
+            return chosen
+        have = already_sent | {arxiv_id(p.paper.id) or p.paper.id for p in chosen}
+        risers = [p for p in self.rising if (arxiv_id(p.paper.id) or p.paper.id) not in have]
+        return chosen + risers[: self.config.newsletter.rising]
 
     def history(self, ledger: SentPapers, email: str) -> frozenset[str]:
         """The papers `email` got in other issues within the configured lookback window."""
@@ -274,13 +283,19 @@ class Builder:
         )
         return Message(reader, picks, rendered, envelope, compose(rendered, envelope, self.now))
 
+    def sections(self, picks: list[Pick], reader: Subscriber | None) -> list[Section]:
+        """The reader's picks in sections: the issue's themes, then "Rising" for the risers."""
+        rising = {p.paper.id for p in self.rising}
+        main = [p for p in picks if p.paper.id not in rising]
+        risers = [p for p in picks if p.paper.id in rising]
+        extra = [Section(themes.RISING_LABEL, risers, themes.RISING_KEY)] if risers else []
+        return rank.sections(self.prepared, main, reader) + extra
+
     def fitted(self, reader: Subscriber, picks: list[Pick], links: Links) -> tuple[Rendered, list[Pick]]:
         """The reader's email under CLIP_GUARD, and the picks it holds."""
         asked, trim = len(picks), Trim.NOTHING
         while True:
-            view = self.view(
-                reader, rank.sections(self.prepared, picks, reader), links, trim, asked - len(picks)
-            )
+            view = self.view(reader, self.sections(picks, reader), links, trim, asked - len(picks))
             rendered = self.renderer.render(view)
             # Base64 adds a third, so only an HTML over 3/4 of the guard can pass it.
             if len(rendered.html) * 4 <= CLIP_GUARD * 3:

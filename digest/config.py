@@ -127,6 +127,9 @@ class Newsletter(_Strict):
     thumbnails: bool = False
     # "More like this" / "less like this" under each paper: a reader's clicks teach their ranking.
     feedback: bool = True
+    # A "Rising" section of up to this many papers from the days before the issue's that
+    # gained the most upvotes since an earlier day (0: none). Daily issues only.
+    rising: int = Field(0, ge=0, le=10)
 
     @field_validator("subject")
     @classmethod

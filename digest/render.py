@@ -36,7 +36,7 @@ from .config import DEFAULT_SUBJECT
 from .errors import DigestError
 from .models import Paper, Pick, Rendered, Section, Subscriber, arxiv_id, one_line
 from .templating import environment
-from .themes import LABS_KEY, MORE_KEY, MORE_LABEL
+from .themes import LABS_KEY, MORE_KEY, MORE_LABEL, RISING_KEY
 from .tldr import TLDR_CHARS, cut
 from .tldr import opening as summary_opening
 from .tldr import pick as pick_sentence
@@ -298,10 +298,12 @@ def preheader(lead: Item | None, sections: list[SectionView]) -> str:
 def fold(sections: list[SectionView]) -> list[SectionView]:
     """Themes with a single paper go into "More trending papers" (kept last): a heading over
     one paper is not a group, and the contents list only real ones."""
-    kept, loose, more = [], [], None
+    kept, loose, more, rising = [], [], None, []
     for s in sections:
         if s.key == MORE_KEY:
             more = s
+        elif s.key == RISING_KEY:  # earlier days' papers: after the day's, however few
+            rising.append(s)
         elif len(s.items) > 1 or s.key == LABS_KEY:  # the labs a reader follows stay pinned
             kept.append(s)
         else:
@@ -309,6 +311,7 @@ def fold(sections: list[SectionView]) -> list[SectionView]:
     items = loose + (more.items if more else [])
     if items:
         kept.append(SectionView(more.label if more else MORE_LABEL, MORE_KEY, items))
+    kept += rising
     for s in kept:
         for i, item in enumerate(s.items):
             item.first = i == 0

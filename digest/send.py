@@ -46,7 +46,7 @@ from .mail import message_id
 from .models import Growth, Paper, Pick, Subscriber
 from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
-from .signals import growth_of, snapshot_rows
+from .signals import RISING_DAYS, growth_of, rising, snapshot_rows
 from .store import Claim, HttpCache, LastSent, Ledger, Listings, Run, SubscriberStore, Tldrs, stores
 from .subscribers import Bounce, address_key
 from .windows import Window, window_for
@@ -374,6 +374,9 @@ def _run(
                 profiles.store.remember_papers((p.id, p.title, p.abstract, p.url) for p in papers)
         if window.single_day:  # the day after days with no papers opens by saying so
             builder.note = quiet_days_line(listings, window.first)
+            if config.newsletter.rising:
+                keep = 4 * config.newsletter.rising  # enough for readers who had a few already
+                builder.rising = risers_before(listings, window.first, papers, papers_of_day, now, keep)
         builders[window] = builder
         # The page each reader's link opens: a day's issue (a week's links to its last day's).
         if config.archive is not None and not dry_run and window.single_day:
@@ -527,6 +530,28 @@ def remember_empty_day(config: Config, store: Listings, day: date, now: datetime
         return archive.write_empty_day(config, day, line, now)
     except DigestError as exc:
         return exc.problems
+
+
+def risers_before(
+    store: Listings,
+    day: date,
+    today: list[Paper],
+    papers_of_day: Callable[[date], list[Paper]],
+    now: datetime,
+    keep: int,
+) -> list[Pick]:
+    """The papers of the days before `day` (not listed again on it) climbing fastest: the
+    candidates for each reader's "Rising" section (newsletter.rising), a reader's own history
+    left out later. Those days' listings are asked for once per run, like any issue day's."""
+    listed = {p.id for p in today}
+    earlier = [
+        p
+        for back in range(1, RISING_DAYS + 1)
+        for p in papers_of_day(day - timedelta(days=back))
+        if p.id not in listed
+    ]
+    papers = sources.merge([earlier])
+    return rising(papers, growth_since_earlier(store, papers, now), limit=keep)
 
 
 def quiet_days_line(store: Listings, day: date) -> str:

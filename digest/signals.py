@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date
 
-from .models import Growth, Paper
+from .models import Growth, Paper, Pick
+
+RISING_DAYS = 3  # the days before an issue whose papers may be rising in it
 
 Snapshot = tuple[str, int | None, int | None, int | None]  # day, upvotes, comments, stars
 
@@ -38,3 +40,14 @@ def growth_of(papers: Iterable[Paper], earlier: Mapping[str, Snapshot], day: dat
         days = max(1, (day - date.fromisoformat(since)).days)
         grown[paper.id] = Growth(since, days, *gains)
     return grown
+
+
+def rising(papers: Iterable[Paper], growth: Mapping[str, Growth], limit: int) -> list[Pick]:
+    """The papers that gained the most upvotes a day (at least one), most first, as picks for
+    the "Rising" section; each says how much it gained."""
+    climbing = [p for p in papers if p.id in growth and growth[p.id].upvotes > 0]
+    climbing.sort(key=lambda p: (-growth[p.id].per_day("upvotes"), -(p.upvotes or 0), p.id))
+    return [
+        Pick(paper, score=0.0, trending=0.0, relevance=0.0, reason=f"rising: {growth[paper.id].words()}")
+        for paper in climbing[:limit]
+    ]
