@@ -201,6 +201,9 @@ class HFDailySource(_WebSource):
     sort: Literal["trending", "publishedAt"] | None = None
     limit: int = Field(100, ge=1, le=100)  # papers per page; the API caps it at 100
     max_pages: int = Field(5, ge=1, le=50)
+    # Look up the linked models, datasets and Spaces (GET /api/arxiv/{id}/repos) of this many
+    # papers of each listing, the most upvoted first; 0: none. A failed look-up is a warning.
+    repos: int = Field(0, ge=0, le=50)
 
     @property
     def label(self) -> str:

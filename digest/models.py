@@ -113,6 +113,9 @@ class Paper:
     stars: int | None = None
     position: int | None = None
     sources: list[str] = field(default_factory=list)
+    # The paper's models, datasets and Spaces on Hugging Face, as "model:org/name",
+    # "dataset:org/name", "space:org/name" (hf_daily's `repos` option looks them up).
+    repos: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -195,6 +195,20 @@ def thumbnail_url(paper: Paper) -> str | None:
     return url
 
 
+_REPO_PAGES = {"model": ("Model", ""), "dataset": ("Dataset", "datasets/"), "space": ("Space", "spaces/")}
+
+
+def repo_links(repos: list[str]) -> list[tuple[str, str | None]]:
+    """The first linked model, dataset and Space of a paper, each a link to its Hub page."""
+    links: dict[str, tuple[str, str | None]] = {}
+    for repo in repos:
+        kind, _, name = repo.partition(":")
+        if kind in _REPO_PAGES and kind not in links:
+            label, folder = _REPO_PAGES[kind]
+            links[kind] = (f"{label}: {name}", safe_url(f"https://huggingface.co/{folder}{name}"))
+    return list(links.values())
+
+
 def card(paper: Paper, *, thumbnails: bool = False, written_tldr: str | None = None) -> Card:
     aid = arxiv_id(paper.id)
     links = [
@@ -202,6 +216,7 @@ def card(paper: Paper, *, thumbnails: bool = False, written_tldr: str | None = N
         ("PDF", safe_url(paper.pdf_url) or (f"https://arxiv.org/pdf/{aid}" if aid else None)),
         ("Code", safe_url(paper.code_url)),
         ("Project", safe_url(paper.project_url)),
+        *repo_links(paper.repos),
     ]
     return Card(
         id=paper.id,

@@ -68,3 +68,47 @@ def test_a_reader_following_a_lab_gets_its_papers_pinned_first_under_their_displ
 
     nobody = Subscriber(email="alan@example.org")
     assert "FROM THE LABS YOU FOLLOW" not in built.message(nobody, built.picks(nobody)).rendered.text
+
+
+def test_linked_models_datasets_and_spaces_are_looked_up_for_the_top_papers_and_a_failure_is_a_warning():
+    from datetime import date
+
+    from digest import sources
+    from digest.config import Fetch, HFDailySource
+    from digest.render import card
+
+    from .helpers_http import Reply
+
+    listing = [
+        {"paper": {"id": f"2608.1000{i}", "title": f"Paper {i}", "summary": "S.", "upvotes": n,
+                   "submittedOnDailyAt": "2026-08-12T00:00:00.000Z"}}
+        for i, n in enumerate((5, 90, 40))
+    ]  # fmt: skip
+    repos = {
+        "models": [{"id": "acme/tiny-model", "likes": 3}, {"id": "acme/big-model"}],
+        "datasets": [{"id": "acme/the-data"}],
+        "spaces": [{"id": "acme/demo"}, "not a repo", {"id": 7}],
+        "papers": [{"id": "ignored/x"}],
+    }
+    with ReplayServer() as server:
+        server.routes["/api/daily_papers"] = lambda seen: Reply(json.dumps(listing).encode())
+        server.routes["/api/arxiv/2608.10001/repos"] = Reply(json.dumps(repos).encode())
+        server.routes["/api/arxiv/2608.10002/repos"] = Reply(b"oops", 500)
+        source = HFDailySource(kind="hf_daily", url=server.url, repos=2)  # the two most upvoted
+        collected = sources.collect([source], day=date(2026, 8, 12), options=Fetch(retries=0, timeout=2))
+        asked = sorted({r.path for r in server.requests if r.path.startswith("/api/arxiv/")})
+    papers = {p.id: p for p in collected.papers}
+    assert asked == ["/api/arxiv/2608.10001/repos", "/api/arxiv/2608.10002/repos"]  # not the third
+    assert papers["2608.10001"].repos == [
+        "model:acme/tiny-model",
+        "model:acme/big-model",
+        "dataset:acme/the-data",
+        "space:acme/demo",
+    ]
+    assert papers["2608.10002"].repos == [] and papers["2608.10000"].repos == []
+    (report,) = collected.reports
+    assert report.ok and any("linked repositories of 2608.10002 not looked up" in w for w in report.warnings)
+    links = card(papers["2608.10001"]).links
+    assert ("Model: acme/tiny-model", "https://huggingface.co/acme/tiny-model") in links
+    assert ("Dataset: acme/the-data", "https://huggingface.co/datasets/acme/the-data") in links
+    assert ("Space: acme/demo", "https://huggingface.co/spaces/acme/demo") in links

@@ -55,6 +55,21 @@ def _author(value: Any) -> str | None:
     return one_line(name) if name else None
 
 
+_REPO_KINDS = {"models": "model", "datasets": "dataset", "spaces": "space"}
+
+
+def repos_from(data: Any) -> list[str]:
+    """`/api/arxiv/{id}/repos` as "model:org/name", "dataset:...", "space:..." (the Hub's
+    order, most liked first as it gives them); anything else in the answer is ignored."""
+    found: list[str] = []
+    for key, kind in _REPO_KINDS.items():
+        for item in _list(json_object(data).get(key)):
+            name = _str(item.get("id")) if isinstance(item, dict) else _str(item)
+            if name and "/" in name:
+                found.append(f"{kind}:{name}")
+    return found
+
+
 def withdrawn(entry: Any) -> bool:
     """A paper its authors withdrew (`withdrawnAt` set): never sent, whatever its upvotes."""
     if not isinstance(entry, dict):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from ..models import Paper
+from ..models import Paper, arxiv_id
 from .feed import looks_like_html, snippet
-from .hf import cohort_day, paper_from_hf, withdrawn
+from .hf import cohort_day, paper_from_hf, repos_from, withdrawn
 from .httpclient import Client
 from .jsonlines import TooDeep, loads
 from .result import Fetched, FetchError, normalise
@@ -92,7 +92,26 @@ def fetch(source: Any, client: Client, day: date | None) -> Fetched:
         )
     if left_out:
         warnings.append(f"{url}: left out {left_out} withdrawn papers or papers submitted on another day")
+    warnings += look_up_repos(source, client, papers)
     return Fetched(papers, warnings, cached=cached)
+
+
+def look_up_repos(source: Any, client: Client, papers: list[Paper]) -> list[str]:
+    """The linked models, datasets and Spaces of the `source.repos` most upvoted papers, set on
+    each (answers are cached like any fetch: an unchanged list costs a 304). Returns warnings:
+    a paper whose look-up failed is sent without them."""
+    warnings: list[str] = []
+    wanted = sorted((p for p in papers if arxiv_id(p.id)), key=lambda p: -(p.upvotes or 0))[: source.repos]
+    for paper in wanted:
+        url = f"{source.url}/api/arxiv/{paper.id}/repos"
+        try:
+            response = client.get(url, accept="application/json")
+            paper.repos = repos_from(loads(response.body))
+        except FetchError as exc:
+            warnings.append(f"linked repositories of {paper.id} not looked up: {exc}")
+        except (TooDeep, ValueError, UnicodeDecodeError):
+            warnings.append(f"linked repositories of {paper.id} not looked up: {url} did not answer JSON")
+    return warnings
 
 
 def in_cohort(entry: Any, source: Any, day: date | None) -> bool:
