@@ -301,16 +301,8 @@ def _run(
             return issue_id, Standing.NOTHING_NEW
         return issue_id, Standing.SEND
 
-    days: dict[date, list[Paper]] = {}  # a listed day -> its papers, fetched once per run
+    papers_of_day = Days(config, cache, report, log, listings, now, keep=not dry_run)
     windows: dict[Window, tuple[list[Paper], str]] = {}  # an issue's days -> their papers and key
-
-    def papers_of_day(day: date) -> list[Paper]:
-        if day not in days:
-            days[day], empty = fetch(config, day, cache, report, log)
-            if not dry_run:
-                remember_signals(listings, days[day], now)
-                report.problems += remember_empty_day(config, listings, day, now) if empty else []
-        return days[day]
 
     def papers_of(window: Window) -> tuple[list[Paper], str]:
         if window not in windows:
@@ -372,14 +364,9 @@ def _run(
             report.warnings += [warning] if warning else []
             if not dry_run:  # the feedback page shows them; the profiles of readers who mark them read them
                 profiles.store.remember_papers((p.id, p.title, p.abstract, p.url) for p in papers)
-        if window.single_day:  # the day after days with no papers opens by saying so
-            builder.note = quiet_days_line(listings, window.first)
-            if config.newsletter.rising:
-                keep = 4 * config.newsletter.rising  # enough for readers who had a few already
-                builder.rising = risers_before(listings, window.first, papers, papers_of_day, now, keep)
+        with_days_before(config, listings, builder, papers, papers_of_day, now)
         builders[window] = builder
-        # The page each reader's link opens: a day's issue (a week's links to its last day's).
-        if config.archive is not None and not dry_run and window.single_day:
+        if config.archive is not None and not dry_run:  # the page each reader's link opens
             page, problems = write_archive(config, builder)
             report.archived = ", ".join(filter(None, (report.archived, page)))
             report.problems += problems
@@ -569,10 +556,63 @@ def papers_over(window: Window, papers_of_day: Callable[[date], list[Paper]]) ->
     return sources.merge([papers_of_day(day) for day in window.days])
 
 
-def remember_signals(store: Listings, papers: list[Paper], now: datetime) -> None:
-    """Today's snapshot of the papers' upvotes, comments and stars (digest/signals.py)."""
+class Days:
+    """Each listed day's papers, fetched once per run (`days(day)`); unless a dry run, what
+    the sources said of the day is kept as it comes (remember_day)."""
+
+    def __init__(
+        self,
+        config: Config,
+        cache: HttpCache,
+        report: SendReport,
+        log: Callable[[str], None],
+        store: Listings,
+        now: datetime,
+        *,
+        keep: bool,
+    ):
+        self.config, self.cache, self.report, self.log = config, cache, report, log
+        self.store, self.now, self.keep = store, now, keep
+        self.papers: dict[date, list[Paper]] = {}
+
+    def __call__(self, day: date) -> list[Paper]:
+        if day not in self.papers:
+            self.papers[day], empty = fetch(self.config, day, self.cache, self.report, self.log)
+            if self.keep:
+                self.report.problems += remember_day(
+                    self.config, self.store, day, self.papers[day], empty, self.now
+                )
+        return self.papers[day]
+
+
+def remember_day(
+    config: Config, store: Listings, day: date, papers: list[Paper], empty: bool, now: datetime
+) -> list[str]:
+    """What the sources said of `day`: today's snapshot of its papers' upvotes, comments and
+    stars (digest/signals.py), or that it had none. Returns problems writing the archive."""
     if papers:
         store.record_signals(now.astimezone(UTC).date().isoformat(), snapshot_rows(papers))
+    return remember_empty_day(config, store, day, now) if empty else []
+
+
+def with_days_before(
+    config: Config,
+    store: Listings,
+    builder: Builder,
+    papers: list[Paper],
+    papers_of_day: Callable[[date], list[Paper]],
+    now: datetime,
+) -> None:
+    """A day's issue and the days before it: the line saying why they were empty, if they
+    were (digest/quiet_days.py), and the papers of those days climbing fastest for the
+    "Rising" section (newsletter.rising). A week's or a month's issue holds those days."""
+    if builder.window is not None and not builder.window.single_day:
+        return
+    day = builder.issue.date
+    builder.note = quiet_days_line(store, day)
+    if config.newsletter.rising:
+        keep = 4 * config.newsletter.rising  # enough for readers who had a few already
+        builder.rising = risers_before(store, day, papers, papers_of_day, now, keep)
 
 
 def growth_since_earlier(store: Listings, papers: list[Paper], now: datetime) -> dict[str, Growth]:
@@ -669,7 +709,10 @@ def backend_opener(config: Config) -> tuple[Callable, int]:
 
 def write_archive(config: Config, builder: Builder) -> tuple[str, list[str]]:
     """The issue's web page, index and feed: (page, problems). A failure here is reported and
-    the mail still goes out: readers should not miss an issue over the web copy."""
+    the mail still goes out: readers should not miss an issue over the web copy. A week's or a
+    month's issue has none of its own: its link opens its last day's page."""
+    if builder.window is not None and not builder.window.single_day:
+        return "", []
     try:
         written = archive.write(config, builder)
     except DigestError as exc:  # names the file and the folder already
