@@ -25,6 +25,7 @@ from .similar import Profile
 from .sources import file as file_source
 from .store import LazyHttpCache, SubscriberStore, stores
 from .templating import environment, template_dirs
+from .windows import Window, window_for
 
 # The reader a preview is built for when the list has nobody active yet.
 SAMPLE_READER = "reader@example.org"
@@ -90,9 +91,35 @@ def papers_for(
 def build(
     config: Config, *, now: datetime, to: str | None = None, papers_file: Path | None = None
 ) -> Preview:
+    """The reader's digest of `now`: a weekly or monthly reader's holds their window's days."""
     day = local_date(now, config.newsletter.timezone)
-    papers, problems = papers_for(config, papers_file, day)
-    return build_from(config, papers, now=now, to=to, problems=problems)
+    window = reader_window(config, to, day) if papers_file is None else None
+    if window is not None and not window.single_day:
+        papers, problems = papers_over(config, window)
+    else:
+        papers, problems = papers_for(config, papers_file, day)
+    return build_from(config, papers, now=now, to=to, problems=problems, window=window)
+
+
+def reader_window(config: Config, to: str | None, day: date) -> Window:
+    """The days the issue of `day` holds for the reader a preview is for (digest/windows.py)."""
+    with stores(config, readonly=True) as opened:
+        listed = opened.subscribers if config.list_path is None or config.list_path.exists() else None
+        return window_for(choose_reader(listed, to).frequency, day.isoformat())
+
+
+def papers_over(config: Config, window: Window) -> tuple[list[Paper], list[str]]:
+    """Every day's papers of a week's or a month's window, each paper once, and the problems."""
+    cache = LazyHttpCache(config.state_at, readonly=True)
+    try:
+        collected = [sources.for_issue(config, day, cache) for day in window.days]
+    finally:
+        cache.close()
+    problems = [p for c in collected for p in c.problems]
+    papers = sources.merge([c.papers for c in collected])
+    if not papers:
+        raise DigestError([f"no papers from {window.first} to {window.last} from any source", *problems])
+    return papers, problems
 
 
 def build_from(
@@ -102,6 +129,7 @@ def build_from(
     now: datetime,
     to: str | None = None,
     problems: Sequence[str] = (),
+    window: Window | None = None,
 ) -> Preview:
     with stores(config, readonly=True) as opened:
         listed: SubscriberStore | None = opened.subscribers
@@ -111,7 +139,7 @@ def build_from(
         today = now.astimezone(UTC).date()
         earlier = opened.listings.signals_before(today.isoformat(), (p.id for p in papers))
         issue = replace(issue_for(config, papers, now), growth=growth_of(papers, earlier, today))
-        builder = Builder(config, issue, now, config.secret())
+        builder = Builder(config, issue, now, config.secret(), window)
         warning = summaries.for_builder(config, builder, opened.tldrs, readonly=True)
         history = builder.history(opened.ledger, reader.email)
         profiles, close_lookup = for_run(config, opened.own_papers, readonly=True)

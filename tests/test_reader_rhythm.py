@@ -182,3 +182,16 @@ def test_three_weeks_of_hourly_due_runs_send_each_reader_their_issues_and_no_pap
     assert {day_of[pid] for pid in got["monthly", "2026-08-12"][1]} >= {"2026-08-04", "2026-08-11"}
     assert got["monthly", "2026-08-12"][0].startswith("This month: ")
     assert runs_on("monthly:31", date(2026, 2, 28))  # a short month's last day stands in for the 31st
+
+
+def test_a_weekly_readers_preview_is_the_issue_they_will_get(tmp_path, hf, listed):
+    from digest import preview
+
+    config = newsletter(tmp_path, hf.url)
+    built = preview.build(config, now=at("2026-08-10T07:30:00"), to="weekly@example.org")
+    window = [d.isoformat() for d in window_for("weekly:mon", "2026-08-10").days]
+    day_of = {pid: day for day in window for pid in listed.get(day, {})}
+    assert built.message.rendered.subject.startswith("This week: ")
+    assert len({day_of[p.paper.id] for p in built.message.picks}) >= 3
+    daily = preview.build(config, now=at("2026-08-10T07:30:00"), to="daily@example.org")
+    assert {p.paper.id for p in daily.message.picks} <= set(listed["2026-08-10"])
