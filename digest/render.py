@@ -127,6 +127,7 @@ class View:
     subject: str = ""
     date_text: str = ""  # "Friday 14 August 2026"
     note: str = ""  # one line the issue opens with: "No issue on Saturday 15 August: ..."
+    lead_label: str = "Today's top paper"  # "This week's top paper" in a week's issue
 
 
 # --- what a card shows -----------------------------------------------------------------------
@@ -270,6 +271,14 @@ def subject_line(
 def window_subject(window: Window | None, subject: str) -> str:
     """A week's or a month's issue says so first: "This week: Self-Forcing++ and 19 more"."""
     return f"{window.label}: {subject}" if window is not None and window.label else subject
+
+
+def lead_label(window: Window | None) -> str:
+    """The heading over the lead paper: "Today's top paper", "This week's top paper". Our own
+    words (Markup): the apostrophe stays an apostrophe in the HTML."""
+    return Markup(
+        f"{window.label}'s top paper" if window is not None and window.label else "Today's top paper"
+    )
 
 
 def window_header(window: Window | None, issue_date: date) -> str:
@@ -548,6 +557,7 @@ class Renderer:
             subject=window_subject(window, subject_line(newsletter, issue_date, sections, self.subject)),
             date_text=window_header(window, issue_date),
             note=one_line(note),
+            lead_label=lead_label(window),
         )
 
     def render(self, view: View) -> Rendered:

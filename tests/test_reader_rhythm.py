@@ -192,6 +192,8 @@ def test_a_weekly_readers_preview_is_the_issue_they_will_get(tmp_path, hf, liste
     window = [d.isoformat() for d in window_for("weekly:mon", "2026-08-10").days]
     day_of = {pid: day for day in window for pid in listed.get(day, {})}
     assert built.message.rendered.subject.startswith("This week: ")
+    assert "This week: 4-10 August 2026\n" in built.message.rendered.text
+    assert "THIS WEEK'S TOP PAPER" in built.message.rendered.text  # not "today's"
     assert len({day_of[p.paper.id] for p in built.message.picks}) >= 3
     daily = preview.build(config, now=at("2026-08-10T07:30:00"), to="daily@example.org")
     assert {p.paper.id for p in daily.message.picks} <= set(listed["2026-08-10"])
