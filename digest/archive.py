@@ -32,7 +32,7 @@ from .files import write_atomic
 from .models import Subscriber, safe_text
 from .preview import papers_for
 from .render import Item, Links, Rendered, View
-from .templating import environment
+from .templating import environment, load
 
 INDEX_TEMPLATE = "archive_index.html.j2"
 FEED_ENTRIES = 30
@@ -102,6 +102,22 @@ def entry(view: View, issue_id: str, updated: datetime) -> Entry:
             for label, items in _groups(view)
         ],
     )
+
+
+def theme_names(themes: list[dict]) -> list[str]:
+    """What an issue was about, for the index: its real themes only (not the lead's heading
+    nor the catch-all), each sub-theme ("Language models: tokenizers") under its parent,
+    "Language models (tokenizers; pretraining data)"."""
+    subs: dict[str, list[str]] = {}
+    for theme in themes:
+        label = str(theme.get("label", ""))
+        if not label or label in (LEAD_LABEL, rank.MORE_LABEL):
+            continue
+        parent, colon, sub = label.partition(": ")
+        if colon and sub[1:2].islower():  # "Masked language modeling" reads as words in brackets
+            sub = sub[0].lower() + sub[1:]
+        subs.setdefault(parent if colon else label, []).extend([sub] if colon else [])
+    return [f"{parent} ({'; '.join(found)})" if found else parent for parent, found in subs.items()]
 
 
 def _groups(view: View) -> list[tuple[str, list[Item]]]:
@@ -204,8 +220,9 @@ def rebuild(config: Config) -> tuple[Path, Path, list[Entry], list[str]]:
     entries, problems = load_entries(folder)
     news = config.newsletter
     env = environment(config.templates)
+    env.filters["theme_names"] = theme_names
     try:
-        index_html = env.get_template(INDEX_TEMPLATE).render(
+        index_html = load(env, INDEX_TEMPLATE).render(
             newsletter=news.name,
             entries=entries,
             feed=feed_url(news.base_url),

@@ -228,7 +228,10 @@ def publish(
             for channel in config.channels:
                 to = target(channel, post_for(config, builder, channel.papers))
                 claim = ledger.claim(
-                    issue_id, to.key, message_id(issue_id, to.key, config.newsletter.sender), run
+                    issue_id,
+                    to.key,
+                    message_id(issue_id, to.key, config.newsletter.sender, builder.secret),
+                    run,
                 )
                 if claim != Claim.CLAIMED:
                     continue

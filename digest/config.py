@@ -41,21 +41,31 @@ SECRET_ENV = "DIGEST_SECRET"
 DEV_SECRET = "digest-dev-secret-not-for-production"
 MAKE_SECRET = f"export {SECRET_ENV}=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
 # Whoever guesses the secret can forge every reader's unsubscribe, preferences and confirmation
-# link. 32 characters of a random alphabet are 128 bits or more (hex: 128; token_urlsafe(32)
-# makes 43); a string of a few repeated characters is long without being random.
+# link, and every tag the inbox trusts. 32 characters of a random alphabet are 128 bits or more
+# (hex: 128; token_urlsafe(32) makes 43); a string with a pattern is long without being random,
+# so the bits are estimated (digest/secret_strength.py), not counted from the length.
 MIN_SECRET_CHARS = 32
-MIN_SECRET_DISTINCT = 8
+MIN_SECRET_BITS = 128
 
 
 def check_secret(secret: str) -> str:
     """`secret` if it is fit to sign links with, else a DigestError saying how to make one.
     The message never repeats the secret."""
-    if secret == DEV_SECRET:
-        problem = "is the development secret, which is published with digest"
+    from .secret_strength import PUBLISHED, estimated_bits
+
+    if secret != secret.strip():
+        problem = "starts or ends with white space (a copy-and-paste slip?)"
+    elif secret == DEV_SECRET or secret.lower() in PUBLISHED:
+        problem = "is an example printed in digest's documentation, which anyone can read"
+    elif any(mark in secret for mark in ("$(", "${", "`", "token_urlsafe")):
+        problem = "is a shell command or variable that was never run: put its output there instead"
     elif len(secret) < MIN_SECRET_CHARS:
         problem = f"is {len(secret)} characters long; it needs at least {MIN_SECRET_CHARS}"
-    elif len(set(secret)) < MIN_SECRET_DISTINCT:
-        problem = f"repeats {len(set(secret))} characters; it must be random"
+    elif (bits := estimated_bits(secret)) < MIN_SECRET_BITS:
+        problem = (
+            f"has a pattern (repeats or runs of characters): about {bits:.0f} bits of guessing, "
+            f"and it needs {MIN_SECRET_BITS}; it must be random"
+        )
     else:
         return secret
     raise DigestError(
@@ -130,13 +140,15 @@ class Newsletter(_Strict):
     # A "Rising" section of up to this many papers from the days before the issue's that
     # gained the most upvotes since an earlier day (0: none). Daily issues only.
     rising: int = Field(0, ge=0, le=10)
+    # Who hears about a run that failed or sent nothing (digest/watch.py): never a reader.
+    operator: str | None = None
 
     @field_validator("subject")
     @classmethod
     def _subject(cls, value: str) -> str:
         return check_subject(value)
 
-    @field_validator("sender", "reply_to")
+    @field_validator("sender", "reply_to", "operator")
     @classmethod
     def _mailbox(cls, value: str | None) -> str | None:
         if value is None:
@@ -509,7 +521,8 @@ class Inbox(_Strict):
     """`digest inbox`: the mailbox bounces, complaints and mailto unsubscribes come back to.
 
     Each reader's messages go out with the envelope sender `address` plus a tag of theirs
-    (VERP: bounces+3f2a...@example.org), and List-Unsubscribe's mailto is address+unsubscribe:
+    (VERP: bounces+3f2a...@example.org), and List-Unsubscribe's mailto is their own
+    address+unsubscribe-<tag>:
     so the mailbox must take plus addresses (Postfix: recipient_delimiter = +; most hosted
     mail does)."""
 
@@ -677,6 +690,17 @@ class Web(_Strict):
     subscribes_per_ip_per_hour: int = Field(20, ge=1, le=10_000)
 
 
+class Monitoring(_Strict):
+    """The run history and the reports to `newsletter.operator` (digest/history.py, watch.py)."""
+
+    keep_days: int = Field(90, ge=1, le=3650)  # runs kept in the history
+    # A run that bounced or failed more than this share of the messages it tried is reported.
+    fail_share: float = Field(0.1, gt=0, le=1)
+    source_days: int = Field(3, ge=1, le=60)  # a source failing this many issue days in a row is reported
+    # A short weekly summary to the operator on this day (mon ... sun), or none.
+    weekly_summary: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+
+
 class Config(_Strict):
     newsletter: Newsletter = Field(default_factory=Newsletter)
     sources: list[SourceConfig] = Field(min_length=1)
@@ -698,6 +722,7 @@ class Config(_Strict):
     webhooks: Webhooks = Field(default_factory=Webhooks)
     # Slack, Discord, Telegram: a post per issue with its top papers (digest/channels.py).
     channels: list[Channel] = Field(default_factory=list)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
 
     # Set by load(), not by the file.
     path: Path = Field(DEFAULT_CONFIG, exclude=True)

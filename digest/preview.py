@@ -16,9 +16,10 @@ from . import rank, sources, summaries
 from .build import Builder, Message, issue_for
 from .config import Config, FileSource
 from .due import local_date
-from .errors import EXIT_OK, DigestError, cannot_listen
+from .errors import EXIT_OK, DigestError, NoPapers, cannot_listen
 from .files import write_atomic
 from .models import Paper, Subscriber
+from .plural import counted
 from .profiles import for_run
 from .signals import growth_of
 from .similar import Profile
@@ -37,7 +38,9 @@ GMAIL_CLIP_KB = 102
 class Preview:
     message: Message
     files: dict[str, Path] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # sources that failed: errors, as in `send`
+    # Library entries left out, summaries that fell back: as in `send`, warnings (the run did its work)
+    warnings: list[str] = field(default_factory=list)
     builder: Builder | None = None
     history: frozenset[str] = frozenset()
     profile: Profile | None = None
@@ -78,13 +81,10 @@ def papers_for(
     finally:
         cache.close()
     problems = collected.problems
-    if not collected.papers:
-        what = (
-            f"no papers for {day} from any source (an empty day)"
-            if collected.empty_day
-            else "no papers from any source"
-        )
-        raise DigestError([what, *problems])
+    if not collected.papers and collected.empty_day:
+        raise DigestError([f"no papers for {day} from any source (an empty day)", *problems])
+    if not collected.papers:  # as `digest send` reports it: each source's failure, then the day
+        raise NoPapers([*problems, f"no papers from any source for {day}: nothing to build from"])
     return collected.papers, problems
 
 
@@ -147,9 +147,11 @@ def build_from(
             profile = profiles.of(reader)
         finally:
             close_lookup()
-        problems = [*problems, *dict.fromkeys(profiles.problems), *([warning] if warning else [])]
+        warnings = [*dict.fromkeys(profiles.problems), *([warning] if warning else [])]
     message = builder.message(reader, builder.picks(reader, history, profile))
-    return Preview(message, problems=list(problems), builder=builder, history=history, profile=profile)
+    return Preview(
+        message, problems=list(problems), warnings=warnings, builder=builder, history=history, profile=profile
+    )
 
 
 def write(preview: Preview, out: Path) -> dict[str, Path]:
@@ -313,7 +315,7 @@ def _page(live: Live) -> str:
         html_kb=len(message.rendered.html.encode()) / 1024 if message else 0,
         clip_kb=GMAIL_CLIP_KB,
         errors=live.error,
-        warnings=live.problems,
+        warnings=[*live.problems, *(live.preview.warnings if live.preview else [])],
     )
 
 
@@ -371,9 +373,11 @@ def explain(preview: Preview) -> str:
     lines = [
         f"Why these papers, for {reader.email}: {blend}"
         + ("" if reader.personalised or profile else " (no preferences: trending only)"),
-        f"  min score {options.min_score:.2f}, at most {limit} papers"
+        f"  min score {options.min_score:.2f}, at most {counted(limit, 'paper')}"
         + (f" and {options.max_per_theme} per theme" if options.max_per_theme else "")
-        + f"; {len(preview.history)} papers already sent are never sent again",
+        + f"; {counted(len(preview.history), 'paper')} already sent"
+        + (" is" if len(preview.history) == 1 else " are")
+        + " never sent again",
         *([_profile_line(profile)] if profile else []),
         "",
         f"  {'status':<18} {'score':>5}  {'trend':>5}  {'relev':>5}  paper",
@@ -398,7 +402,10 @@ def explain(preview: Preview) -> str:
             f" position {t.position} -> listing {t.listing:.2f}; {age} -> freshness {t.freshness:.2f}"
         )
         if s.evidence:
-            parts = " + ".join(f"{kind} {name} {value:.2f}" for kind, name, value in s.evidence)
+            parts = " + ".join(
+                " ".join(word for word in (kind, name, f"{value:.2f}") if word)
+                for kind, name, value in s.evidence
+            )
             lines.append(f"{'':22}relevance: {parts} -> 1 - exp(-sum) = {s.relevance:.2f}")
         if s.unlike:
             lines.append(f"{'':22}like papers you marked less like this: score x {1 - s.unlike:.2f}")
@@ -407,11 +414,16 @@ def explain(preview: Preview) -> str:
 
 
 def _profile_line(profile: Profile) -> str:
+    """ "your papers: 3 (2 in your library, 1 marked more like this)": the parts there are."""
     liked = sum(1 for kind, _ in profile.titles if kind == "liked")
-    return (
-        f"  your papers: {profile.papers} ({len(profile.titles) - liked} in your library, {liked} marked "
-        f"more like this, the rest less)"
-    )
+    library = len(profile.titles) - liked
+    parts = {
+        "in your library": library,
+        "marked more like this": liked,
+        "marked less like this": max(0, profile.papers - library - liked),
+    }
+    said = ", ".join(f"{n} {what}" for what, n in parts.items() if n)
+    return f"  your papers: {profile.papers}" + (f" ({said})" if said else "")
 
 
 def _cut(text: str, width: int) -> str:

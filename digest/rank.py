@@ -507,7 +507,7 @@ def _rank(
         if everything or status.startswith("picked"):
             found = evidence.get(i, [])
             if profile is not None and profile.positive:  # only the papers shown: naming costs
-                found = _named(prepared, profile, i, found)
+                found = _named(prepared, profile, i, found, every=everything)
             out.append(
                 Scored(
                     papers[i],
@@ -552,22 +552,37 @@ def _unlike(
     return out
 
 
-def _named(prepared: Prepared, profile: Profile, i: int, found: list[Evidence]) -> list[Evidence]:
-    """Library evidence with the reader's paper it comes from: "like “X” in your library"."""
+def _nearest_own(prepared: Prepared, profile: Profile, i: int, every: bool) -> tuple[str, str] | None:
+    """The reader's paper a pick is most like. When no strong word is shared, the only paper
+    of a one-paper profile is still the one; with several, --explain (`every`) says so."""
+    own = similar.resembles(prepared.own_papers_index(), profile, i)
+    if own is None and len(profile.titles) == 1:
+        return profile.titles[0]
+    if own is None and every and profile.titles:
+        return ("", "")
+    return own
+
+
+def _named(
+    prepared: Prepared, profile: Profile, i: int, found: list[Evidence], *, every: bool = False
+) -> list[Evidence]:
+    """Library evidence with the reader's paper it comes from: "like “X” in your library".
+    Only what `reason` shows is named, unless `every` (--explain names each)."""
     out = []
     for kind, name, amount in found:
         if (
             kind == "library"
             and not name
-            and amount >= LIBRARY_EVIDENCE / 4  # what `reason` shows
-            and (own := similar.resembles(prepared.own_papers_index(), profile, i))
+            and (every or amount >= LIBRARY_EVIDENCE / 4)  # what `reason` shows
+            and (own := _nearest_own(prepared, profile, i, every))
         ):
             which, title = own
-            name = (
-                f"like “{title}” in your library"
-                if which == similar.LIBRARY
-                else f"like “{title}”, which you liked"
-            )
+            if not title:
+                name = "like your papers as a whole"
+            elif which == similar.LIBRARY:
+                name = f"like “{title}” in your library"
+            else:
+                name = f"like “{title}” you marked more like this"
         out.append((kind, name, amount))
     return out
 

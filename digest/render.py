@@ -35,7 +35,7 @@ from .clean import display
 from .config import DEFAULT_SUBJECT
 from .errors import DigestError
 from .models import Paper, Pick, Rendered, Section, Subscriber, arxiv_id, one_line
-from .templating import environment
+from .templating import checked, environment, load
 from .themes import LABS_KEY, MORE_KEY, MORE_LABEL, RISING_KEY
 from .tldr import TLDR_CHARS, cut
 from .tldr import opening as summary_opening
@@ -51,6 +51,9 @@ PREHEADER_CHARS = 140
 PREHEADER_PAD = "&zwnj;&nbsp;" * 12
 PREHEADER_PAD_LINES = 8
 SHORT_TITLE_CHARS = 60
+ALONE_TITLE_CHARS = 78  # a one-paper issue's subject: the title, about what an inbox shows
+NAME_ONLY_CHARS = 12  # a name before a title's colon this short is an acronym ("MBA", "RetroMAE v2")
+_DANGLING = frozenset("a an and at by for from in into of on or the to via vs with without".split())
 TEXT_WIDTH = 78
 # Paths that are moving pictures, not thumbnails: an <img> cannot show them.
 _NOT_AN_IMAGE = (".mp4", ".webm", ".mov", ".m4v", ".avi", ".mkv")
@@ -232,13 +235,26 @@ def card(paper: Paper, *, thumbnails: bool = False, written_tldr: str | None = N
     )
 
 
-def short_title(title: str, limit: int = SHORT_TITLE_CHARS) -> str:
+def short_title(title: str, limit: int = SHORT_TITLE_CHARS, *, alone: bool = False) -> str:
     """A title for the subject line: the name before its colon ("Self-Forcing++: Towards ..."
-    -> "Self-Forcing++") when it has one, else the title cut on a word."""
+    -> "Self-Forcing++") when it has one that says something, else the title cut on a word.
+    A bare acronym ("MBA: ...", up to NAME_ONLY_CHARS) says nothing on its own, and a paper
+    `alone` in its issue has the subject to itself: both get the whole title."""
     head, colon, _ = title.partition(":")
-    if colon and 3 <= len(head.strip()) <= limit:
-        return head.strip()
-    return cut(title, limit)
+    head = head.strip()
+    if colon and not alone and NAME_ONLY_CHARS < len(head) <= limit:
+        return head
+    return cut_title(title, ALONE_TITLE_CHARS if alone else limit)
+
+
+def cut_title(title: str, limit: int) -> str:
+    """`title` cut on a word, never after a word that needs the next ("... Pre-training for…")."""
+    if len(title) <= limit:
+        return title
+    words = cut(title, limit).removesuffix("…").split()
+    while len(words) > 1 and (words[-1].lower() in _DANGLING or words[-1].endswith(("-", ":"))):
+        words.pop()
+    return " ".join(words).rstrip(",;:") + "…"
 
 
 def subject_line(
@@ -259,7 +275,7 @@ def subject_line(
         "count": n,
         "papers": f"{n} {'paper' if n == 1 else 'papers'}",
         "lead_theme": sections[0].label if sections else "no new papers",
-        "lead": _lead_name(top.paper.title) if top else "No new trending papers",
+        "lead": _lead_name(top.paper.title, not others) if top else "No new trending papers",
         "others": others,
         "more": f"{others} more trending paper{'' if others == 1 else 's'}",
     }
@@ -290,8 +306,8 @@ def window_header(window: Window | None, issue_date: date) -> str:
 
 
 @functools.lru_cache(maxsize=1024)  # per reader, and readers share their lead papers
-def _lead_name(title: str) -> str:
-    return short_title(display(title))
+def _lead_name(title: str, alone: bool) -> str:
+    return short_title(display(title), alone=alone)
 
 
 def lead_pick(picks: list[Pick]) -> Pick | None:
@@ -477,26 +493,21 @@ class Renderer:
         self.subject = subject
         self.html_env = environment(templates, finalize=ascii_html)
         self.text_env = environment(templates, autoescape=False)
-        loader = self.html_env.loader
-        assert loader is not None
         self.html_env.filters["once"] = once("html", keep=ascii_html)
         self.text_env.filters["once"] = once("text")
         self.text_env.filters["wrap"] = wrap
         self.text_env.filters["link_line"] = link_line
         self.html_env.globals["PREHEADER_PAD"] = Markup("\n".join([PREHEADER_PAD] * PREHEADER_PAD_LINES))
+        # Checked on the source first, so every error names the template's own file and line,
+        # not a line of the HTML that MJML makes of it.
+        self.html_source, self.html_filename = checked(self.html_env, HTML_TEMPLATE)
+        self.text_template = load(self.text_env, TEXT_TEMPLATE)
         try:
-            source, filename, _ = loader.get_source(self.html_env, HTML_TEMPLATE)
-            self.html_env.parse(source, HTML_TEMPLATE, filename)  # Jinja errors with source lines
-            self.html_source = source
-            self.html_filename = filename or HTML_TEMPLATE
-            self.html_template = self.html_env.from_string(compile_layout(source, self.html_filename))
-            self.text_template = self.text_env.get_template(TEXT_TEMPLATE)
-        except jinja2.TemplateSyntaxError as exc:
-            raise DigestError(
-                f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc.message}"
-            ) from None
+            self.html_template = self.html_env.from_string(
+                compile_layout(self.html_source, self.html_filename)
+            )
         except jinja2.TemplateError as exc:
-            raise DigestError(f"template error: {exc}") from None
+            raise DigestError(f"{self.html_filename}: template error (after MJML): {exc}") from None
 
     def card(self, paper: Paper, written_tldr: str | None = None) -> Card:
         return card(paper, thumbnails=self.thumbnails, written_tldr=written_tldr)

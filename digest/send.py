@@ -44,6 +44,7 @@ from .due import today as local_issue
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from .mail import message_id
 from .models import Growth, Paper, Pick, Subscriber
+from .plural import counted
 from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
 from .signals import RISING_DAYS, growth_of, rising, snapshot_rows
@@ -88,6 +89,10 @@ class SendReport:
     delivered_to: list[str] = field(default_factory=list)
     archived: str = ""  # the issues' web pages, when the archive is on
     posted: list[str] = field(default_factory=list)  # "slack: 2026-11-26": channel posts of this run
+    # For the run history (digest/history.py): each source's answer per issue day (None: it
+    # answered), and the days readers were owed an issue no source had papers for.
+    source_days: list[tuple[str, str, str | None]] = field(default_factory=list)
+    unsourced: list[str] = field(default_factory=list)
 
     @property
     def issue(self) -> str:
@@ -228,7 +233,9 @@ def run(
             close_lookup()
             if not dry_run:
                 seen.record(now)
-        report.problems += dict.fromkeys(profiles.problems)  # each file's problems once
+        # Each file's problems once. Warnings, as in `preview`: the reader still got their
+        # digest, and a line of their library file that cannot be used fails no delivery.
+        report.warnings += dict.fromkeys(profiles.problems)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -317,7 +324,8 @@ def _run(
     # run every few minutes that finds everybody served reads the list and the ledger, and
     # fetches nothing (or, for readers whose issue had nothing new, asks the sources whether
     # anything changed). The claims below make the answer exact.
-    survey = SendReport(problems=report.problems)  # a nothing-new check may have fetched: its problems
+    # A nothing-new check may have fetched: its problems and the sources' answers are kept.
+    survey = SendReport(problems=report.problems, source_days=report.source_days, unsourced=report.unsourced)
     for reader in readers():
         issue_id, what = standing(reader)
         if to and what is Standing.BOUNCED:
@@ -377,7 +385,9 @@ def _run(
 
     def claimed(reader: Subscriber, issue_id: str) -> Claim:
         email = reader.email.lower()
-        return ledger.claim(issue_id, email, message_id(issue_id, email, config.newsletter.sender), me)
+        return ledger.claim(
+            issue_id, email, message_id(issue_id, email, config.newsletter.sender, secret), me
+        )
 
     unbuilt_in_a_row = 0
 
@@ -443,7 +453,7 @@ def _run(
     if dry_run:
         for reader, _, picks, message in messages():
             report.dry_run += 1
-            log(f"would send {len(picks)} papers to {reader.email}: {message.rendered.subject}")
+            log(f"would send {counted(len(picks), 'paper')} to {reader.email}: {message.rendered.subject}")
         return report
 
     delivery = config.delivery
@@ -496,6 +506,7 @@ def fetch(
     send; and whether the day was empty (every source answered, none listed a paper)."""
     collected = sources.for_issue(config, day, cache)
     report.problems.extend(collected.problems)
+    report.source_days += [(r.label, str(r.day or day), r.error) for r in collected.reports]
     for note in collected.notes:
         log(note)
     if collected.empty_day:  # a weekend on HF: normal, not a failure (fetch.empty_day: skip)
@@ -503,6 +514,7 @@ def fetch(
         return [], True
     if not collected.papers:
         report.problems.append(f"no papers from any source for {day}: nothing was sent for it")
+        report.unsourced.append(str(day))
     return collected.papers, False
 
 

@@ -12,7 +12,8 @@ Rules the routes keep:
   providers send for `List-Unsubscribe-Post`). Nor does a HEAD, which Starlette answers on
   every GET route and link checkers send: only a POST changes state.
 - POST /subscribe answers the same "check your inbox" page whether the address is new,
-  pending, already active or over its limit: the form never tells who is on the list.
+  pending, already active or over its limit: the form never tells who is on the list. An
+  active reader signing up again (to change topics) is mailed their preferences link.
 - Forms carry a CSRF token bound to a SameSite=Strict cookie, so another site cannot post
   them from a visitor's browser. Token links (confirm, unsubscribe, preferences) need no
   cookie: the signed token is the credential, and a one-click POST comes without cookies.
@@ -61,14 +62,14 @@ from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import optin, subscribers, tokens
+from . import optin, output, subscribers, tokens
 from .config import Config
 from .due import describe, next_slot
 from .errors import DigestError, cannot_listen
 from .models import FREQUENCIES
 from .store import open_stores
 from .subscribers import NotListed, Unsubscribe, Update
-from .templating import environment
+from .templating import checked, environment
 from .tokens import LinkProblem
 
 log = logging.getLogger("digest.web")
@@ -142,6 +143,8 @@ class Site:
         self.library_pool = ThreadPoolExecutor(LIBRARY_WORKERS, thread_name_prefix="digest-library")
         self.library_slots = threading.BoundedSemaphore(LIBRARY_WORKERS + LIBRARY_WAITING)
         self.env = environment(config.templates, sub="web")
+        for name in self.env.list_templates(extensions=["html"]):  # a broken page stops the start
+            checked(self.env, name)
         self.topics = [(t.key, t.label, t.description) for t in configured(config.themes)]
         self.known = subscribers.known_topics(config)  # what the list may name in `topics`
         self.zones = sorted(
@@ -159,6 +162,16 @@ class Site:
 
     def message(self, title: str, text: str, status: int = 200, **extra: Any) -> HTMLResponse:
         return self.page("message.html", status, title=title, text=text, **extra)
+
+    def links(self, email: str | None) -> list[tuple[str, str]]:
+        """Where a page that reports something done leads on: the reader's preferences, the archive."""
+        found = []
+        if email is not None:
+            token = tokens.sign(self.secret, "preferences", email)
+            found.append(("Your preferences", f"/preferences?token={token}"))
+        if self.config.archive is not None:
+            found.append(("Past issues", "/issues"))
+        return found
 
     def unavailable(self, exc: Exception) -> HTMLResponse:
         log.error("could not complete a request: %s", exc)
@@ -322,8 +335,9 @@ async def subscribe(request: Request) -> Response:
 
     done = site.message(
         "Check your inbox",
-        "If this address can be subscribed, a confirmation link is on its way. "
-        "Open it to start receiving the digest; nothing is sent until you do.",
+        "If this address can be subscribed, an email is on its way: a link to confirm a new "
+        "subscription (nothing is sent until you open it), or, if the address already receives "
+        "the digest, a link to change its preferences.",
     )
     if form.get(HONEYPOT):
         log.info("honeypot filled: ignored a sign-up")
@@ -365,6 +379,16 @@ async def confirm(request: Request) -> Response:
     if verified.email is None:
         return _bad_link(site, verified.problem)
     if form is None:  # GET or HEAD: show the button, change nothing
+        try:
+            reader = await run_in_threadpool(site.stores.subscribers.find, verified.email)
+        except Exception as exc:
+            return site.unavailable(exc)
+        if reader is not None and reader.status == "active":  # a link already used
+            return site.message(
+                "Already confirmed",
+                f"{reader.email} already receives {site.config.newsletter.name} {describe(reader)}.",
+                links=site.links(reader.email),
+            )
         return site.page("confirm.html", email=verified.email, token=token)
     try:
         result = await run_in_threadpool(
@@ -380,6 +404,7 @@ async def confirm(request: Request) -> Response:
         "You're subscribed",
         f"{reader.email} will receive {site.config.newsletter.name} {describe(reader)}. "
         f"The first issue arrives on {first:%A %d %B at %H:%M}.",
+        links=site.links(reader.email),
     )
 
 
@@ -417,17 +442,35 @@ async def unsubscribe(request: Request) -> Response:
     if email is None:
         return _bad_link(site, LinkProblem.INVALID)
     if form is None:  # GET or HEAD
+        try:
+            reader = await run_in_threadpool(site.stores.subscribers.find, email)
+        except Exception as exc:
+            return site.unavailable(exc)
+        if reader is None or reader.status == "unsubscribed":  # e.g. after a one-click unsubscribe
+            return _unsubscribed(site, email)
         return site.page("unsubscribe.html", email=email, token=token)
+    if email == tokens.DOCTOR_ADDRESS:  # `digest doctor`'s check: the endpoint works, nobody leaves
+        return site.message("One-click unsubscribe works", "This was digest doctor's test: nothing changed.")
     # RFC 8058: the mail provider POSTs `List-Unsubscribe=One-Click` to the URL from the header,
     # without cookies. The button below the GET page posts the same URL. Both just need the token.
     try:
         await run_in_threadpool(lambda: site.stores.subscribers.apply(email, Unsubscribe(), now=_utcnow()))
     except NotListed:
-        return site.message("You're unsubscribed", f"{email} is not on the list.")
+        return site.message("You are unsubscribed", f"{email} is not on the list.", retry=True)
     except Exception as exc:
         return site.unavailable(exc)
+    return _unsubscribed(site, email)
+
+
+def _unsubscribed(site: Site, email: str) -> HTMLResponse:
+    """The page after an unsubscribe, and what its link shows from then on: the subscribe
+    form is the way back (a fresh confirmation, since consent was withdrawn)."""
     return site.message(
-        "You're unsubscribed", f"{email} will not receive {site.config.newsletter.name} any more.", retry=True
+        "You are unsubscribed",
+        f"{email} does not receive {site.config.newsletter.name} any more. "
+        "To receive it again, subscribe again.",
+        retry=True,
+        links=site.links(None),
     )
 
 
@@ -474,7 +517,11 @@ async def preferences(request: Request) -> Response:
         return site.unavailable(exc)
     if change.after is None:  # removed between the page and the save
         return _bad_link(site, LinkProblem.UNKNOWN)
-    return site.message("Preferences saved", f"{email} will receive the digest {describe(change.after)}.")
+    return site.message(
+        "Preferences saved",
+        f"{email} will receive the digest {describe(change.after)}.",
+        links=site.links(email),
+    )
 
 
 async def _preferences_post(request: Request, max_files: int) -> tuple[Site, Any, str] | Response:
@@ -518,6 +565,7 @@ async def library_upload(request: Request) -> Response:
     return site.message(
         "Library saved",
         f"{found[0]} papers: your digest now leans towards papers like them.{left_out}",
+        links=site.links(email),
     )
 
 
@@ -625,7 +673,9 @@ async def feedback(request: Request) -> Response:
     except Exception as exc:
         return site.unavailable(exc)
     more = "more" if VOTES[vote] > 0 else "fewer"
-    return site.message("Thank you", f"Your next digests will have {more} papers like “{title}”.")
+    return site.message(
+        "Thank you", f"Your next digests will have {more} papers like “{title}”.", links=site.links(email)
+    )
 
 
 async def webhook(request: Request) -> Response:
@@ -723,7 +773,40 @@ async def static(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
+    """Up, and the database answers: what a load balancer or an uptime check asks."""
+    site: Site = request.app.state.site
+    try:
+        await run_in_threadpool(site.stores.database.one, "SELECT 1")
+    except Exception as exc:
+        log.error("healthz: the database does not answer: %s", exc)
+        return PlainTextResponse("database unreachable\n", status_code=503)
     return PlainTextResponse("ok")
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus's text format, behind a bearer token from the environment (never YAML);
+    without the variable set, there is no /metrics."""
+    from .metrics import TOKEN_ENV
+
+    token = os.environ.get(TOKEN_ENV)
+    site: Site = request.app.state.site
+    if not token:
+        return await not_found(request, Exception())
+    given = request.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return PlainTextResponse(
+            "a bearer token is needed\n",
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    from .metrics import exposition
+
+    try:
+        body, content_type = await run_in_threadpool(exposition, site.stores)
+    except Exception as exc:
+        log.error("metrics: %s", exc)
+        return PlainTextResponse("database unreachable\n", status_code=503)
+    return Response(body, media_type=content_type)
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -837,6 +920,7 @@ def create_app(config: Config, secret: str, fetch: Callable[[str], bytes] | None
         Route("/{issue:str}.html", issue_page),
         Route("/static/{name}", static),
         Route("/healthz", health),
+        Route("/metrics", metrics),
     ]
     site = Site(config, secret, fetch)
 
@@ -860,7 +944,7 @@ def serve(config: Config, secret: str, *, host: str, port: int) -> None:
         listening = socket.create_server((host, port), family=family)
     except OSError as exc:
         raise cannot_listen(host, port, exc) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    output.configure_logging("%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = uvicorn.Config(
         create_app(config, secret),
         host=host,

@@ -99,6 +99,29 @@ def test_send_writes_the_archive_and_a_dry_run_does_not(project, cli):
     assert (project / "archive" / "feed.xml").is_file()
 
 
+def test_the_index_lists_real_themes_with_sub_themes_under_their_parent(project, cli):
+    result = cli("send", "--now", "2026-11-26T07:00:00+00:00", cwd=project)
+    assert result.returncode == 0, result.stderr
+    labels = [t["label"] for t in json.loads((project / "archive" / "2026-11-26.json").read_text())["themes"]]
+    subs = [label for label in labels if ": " in label]
+    assert "Today's top paper" in labels and subs  # the page's headings, kept for the feed
+    line = Page((project / "archive" / "index.html").read_text()).text
+    assert "Today's top paper" not in line and "More trending papers" not in line
+    parent, sub = subs[0].split(": ", 1)
+    assert f"{parent} ({sub[0].lower()}{sub[1:]}" in line and subs[0] not in line
+
+
+def test_theme_names_put_sub_themes_under_their_parent_and_drop_headings():
+    from digest.archive import theme_names
+
+    labels = ("Today's top paper", "Agents", "Language models", "Language models: Tokenizers",
+              "Vision: LLMs and CLIP", "Language models: Data mixtures", "More trending papers")  # fmt: skip
+    themes = [{"label": x} for x in labels]
+    assert theme_names(themes) == [
+        "Agents", "Language models (tokenizers; data mixtures)", "Vision (LLMs and CLIP)"
+    ]  # fmt: skip
+
+
 def test_a_damaged_entry_is_reported_and_the_rest_of_the_archive_still_built(project, cli, shared_fixtures):
     (project / "archive").mkdir()
     (project / "archive" / "2026-08-01.json").write_text("{not json")

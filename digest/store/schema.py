@@ -179,6 +179,47 @@ CREATE TABLE nothing_new (
     ),
     Migration(
         6,
+        "the run history, each source's days, and the reports sent to the operator",
+        """
+-- One row per `send`, `schedule` slot and `inbox` run (digest/history.py), kept for
+-- monitoring.keep_days: `digest status` and the operator's reports read it.
+CREATE TABLE runs (
+    id        TEXT PRIMARY KEY,
+    kind      TEXT NOT NULL,     -- send, schedule, inbox
+    started   TEXT NOT NULL,     -- the run's instant (--now when given), UTC
+    ended     TEXT,              -- NULL while it runs, or if it was killed
+    issues    TEXT NOT NULL,     -- the issue days it served, comma-separated
+    counts    TEXT NOT NULL,     -- JSON: outcome -> number of readers
+    errors    TEXT NOT NULL,     -- JSON: the first errors, secrets redacted
+    exit      INTEGER,           -- the exit status it ended with
+    host      TEXT NOT NULL      -- the machine and process
+);
+CREATE INDEX runs_by_start ON runs (started);
+-- Whether each source answered for an issue day: a source failing N days running is reported.
+CREATE TABLE source_days (
+    source  TEXT NOT NULL,
+    day     TEXT NOT NULL,
+    ok      INTEGER NOT NULL,
+    error   TEXT,
+    at      TEXT NOT NULL,
+    PRIMARY KEY (source, day)
+);
+-- Each problem reported to newsletter.operator, once a day; `sent` NULL until the backend took
+-- it (a report written while the relay was down goes out with the next run that can send).
+CREATE TABLE operator_reports (
+    problem  TEXT NOT NULL,
+    day      TEXT NOT NULL,
+    line     TEXT NOT NULL,
+    run      TEXT,
+    created  TEXT NOT NULL,
+    sent     TEXT,
+    error    TEXT,
+    PRIMARY KEY (problem, day)
+);
+""",
+    ),
+    Migration(
+        7,
         "papers' signals a day, the days with no papers, and readers' private feed keys",
         """
 -- What a source said of a paper's engagement, the last time each day it was asked: ranking

@@ -26,6 +26,7 @@ from ..errors import DigestError
 from ..models import Subscriber
 from ..subscribers import Change, Event, NotListed, Outcome, Topics, address_key, after, decide, validated
 from .base import Bounce, CachedResponse, Claim, LastSent, Run, SentIssue
+from .runs import RunHistory
 from .schema import LATEST
 
 HTTP_CACHE_KEEP_DAYS = 14
@@ -53,8 +54,9 @@ def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class SqlDatabase:
-    """The Ledger, RateLimits and table SubscriberStore of one database (see base.py)."""
+class SqlDatabase(RunHistory):
+    """The Ledger, RateLimits and table SubscriberStore of one database (see base.py), and
+    the run history (runs.py)."""
 
     engine = ""
     where = ""
@@ -258,16 +260,6 @@ class SqlDatabase:
                issue = excluded.issue, at = excluded.at""",
             (address_key(email), code, reason, issue, now_text()),
         )
-
-    def sent_as(self, message_id: str) -> tuple[str, str] | None:
-        """(reader, issue) of the message with this Message-ID, if the ledger sent it. Ids are
-        <issue.hash@domain> (mail.message_id), so the issue narrows the search to its rows."""
-        issue = message_id.strip().lstrip("<").split(".", 1)[0]
-        row = self.one(
-            "SELECT email, issue FROM deliveries WHERE issue = ? AND message_id = ?",
-            (issue, message_id.strip()),
-        )
-        return (row[0], row[1]) if row else None
 
     def bounced(self) -> dict[str, str]:
         """Every bounced address (lower case) and why."""
