@@ -15,9 +15,7 @@ WEEKEND = "no papers are listed at weekends"
 
 def said(day: date) -> str:
     """What is said about one empty day."""
-    why = (
-        "no papers are listed at weekends" if day.weekday() >= 5 else "the sources listed no papers that day"
-    )
+    why = WEEKEND if day.weekday() >= 5 else "the sources listed no papers that day"
     return f"No issue on {day:%A} {day.day} {day:%B}: {why}."
 
 

@@ -65,8 +65,3 @@ def window_for(frequency: str, issue: str) -> Window:
         previous = date(year, month, monthly_day(frequency, year, month))
         return Window(issue, previous + timedelta(days=1), last, "month")
     return Window(issue, last, last)
-
-
-def day_window(issue: str) -> Window:
-    """The one-day window of a daily issue (preview, the archive, a send without a reader)."""
-    return Window(issue, date.fromisoformat(issue), date.fromisoformat(issue))
