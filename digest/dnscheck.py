@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .errors import install_hint
+
 if TYPE_CHECKING:
     import dns.resolver
 
@@ -256,7 +258,7 @@ def check_dkim(lookup: Lookup, domain: str, delivery: Delivery, sender: str) -> 
     try:
         import dkim
     except ImportError:
-        return Found("FAIL", "delivery.dkim is set but dkimpy is not installed", "pip install 'digest[dkim]'")
+        return Found("FAIL", "delivery.dkim is set but dkimpy is not installed", install_hint("dkim"))
     signing = dkim_settings.domain or domain
     name = f"{dkim_settings.selector}._domainkey.{signing}"
     records = lookup.txt(name)
