@@ -31,7 +31,7 @@ from .location import Location
 from .location import check as check_location
 from .location import resolve as resolve_location
 from .models import check_timezone
-from .themes import ThemeSpec
+from .themes import PACK_NAMES, ThemeSpec
 
 DEFAULT_CONFIG = Path("digest.yaml")
 LIST_IN_DATABASE = "database"  # `subscribers: database`
@@ -483,12 +483,25 @@ class Ranking(_Strict):
 class Themes(_Strict):
     """How an issue's papers are grouped: the taxonomy and how many themes a day may have."""
 
-    # Themes added to the built-in taxonomy; one with a built-in key replaces that theme.
+    # Field packs whose themes readers follow as topics and that may name a day's groups:
+    # ml, physics, maths, life, economics (grouping itself reads every pack either way).
+    packs: list[str] = Field(default_factory=lambda: ["ml"], min_length=1)
+    # Themes added to the packs' themes; one with a pack theme's key replaces that theme.
     custom: list[ThemeSpec] = Field(default_factory=list)
     # true: use only `custom`, not the built-in taxonomy.
     replace: bool = False
     max_themes: int = Field(7, ge=1, le=30)
     min_papers: int = Field(2, ge=1, le=20)
+
+    @field_validator("packs")
+    @classmethod
+    def _known_packs(cls, values: list[str]) -> list[str]:
+        unknown = [v for v in values if v not in PACK_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown field pack(s) {', '.join(unknown)}; choose from {', '.join(PACK_NAMES)}"
+            )
+        return list(dict.fromkeys(values))
 
     @model_validator(mode="after")
     def _something_to_use(self) -> Themes:
