@@ -862,7 +862,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p.add_argument("--topic", action="append", metavar="TOPIC", help="a theme key or label (repeatable)")
     p.add_argument("--keyword", action="append", metavar="WORDS", help="a keyword or phrase (repeatable)")
-    p.add_argument("--frequency", help="daily, weekdays or weekly:mon ... weekly:sun")
+    p.add_argument(
+        "--frequency", help="daily, weekdays, weekly:mon ... weekly:sun or monthly:1 ... monthly:31"
+    )
     p.add_argument("--timezone", metavar="ZONE", help="IANA name (default: the newsletter's)")
     p.add_argument("--send-at", metavar="HH:MM", help="local time of day (default 07:00)")
     p.add_argument("--max-papers", type=int, metavar="N")

@@ -137,6 +137,9 @@ class Newsletter(_Strict):
     thumbnails: bool = False
     # "More like this" / "less like this" under each paper: a reader's clicks teach their ranking.
     feedback: bool = True
+    # A "Rising" section of up to this many papers from the days before the issue's that
+    # gained the most upvotes since an earlier day (0: none). Daily issues only.
+    rising: int = Field(0, ge=0, le=10)
     # Who hears about a run that failed or sent nothing (digest/watch.py): never a reader.
     operator: str | None = None
 
@@ -210,6 +213,9 @@ class HFDailySource(_WebSource):
     sort: Literal["trending", "publishedAt"] | None = None
     limit: int = Field(100, ge=1, le=100)  # papers per page; the API caps it at 100
     max_pages: int = Field(5, ge=1, le=50)
+    # Look up the linked models, datasets and Spaces (GET /api/arxiv/{id}/repos) of this many
+    # papers of each listing, the most upvoted first; 0: none. A failed look-up is a warning.
+    repos: int = Field(0, ge=0, le=50)
 
     @property
     def label(self) -> str:

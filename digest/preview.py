@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,10 +21,12 @@ from .files import write_atomic
 from .models import Paper, Subscriber
 from .plural import counted
 from .profiles import for_run
+from .signals import growth_of
 from .similar import Profile
 from .sources import file as file_source
 from .store import LazyHttpCache, SubscriberStore, stores
 from .templating import environment, template_dirs
+from .windows import Window, window_for
 
 # The reader a preview is built for when the list has nobody active yet.
 SAMPLE_READER = "reader@example.org"
@@ -89,9 +91,35 @@ def papers_for(
 def build(
     config: Config, *, now: datetime, to: str | None = None, papers_file: Path | None = None
 ) -> Preview:
+    """The reader's digest of `now`: a weekly or monthly reader's holds their window's days."""
     day = local_date(now, config.newsletter.timezone)
-    papers, problems = papers_for(config, papers_file, day)
-    return build_from(config, papers, now=now, to=to, problems=problems)
+    window = reader_window(config, to, day) if papers_file is None else None
+    if window is not None and not window.single_day:
+        papers, problems = papers_over(config, window)
+    else:
+        papers, problems = papers_for(config, papers_file, day)
+    return build_from(config, papers, now=now, to=to, problems=problems, window=window)
+
+
+def reader_window(config: Config, to: str | None, day: date) -> Window:
+    """The days the issue of `day` holds for the reader a preview is for (digest/windows.py)."""
+    with stores(config, readonly=True) as opened:
+        listed = opened.subscribers if config.list_path is None or config.list_path.exists() else None
+        return window_for(choose_reader(listed, to).frequency, day.isoformat())
+
+
+def papers_over(config: Config, window: Window) -> tuple[list[Paper], list[str]]:
+    """Every day's papers of a week's or a month's window, each paper once, and the problems."""
+    cache = LazyHttpCache(config.state_at, readonly=True)
+    try:
+        collected = [sources.for_issue(config, day, cache) for day in window.days]
+    finally:
+        cache.close()
+    problems = [p for c in collected for p in c.problems]
+    papers = sources.merge([c.papers for c in collected])
+    if not papers:
+        raise DigestError([f"no papers from {window.first} to {window.last} from any source", *problems])
+    return papers, problems
 
 
 def build_from(
@@ -101,14 +129,17 @@ def build_from(
     now: datetime,
     to: str | None = None,
     problems: Sequence[str] = (),
+    window: Window | None = None,
 ) -> Preview:
     with stores(config, readonly=True) as opened:
         listed: SubscriberStore | None = opened.subscribers
         if config.list_path is not None and not config.list_path.exists():
             listed = None  # no list yet: preview for a sample reader
         reader = choose_reader(listed, to)
-        issue = issue_for(config, papers, now)
-        builder = Builder(config, issue, now, config.secret())
+        today = now.astimezone(UTC).date()
+        earlier = opened.listings.signals_before(today.isoformat(), (p.id for p in papers))
+        issue = replace(issue_for(config, papers, now), growth=growth_of(papers, earlier, today))
+        builder = Builder(config, issue, now, config.secret(), window)
         warning = summaries.for_builder(config, builder, opened.tldrs, readonly=True)
         history = builder.history(opened.ledger, reader.email)
         profiles, close_lookup = for_run(config, opened.own_papers, readonly=True)
@@ -364,6 +395,8 @@ def explain(preview: Preview) -> str:
             for name in ("upvotes", "comments", "stars")
             if getattr(s.paper, name)
         )
+        if t.growth is not None:
+            signals += f"; {t.growth.words()} (velocity {t.velocity:.2f})"
         lines.append(
             f"{'':22}trending: {signals or 'no engagement figures'} -> popularity {t.popularity:.2f};"
             f" position {t.position} -> listing {t.listing:.2f}; {age} -> freshness {t.freshness:.2f}"

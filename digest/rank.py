@@ -7,6 +7,7 @@ cheap per-reader part, and the issue's keyword matches are shared between reader
 Trending score (0..1):
 
     popularity = log1p(upvotes) + 0.5 * log1p(comments) + 0.25 * log1p(stars)
+               + the same of what it gained per day since an earlier day's snapshot (velocity)
     listing    = 1 / sqrt(position)                   # the source's own order is a ranking
     freshness  = 0.5 ** (age_hours / half_life_hours)  # age from submission (else publication)
     raw        = (1 + popularity) * listing * freshness
@@ -51,10 +52,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from . import similar
-from .models import Issue, Paper, Pick, Section, Subscriber, arxiv_id, in_category
+from .models import Growth, Issue, Paper, Pick, Section, Subscriber, arxiv_id, in_category
 from .similar import Profile
 from .text import Fields, bm25_idf, phrase, same_words
-from .themes import MORE_KEY, MORE_LABEL, paper_fields
+from .themes import LABS_KEY, LABS_LABEL, MORE_KEY, MORE_LABEL, paper_fields
 
 HALF_LIFE_HOURS = 72.0
 REFERENCE_UPVOTES = 30
@@ -65,6 +66,7 @@ ORGANIZATION_EVIDENCE = 1.5
 TOPIC_EVIDENCE = 1.0
 CATEGORY_EVIDENCE = 1.0
 LIBRARY_EVIDENCE = 2.0
+GROWTH_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ class Trending:
     age_hours: float | None
     score: float
     position: int  # in the source's listing (1 first), behind `listing`
+    growth: Growth | None = None  # gained since an earlier day's snapshot (digest/signals.py)
+    velocity: float = 0.0  # the growth's share of `popularity`
 
 
 @dataclass
@@ -233,16 +237,31 @@ def _popularity(paper: Paper) -> float:
     )
 
 
+def _velocity(growth: Growth | None) -> float:
+    """The growth per day, weighed as the levels are (GROWTH_WEIGHT of them)."""
+    if growth is None:
+        return 0.0
+    return GROWTH_WEIGHT * (
+        math.log1p(growth.per_day("upvotes"))
+        + 0.5 * math.log1p(growth.per_day("comments"))
+        + 0.25 * math.log1p(growth.per_day("stars"))
+    )
+
+
 def trending_breakdown(
-    papers: list[Paper], now: datetime, half_life_hours: float = HALF_LIFE_HOURS
+    papers: list[Paper],
+    now: datetime,
+    half_life_hours: float = HALF_LIFE_HOURS,
+    growth: dict[str, Growth] | None = None,
 ) -> dict[str, Trending]:
     """Each paper's trending score (0..1) with its parts; see the module's docstring."""
+    growth = growth or {}
     parts = {}
     for index, paper in enumerate(papers):
         age = _age_hours(paper, now)
         position = paper.position or index + 1
         parts[paper.id] = (
-            _popularity(paper),
+            _popularity(paper) + _velocity(growth.get(paper.id)),
             1 / math.sqrt(position),
             0.5 ** (age / half_life_hours) if age is not None and half_life_hours > 0 else 1.0,
             age,
@@ -256,7 +275,14 @@ def trending_breakdown(
     top = top or 1.0
     return {
         pid: Trending(
-            popularity=pop, listing=listing, freshness=fresh, age_hours=age, score=raw[pid] / top, position=at
+            popularity=pop,
+            listing=listing,
+            freshness=fresh,
+            age_hours=age,
+            score=raw[pid] / top,
+            position=at,
+            growth=growth.get(pid),
+            velocity=_velocity(growth.get(pid)),
         )
         for pid, (pop, listing, fresh, age, at) in parts.items()
     }
@@ -296,7 +322,7 @@ def prepare(issue: Issue, now: datetime, options: Options = Options()) -> Prepar
             if name:
                 people.setdefault(name, set()).add(i)
                 people.setdefault(_initialled(name), set()).add(i)
-    breakdown = trending_breakdown(issue.papers, now, options.half_life_hours)
+    breakdown = trending_breakdown(issue.papers, now, options.half_life_hours, issue.growth)
     ranked_by_listing = sorted(range(len(issue.papers)), key=lambda i: (issue.papers[i].position or 10**6, i))
     listing_order = [0] * len(issue.papers)
     for rank_, i in enumerate(ranked_by_listing):
@@ -589,13 +615,29 @@ def select(
     ]
 
 
-def sections(prepared: Prepared, picks: list[Pick]) -> list[Section]:
-    """The reader's picks under the issue's themes; the theme holding their best pick first."""
-    by_theme: dict[str, list[Pick]] = {}
+def followed_labs(prepared: Prepared, reader: Subscriber | None) -> set[str]:
+    """Ids of the issue's papers from an organisation the reader follows."""
+    if reader is None:
+        return set()
+    return {prepared.ids[i] for org in reader.organizations for i in prepared.organisation(person(org))}
+
+
+def sections(prepared: Prepared, picks: list[Pick], reader: Subscriber | None = None) -> list[Section]:
+    """The reader's picks under the issue's themes; the theme holding their best pick first.
+    Papers from the labs the reader follows are pinned above them all (LABS_LABEL)."""
+    labs = followed_labs(prepared, reader)
+    by_theme: dict[str, list[Pick]] = {LABS_KEY: []} if labs else {}
     for pick in picks:
-        by_theme.setdefault(prepared.theme_of.get(pick.paper.id, MORE_KEY), []).append(pick)
+        key = LABS_KEY if pick.paper.id in labs else prepared.theme_of.get(pick.paper.id, MORE_KEY)
+        by_theme.setdefault(key, []).append(pick)
+    if not by_theme.get(LABS_KEY, True):
+        del by_theme[LABS_KEY]
     out = [
-        Section(label=prepared.theme_label.get(key, MORE_LABEL), key=key, picks=group)
+        Section(
+            label=LABS_LABEL if key == LABS_KEY else prepared.theme_label.get(key, MORE_LABEL),
+            key=key,
+            picks=group,
+        )
         for key, group in by_theme.items()
     ]
     # Picks arrive best first, so dict order puts the theme of the best pick first;

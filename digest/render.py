@@ -36,10 +36,11 @@ from .config import DEFAULT_SUBJECT
 from .errors import DigestError
 from .models import Paper, Pick, Rendered, Section, Subscriber, arxiv_id, one_line
 from .templating import checked, environment, load
-from .themes import MORE_KEY, MORE_LABEL
+from .themes import LABS_KEY, MORE_KEY, MORE_LABEL, RISING_KEY
 from .tldr import TLDR_CHARS, cut
 from .tldr import opening as summary_opening
 from .tldr import pick as pick_sentence
+from .windows import Window
 
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -128,6 +129,8 @@ class View:
     preheader: str = ""
     subject: str = ""
     date_text: str = ""  # "Friday 14 August 2026"
+    note: str = ""  # one line the issue opens with: "No issue on Saturday 15 August: ..."
+    lead_label: str = "Today's top paper"  # "This week's top paper" in a week's issue
 
 
 # --- what a card shows -----------------------------------------------------------------------
@@ -196,6 +199,20 @@ def thumbnail_url(paper: Paper) -> str | None:
     return url
 
 
+_REPO_PAGES = {"model": ("Model", ""), "dataset": ("Dataset", "datasets/"), "space": ("Space", "spaces/")}
+
+
+def repo_links(repos: list[str]) -> list[tuple[str, str | None]]:
+    """The first linked model, dataset and Space of a paper, each a link to its Hub page."""
+    links: dict[str, tuple[str, str | None]] = {}
+    for repo in repos:
+        kind, _, name = repo.partition(":")
+        if kind in _REPO_PAGES and kind not in links:
+            label, folder = _REPO_PAGES[kind]
+            links[kind] = (f"{label}: {name}", safe_url(f"https://huggingface.co/{folder}{name}"))
+    return list(links.values())
+
+
 def card(paper: Paper, *, thumbnails: bool = False, written_tldr: str | None = None) -> Card:
     aid = arxiv_id(paper.id)
     links = [
@@ -203,6 +220,7 @@ def card(paper: Paper, *, thumbnails: bool = False, written_tldr: str | None = N
         ("PDF", safe_url(paper.pdf_url) or (f"https://arxiv.org/pdf/{aid}" if aid else None)),
         ("Code", safe_url(paper.code_url)),
         ("Project", safe_url(paper.project_url)),
+        *repo_links(paper.repos),
     ]
     return Card(
         id=paper.id,
@@ -266,6 +284,27 @@ def subject_line(
     )
 
 
+def window_subject(window: Window | None, subject: str) -> str:
+    """A week's or a month's issue says so first: "This week: Self-Forcing++ and 19 more"."""
+    return f"{window.label}: {subject}" if window is not None and window.label else subject
+
+
+def lead_label(window: Window | None) -> str:
+    """The heading over the lead paper: "Today's top paper", "This week's top paper". Our own
+    words (Markup): the apostrophe stays an apostrophe in the HTML."""
+    return Markup(
+        f"{window.label}'s top paper" if window is not None and window.label else "Today's top paper"
+    )
+
+
+def window_header(window: Window | None, issue_date: date) -> str:
+    """The header's date line: the day ("Friday 14 August 2026") or the days a window holds
+    ("This week: 4-10 August 2026")."""
+    if window is not None and window.label:
+        return f"{window.label}: {window.span}"
+    return f"{issue_date:%A} {issue_date.day} {issue_date:%B %Y}"
+
+
 @functools.lru_cache(maxsize=1024)  # per reader, and readers share their lead papers
 def _lead_name(title: str, alone: bool) -> str:
     return short_title(display(title), alone=alone)
@@ -299,17 +338,20 @@ def preheader(lead: Item | None, sections: list[SectionView]) -> str:
 def fold(sections: list[SectionView]) -> list[SectionView]:
     """Themes with a single paper go into "More trending papers" (kept last): a heading over
     one paper is not a group, and the contents list only real ones."""
-    kept, loose, more = [], [], None
+    kept, loose, more, rising = [], [], None, []
     for s in sections:
         if s.key == MORE_KEY:
             more = s
-        elif len(s.items) > 1:
+        elif s.key == RISING_KEY:  # earlier days' papers: after the day's, however few
+            rising.append(s)
+        elif len(s.items) > 1 or s.key == LABS_KEY:  # the labs a reader follows stay pinned
             kept.append(s)
         else:
             loose.extend(s.items)
     items = loose + (more.items if more else [])
     if items:
         kept.append(SectionView(more.label if more else MORE_LABEL, MORE_KEY, items))
+    kept += rising
     for s in kept:
         for i, item in enumerate(s.items):
             item.first = i == 0
@@ -484,6 +526,8 @@ class Renderer:
         show_thumbnail: bool = True,
         show_links: bool = True,
         left_out: int = 0,
+        window: Window | None = None,
+        note: str = "",
     ) -> View:
         """`cards` caches cards by paper id across the readers of one issue; `feedback` gives
         the reader's feedback page for a paper id. The reader's best pick becomes the lead;
@@ -521,8 +565,10 @@ class Renderer:
             show_links=show_links,
             left_out=left_out,
             preheader=one_line(preheader(lead, views)),
-            subject=subject_line(newsletter, issue_date, sections, self.subject),
-            date_text=f"{issue_date:%A} {issue_date.day} {issue_date:%B %Y}",
+            subject=window_subject(window, subject_line(newsletter, issue_date, sections, self.subject)),
+            date_text=window_header(window, issue_date),
+            note=one_line(note),
+            lead_label=lead_label(window),
         )
 
     def render(self, view: View) -> Rendered:

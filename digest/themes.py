@@ -50,6 +50,10 @@ if TYPE_CHECKING:
 
 MORE_LABEL = "More trending papers"
 MORE_KEY = "more"
+LABS_KEY = "labs"  # the section pinned first: papers from organisations the reader follows
+LABS_LABEL = "From the labs you follow"
+RISING_KEY = "rising"  # the section after the themes: earlier days' papers climbing fastest
+RISING_LABEL = "Rising"
 # Field packs shipped in digest/packs/: readers' topics and the names of themes they support.
 PACK_NAMES = ("ml", "physics", "maths", "life", "economics")
 DEFAULT_PACKS = ("ml",)

@@ -51,7 +51,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
 from starlette.applications import Starlette
@@ -116,7 +116,16 @@ FREQUENCY_LABELS = {
     "weekdays": "Weekdays (Mon-Fri)",
     **{f: f"Weekly, on {d}" for f, d in zip(FREQUENCIES[2:], ("Monday", "Tuesday", "Wednesday",
        "Thursday", "Friday", "Saturday", "Sunday"), strict=True)},
+    "monthly:1": "Monthly, on the 1st",
 }  # fmt: skip
+
+
+def frequency_choices(current: str | None) -> dict[str, str]:
+    """The form's frequencies, with the reader's own when the list has none like it (a
+    `monthly:15` written by hand): saving the page must not change it behind their back."""
+    if current and current not in FREQUENCY_LABELS:
+        return {**FREQUENCY_LABELS, current: f"Monthly, on day {current.partition(':')[2]}"}
+    return FREQUENCY_LABELS
 
 
 class Site:
@@ -235,7 +244,7 @@ class Site:
     def form_context(self, values: dict[str, Any]) -> dict[str, Any]:
         return {
             "topics": self.topics,
-            "frequencies": FREQUENCY_LABELS,
+            "frequencies": frequency_choices(values.get("frequency")),
             "zones": self.zones,
             "values": values,
         }
@@ -245,12 +254,21 @@ def _token(request: Request, form: Any = None) -> str:
     return str(request.query_params.get("token") or (form.get("token") if form is not None else "") or "")
 
 
+def _comma_list(form: Any, name: str) -> list[str]:
+    return [w for w in (w.strip() for w in str(form.get(name, "")).split(",")) if w]
+
+
+def _typed(form: Any) -> dict[str, str]:
+    """The free-text fields as typed, to show again with a problem."""
+    return {name: str(form.get(name, "")) for name in ("keywords", "follow")}
+
+
 def _prefs(form: Any) -> dict[str, Any]:
     """Preferences from a submitted form, in the shape subscribers.yaml stores them."""
-    split = [w.strip() for w in str(form.get("keywords", "")).split(",")]
     prefs: dict[str, Any] = {
         "topics": [str(t) for t in form.getlist("topics")],
-        "keywords": [w for w in split if w],
+        "keywords": _comma_list(form, "keywords"),
+        "organizations": _comma_list(form, "follow"),  # the labs they follow
     }
     for key in ("frequency", "send_at", "timezone"):
         if form.get(key):
@@ -327,7 +345,7 @@ async def subscribe(request: Request) -> Response:
     email = str(form.get("email", "")).strip()
     prefs = _prefs(form)
     if problem := _check(site, email, prefs):
-        values = {**prefs, "email": email, "keywords": str(form.get("keywords", ""))}
+        values = {**prefs, "email": email, **_typed(form)}
         return site.with_form(request, "subscribe.html", 400, error=problem, **site.form_context(values))
     allowed = await run_in_threadpool(
         site.allow, "address", email.lower(), window=DAY, limit=limits.confirmations_per_address_per_day
@@ -475,15 +493,17 @@ async def preferences(request: Request) -> Response:
         "library_size": len(await run_in_threadpool(site.stores.own_papers.library, email)),
     }
     if form is None:
+        context["feed_url"] = await run_in_threadpool(_reader_feed_url, site, email, False)
         values = reader.model_dump()
         values["topics"] = [site.known.get(t.casefold(), t) for t in reader.topics]  # labels -> keys
         values["keywords"] = ", ".join(reader.keywords)
+        values["follow"] = ", ".join(reader.organizations)
         return site.with_form(request, "preferences.html", **context, **site.form_context(values))
     if not site.csrf_ok(request, form):
         return site.message("This form has expired", "Reload the page and try again.", 403)
     prefs = _prefs(form)
     if problem := _check(site, email, prefs):
-        values = {**prefs, "keywords": str(form.get("keywords", ""))}
+        values = {**prefs, **_typed(form)}
         return site.with_form(
             request, "preferences.html", 400, error=problem, **context, **site.form_context(values)
         )
@@ -504,15 +524,24 @@ async def preferences(request: Request) -> Response:
     )
 
 
-async def library_upload(request: Request) -> Response:
-    """POST /preferences/library: the reader's library file, from the preferences page."""
+async def _preferences_post(request: Request, max_files: int) -> tuple[Site, Any, str] | Response:
+    """A form posted from the preferences page: (site, form, address), or the page refusing it."""
     site: Site = request.app.state.site
-    form = await request.form(max_fields=10, max_files=1)
+    form = await request.form(max_fields=10, max_files=max_files)
     email = tokens.verify(site.secret, "preferences", _token(request, form))
     if email is None:
         return _bad_link(site, LinkProblem.INVALID)
     if not site.csrf_ok(request, form):
         return site.message("This form has expired", "Reload the page and try again.", 403)
+    return site, form, email
+
+
+async def library_upload(request: Request) -> Response:
+    """POST /preferences/library: the reader's library file, from the preferences page."""
+    posted = await _preferences_post(request, max_files=1)
+    if isinstance(posted, Response):
+        return posted
+    site, form, email = posted
     upload = form.get("library")
     if upload is None or isinstance(upload, str) or not upload.filename:
         return site.message("No file", "Choose a library file to upload, then press Upload.", 400)
@@ -538,6 +567,54 @@ async def library_upload(request: Request) -> Response:
         f"{found[0]} papers: your digest now leans towards papers like them.{left_out}",
         links=site.links(email),
     )
+
+
+async def reader_feed_renew(request: Request) -> Response:
+    """POST /preferences/feed: a new address for the reader's private feed; the old one stops."""
+    posted = await _preferences_post(request, max_files=0)
+    if isinstance(posted, Response):
+        return posted
+    site, _, email = posted
+    try:
+        url = await run_in_threadpool(_reader_feed_url, site, email, True)
+    except Exception as exc:
+        return site.unavailable(exc)
+    return site.message(
+        "New feed address", "The old address no longer works. Give your feed reader this one:", feed_url=url
+    )
+
+
+async def reader_feed(request: Request) -> Response:
+    """GET /feeds/reader.xml?token=...: the reader's own issues, as Atom."""
+    from . import reader_feed as feeds
+
+    site: Site = request.app.state.site
+    token = str(request.query_params.get("token") or "")
+    try:
+        email = await run_in_threadpool(feeds.reader_of, site.stores.reader_feeds, site.secret, token)
+        if email is None:
+            return PlainTextResponse(
+                "This feed address is not valid (any more): "
+                "copy the current one from your preferences page.\n",
+                status_code=404,
+            )
+        news = site.config.newsletter
+        self_url = f"{news.base_url}{feeds.PATH}?token={quote(token)}"
+        body = await run_in_threadpool(
+            feeds.feed, site.stores.reader_feeds, email, self_url, base_url=news.base_url, name=news.name
+        )
+    except Exception as exc:
+        return site.unavailable(exc)
+    return Response(
+        body, media_type="application/atom+xml; charset=utf-8", headers={"Cache-Control": "private, no-cache"}
+    )
+
+
+def _reader_feed_url(site: Site, email: str, renew: bool) -> str:
+    from . import reader_feed as feeds
+
+    key = site.stores.reader_feeds.feed_key(email, renew=renew)
+    return feeds.feed_url(site.config.newsletter.base_url, site.secret, email, key)
 
 
 def _web_url(url: str | None) -> str | None:
@@ -829,6 +906,8 @@ def create_app(config: Config, secret: str, fetch: Callable[[str], bytes] | None
         Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
         Route("/preferences", preferences, methods=["GET", "POST"]),
         Route("/preferences/library", library_upload, methods=["POST"]),
+        Route("/preferences/feed", reader_feed_renew, methods=["POST"]),
+        Route("/feeds/reader.xml", reader_feed, methods=["GET"]),
         Route("/feedback", feedback, methods=["GET", "POST"]),
         Route("/webhooks/{provider}", webhook, methods=["POST"]),
         # The archive's own links (digest/archive.py): {base_url}/issues, /issues/feed.xml,

@@ -45,13 +45,9 @@ def hunks(base: str, head: str) -> list[tuple[Lines, Lines]]:
 
 
 def headings_up(lines: Lines) -> Lines:
-    """`### x` becomes `## x` outside code blocks, as in the docs pages."""
-    out, fence = [], False
-    for line in lines:
-        if line.startswith("```"):
-            fence = not fence
-        out.append(line[1:] if not fence and line.startswith("### ") else line)
-    return out
+    """`### x` becomes `## x`, as in the docs pages. A hunk may start inside a code block, so
+    fences are not followed; no code block of the README has a line starting `### `."""
+    return [line[1:] if line.startswith("### ") else line for line in lines]
 
 
 def trimmed(old: Lines, new: Lines) -> Iterator[tuple[str, str]]:

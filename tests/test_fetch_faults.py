@@ -390,7 +390,7 @@ FRIDAY = "2026-08-14T07:00:00+00:00"
 
 
 def _weekend_project(server, tmp_path, **fetch) -> Path:
-    server.routes["/api/daily_papers"] = hf_daily_papers({"2026-08-14": FIXTURES / "hf_small.json"})
+    server.routes["/api/daily_papers"] = hf_daily_papers({"2026-08-14": FIXTURES / "hf_small_friday.json"})
     return _project(tmp_path, [{"kind": "hf_daily", "url": server.url}], **fetch)
 
 

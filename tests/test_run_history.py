@@ -246,7 +246,9 @@ def test_on_postgresql_db_upgrade_adds_the_history_and_runs_are_recorded(tmp_pat
             execute("DROP TABLE runs")
             execute("DROP TABLE source_days")
             execute("DROP TABLE operator_reports")
-            execute("DELETE FROM schema_version WHERE version = ?", (history,))
+            for later in ("paper_signals", "empty_days", "reader_feeds"):  # a later migration's (issue 25)
+                execute(f"DROP TABLE IF EXISTS {later}")
+            execute("DELETE FROM schema_version WHERE version >= ?", (history,))
     assert digest(tmp_path, "doctor", "--now", NOW, "--nameserver", "127.0.0.1:9") == 1
     said = capsys.readouterr().out
     assert re.search(r"FAIL  state .*schema version \d+ of \d+ -> run `digest db upgrade`", said), said

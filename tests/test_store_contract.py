@@ -346,6 +346,41 @@ def test_a_written_tldr_is_found_by_its_paper_model_and_text_and_by_nothing_else
     assert db.tldrs("qwen", [("2608.00001", "h1")]) == {}  # another model
 
 
+def test_a_papers_signals_keep_one_snapshot_a_day_and_the_latest_earlier_one_is_found(db):
+    db.record_signals("2026-08-10", [("2608.00001", 2, 0, None), ("2608.00002", 60, 4, 10)])
+    db.record_signals("2026-08-11", [("2608.00001", 20, 1, None)])
+    db.record_signals("2026-08-11", [("2608.00001", 40, 1, None), ("2608.00003", None, None, None)])
+    rows = db.read("SELECT paper_id, day, upvotes FROM paper_signals ORDER BY paper_id, day")
+    assert rows == [
+        ("2608.00001", "2026-08-10", 2),
+        ("2608.00001", "2026-08-11", 40),
+        ("2608.00002", "2026-08-10", 60),
+    ]
+    assert db.signals_before("2026-08-12", ["2608.00001", "2608.00002", "2608.00003"]) == {
+        "2608.00001": ("2026-08-11", 40, 1, None),
+        "2608.00002": ("2026-08-10", 60, 4, 10),
+    }
+    assert db.signals_before("2026-08-11", ["2608.00001"]) == {"2608.00001": ("2026-08-10", 2, 0, None)}
+
+
+def test_a_readers_feed_key_stays_until_renewed_and_their_sent_issues_come_with_their_papers(db):
+    key = db.feed_key("Ada@example.org")
+    assert db.feed_key("ada@example.org") == key == db.current_feed_key("ada@example.org")
+    assert db.feed_key("ada@example.org", renew=True) not in (key, None)
+    assert db.current_feed_key("grace@example.org") is None
+    db.remember_papers([("2608.00001", "A paper", "It does a thing.", "https://example.org/1")])
+    for issue, papers in (("2026-11-25", ["2608.00001"]), ("2026-11-26", ["2608.00002"])):
+        db.claim(issue, "ada@example.org", f"<{issue}>")
+        db.mark_sent(issue, "ada@example.org", papers)
+    db.claim("2026-11-27", "ada@example.org", "<27>")  # claimed, never sent: not in the feed
+    sent = db.issues_sent("ada@example.org", 30)
+    assert [(s.issue, s.papers) for s in sent] == [
+        ("2026-11-26", [("2608.00002", "2608.00002", None, "")]),
+        ("2026-11-25", [("2608.00001", "A paper", "https://example.org/1", "It does a thing.")]),
+    ]
+    assert [s.issue for s in db.issues_sent("ada@example.org", 1)] == ["2026-11-26"]
+
+
 # --- the run history (digest/history.py, digest/watch.py) -------------------------------------
 
 

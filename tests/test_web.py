@@ -270,6 +270,45 @@ def test_preferences_link_shows_and_saves_the_readers_choices(site):
     assert no_csrf.status_code == 403 and entry(project, "ada@example.org").topics == ["vision"]
 
 
+def test_a_monthly_reader_sees_their_day_on_the_preferences_page_and_can_pick_monthly(site):
+    project, base = site
+    token = tokens.sign(SECRET, "preferences", "grace@example.org")
+    with httpx.Client(base_url=base) as client:
+        csrf = csrf_form(client, f"/preferences?token={token}")
+        saved = client.post(
+            "/preferences",
+            data={"csrf": csrf, "token": token, "frequency": "monthly:15", "send_at": "09:00",
+                  "timezone": "America/New_York"},
+        )  # fmt: skip
+        assert saved.status_code == 200 and "on day 15 of every month at 09:00" in saved.text
+        page = client.get(f"/preferences?token={token}")
+    assert '<option value="monthly:15" selected>' in page.text  # kept if the page is saved again
+    assert '<option value="monthly:1">Monthly, on the 1st</option>' in page.text
+    assert entry(project, "grace@example.org").frequency == "monthly:15"
+
+
+def test_the_labs_a_reader_follows_are_shown_and_saved_and_an_entry_keeps_saying_follow(tmp_path):
+    project = new_project(tmp_path)
+    listing = project / "subscribers.yaml"
+    listing.write_text(
+        listing.read_text().replace("    max_papers: 10\n", "    max_papers: 10\n    follow: [Qwen]\n", 1)
+    )
+    assert entry(project, "ada@example.org").organizations == ["Qwen"]
+    token = tokens.sign(SECRET, "preferences", "ada@example.org")
+    with serving(project) as base, httpx.Client(base_url=base) as client:
+        csrf = csrf_form(client, f"/preferences?token={token}")
+        page = client.get(f"/preferences?token={token}")
+        assert 'name="follow" type="text"' in page.text and 'value="Qwen"' in page.text
+        saved = client.post(
+            "/preferences",
+            data={"csrf": csrf, "token": token, "follow": "Qwen, Google DeepMind", **FORM},
+        )
+    assert saved.status_code == 200
+    assert entry(project, "ada@example.org").organizations == ["Qwen", "Google DeepMind"]
+    assert "    follow: [Qwen, Google DeepMind]\n" in listing.read_text()
+    assert "organizations:" not in listing.read_text().split("ada@example.org", 1)[1].split("- email:", 1)[0]
+
+
 def test_pages_are_served_with_protective_headers(site):
     _, base = site
     page = httpx.get(f"{base}/unsubscribe?token={tokens.sign(SECRET, 'unsubscribe', 'alan@example.org')}")

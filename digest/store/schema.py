@@ -218,6 +218,36 @@ CREATE TABLE operator_reports (
 );
 """,
     ),
+    Migration(
+        7,
+        "papers' signals a day, the days with no papers, and readers' private feed keys",
+        """
+-- What a source said of a paper's engagement, the last time each day it was asked: ranking
+-- reads the growth since an earlier day's snapshot (digest/signals.py). One row per paper per day.
+CREATE TABLE paper_signals (
+    paper_id  TEXT NOT NULL,
+    day       TEXT NOT NULL,  -- the UTC date the source said it
+    upvotes   INTEGER,
+    comments  INTEGER,
+    stars     INTEGER,
+    PRIMARY KEY (paper_id, day)
+);
+-- A day every source answered and none listed a paper (a weekend on Hugging Face, a holiday):
+-- the next issue opens with `said`, and the web archive shows the day with it.
+CREATE TABLE empty_days (
+    day   TEXT PRIMARY KEY,
+    said  TEXT NOT NULL,
+    at    TEXT NOT NULL
+);
+-- The key inside each reader's private feed URL (digest/reader_feed.py): a new key, made from
+-- the preferences page, makes the old URL stop working.
+CREATE TABLE reader_feeds (
+    email  TEXT PRIMARY KEY,
+    key    TEXT NOT NULL,
+    made   TEXT NOT NULL
+);
+""",
+    ),
 ]
 LATEST = MIGRATIONS[-1].version
 
