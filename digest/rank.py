@@ -39,7 +39,8 @@ with w = `ranking.relevance_weight` for readers with preferences or papers of th
 for everyone else. A
 paper with an `exclude` term anywhere in its text is dropped; so is one the reader already
 got (by version-less id). Picks are taken best first, skipping papers below `min_score` and
-papers of a theme that already has `max_per_theme` picks, up to the reader's `max_papers`.
+deferring papers of a theme that already has `max_per_theme` picks, up to the reader's
+`max_papers`; the deferred ones, best first, fill what room is left.
 """
 
 from __future__ import annotations
@@ -488,8 +489,11 @@ def _rank(
 
     limit = options.limit_for(reader)
     per_theme: dict[str, int] = {}
+    status_of: dict[int, str] = {}
+    # Papers passed over because their theme was full fill the places the other themes leave:
+    # the cap spreads a digest over the day's themes, it must not shorten it on a day of few.
+    deferred: list[int] = []
     picked = 0
-    out = []
     for i in order:
         theme = prepared.themes_by_index[i]
         status = blocked.get(i)
@@ -500,10 +504,20 @@ def _rank(
                 status = "over max papers"
             elif options.max_per_theme and per_theme.get(theme, 0) >= options.max_per_theme:
                 status = "theme full"
+                deferred.append(i)
             else:
                 picked += 1
                 per_theme[theme] = per_theme.get(theme, 0) + 1
                 status = f"picked #{picked}"
+        status_of[i] = status
+        if not everything and status in ("below min score", "over max papers"):
+            break  # best first: nothing after this can be picked
+    for i in deferred[: max(0, limit - picked)]:
+        picked += 1
+        status_of[i] = f"picked #{picked} (its theme was full; the other themes left room)"
+
+    out = []
+    for i, status in status_of.items():
         if everything or status.startswith("picked"):
             found = evidence.get(i, [])
             if profile is not None and profile.positive:  # only the papers shown: naming costs
@@ -515,13 +529,11 @@ def _rank(
                     relevance.get(i, 0.0),
                     scores[i],
                     found,
-                    theme,
+                    prepared.themes_by_index[i],
                     status,
                     unlike.get(i, 0.0),
                 )
             )
-        elif status in ("below min score", "over max papers"):
-            break  # best first: nothing after this can be picked
     return out
 
 
