@@ -99,3 +99,25 @@ def test_a_library_with_nothing_usable_changes_nothing(project, cli):
     result = cli("subscribe", "kenji@example.org", "--library", "empty.txt", cwd=project)
     assert result.returncode == 2 and "empty.txt: no paper in it could be used" in result.stderr
     assert (project / "subscribers.yaml").read_bytes() == before
+
+
+def test_readers_sharing_a_library_file_have_it_read_and_looked_up_once_per_run(project, cli, arxiv):
+    """A lab's 3 readers name one file: a dry run (which stores nothing) asks arXiv once, not
+    once per reader, and each reader still gets the library's profile."""
+    shutil.copy(LIBRARY / "ids.txt", project / "ids.txt")
+    lab = "".join(
+        f"  - email: lab{i}@example.org\n    timezone: UTC\n    library: ids.txt\n" for i in range(3)
+    )
+    (project / "subscribers.yaml").write_text("subscribers:\n" + lab)
+    with (project / "digest.yaml").open("a") as handle:
+        handle.write(f"\nlibraries:\n  arxiv_url: {arxiv.url}\n")
+    now = "2026-11-26T09:00:00Z"
+    result = cli("send", "--dry-run", "--now", now, cwd=project)
+    assert result.returncode == 1  # the file's unusable lines are reported, once each
+    assert result.stderr.count("ids.txt:3: arXiv has no paper 0808.05394; left out") == 1, result.stderr
+    assert result.stdout.count("would send ") == 3 + 1  # and the summary line
+    assert len(arxiv.hits("/api/query")) == 1
+    explained = cli(
+        "preview", "--to", "lab2@example.org", "--explain", "--now", now, "--out", "pv", cwd=project
+    )
+    assert "your papers: 1 (1 in your library" in explained.stdout, explained.stdout
