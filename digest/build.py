@@ -9,6 +9,7 @@ No network, files or clock here: the caller brings papers, the time and the hist
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections import OrderedDict
 from collections.abc import Callable
@@ -336,13 +337,17 @@ SHARED_BODIES = 256  # distinct bodies kept at once (the most recent): a few MB
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+")  # HTML, JSON and wrapping leave it as it is
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Body:
     subject: str
     html: splice.Pieces
     text: splice.Pieces
     picks: list[Pick]
     lengths: tuple[int, ...]  # of the strings each stand-in stands for
+
+    @functools.cached_property
+    def used(self) -> frozenset[int]:
+        return self.html.used | self.text.used
 
 
 class Shared:

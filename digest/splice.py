@@ -40,13 +40,10 @@ class Pieces:
     """A body cut at its stand-ins: literal text, and where each stand-in stood."""
 
     parts: tuple[str | int, ...]
+    used: frozenset[int]  # the stand-ins it holds
 
     def join(self, values: Sequence[str]) -> str:
         return "".join([part if isinstance(part, str) else values[part] for part in self.parts])
-
-    @property
-    def used(self) -> set[int]:
-        return {part for part in self.parts if isinstance(part, int)}
 
 
 def cut(body: str, stand: Sequence[str], *, refs: bool = False) -> Pieces | None:
@@ -68,4 +65,5 @@ def cut(body: str, stand: Sequence[str], *, refs: bool = False) -> Pieces | None
         parts.extend([k] * copies)
         at = run.end()
     parts.append(body[at:])
-    return Pieces(tuple(p for p in parts if p != ""))
+    kept = tuple(p for p in parts if p != "")
+    return Pieces(kept, frozenset(p for p in kept if isinstance(p, int)))
