@@ -333,7 +333,7 @@ class Builder:
 
 # --- bodies shared by readers -----------------------------------------------------------------
 
-SHARED_BODIES = 256  # distinct bodies kept at once (the most recent): a few MB
+SHARED_BODIES = 64  # distinct bodies kept at once (the most recent): 64 x 2 parts x ~60 KB
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+")  # HTML, JSON and wrapping leave it as it is
 
 

@@ -57,6 +57,7 @@ from .subscribers import Bounce, address_key
 CLAIM_AHEAD = 16
 MARK_BATCH = 16
 MARK_EVERY = 1.0  # seconds: a slow (rate-limited) run still writes its marks this often
+SEEN_BATCH = 1000  # readers first seen, recorded a statement at a time
 
 
 class Standing(StrEnum):
@@ -158,23 +159,30 @@ def owed_issue(
 
 class FirstSeen:
     """When a run first saw each reader (digest/due.py: a reader never mailed starts with a
-    send time after it): read once per run, the readers new to it recorded as the run ends."""
+    send time after it): read once per run; the readers new to it are `now`, and recorded a
+    thousand at a time as the run goes (not held to its end: a run's memory stays flat however
+    long the list). A dry run records nothing, and keeps nothing either."""
 
-    def __init__(self, ledger: Ledger):
+    def __init__(self, ledger: Ledger, *, readonly: bool = False):
         self.ledger = ledger
+        self.readonly = readonly
         self.first = ledger.seen_readers()
-        self.new: list[str] = []
+        self.new: dict[str, None] = {}  # in the order seen
 
     def at(self, email: str, now: datetime) -> datetime:
-        if email not in self.first:
-            self.first[email] = now
-            self.new.append(email)
-        return self.first[email]
+        seen = self.first.get(email)
+        if seen is not None:
+            return seen
+        if not self.readonly and email not in self.new:
+            self.new[email] = None
+            if len(self.new) >= SEEN_BATCH:
+                self.record(now)
+        return now
 
     def record(self, now: datetime) -> None:
         if self.new:
-            self.ledger.mark_seen(self.new, now)
-            self.new = []
+            self.ledger.mark_seen(list(self.new), now)
+            self.new = {}
 
 
 def papers_key(papers: list[Paper]) -> str:
@@ -209,7 +217,7 @@ def run(
         if problems:
             raise DigestError(problems)
         profiles, close_lookup = for_run(config, opened.own_papers, readonly=dry_run)
-        seen = FirstSeen(opened.ledger)
+        seen = FirstSeen(opened.ledger, readonly=dry_run)
         try:
             with nullcontext() if dry_run else opened.ledger.run() as me:
                 report = _run(
