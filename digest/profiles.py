@@ -14,6 +14,7 @@ then stores (a dry run or a preview, storing nothing, still makes it once, not p
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from .store import OwnPapers
 
 Lookup = Callable[[list[str]], dict[str, tuple[str, str]]]
-STORED = "stored"  # the source of a profile made from the database alone
+STORED = "stored"
+READ_PROFILES = 64  # distinct stored profiles kept as read (the most recent)  # the source of a profile made from the database alone
 
 
 @dataclass
@@ -48,6 +50,9 @@ class Profiles:
     # stat that `source_of` records), and each profile made (by what its papers hash to).
     _files: dict[str, tuple[list[Own], str]] = field(default_factory=dict, repr=False)
     _made: dict[str, tuple[Profile, str]] = field(default_factory=dict, repr=False)
+    # Stored profiles as read, by their text: readers whose profiles are the same share one
+    # object, and with it what ranking works out from it for the day (rank.ProfileDay).
+    _read: OrderedDict[str, Profile] = field(default_factory=OrderedDict, repr=False)
 
     def library_file(self, reader: Subscriber) -> Path | None:
         if not reader.library:
@@ -74,7 +79,7 @@ class Profiles:
             return None  # most readers: one lookup, nothing else
         source = self.source_of(reader)
         if stored is not None and stored[0] == source and stored[1]:
-            return Profile.from_json(stored[1])
+            return self._parsed(stored[1])
         owns, key = self._papers_and_key(reader, source)
         if key not in self._made:
             made = similar.profile_of(owns, self.embed, self.themes_of)
@@ -84,6 +89,14 @@ class Profiles:
             self.store.store_profile(reader.email, source, data)
         # Readers sharing a profile share its term maps too: it is only read from here on.
         return profile or None
+
+    def _parsed(self, data: str) -> Profile:
+        profile = self._read.get(data)
+        if profile is None:
+            profile = self._read[data] = Profile.from_json(data)
+            if len(self._read) > READ_PROFILES:
+                self._read.popitem(last=False)
+        return profile
 
     def papers_of(self, reader: Subscriber) -> list[Own]:
         return self._papers_and_key(reader, self.source_of(reader))[0]

@@ -433,24 +433,14 @@ def _rank(
             blocked.setdefault(i, f"excluded: {term}")
     evidence = reader_evidence(prepared, reader)
     unlike: dict[int, float] = {}
+    day: ProfileDay | None = None
     if profile:
-        if prepared.embeddings is not None and profile.positive_embedding + profile.negative_embedding:
-            liked = similar.embedded(prepared.embeddings, profile.positive_embedding)
-            disliked = similar.embedded(prepared.embeddings, profile.negative_embedding)
-            scale = EMBEDDED
-        else:
-            index = prepared.own_papers_index()
-            liked = similar.similarity(index, profile.positive)
-            disliked = similar.similarity(index, profile.negative)
-            scale = TFIDF
-        for i, cosine in liked.items():
-            if amount := LIBRARY_EVIDENCE * similar.ramp(cosine, *scale.library):
-                evidence.setdefault(i, []).append(("library", "", amount))  # named once picked
-        if disliked or profile.avoid:
-            unlike = _unlike(prepared, disliked, scale, profile.avoid)
-        for i, share in unlike.items():
-            if share >= 1.0:
-                blocked.setdefault(i, "like papers marked less like this")
+        day = profile_day(prepared, profile)
+        for i, amount in day.library.items():
+            evidence.setdefault(i, []).append(("library", "", amount))  # named once picked
+        unlike = day.unlike
+        for i in day.blocked:
+            blocked.setdefault(i, "like papers marked less like this")
     weight = options.weight_for(reader, profile)
     trending = prepared.trending_list
     relevance = {i: 1 - math.exp(-sum(e[2] for e in found)) for i, found in evidence.items()}
@@ -480,8 +470,8 @@ def _rank(
                 status = f"picked #{picked}"
         if everything or status.startswith("picked"):
             found = evidence.get(i, [])
-            if profile is not None and profile.positive:  # only the papers shown: naming costs
-                found = _named(prepared, profile, i, found)
+            if day is not None and profile is not None and profile.positive:  # only the papers shown
+                found = _named(prepared, profile, day, i, found)
             out.append(
                 Scored(
                     papers[i],
@@ -526,24 +516,64 @@ def _unlike(
     return out
 
 
-def _named(prepared: Prepared, profile: Profile, i: int, found: list[Evidence]) -> list[Evidence]:
+def _named(
+    prepared: Prepared, profile: Profile, day: ProfileDay, i: int, found: list[Evidence]
+) -> list[Evidence]:
     """Library evidence with the reader's paper it comes from: "like “X” in your library"."""
     out = []
     for kind, name, amount in found:
-        if (
-            kind == "library"
-            and not name
-            and amount >= LIBRARY_EVIDENCE / 4  # what `reason` shows
-            and (own := similar.resembles(prepared.own_papers_index(), profile, i))
-        ):
-            which, title = own
-            name = (
-                f"like “{title}” in your library"
-                if which == similar.LIBRARY
-                else f"like “{title}”, which you liked"
-            )
+        if kind == "library" and not name and amount >= LIBRARY_EVIDENCE / 4:  # what `reason` shows
+            if i not in day.names:
+                own = similar.resembles(prepared.own_papers_index(), profile, i)
+                day.names[i] = (
+                    ""
+                    if own is None
+                    else f"like “{own[1]}” in your library"
+                    if own[0] == similar.LIBRARY
+                    else f"like “{own[1]}”, which you liked"
+                )
+            name = day.names[i]
         out.append((kind, name, amount))
     return out
+
+
+@dataclass
+class ProfileDay:
+    """What a profile says about one issue's papers, the same for every reader who has it:
+    library evidence and unlike shares by paper, the papers it blocks, and the names of the
+    reader's papers the day's papers are like (filled as picks need them)."""
+
+    library: dict[int, float]
+    unlike: dict[int, float]
+    blocked: list[int]
+    names: dict[int, str] = field(default_factory=dict)
+
+
+def profile_day(prepared: Prepared, profile: Profile) -> ProfileDay:
+    """The profile's ProfileDay for `prepared`, worked out once and kept with the profile."""
+    if profile.day is not None and profile.day[0] is prepared:
+        return profile.day[1]  # type: ignore[return-value]
+    if prepared.embeddings is not None and profile.positive_embedding + profile.negative_embedding:
+        liked = similar.embedded(prepared.embeddings, profile.positive_embedding)
+        disliked = similar.embedded(prepared.embeddings, profile.negative_embedding)
+        scale = EMBEDDED
+    else:
+        index = prepared.own_papers_index()
+        liked, disliked = (
+            similar.similarity(index, profile.positive),
+            similar.similarity(index, profile.negative),
+        )
+        scale = TFIDF
+    low, high = scale.library
+    library = {
+        i: LIBRARY_EVIDENCE * min(1.0, (cosine - low) / (high - low))
+        for i, cosine in liked.items()
+        if cosine > low
+    }
+    unlike = _unlike(prepared, disliked, scale, profile.avoid) if disliked or profile.avoid else {}
+    day = ProfileDay(library, unlike, [i for i, share in unlike.items() if share >= 1.0])
+    profile.day = (prepared, day)
+    return day
 
 
 def score_all(
