@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from .store import OwnPapers
 
 Lookup = Callable[[list[str]], dict[str, tuple[str, str]]]
-STORED = "stored"
-READ_PROFILES = 64  # distinct stored profiles kept as read (the most recent)  # the source of a profile made from the database alone
+STORED = "stored"  # the source of a profile made from the database alone
+READ_PROFILES = 64  # distinct stored profiles kept as read (the most recent)
 
 
 @dataclass
