@@ -28,15 +28,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import httpx
-
 from .build import issue_url
 from .errors import DigestError
 from .mail import message_id
-from .sources.httpclient import USER_AGENT
 from .store import Claim
 
 if TYPE_CHECKING:
+    import httpx
+
     from .build import Builder
     from .config import Channel, Config
     from .store import Ledger, Run
@@ -199,6 +198,10 @@ def publish(
     warnings: list[str] = []
     if not config.channels or not builders:
         return posted, warnings
+    import httpx  # only a run that posts pays for it
+
+    from .sources.httpclient import USER_AGENT
+
     with httpx.Client(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT}) as http:
         for issue_id, builder in sorted(builders.items()):
             for channel in config.channels:
@@ -223,6 +226,8 @@ def publish(
 
 
 def _send(http: httpx.Client, to: Target) -> str | None:
+    import httpx
+
     try:
         response = http.post(to.url, json=to.body)
     except httpx.HTTPError as exc:

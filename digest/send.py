@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from . import archive, channels, sources, summaries
+from . import channels, sources
 from .build import Builder, Message, issue_for
 from .config import Config
 from .delivery import BounceError, FatalError, UncertainError, batch_size, open_backend
@@ -357,8 +357,11 @@ def _run(
         else:
             issue = replace(issue_for(config, papers, now), id=issue_id, date=date.fromisoformat(issue_id))
             builder = shared[key] = Builder(config, issue, now, secret)
-            warning = summaries.for_builder(config, builder, tldrs, readonly=dry_run)
-            report.warnings += [warning] if warning else []
+            if config.summaries is not None:  # the send path imports only what it uses
+                from . import summaries
+
+                warning = summaries.for_builder(config, builder, tldrs, readonly=dry_run)
+                report.warnings += [warning] if warning else []
             if not dry_run:  # the feedback page shows them; the profiles of readers who mark them read them
                 profiles.store.remember_papers((p.id, p.title, p.abstract, p.url) for p in papers)
         builders[issue_id] = builder
@@ -652,6 +655,8 @@ def backend_opener(config: Config) -> tuple[Callable, int]:
 def write_archive(config: Config, builder: Builder) -> tuple[str, list[str]]:
     """The issue's web page, index and feed: (page, problems). A failure here is reported and
     the mail still goes out: readers should not miss an issue over the web copy."""
+    from . import archive  # only when the archive is on
+
     try:
         written = archive.write(config, builder)
     except DigestError as exc:  # names the file and the folder already
