@@ -16,6 +16,7 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -31,13 +32,26 @@ def sign(secret: str, purpose: str, email: str) -> str:
 
 def _dumps(secret: str, purpose: str, obj: Any) -> str:
     """`_serializer(secret, purpose).dumps(obj)`, byte for byte, for a short payload."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    text = _json(obj).encode()
     if len(text) >= SHORT_PAYLOAD:
         return _serializer(secret, purpose).dumps(obj)
     payload = base64.urlsafe_b64encode(text).rstrip(b"=")
     mac = _mac(secret, purpose).copy()
     mac.update(payload)
     return (payload + b"." + base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")).decode()
+
+
+def _json(obj: Any) -> str:
+    """Compact JSON as itsdangerous writes it; a string, or a list of strings, that JSON
+    writes as it is (no quote, backslash or control character) without the encoder."""
+    if isinstance(obj, str) and _AS_IS.fullmatch(obj):
+        return f'"{obj}"'
+    if isinstance(obj, list) and all(isinstance(v, str) and _AS_IS.fullmatch(v) for v in obj):
+        return "[" + ",".join(f'"{v}"' for v in obj) + "]"
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+_AS_IS = re.compile(r'[^"\\\x00-\x1f]*')  # what json.dumps(ensure_ascii=False) leaves alone
 
 
 @functools.lru_cache(maxsize=16)

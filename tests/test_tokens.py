@@ -11,6 +11,7 @@ def _addresses(n: int) -> list[str]:
     rng = random.Random(27)
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+_-'é中"
     out = ["a@b.c", "Ada.Lovelace+news@Example.ORG", "josé@exämple.org", "x" * 60 + "@example.org"]
+    out += ['"quoted local"@example.org', "back\\slash@example.org", "tab\there@example.org", "\x01@x.org"]
     for _ in range(n):
         local = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 70)))
         out.append(f"{local}@{''.join(rng.choice(alphabet) for _ in range(rng.randint(1, 30)))}.org")
