@@ -11,7 +11,7 @@ itsdangerous verifies, and signs the long payloads it would compress.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import functools
 import hashlib
 import hmac
@@ -35,10 +35,18 @@ def _dumps(secret: str, purpose: str, obj: Any) -> str:
     text = _json(obj).encode()
     if len(text) >= SHORT_PAYLOAD:
         return _serializer(secret, purpose).dumps(obj)
-    payload = base64.urlsafe_b64encode(text).rstrip(b"=")
+    payload = _b64(text)
     mac = _mac(secret, purpose).copy()
     mac.update(payload)
-    return (payload + b"." + base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")).decode()
+    return (payload + b"." + _b64(mac.digest())).decode()
+
+
+def _b64(data: bytes) -> bytes:
+    """itsdangerous's base64: URL-safe, without padding (base64.urlsafe_b64encode, less its layers)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URL_SAFE).rstrip(b"=")
+
+
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def _json(obj: Any) -> str:
