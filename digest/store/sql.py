@@ -228,15 +228,18 @@ class SqlDatabase:
         # once the history window has passed moves its row forward). One statement for the
         # messages' papers: a round trip each cost PostgreSQL 20 per reader.
         papers: dict[tuple[str, str], str] = {}
+        rows_by: dict[tuple[str, str | None], list[str]] = {}  # (issue, note) -> readers
+        for issue, email, paper_ids, note in rows:
+            rows_by.setdefault((issue, note), []).append(email.lower())
+            papers.update(((email.lower(), pid), issue) for pid in paper_ids)
         with self.transaction() as execute:
-            for issue, email, paper_ids, note in rows:
-                email = email.lower()
-                execute(
-                    """UPDATE deliveries SET status = 'sent', sent_at = ?, error = ?
-                       WHERE issue = ? AND email = ?""",
-                    (now, note, issue, email),
-                )
-                papers.update(((email, pid), issue) for pid in paper_ids)
+            for (issue, note), emails in rows_by.items():  # one statement for a batch, as a rule
+                for chunk in _chunks(emails, SENT_PAPERS_ROWS):
+                    execute(
+                        "UPDATE deliveries SET status = 'sent', sent_at = ?, error = ? "
+                        f"WHERE issue = ? AND email IN ({', '.join(['?'] * len(chunk))})",
+                        (now, note, issue, *chunk),
+                    )
             for chunk in _chunks(list(papers.items()), SENT_PAPERS_ROWS):
                 execute(
                     "INSERT INTO sent_papers (email, paper_id, issue, sent_at) "
