@@ -1,7 +1,9 @@
 """`digest inbox`: read the inbox (digest/mailbox.py), tell each message apart
 (digest/inbox.py) and act on it through the stores' rules: a hard bounce marks the address
 bounced (no more mail until `digest bounces --clear`), a complaint or a mailed unsubscribe
-request unsubscribes the reader. Everything else stays unread, for a person.
+request unsubscribes the reader. Everything else stays unread, for a person. Each message is
+read on its own: one digest cannot read (too large, too deep, malformed, or anything the email
+package raises on it) is set aside (flagged and marked read) and reported, and the run goes on.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class InboxReport:
     found: list[inbox.Read] = field(default_factory=list)
     messages: int = 0
     left: int = 0  # messages left unread: nothing digest can act on
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # one line per message set aside
 
     @property
     def counts(self) -> dict[inbox.Kind, int]:
@@ -57,11 +59,20 @@ def run(config: Config, *, now: datetime, dry_run: bool = False) -> InboxReport:
     report.where = box.where
     try:
         with stores(config, readonly=dry_run) as opened:
-            for key, raw in box.unread():
+            for key, raw in box.unread(inbox.MAX_BYTES + 1):
                 report.messages += 1
-                found = inbox.read(
-                    raw, secret=secret, address=config.inbox.address, sent_to=opened.ledger.sent_as
-                )
+                try:
+                    found = inbox.read(raw, secret=secret, address=config.inbox.address)
+                except Exception as exc:  # noqa: BLE001 - one message must never stop the run
+                    reason = (
+                        str(exc) if isinstance(exc, inbox.Unreadable) else f"{type(exc).__name__} reading it"
+                    )
+                    action = "left as it is (dry run)" if dry_run else "set aside: flagged and marked read"
+                    subject = inbox.raw_subject(raw)
+                    report.problems.append(f"{box.where}: message {key} ({subject!r}): {reason}; {action}")
+                    if not dry_run:
+                        box.set_aside(key)
+                    continue
                 report.found += found
                 acted = any(r.kind != inbox.OTHER for r in found)
                 report.left += not acted

@@ -286,6 +286,7 @@ class Builder:
             reply_to=news.reply_to,
             return_path=return_path,
             unsubscribe_mailto=mailto,
+            message_tag=tokens.message_tag(self.secret, self.issue.id, reader.email),
         )
         return Message(reader, picks, rendered, envelope, compose(rendered, envelope, self.now))
 
@@ -327,7 +328,7 @@ class Builder:
             return None, None
         return (
             tokens.verp_address(inbox.address, self.secret, email),
-            tokens.plus_address(inbox.address, tokens.UNSUBSCRIBE_TAG),
+            tokens.unsubscribe_address(inbox.address, self.secret, email),
         )
 
 

@@ -29,8 +29,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .build import issue_url
+from .clean import display
 from .errors import DigestError
 from .mail import message_id
+from .render import paper_url, safe_url
 from .store import Claim
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from .store import Ledger, Run
 
 TIMEOUT = 10.0  # seconds for one post: a slow chat service must not hold the send run
+ANSWER_BYTES = 64_000  # of a chat service's answer, read: its status and a line of error say enough
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,8 @@ class Post:
 
 def post_for(config: Config, builder: Builder, count: int) -> Post:
     day = builder.issue.date
-    papers = [(" ".join(p.title.split()), p.url or "") for p in builder.by_trending()[:count]]
+    # The email's title and link for each paper: cleaned, and the URL checked (render.safe_url).
+    papers = [(display(p.title, strip_tags=False), paper_url(p)) for p in builder.by_trending()[:count]]
     return Post(
         f"{config.newsletter.name}, {day:%A} {day.day} {day:%B %Y}",
         papers,
@@ -61,47 +65,66 @@ def post_for(config: Config, builder: Builder, count: int) -> Post:
 
 
 # --- each service's message -----------------------------------------------------------------
+# Titles and URLs come from feeds: each body function escapes them for its own markup, and a
+# URL is the email's (render.safe_url: absolute http(s), no spaces, quotes or angle brackets)
+# with whatever else the markup reads inside a link percent-encoded, so a URL can neither end
+# its link early nor start a mention or a link of its own.
+
+
+def _link(url: str, markup: str) -> str | None:
+    checked = safe_url(url)
+    if checked is None:
+        return None
+    if not markup:
+        return checked
+    return re.sub(f"[{re.escape(markup)}]", lambda m: f"%{ord(m.group()):02X}", checked)
 
 
 def slack_body(post: Post) -> dict:
     def esc(text: str) -> str:  # Slack's mrkdwn: only these three are special
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
+    def link(url: str, label: str) -> str:  # `|` ends a Slack link's URL, `<>` the link
+        checked = _link(url, "|<>")
+        return f"<{esc(checked)}|{esc(label)}>" if checked else esc(label)
+
     lines = [f"*{esc(post.title)}*"]
-    lines += [
-        f"{n}. <{url}|{esc(title)}>" if url else f"{n}. {esc(title)}" for n, (title, url) in _numbered(post)
-    ]
-    lines.append(f"<{post.link}|The whole issue>")
+    lines += [f"{n}. {link(url, title)}" for n, (title, url) in _numbered(post)]
+    lines.append(link(post.link, "The whole issue"))
     return {"text": "\n".join(lines), "unfurl_links": False, "unfurl_media": False}
 
 
-# Within a line (a title follows "1. "), these are all Discord's markdown reads as markup.
-_DISCORD_SPECIAL = re.compile(r"([\\*_~`|<>\[\]()])")
+# Within a line (a title follows "1. "), these are all Discord's markdown reads as markup;
+# `:` and `@` too, so a title's bare "https://..." is not made a link nor "@here" a mention.
+_DISCORD_SPECIAL = re.compile(r"([\\*_~`|<>\[\]():@])")
 
 
 def discord_body(post: Post) -> dict:
     def esc(text: str) -> str:
         return _DISCORD_SPECIAL.sub(r"\\\1", text)
 
+    def link(url: str, label: str) -> str:
+        # <url> in a link keeps Discord from unfurling a preview card for each paper.
+        checked = _link(url, "<>()[]`*_~|\\")
+        return f"[{esc(label)}](<{checked}>)" if checked else esc(label)
+
     lines = [f"**{esc(post.title)}**"]
-    # <url> in a link keeps Discord from unfurling a preview card for each paper.
-    lines += [
-        f"{n}. [{esc(title)}](<{url}>)" if url else f"{n}. {esc(title)}"
-        for n, (title, url) in _numbered(post)
-    ]
-    lines.append(f"[The whole issue](<{post.link}>)")
+    lines += [f"{n}. {link(url, title)}" for n, (title, url) in _numbered(post)]
+    lines.append(link(post.link, "The whole issue"))
     # Discord takes 2,000 characters; mentions in a title must never ping anyone.
     return {"content": _fit(lines, 2000), "allowed_mentions": {"parse": []}}
 
 
 def telegram_body(post: Post, chat_id: str) -> dict:
     e = html.escape
+
+    def link(url: str, label: str) -> str:
+        checked = _link(url, "")
+        return f'<a href="{e(checked)}">{e(label)}</a>' if checked else e(label)
+
     lines = [f"<b>{e(post.title)}</b>"]
-    lines += [
-        f'{n}. <a href="{e(url)}">{e(title)}</a>' if url else f"{n}. {e(title)}"
-        for n, (title, url) in _numbered(post)
-    ]
-    lines.append(f'<a href="{e(post.link)}">The whole issue</a>')
+    lines += [f"{n}. {link(url, title)}" for n, (title, url) in _numbered(post)]
+    lines.append(link(post.link, "The whole issue"))
     return {
         "chat_id": chat_id,
         "text": _fit(lines, 4096),
@@ -207,7 +230,10 @@ def publish(
             for channel in config.channels:
                 to = target(channel, post_for(config, builder, channel.papers))
                 claim = ledger.claim(
-                    issue_id, to.key, message_id(issue_id, to.key, config.newsletter.sender), run
+                    issue_id,
+                    to.key,
+                    message_id(issue_id, to.key, config.newsletter.sender, builder.secret),
+                    run,
                 )
                 if claim != Claim.CLAIMED:
                     continue
@@ -228,8 +254,11 @@ def publish(
 def _send(http: httpx.Client, to: Target) -> str | None:
     import httpx
 
+    from . import capped
+
     try:
-        response = http.post(to.url, json=to.body)
+        # A cut answer still has its status, which is what says whether the post was taken.
+        response, _ = capped.post(http, to.url, ANSWER_BYTES, TIMEOUT, json=to.body)
     except httpx.HTTPError as exc:
         # The URL holds the credential: the error names the kind of failure, never the URL.
         return f"{type(exc).__name__}"

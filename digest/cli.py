@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import __version__
+from . import __version__, output
 from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DeliveryError, DigestError
 
 NOW_HELP = "pretend it is this time, e.g. 2026-11-26T07:30:00Z; UTC unless it has an offset (default: now)"
@@ -50,7 +50,9 @@ def _port(value: str) -> int:
 def _config(args: argparse.Namespace):
     from .config import load
 
-    return load(args.config)
+    config = load(args.config)
+    output.protect(config)  # the variables it names (channels' webhooks, API keys) are secrets
+    return config
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -248,9 +250,11 @@ def cmd_inbox(args: argparse.Namespace) -> int:
         f"{report.where}: {head} {_count(report.messages, 'message')}: {c[inbox.BOUNCE]} bounced, "
         f"{c[inbox.COMPLAINT]} complaints, {c[inbox.UNSUBSCRIBE]} unsubscribed, "
         f"{c[inbox.SOFT]} soft bounces, "
-        f"{report.left} left unread"
+        f"{report.left} left unread" + (f", {len(report.problems)} set aside" if report.problems else "")
     )
-    return EXIT_OK
+    for problem in report.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return EXIT_PARTIAL if report.problems else EXIT_OK
 
 
 def _day(value: str | None, tz: str) -> date:
@@ -396,6 +400,7 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
     if args.action == "export":
         return cmd_export(args)
     from .due import next_slot
+    from .models import zone_advice
     from .store import stores
 
     config = _config(args)
@@ -409,14 +414,28 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         counts: Counter[str] = Counter()
         now = datetime.now(UTC)
+        # Columns as wide as their longest cell, found in a first pass: the list is streamed
+        # twice rather than held (it may hold 100,000 readers).
+        widths = [0, 0, 0, 0]
+        if not args.check:
+            for s in listed.readers():
+                if not args.status or s.status == args.status:
+                    cells = (s.email, s.status, s.frequency, s.timezone)
+                    widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
+        email_w, status_w, frequency_w, zone_w = widths
         for s in listed.readers():
             counts[s.status] += 1
+            if args.check and (advice := zone_advice(s.timezone)):
+                print(f"warning: {listed.where}: {s.email}: {advice}", file=sys.stderr)
             if args.check or (args.status and s.status != args.status):
                 continue
-            line = f"{s.email:<36} {s.status:<12} {s.frequency:<10} {s.send_at} {s.timezone}"
+            line = (
+                f"{s.email:<{email_w}}  {s.status:<{status_w}}  {s.frequency:<{frequency_w}}  "
+                f"{s.send_at} {s.timezone:<{zone_w}}"
+            )
             if s.active:
                 line += f"  next {next_slot(s, now).at.astimezone(ZoneInfo(s.timezone)):%a %d %b %H:%M %Z}"
-            print(line)
+            print(line.rstrip())
     summary = ", ".join(
         f"{counts[s]} {s}" for s in ("active", "pending", "unsubscribed", "bounced") if counts[s]
     )
@@ -430,7 +449,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .subscribers import known_topics
 
     config = _config(args)
-    parsed = transfer.read(args.file, known_topics(config))
+    parsed = transfer.read(args.file, known_topics(config), config.newsletter.timezone)
     for warning in parsed.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for problem in parsed.problems:
@@ -523,10 +542,13 @@ def _preferences(args: argparse.Namespace) -> dict[str, object]:
 def cmd_subscribe(args: argparse.Namespace) -> int:
     from . import optin
     from .due import describe
+    from .models import zone_advice
     from .store import stores
     from .subscribers import Outcome
 
     config = _config(args)
+    if args.timezone and (advice := zone_advice(args.timezone)):  # valid, but likely a mistake
+        print(f"warning: --timezone: {advice}", file=sys.stderr)
     if not args.confirmed:  # a confirmation email goes out: before the entry is written
         config.check_smtp_login()
     with stores(config) as opened:
@@ -836,6 +858,12 @@ def _count(n: int, noun: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything printed or logged from here on passes through one redaction (digest/output.py).
+    with output.redacting():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
         code = args.func(args)

@@ -41,21 +41,31 @@ SECRET_ENV = "DIGEST_SECRET"
 DEV_SECRET = "digest-dev-secret-not-for-production"
 MAKE_SECRET = f"export {SECRET_ENV}=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
 # Whoever guesses the secret can forge every reader's unsubscribe, preferences and confirmation
-# link. 32 characters of a random alphabet are 128 bits or more (hex: 128; token_urlsafe(32)
-# makes 43); a string of a few repeated characters is long without being random.
+# link, and every tag the inbox trusts. 32 characters of a random alphabet are 128 bits or more
+# (hex: 128; token_urlsafe(32) makes 43); a string with a pattern is long without being random,
+# so the bits are estimated (digest/secret_strength.py), not counted from the length.
 MIN_SECRET_CHARS = 32
-MIN_SECRET_DISTINCT = 8
+MIN_SECRET_BITS = 128
 
 
 def check_secret(secret: str) -> str:
     """`secret` if it is fit to sign links with, else a DigestError saying how to make one.
     The message never repeats the secret."""
-    if secret == DEV_SECRET:
-        problem = "is the development secret, which is published with digest"
+    from .secret_strength import PUBLISHED, estimated_bits
+
+    if secret != secret.strip():
+        problem = "starts or ends with white space (a copy-and-paste slip?)"
+    elif secret == DEV_SECRET or secret.lower() in PUBLISHED:
+        problem = "is an example printed in digest's documentation, which anyone can read"
+    elif any(mark in secret for mark in ("$(", "${", "`", "token_urlsafe")):
+        problem = "is a shell command or variable that was never run: put its output there instead"
     elif len(secret) < MIN_SECRET_CHARS:
         problem = f"is {len(secret)} characters long; it needs at least {MIN_SECRET_CHARS}"
-    elif len(set(secret)) < MIN_SECRET_DISTINCT:
-        problem = f"repeats {len(set(secret))} characters; it must be random"
+    elif (bits := estimated_bits(secret)) < MIN_SECRET_BITS:
+        problem = (
+            f"has a pattern (repeats or runs of characters): about {bits:.0f} bits of guessing, "
+            f"and it needs {MIN_SECRET_BITS}; it must be random"
+        )
     else:
         return secret
     raise DigestError(
@@ -119,6 +129,8 @@ class Newsletter(_Strict):
     # A postal address in the footer is required for bulk mail in several countries.
     address: str | None = None
     reply_to: str | None = None
+    # The issue's day for `fetch` and the archive, and the zone of every reader whose entry
+    # (in the list, an import or a CSV row) names none.
     timezone: str = "UTC"
     # Each paper's thumbnail above its title. Off by default: images make a long email longer
     # and many clients block them until the reader allows it.
@@ -279,6 +291,10 @@ class Fetch(_Strict):
     # issue or reaches back for the last `lookback_days` days; readers never get a paper twice.
     empty_day: Literal["skip", "lookback"] = "skip"
     lookback_days: int = Field(3, ge=1, le=14)
+    # One large or hostile source must not stop the day's digest: past these, the papers with
+    # the strongest signals (upvotes, stars, comments), then the first listed, are kept.
+    max_papers_per_source: int = Field(2000, ge=1, le=100_000)
+    max_papers_per_issue: int = Field(3000, ge=1, le=100_000)
 
 
 # --- delivery (issue 6) ----------------------------------------------------------------------
@@ -497,7 +513,8 @@ class Inbox(_Strict):
     """`digest inbox`: the mailbox bounces, complaints and mailto unsubscribes come back to.
 
     Each reader's messages go out with the envelope sender `address` plus a tag of theirs
-    (VERP: bounces+3f2a...@example.org), and List-Unsubscribe's mailto is address+unsubscribe:
+    (VERP: bounces+3f2a...@example.org), and List-Unsubscribe's mailto is their own
+    address+unsubscribe-<tag>:
     so the mailbox must take plus addresses (Postfix: recipient_delimiter = +; most hosted
     mail does)."""
 

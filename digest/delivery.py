@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
-from .errors import DeliveryError, DigestError
+from .errors import DeliveryError, DigestError, install_hint
 from .files import write_atomic
 from .mail import Envelope, domain_of, wire_address
 
@@ -588,7 +588,7 @@ def dkim_signer(settings: Dkim):
         import dkim
     except ImportError:
         raise DigestError(
-            "delivery.dkim is set but dkimpy is not installed: pip install 'digest[dkim]'"
+            f"delivery.dkim is set but dkimpy is not installed: {install_hint('dkim')}"
         ) from None
     try:
         key = settings.key_file.read_bytes()

@@ -23,11 +23,16 @@ reader is due when their current slot has passed and they have not received that
   that the next slot is near, and a daily reader would get two issues within hours; with a
   window of at most 12 hours, two issues to one reader are always 12 hours apart or more.
 - a slot before the reader subscribed (`confirmed:` or `created:`) does not count: someone
-  who confirms at 15:00 gets their first digest at their next send time, not at once.
-- a reader digest has never mailed starts with their first slot after digest first saw
-  them (the ledger keeps when a run first read their entry): a first run on a fresh state,
-  a list imported, an entry written by hand without `created:` send nothing at once, and
-  the next send time delivers. Catching up a missed slot is only for readers mailed before.
+  who confirms at 15:00 gets their first digest at their next send time, not at once; an
+  entry whose `created:` is before its slot is owed that slot, on a first run too.
+- a reader digest has never mailed and whose entry says nothing of when they subscribed
+  starts with their first slot after digest first saw them (the ledger keeps when a run
+  first read their entry): a first run on a fresh state, a list imported, an entry written
+  by hand, all without `created:`, send nothing at once, and the next send time delivers.
+- never two issues within 12 hours (`MIN_GAP`), measured from the last message the ledger
+  says went out, not from slots: a reader who moves from Los Angeles to Tokyo has a Tokyo
+  slot 7 hours after their last Los Angeles one, and gets that issue once 12 hours have
+  passed (within the catch-up window) or at the next slot.
 """
 
 from __future__ import annotations
@@ -132,14 +137,24 @@ def current(
     slot = last_slot(reader, now)
     if slot is None or now - slot.at > catch_up:
         return None
+    # A reader never mailed starts when they subscribed, or else when a run first saw them.
     since = subscribed_at(reader)
-    if not mailed_before:
-        since = max((t for t in (since, seen) if t is not None), default=None)
-        if since is None:
+    if since is None and not mailed_before:
+        if seen is None:
             return None
+        since = seen
     if since is not None and slot.at < since:
         return None
     return slot
+
+
+MIN_GAP = timedelta(hours=12)
+
+
+def too_soon(last_sent: datetime | None, now: datetime) -> bool:
+    """Whether a new issue at `now` would come within `MIN_GAP` of the reader's last one,
+    whatever their zone and send time say now (they may have changed since)."""
+    return last_sent is not None and now - last_sent < MIN_GAP
 
 
 def today(reader: Subscriber, now: datetime) -> str:

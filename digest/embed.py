@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import DigestError
+from .errors import DigestError, install_hint
 
-INSTALL = "pip install 'trending-papers-digest[embeddings]'"
+INSTALL = install_hint("embeddings")
 
 
 def available() -> bool:

@@ -7,6 +7,20 @@ EXIT_PARTIAL = 1  # ran, but some items failed (reported)
 EXIT_USAGE = 2  # bad usage, config or input
 
 
+# The distribution's name on PyPI: `digest` there is an unrelated project, so every install
+# hint names this one. Each extra's packages, for `pipx inject` (README: "From a wheel, with pipx").
+DISTRIBUTION = "trending-papers-digest"
+EXTRAS = {"dkim": "dkimpy", "postgres": "'psycopg[binary]'", "embeddings": "wordllama", "ses": "cryptography"}
+
+
+def install_hint(extra: str) -> str:
+    """How to add an optional extra, with pip or into a pipx install."""
+    return (
+        f"pip install '{DISTRIBUTION}[{extra}]' "
+        f"(installed with pipx: pipx inject {DISTRIBUTION} {EXTRAS[extra]})"
+    )
+
+
 class DigestError(Exception):
     """A problem with what the user gave us: bad config, bad input file, bad arguments.
 

@@ -10,9 +10,16 @@ Each entry becomes (id, title, abstract): the version-less arXiv id when one is 
 up on the arXiv API (`lookup`); an entry with neither title nor a way to look it up is
 reported with its line and left out, never guessed at.
 
-The BibTeX reader is written here: it is forty lines, it names the line of every entry it
-cannot use, and the libraries for it either report no lines (bibtexparser 1.x) or are still
+The BibTeX reader is written here: it is short, it names the line of every entry it cannot
+use, and the libraries for it either report no lines (bibtexparser 1.x) or are still
 pre-releases (2.x).
+
+Files come from readers' browsers, so reading one is bounded (MAX_CHARS, MAX_RECORDS) and linear:
+every bracket is matched in one pass before the entries are read, line numbers are counted
+as the reader moves forward, an entry that never closes costs one look-up, not a scan to the
+end of the file, and every pattern's repeats are bounded. `Library.steps` counts the
+characters the reader went over; past MAX_STEPS it stops with an error (a backstop: a linear
+read of MAX_CHARS stays far below it).
 """
 
 from __future__ import annotations
@@ -27,12 +34,17 @@ from .errors import DigestError
 from .models import arxiv_id, one_line, title_id
 
 MAX_ENTRIES = 2000  # a library far past any reader's; more is cut, and said
-_ENTRY = re.compile(r"@\s*([A-Za-z]+)\s*[{(]")
+MAX_CHARS = 4_000_000  # a 2,000-paper BibTeX export with abstracts is ~3 MB
+MAX_RECORDS = 10_000  # entries, rows or lines with an id, usable or not: more is refused
+MAX_STEPS = 25 * 1_000_000  # characters gone over in all (about 6 per character of MAX_CHARS)
+_ENTRY = re.compile(r"@\s{0,16}([A-Za-z]{1,32})\s{0,16}[{(]")
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
 _ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(.+)$", re.IGNORECASE)
-_ARXIV_MENTION = re.compile(
-    r"arxiv[:\s]*(?:abs/)?([a-z\-]+(?:\.[A-Z]{2})?/\d{7}|\d{4}\.\d{4,5})(?:v\d+)?", re.I
+_ARXIV_MENTION = re.compile(  # repeats bounded: "arxiv" * 20,000 must not rescan the rest each time
+    r"arxiv[:\s]{0,8}(?:abs/)?([a-z\-]{1,24}(?:\.[A-Z]{2})?/\d{7}|\d{4}\.\d{4,5})(?:v\d+)?", re.I
 )
+_FIELD = re.compile(r"\s*([A-Za-z][\w\-]{0,63})\s*=\s*")
+_ID_CHARS = 2000  # of a field searched for an id: a URL, DOI or journal line is far shorter
 
 
 @dataclass(frozen=True)
@@ -48,13 +60,32 @@ class Entry:
 class Library:
     entries: list[Entry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # entries left out, each with its line
+    steps: int = 0  # characters the reader went over (linear in the file's size)
+
+
+class _Budget:
+    """Counts the characters a read goes over; an error naming the file past MAX_STEPS."""
+
+    def __init__(self, where: str, limit: int):
+        self.where, self.limit, self.spent = where, limit, 0
+
+    def spend(self, n: int) -> None:
+        self.spent += n
+        if self.spent > self.limit:
+            raise DigestError(
+                f"{self.where}: too complex to read (over {self.limit:,} steps); "
+                "export the library again from Zotero or your reference manager, or split it"
+            )
 
 
 def read(path: Path) -> Library:
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CHARS * 4 + 1)  # UTF-8: at most four bytes a character
     except OSError as exc:
         raise DigestError(f"{path}: cannot read the library: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CHARS * 4:
+        raise DigestError(f"{path}: over {MAX_CHARS * 4 // 1_000_000} MB, far past any reader's library")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -63,15 +94,21 @@ def read(path: Path) -> Library:
     return parse(text, str(path), path.suffix.lower())
 
 
-def parse(text: str, where: str, suffix: str) -> Library:
+def parse(text: str, where: str, suffix: str, *, max_steps: int = MAX_STEPS) -> Library:
+    if len(text) > MAX_CHARS:
+        raise DigestError(
+            f"{where}: {len(text):,} characters, over the {MAX_CHARS:,} a library may have; "
+            "export only the collection you read from, or split the file"
+        )
+    budget = _Budget(where, max_steps)
     if suffix == ".bib" or (suffix not in (".csv", ".txt") and text.lstrip().startswith("@")):
-        found = _bibtex(text, where)
+        found = _bibtex(text, where, budget)
     elif suffix == ".csv":
-        found = _zotero_csv(text, where)
+        found = _zotero_csv(text, where, budget)
     else:
-        found = _id_list(text, where)
+        found = _id_list(text, where, budget)
     seen: set[str] = set()
-    unique = Library(problems=found.problems)
+    unique = Library(problems=found.problems, steps=budget.spent)
     for entry in found.entries:
         if entry.id not in seen:
             seen.add(entry.id)
@@ -84,13 +121,24 @@ def parse(text: str, where: str, suffix: str) -> Library:
     return unique
 
 
-def _entry(where: str, line: int, title: str, abstract: str, *ids: str) -> Entry | str:
+def _records(where: str, line: int, n: int) -> None:
+    if n > MAX_RECORDS:
+        raise DigestError(
+            f"{where}:{line}: more than {MAX_RECORDS:,} entries, far past any reader's library; "
+            "export only the collection you read from"
+        )
+
+
+def _entry(budget: _Budget, where: str, line: int, title: str, abstract: str, *ids: str) -> Entry | str:
     """An entry from what a file says about a paper, or the problem (a line for the reader)."""
     aid = None
     doi = None
+    budget.spend(len(title) + len(abstract))
     for value in ids:
         if not value:
             continue
+        value = value[:_ID_CHARS]
+        budget.spend(len(value))
         if (found := _ARXIV_DOI.search(value)) and (aid := arxiv_id(found.group(1))):
             break
         if aid := arxiv_id(value):
@@ -112,19 +160,27 @@ def _tex(value: str) -> str:
     return value.replace("{", "").replace("}", "").replace("\\&", "&").replace("~", " ")
 
 
-def _bibtex(text: str, where: str) -> Library:
+def _bibtex(text: str, where: str, budget: _Budget) -> Library:
     out = Library()
-    for match in _ENTRY.finditer(text):
-        kind = match.group(1).lower()
-        line = text.count("\n", 0, match.start()) + 1
-        if kind in ("comment", "preamble", "string"):
-            continue
-        body, end = _braced(text, match.end() - 1)
+    closing = _Closing(text, budget)
+    pos, line, counted, records = 0, 1, 0, 0
+    while match := _ENTRY.search(text, pos):
+        budget.spend(match.end() - pos)
+        line += text.count("\n", counted, match.start())  # forward only: each newline counted once
+        counted = match.start()
+        records += 1
+        _records(where, line, records)
+        end = closing.of(match.end() - 1)
         if end < 0:
             out.problems.append(f"{where}:{line}: the entry never closes (a brace is missing); left out")
+            pos = match.end()  # the entries after it are read on their own
             continue
-        fields = _fields(body)
+        pos = end + 1  # an entry's inside is never read again as entries of its own
+        if match.group(1).lower() in ("comment", "preamble", "string"):
+            continue
+        fields = _fields(text[match.end() : end], budget)
         made = _entry(
+            budget,
             where,
             line,
             fields.get("title", ""),
@@ -143,6 +199,31 @@ def _bibtex(text: str, where: str) -> Library:
     return out
 
 
+class _Closing:
+    """Where each bracket of a text closes: `{` and `(` matched in one pass each (the second
+    only when an entry opens with `(`), so asking about any bracket costs nothing more."""
+
+    def __init__(self, text: str, budget: _Budget):
+        self.text, self.budget = text, budget
+        self._pairs: dict[str, dict[int, int]] = {}
+
+    def of(self, start: int) -> int:
+        """Where the bracket at `start` closes, or -1 when it never does."""
+        opening = self.text[start]
+        if opening not in self._pairs:
+            self.budget.spend(len(self.text))
+            closing = "}" if opening == "{" else ")"
+            pairs: dict[int, int] = {}
+            stack: list[int] = []
+            for found in re.finditer(re.escape(opening) + "|" + re.escape(closing), self.text):
+                if found.group() == opening:
+                    stack.append(found.start())
+                elif stack:
+                    pairs[stack.pop()] = found.start()
+            self._pairs[opening] = pairs
+        return self._pairs[opening].get(start, -1)
+
+
 def _braced(text: str, start: int) -> tuple[str, int]:
     """The text inside the bracket at `start` (nested ones allowed), and where it ends."""
     opening, closing = text[start], "}" if text[start] == "{" else ")"
@@ -157,12 +238,14 @@ def _braced(text: str, start: int) -> tuple[str, int]:
     return "", -1
 
 
-def _fields(body: str) -> dict[str, str]:
-    """`key = {value}`, `key = "value"` or `key = 123` pairs after the citation key."""
+def _fields(body: str, budget: _Budget) -> dict[str, str]:
+    """`key = {value}`, `key = "value"` or `key = 123` pairs after the citation key. One pass:
+    each value is read from where the last one ended."""
+    budget.spend(2 * len(body))
     out: dict[str, str] = {}
     i = body.find(",") + 1
     while 0 < i < len(body):
-        match = re.compile(r"\s*([A-Za-z][\w\-]*)\s*=\s*").match(body, i)
+        match = _FIELD.match(body, i)
         if not match:
             break
         name, i = match.group(1).lower(), match.end()
@@ -182,37 +265,54 @@ def _fields(body: str) -> dict[str, str]:
     return out
 
 
-def _zotero_csv(text: str, where: str) -> Library:
+def _zotero_csv(text: str, where: str, budget: _Budget) -> Library:
     out = Library()
+    budget.spend(len(text))  # the csv module reads it once
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "Title" not in reader.fieldnames:
-        raise DigestError(
-            f"{where}:1: not a Zotero CSV export (no Title column); export the library as CSV "
-            "from Zotero, or as BibTeX"
-        )
     line = 1
-    for row in reader:
-        line, start = reader.line_num, line + 1
-        made = _entry(
-            where,
-            start,
-            row.get("Title") or "",
-            row.get("Abstract Note") or "",
-            row.get("Extra") or "",
-            row.get("Url") or "",
-            row.get("DOI") or "",
-            row.get("Publication Title") or "",
-        )
-        (out.problems if isinstance(made, str) else out.entries).append(made)  # type: ignore[arg-type]
+    try:
+        if not reader.fieldnames or "Title" not in reader.fieldnames:
+            raise DigestError(
+                f"{where}:1: not a Zotero CSV export (no Title column); export the library as CSV "
+                "from Zotero, or as BibTeX"
+            )
+        for n, row in enumerate(reader, start=1):
+            line, start = reader.line_num, line + 1
+            _records(where, start, n)
+            out_row = _csv_row(budget, where, start, row)
+            (out.problems if isinstance(out_row, str) else out.entries).append(out_row)  # type: ignore[arg-type]
+    except csv.Error as exc:  # a cell past the csv module's 128 KB, a stray NUL, ...
+        raise DigestError(
+            f"{where}:{line + 1 if reader.line_num else 1}: not readable as CSV ({exc}); export the library "
+            "as CSV from Zotero again, or as BibTeX"
+        ) from None
     return out
 
 
-def _id_list(text: str, where: str) -> Library:
+def _csv_row(budget: _Budget, where: str, start: int, row: dict[str, str]) -> Entry | str:
+    return _entry(
+        budget,
+        where,
+        start,
+        row.get("Title") or "",
+        row.get("Abstract Note") or "",
+        row.get("Extra") or "",
+        row.get("Url") or "",
+        row.get("DOI") or "",
+        row.get("Publication Title") or "",
+    )
+
+
+def _id_list(text: str, where: str, budget: _Budget) -> Library:
     out = Library()
+    records = 0
     for n, raw in enumerate(text.splitlines(), start=1):
-        value = raw.split("#", 1)[0].strip()
+        budget.spend(len(raw) + 1)
+        value = raw.split("#", 1)[0].strip()[:_ID_CHARS]
         if not value:
             continue
+        records += 1
+        _records(where, n, records)
         aid = arxiv_id(value) or arxiv_id(_ARXIV_DOI.sub(r"\1", value))
         if aid:
             out.entries.append(Entry(aid, "", "", n, aid))

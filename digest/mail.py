@@ -16,6 +16,7 @@ from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
 from email_validator import EmailNotValidError, validate_email
 
+from . import tokens
 from .models import Rendered, one_line, safe_text
 
 
@@ -38,12 +39,17 @@ class Envelope:
     # A notice (the subscription confirmation) is not list mail: no List-* headers, and a
     # fresh Message-ID each time, so a second one is not dropped as a duplicate of the first.
     notice: bool = False
+    # tokens.message_tag for (issue, reader): a digest's Message-ID carries it, so a report
+    # quoting the Message-ID proves the message was ours (digest/inbox.py). A notice has none.
+    message_tag: str = ""
 
     @functools.cached_property
     def message_id(self) -> str:
         if self.notice:
             return make_msgid(domain=domain_of(self.sender))
-        return message_id(self.issue_id, self.to_email, self.sender)
+        if not self.message_tag:
+            raise ValueError("a digest's Message-ID needs its keyed tag (tokens.message_tag)")
+        return tagged_message_id(self.issue_id, self.message_tag, self.sender)
 
 
 @functools.lru_cache(maxsize=64)  # called per reader with the same few senders
@@ -75,11 +81,15 @@ def ascii_domain(domain: str) -> str:
         return domain
 
 
-def message_id(issue_id: str, email: str, sender: str) -> str:
+def message_id(issue_id: str, email: str, sender: str, secret: str) -> str:
     """Deterministic per (reader, issue): a resend after a crash carries the same id, so
-    receiving servers and clients can drop the duplicate."""
-    key = hashlib.sha256(f"{issue_id}\0{email.lower()}".encode()).hexdigest()[:24]
-    return f"<{issue_id}.{key}@{domain_of(sender)}>"
+    receiving servers and clients can drop the duplicate. Keyed: only who holds the secret
+    can make the id of a message to a given reader (a bounce quoting it then counts)."""
+    return tagged_message_id(issue_id, tokens.message_tag(secret, issue_id, email), sender)
+
+
+def tagged_message_id(issue_id: str, tag: str, sender: str) -> str:
+    return f"<{issue_id}.{tag}@{domain_of(sender)}>"
 
 
 def list_id(list_name: str, sender: str) -> str:

@@ -1,6 +1,9 @@
 """The inbox's messages, from an IMAP server or a Maildir: each unread one once, marked read
 after `digest inbox` has dealt with it (so a rerun, or a run after a crash, reads only what is
-new; dealing with a message twice changes nothing).
+new; dealing with a message twice changes nothing). A message digest will not read (too large,
+too deep: digest/inbox.py) is set aside: flagged and marked read, so a person sees it and no
+later run trips on it. At most `limit` bytes of a message are read: a larger one is cut there,
+and that it is larger is all the caller needs to know to set it aside.
 
 IMAP: `imaps://` is TLS from the first byte; `imap://` takes STARTTLS and refuses to log in
 without it. The password comes from DIGEST_INBOX_PASSWORD. Certificates are checked against
@@ -10,7 +13,6 @@ the system's CA store (SSL_CERT_FILE points elsewhere) unless `inbox.tls_verify:
 from __future__ import annotations
 
 import imaplib
-import mailbox
 import os
 import socket
 import ssl
@@ -28,8 +30,10 @@ TIMEOUT = 30.0  # seconds for any one IMAP reply
 class Mailbox(Protocol):
     where: str
 
-    def unread(self) -> Iterator[tuple[str, bytes]]: ...  # (key, the message as it came)
+    # (key, the message as it came, cut after `limit` bytes)
+    def unread(self, limit: int) -> Iterator[tuple[str, bytes]]: ...
     def done(self, key: str) -> None: ...  # mark it read
+    def set_aside(self, key: str) -> None: ...  # flag it and mark it read
     def close(self) -> None: ...
 
 
@@ -45,28 +49,54 @@ def open_mailbox(inbox: Inbox, root: Path) -> Mailbox:
 
 
 class MaildirBox:
+    """A Maildir read by its file names (new/KEY, cur/KEY:2,FLAGS), never by parsing a message:
+    Python's mailbox.Maildir parses one to read its flags, and a poison message raises there."""
+
     def __init__(self, path: Path):
         if not (path / "new").is_dir() or not (path / "cur").is_dir():
             raise DigestError(
                 f"inbox.url: {path} is not a Maildir (it needs new/ and cur/); point it at the mailbox"
             )
         self.where = str(path)
-        self.box = mailbox.Maildir(path, factory=None, create=False)
+        self.path = path
 
-    def unread(self) -> Iterator[tuple[str, bytes]]:
-        for key in sorted(self.box.keys()):
-            message = self.box.get_message(key)
-            if "S" not in message.get_flags():
-                yield key, self.box.get_bytes(key)
+    def _files(self) -> dict[str, Path]:
+        files = {}
+        for sub in ("new", "cur"):
+            for entry in (self.path / sub).iterdir():
+                if not entry.name.startswith(".") and entry.is_file():
+                    files[entry.name.split(":", 1)[0]] = entry
+        return files
+
+    def unread(self, limit: int) -> Iterator[tuple[str, bytes]]:
+        for key, file in sorted(self._files().items()):
+            if "S" not in _flags(file):
+                try:
+                    with file.open("rb") as handle:
+                        raw = handle.read(limit)
+                except FileNotFoundError:  # another reader moved it meanwhile
+                    continue
+                yield key, raw
 
     def done(self, key: str) -> None:
-        message = self.box.get_message(key)
-        message.set_subdir("cur")
-        message.add_flag("S")
-        self.box[key] = message
+        self._flag(key, "S")
+
+    def set_aside(self, key: str) -> None:
+        self._flag(key, "FS")
+
+    def _flag(self, key: str, flags: str) -> None:
+        file = self._files().get(key)
+        if file is not None:
+            both = "".join(sorted(set(_flags(file)) | set(flags)))
+            file.rename(self.path / "cur" / f"{key}:2,{both}")
 
     def close(self) -> None:
-        self.box.close()
+        pass
+
+
+def _flags(file: Path) -> str:
+    info = file.name.partition(":")[2]
+    return info[2:] if info.startswith("2,") else ""
 
 
 class ImapBox:
@@ -99,11 +129,12 @@ class ImapBox:
         except (OSError, imaplib.IMAP4.error) as exc:
             raise DigestError(f"inbox.url: {self.where}: {_reason(exc)}") from None
 
-    def unread(self) -> Iterator[tuple[str, bytes]]:
+    def unread(self, limit: int) -> Iterator[tuple[str, bytes]]:
         try:
             status, data = self.imap.uid("SEARCH", "UNSEEN")
             for uid in (data[0] or b"").split() if status == "OK" else []:
-                status, fetched = self.imap.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
+                # a partial fetch: the server sends at most `limit` bytes of a message
+                status, fetched = self.imap.uid("FETCH", uid.decode(), f"(BODY.PEEK[]<0.{limit}>)")
                 raw = next((item[1] for item in fetched if isinstance(item, tuple)), None)
                 if status == "OK" and raw is not None:
                     yield uid.decode(), raw
@@ -111,8 +142,14 @@ class ImapBox:
             raise DigestError(f"inbox.url: {self.where}: {_reason(exc)}") from None
 
     def done(self, key: str) -> None:
+        self._flag(key, "(\\Seen)")
+
+    def set_aside(self, key: str) -> None:
+        self._flag(key, "(\\Seen \\Flagged)")
+
+    def _flag(self, key: str, flags: str) -> None:
         try:
-            self.imap.uid("STORE", key, "+FLAGS", "(\\Seen)")
+            self.imap.uid("STORE", key, "+FLAGS", flags)
         except (OSError, imaplib.IMAP4.error) as exc:
             raise DigestError(f"inbox.url: {self.where}: {_reason(exc)}") from None
 

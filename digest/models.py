@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator, model_validator
 
 from .text import Fields
 
@@ -179,10 +179,44 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FREQUENCIES = ("daily", "weekdays", *(f"weekly:{d}" for d in WEEKDAYS))
 
 
+# Abbreviations and legacy names people type for a zone, and the place zone to use instead.
+# Some are valid zone names (EST, EST5EDT, CET) but keep a fixed offset or one country's old
+# rules; the others (PST, BST, JST) are not zones at all.
+_PLACES = {
+    **dict.fromkeys(("EST", "EDT", "EST5EDT"), "America/New_York"),
+    **dict.fromkeys(("CST", "CDT", "CST6CDT"), "America/Chicago"),
+    **dict.fromkeys(("MST", "MDT", "MST7MDT"), "America/Denver"),
+    **dict.fromkeys(("PST", "PDT", "PST8PDT"), "America/Los_Angeles"),
+    **dict.fromkeys(("AKST", "AKDT"), "America/Anchorage"),
+    "HST": "Pacific/Honolulu",
+    **dict.fromkeys(("CET", "CEST", "MET", "MEST"), "Europe/Paris"),
+    **dict.fromkeys(("EET", "EEST"), "Europe/Athens"),
+    **dict.fromkeys(("WET", "WEST"), "Europe/Lisbon"),
+    "BST": "Europe/London",
+    "IST": "Asia/Kolkata",
+    "JST": "Asia/Tokyo",
+    "KST": "Asia/Seoul",
+    **dict.fromkeys(("AEST", "AEDT"), "Australia/Sydney"),
+    **dict.fromkeys(("NZST", "NZDT"), "Pacific/Auckland"),
+}
+_OFFSET = re.compile(r"(?:UTC|GMT)\s*([+-])\s*(\d{1,2})(?::?(\d\d))?", re.IGNORECASE)
+_OWN = "or the IANA name of the reader's own place, Area/City"
+
+
 def check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
+        if place := _PLACES.get(value.strip().upper()):
+            raise ValueError(f"unknown time zone {value!r}; use {place} ({_OWN})") from None
+        if offset := _OFFSET.fullmatch(value.strip()):
+            sign, hours, minutes = offset.groups()
+            etc = f"Etc/GMT{'-' if sign == '+' else '+'}{int(hours)}"  # POSIX: the sign is inverted
+            fixed = "" if minutes else f"; {etc} is UTC{sign}{int(hours)} all year, with no daylight saving"
+            raise ValueError(
+                f"unknown time zone {value!r}: an offset is not a zone; use the IANA name of the "
+                f"reader's place, Area/City, such as America/New_York{fixed}"
+            ) from None
         raise ValueError(
             f"unknown time zone {value!r}; use an IANA name such as Europe/London or America/New_York"
         ) from None
@@ -230,9 +264,55 @@ else:
 _BARE_ADDRESS = re.compile(r"[^\s<>]+")
 
 
+def zone_advice(value: str) -> str | None:
+    """Why a valid zone name is probably not what the reader meant, and what to use instead;
+    None for a place's zone. EST is UTC-5 all year: a New York reader's 07:00 would come at
+    08:00 from March to November."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None  # not a zone at all: check_timezone says so, and what to use
+    place = _PLACES.get(value)
+    if place is not None and _fixed(value) and not _fixed(place):
+        return (
+            f"timezone {value!r} is {_offset(value)} all year, with no daylight saving time: its send "
+            f"time is an hour off for half the year; use {place} ({_OWN})"
+        )
+    if place is not None:
+        return f"timezone {value!r} is a legacy name; use {place} ({_OWN})"
+    if value.startswith("Etc/GMT") and _offset(value) != "UTC":
+        return (
+            f"timezone {value!r} is {_offset(value)} all year, with no daylight saving time; "
+            f"use the IANA name of the reader's place, Area/City, such as America/New_York"
+        )
+    return None
+
+
+def _offset(zone: str) -> str:
+    delta = datetime(2026, 1, 15, tzinfo=ZoneInfo(zone)).utcoffset()
+    minutes = int(delta.total_seconds() // 60) if delta is not None else 0
+    if minutes == 0:
+        return "UTC"
+    sign, minutes = ("+" if minutes > 0 else "-"), abs(minutes)
+    return f"UTC{sign}{minutes // 60}" + (f":{minutes % 60:02d}" if minutes % 60 else "")
+
+
+def _fixed(zone: str) -> bool:
+    """Whether a zone keeps one offset all year (2026: January against July)."""
+    tz = ZoneInfo(zone)
+    return datetime(2026, 1, 15, tzinfo=tz).utcoffset() == datetime(2026, 7, 15, tzinfo=tz).utcoffset()
+
+
+def zone_context(zone: str) -> dict[str, str]:
+    """The validation context that gives an entry without `timezone` the newsletter's zone:
+    `Subscriber.model_validate(entry, context=zone_context(config.newsletter.timezone))`."""
+    return {"timezone": zone}
+
+
 class Subscriber(BaseModel):
     """One entry of subscribers.yaml. An entry without `status` is active: the list owner
-    added it by hand."""
+    added it by hand. An entry without `timezone` takes the newsletter's (`newsletter.timezone`,
+    passed in as the validation context; UTC without one)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -255,6 +335,14 @@ class Subscriber(BaseModel):
     created: datetime | None = None
     confirmed: datetime | None = None
     unsubscribed: datetime | None = None  # when they left: older confirmation links no longer work
+
+    @model_validator(mode="before")
+    @classmethod
+    def _newsletter_zone(cls, data: Any, info: ValidationInfo) -> Any:
+        zone = (info.context or {}).get("timezone")
+        if zone and isinstance(data, dict) and data.get("timezone") is None:
+            return {**data, "timezone": zone}
+        return data
 
     @field_validator("name")
     @classmethod

@@ -52,7 +52,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from . import sigv4
+from . import capped, sigv4
 from .config import API_KEYS
 from .delivery import (
     BounceError,
@@ -143,6 +143,7 @@ def _address(mailbox: str) -> dict[str, str]:
 # --- HTTP, shared ---------------------------------------------------------------------------
 
 _RETRY_STATUS = frozenset({408, 425, 429}) | frozenset(range(500, 600))
+MAX_ANSWER_BYTES = 1_000_000  # a batch of 500 messages is answered in ~100 KB; more is read no further
 
 
 class ApiBackend:
@@ -172,6 +173,11 @@ class ApiBackend:
     def close(self) -> None:
         self.http.close()
 
+    @property
+    def answer_seconds(self) -> float:  # for a whole answer, as for one read of it
+        read = self.http.timeout.read
+        return read if read is not None else 60.0
+
     def deliver(self, raw: bytes, envelope: Envelope) -> str:
         result = self.deliver_batch([(raw, envelope)])[0]
         if isinstance(result, DeliveryError):
@@ -186,7 +192,7 @@ class ApiBackend:
         `what` names the messages in the errors ("3 messages", "reader@example.org")."""
         where = f"{self.name} {self.base}{path}"
         try:
-            response = self.http.post(path, **request)  # type: ignore[arg-type]
+            response, cut = capped.post(self.http, path, MAX_ANSWER_BYTES, self.answer_seconds, **request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TransientError(f"{where}: cannot connect ({_describe(exc)})") from None
         except (httpx.WriteError, httpx.WriteTimeout) as exc:  # the request never went out whole
@@ -200,6 +206,11 @@ class ApiBackend:
                 f"{where}: no answer for {what} after sending ({_describe(exc)}); "
                 "they may have gone out, so they are not sent again"
             ) from None
+        if cut and response.is_success:  # taken, most likely; what for, the answer no longer says
+            raise UncertainError(
+                f"{where}: HTTP {response.status_code} with an answer over {MAX_ANSWER_BYTES // 1000} KB "
+                f"for {what}; they may have gone out, so they are not sent again"
+            )
         if response.status_code in _RETRY_STATUS:
             wait = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
             raise TransientError(

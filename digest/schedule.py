@@ -36,7 +36,7 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
-from . import send
+from . import output, send
 from .config import Config
 from .due import next_slot
 from .errors import EXIT_OK, DigestError
@@ -175,8 +175,7 @@ class Daemon:
 
 
 def main(config: Config, *, start: datetime | None = None, poll: float = 10.0) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout, force=True)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    output.configure_logging("%(asctime)s %(message)s", stream=sys.stdout)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

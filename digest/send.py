@@ -40,7 +40,7 @@ from . import channels, sources
 from .build import Builder, Message, issue_for
 from .config import Config
 from .delivery import BounceError, FatalError, UncertainError, batch_size, open_backend
-from .due import CATCH_UP
+from .due import CATCH_UP, too_soon
 from .due import current as current_slot
 from .due import today as local_issue
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
@@ -48,7 +48,7 @@ from .mail import message_id
 from .models import Paper, Pick, Subscriber
 from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
-from .store import Claim, HttpCache, Ledger, Run, SubscriberStore, Tldrs, stores
+from .store import Claim, HttpCache, LastSent, Ledger, Run, SubscriberStore, Tldrs, stores
 from .subscribers import Bounce, address_key
 
 # Readers claimed in one transaction before their messages are built, and deliveries marked
@@ -267,6 +267,11 @@ def _run(
     progress: Callable[[SendReport], None] | None,
 ) -> SendReport:
     report = SendReport()
+    begun = time.perf_counter()
+
+    def clock() -> datetime:
+        """The run's clock: `now` (which `--now` moves), advanced as the run goes on."""
+        return now + timedelta(seconds=time.perf_counter() - begun)
 
     wanted = address_key(to) if to else None
 
@@ -277,7 +282,7 @@ def _run(
 
     bounced = ledger.bounced()
     sent: dict[str, set[str]] = {}  # issue -> who has it, read once per issue
-    latest = ledger.last_issues() if due else {}  # reader -> latest issue they have, read once
+    latest: dict[str, LastSent] = ledger.last_sent() if due else {}  # per reader, read once
     nothing_new: dict[str, dict[str, str]] = {}  # issue -> reader -> what it was built from
     catch_up = timedelta(hours=config.delivery.catch_up_hours)
 
@@ -295,8 +300,11 @@ def _run(
             sent[issue_id] = ledger.sent_to(issue_id)
         if email in sent[issue_id]:
             return issue_id, Standing.SENT
-        if latest.get(email, "") >= issue_id:
+        last = latest.get(email)
+        if last is not None and last.issue >= issue_id:
             return issue_id, Standing.SENT
+        if last is not None and too_soon(last.at, now):
+            return None, Standing.NOT_DUE
         if issue_id not in nothing_new:
             nothing_new[issue_id] = ledger.nothing_new(issue_id)
         built_from = nothing_new[issue_id].get(email)
@@ -376,7 +384,9 @@ def _run(
 
     def claimed(reader: Subscriber, issue_id: str) -> Claim:
         email = reader.email.lower()
-        return ledger.claim(issue_id, email, message_id(issue_id, email, config.newsletter.sender), me)
+        return ledger.claim(
+            issue_id, email, message_id(issue_id, email, config.newsletter.sender, secret), me
+        )
 
     unbuilt_in_a_row = 0
 
@@ -405,7 +415,7 @@ def _run(
         rows = []
         for reader, builder, _ in owed:
             email = reader.email.lower()
-            rows.append((builder.issue.id, email, message_id(builder.issue.id, email, sender)))
+            rows.append((builder.issue.id, email, message_id(builder.issue.id, email, sender, secret)))
         for item, claim in zip(owed, ledger.claim_all(rows, me), strict=True):
             report.skipped += claim == Claim.SENT
             report.busy += claim == Claim.BUSY
@@ -491,7 +501,7 @@ def _run(
     try:
         with first_interrupt_stops() as interrupted:
             for outcome in pool.deliver(jobs):
-                record(ledger, outcome, report, marks)
+                record(ledger, outcome, report, marks, at=clock())
                 in_a_row = 0 if outcome.delivered else in_a_row + outcome.attempted
                 report.stopped = report.stopped or why_stop(outcome, in_a_row, delivery.error_threshold)
                 if interrupted.is_set() and not report.stopped:
@@ -579,13 +589,13 @@ class SentMarks:
     def __init__(self, ledger: Ledger, clock: Callable[[], float] = time.monotonic):
         self.ledger = ledger
         self.clock = clock
-        self.rows: list[tuple[str, str, list[str], str | None]] = []
+        self.rows: list[tuple[str, str, list[str], str | None, datetime | None]] = []
         self.since = 0.0
 
-    def add(self, issue_id: str, email: str, papers: list[str], note: str | None = None) -> None:
+    def add(self, issue_id: str, email: str, papers: list[str], at: datetime | None = None) -> None:
         if not self.rows:
             self.since = self.clock()
-        self.rows.append((issue_id, email, papers, note))
+        self.rows.append((issue_id, email, papers, None, at))
         if len(self.rows) >= MARK_BATCH or self.clock() - self.since >= MARK_EVERY:
             self.flush()
 
@@ -595,17 +605,19 @@ class SentMarks:
             self.rows = []
 
 
-def record(ledger: Ledger, outcome: Outcome, report: SendReport, marks: SentMarks | None = None) -> None:
+def record(
+    ledger: Ledger, outcome: Outcome, report: SendReport, marks: SentMarks | None = None, *, at: datetime
+) -> None:
     """One message's outcome, in the ledger (sent marks through `marks`, in batches) and in
-    the report."""
+    the report (`at`: the run's clock)."""
     issue_id, picks = outcome.job.key
     email = outcome.job.envelope.to_email
     report.retried += outcome.retries
     if outcome.delivered:
         if marks is not None:
-            marks.add(issue_id, email, [pick.paper.id for pick in picks])
+            marks.add(issue_id, email, [pick.paper.id for pick in picks], at)
         else:
-            ledger.mark_sent(issue_id, email, [pick.paper.id for pick in picks])
+            ledger.mark_sent(issue_id, email, [pick.paper.id for pick in picks], at=at)
         report.sent += 1
         report.delivered_to.append(outcome.where or "")
     elif not outcome.attempted:
@@ -613,7 +625,7 @@ def record(ledger: Ledger, outcome: Outcome, report: SendReport, marks: SentMark
         report.not_reached += 1
     elif isinstance(outcome.error, UncertainError):
         papers = [pick.paper.id for pick in picks]
-        ledger.mark_sent(issue_id, email, papers, note=f"uncertain: {outcome.error}")
+        ledger.mark_sent(issue_id, email, papers, note=f"uncertain: {outcome.error}", at=at)
         report.uncertain += 1
         report.problems.append(f"{email}: uncertain: {outcome.error}")
     elif isinstance(outcome.error, BounceError):

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .errors import DigestError
-from .models import Subscriber, normalized_address
+from .models import Subscriber, normalized_address, zone_context
 
 if TYPE_CHECKING:
     from .config import Config
@@ -101,10 +101,11 @@ def address_key(email: str) -> str:
         return email.strip().lower()
 
 
-def validated(fields: dict[str, Any], topics: Topics | None = None) -> Subscriber:
-    """An entry as the model reads it, or a DigestError naming each bad field."""
+def validated(fields: dict[str, Any], topics: Topics | None = None, zone: str | None = None) -> Subscriber:
+    """An entry as the model reads it, or a DigestError naming each bad field. `zone`: the
+    newsletter's, for an entry without `timezone`."""
     try:
-        subscriber = Subscriber.model_validate(fields)
+        subscriber = Subscriber.model_validate(fields, context=zone_context(zone) if zone else None)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
@@ -335,10 +336,12 @@ def _day(moment: datetime | None) -> str:
     return f" on {moment:%Y-%m-%d}" if moment else ""
 
 
-def after(current: Subscriber | None, email: str, decision: Decision, topics: Topics | None) -> Subscriber:
+def after(
+    current: Subscriber | None, email: str, decision: Decision, topics: Topics | None, zone: str | None = None
+) -> Subscriber:
     """The entry once `decision` is applied: validated, or a DigestError naming each bad field
     (nothing is written then)."""
     base = current.model_dump(exclude_none=True) if current is not None else {}
     merged = {**base, **decision.fields, "email": current.email if current is not None else email}
     merged = {k: v for k, v in merged.items() if v is not None and v != []}
-    return validated(merged, topics)
+    return validated(merged, topics, zone)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from . import capped
 from .clean import display
 from .config import Config, Summaries
 from .models import Paper
@@ -99,7 +100,10 @@ class Failure(Exception):
 
 def ask(client: httpx.Client, settings: Summaries, text: str, timeout: float) -> str:
     try:
-        response = client.post(settings.endpoint, json=request_body(settings.model, text), timeout=timeout)
+        body = request_body(settings.model, text)
+        response, cut = capped.post(
+            client, settings.endpoint, MAX_ANSWER_BYTES, timeout, json=body, timeout=timeout
+        )
     except httpx.TimeoutException:
         raise Failure("timed out") from None
     except httpx.ConnectError as exc:
@@ -108,8 +112,8 @@ def ask(client: httpx.Client, settings: Summaries, text: str, timeout: float) ->
         raise Failure(f"{type(exc).__name__}: {_reason(exc)}") from None
     if response.status_code != 200:
         raise Failure(f"HTTP {response.status_code}")
-    if len(response.content) > MAX_ANSWER_BYTES:
-        raise Failure("answer too large")
+    if cut:  # read up to the cap, no further: a 400 MB answer costs 64 KB
+        raise Failure(f"answer too large (over {MAX_ANSWER_BYTES // 1000} KB)")
     try:
         content = response.json()["choices"][0]["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError):

@@ -98,17 +98,41 @@ def verify(secret: str, purpose: str, token: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-# --- the inbox's addresses (VERP) -------------------------------------------------------------
+# --- what the inbox trusts: keyed tags --------------------------------------------------------
 #
-# Each reader's messages go out with their own envelope sender, bounces+<tag>@domain, the tag
-# an HMAC of their address: a bounce that comes back to it names the reader, and nobody who
-# does not know the secret can forge one that bounces somebody (digest/inbox.py).
+# Each reader's messages go out with their own envelope sender, bounces+<tag>@domain, a
+# Message-ID that carries a tag, and a List-Unsubscribe mailto bounces+unsubscribe-<tag>@domain;
+# each tag an HMAC of the reader's address (and the issue, for the Message-ID) under
+# DIGEST_SECRET, for its own purpose. A report or a mailed unsubscribe counts only when it
+# carries the tag of the address it is about, checked in constant time, so nobody who does not
+# know the secret can mail one that bounces or unsubscribes somebody (digest/inbox.py).
+# 64 bits: every guess costs the forger a mail that the inbox reads, so 2**63 mails on average.
 
-UNSUBSCRIBE_TAG = "unsubscribe"
+UNSUBSCRIBE_TAG = "unsubscribe"  # the old, untagged mailto: `digest inbox` no longer acts on it
+TAG_HEX = 16  # 64 bits of HMAC-SHA256
+MESSAGE_TAG_HEX = 32  # in a Message-ID, where length costs nothing: 128 bits
+
+
+def _tag(secret: str, purpose: str, *values: str, length: int = TAG_HEX) -> str:
+    data = "\0".join((purpose, *values)).encode()
+    return hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()[:length]
 
 
 def verp_tag(secret: str, email: str) -> str:
-    return hmac.new(secret.encode(), b"verp\0" + email.lower().encode(), hashlib.sha256).hexdigest()[:16]
+    return _tag(secret, "verp", email.lower())
+
+
+def unsubscribe_tag(secret: str, email: str) -> str:
+    return _tag(secret, "unsubscribe", email.lower())
+
+
+def message_tag(secret: str, issue_id: str, email: str) -> str:
+    return _tag(secret, "message-id", issue_id, email.lower(), length=MESSAGE_TAG_HEX)
+
+
+def same_tag(expected: str, given: str) -> bool:
+    """Constant time: a forger learns nothing from how long a wrong tag took to refuse."""
+    return hmac.compare_digest(expected.encode(), given.lower().encode())
 
 
 def plus_address(address: str, tag: str) -> str:
@@ -120,10 +144,18 @@ def verp_address(address: str, secret: str, email: str) -> str:
     return plus_address(address, verp_tag(secret, email))
 
 
-def tag_of(address: str) -> str | None:
-    """The tag of a plus address (`bounces+abc@x` -> `abc`), or None."""
-    local = address.rpartition("@")[0]
-    return local.split("+", 1)[1] if "+" in local else None
+def unsubscribe_address(address: str, secret: str, email: str) -> str:
+    """The reader's own List-Unsubscribe mailto: the address is the proof, whoever mails it."""
+    return plus_address(address, f"{UNSUBSCRIBE_TAG}-{unsubscribe_tag(secret, email)}")
+
+
+def tag_at(address: str, inbox: str) -> str | None:
+    """The tag of `address` if it is a plus address of the inbox's (`bounces+abc@x` for
+    `bounces@x` -> `abc`), else None: a tag at somebody else's domain proves nothing."""
+    local, _, domain = address.rpartition("@")
+    inbox_local, _, inbox_domain = inbox.lower().rpartition("@")
+    base, plus, tag = local.lower().partition("+")
+    return tag if plus and base == inbox_local and domain.lower() == inbox_domain else None
 
 
 # --- feedback links ("more / less like this" under each paper) --------------------------------

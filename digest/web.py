@@ -30,17 +30,21 @@ comes in only for the confirmation email.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
 import json
 import logging
+import math
 import os
 import re
 import secrets
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -57,7 +61,7 @@ from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import optin, subscribers, tokens
+from . import optin, output, subscribers, tokens
 from .config import Config
 from .due import describe, next_slot
 from .errors import DigestError, cannot_listen
@@ -73,10 +77,13 @@ CSRF_COOKIE = "digest_csrf"
 HONEYPOT = "website"  # a field name bots like to fill
 MAX_BODY = 64 * 1024  # every form here is a few hundred bytes
 LIBRARY_BYTES = 2 * 1024 * 1024  # a library upload: a 1,000-paper BibTeX file with abstracts is ~1.5 MB
+LIBRARY_WORKERS, LIBRARY_WAITING = 2, 4  # uploads read at once, and waiting; more are told to retry
 BODY_CAPS = {"/preferences/library": LIBRARY_BYTES}
 VOTES = {"more": 1, "less": -1}
 ISSUE_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 HOUR, DAY = 3600.0, 86400.0
+FETCH_BYTES = 64_000  # an SNS certificate is ~2 KB, a subscription's confirmation less
+CERT_KEEP, CERT_RETRY, CERT_URLS = 6 * HOUR, 0.25 * HOUR, 64  # SNS certificates: kept, failures, URLs
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -121,7 +128,10 @@ class Site:
         self.secret = secret
         self.stores = open_stores(config)
         self.fetch = fetch or _fetch  # the network, for SNS certificates and confirmations
-        self._certificates: dict[str, bytes] = {}
+        self._certificates: dict[str, tuple[float, bytes | str]] = {}  # url -> (until, pem or failure)
+        self._certificates_lock = threading.Lock()
+        self.library_pool = ThreadPoolExecutor(LIBRARY_WORKERS, thread_name_prefix="digest-library")
+        self.library_slots = threading.BoundedSemaphore(LIBRARY_WORKERS + LIBRARY_WAITING)
         self.env = environment(config.templates, sub="web")
         self.topics = [(t.key, t.label, t.description) for t in configured(config.themes)]
         self.known = subscribers.known_topics(config)  # what the list may name in `topics`
@@ -150,19 +160,41 @@ class Site:
     # --- helpers ---------------------------------------------------------------------------
 
     def sns_certificate(self, url: str) -> bytes:
-        """SNS's signing certificate at `url` (checked to be on an SNS host), kept once fetched."""
-        if url not in self._certificates:
-            self._certificates[url] = self.fetch(url)
-        return self._certificates[url]
+        """SNS's signing certificate at `url` (checked to be on an SNS host). The outcome of a
+        fetch, a failure too, is kept for a while: a forged notification naming a dead host
+        costs one outbound fetch per period, not one per request. The memory is bounded."""
+        now = time.monotonic()
+        with self._certificates_lock:
+            kept = self._certificates.get(url)
+        if kept is None or kept[0] <= now:
+            try:
+                outcome: bytes | str = self.fetch(url)
+                until = now + CERT_KEEP
+            except Exception as exc:
+                outcome, until = f"{type(exc).__name__}: {exc}"[:200], now + CERT_RETRY
+            kept = (until, outcome)
+            with self._certificates_lock:
+                self._certificates.pop(url, None)
+                while len(self._certificates) >= CERT_URLS:
+                    del self._certificates[next(iter(self._certificates))]  # the oldest
+                self._certificates[url] = kept
+        if isinstance(kept[1], str):
+            raise LookupError(f"fetching the certificate failed, not tried again for a while ({kept[1]})")
+        return kept[1]
 
     def hashed(self, value: str) -> str:
         """Rate-limit keys: an HMAC, so the state file holds no addresses or IPs."""
         return hmac.new(self.secret.encode(), value.encode(), hashlib.sha256).hexdigest()[:32]
 
     def allow(self, bucket: str, value: str, *, window: float, limit: int) -> bool:
-        return self.stores.rates.allow(
+        return self.wait(bucket, value, window=window, limit=limit) is None
+
+    def wait(self, bucket: str, value: str, *, window: float, limit: int) -> int | None:
+        """None when the event is admitted (and counted), else whole seconds to wait."""
+        seconds = self.stores.rates.admit(
             bucket, self.hashed(value), now=time.time(), window=window, limit=limit
         )
+        return None if seconds is None else max(1, math.ceil(seconds))
 
     def csrf_pair(self, request: Request) -> tuple[str, str]:
         """(cookie value, form token): the form token is the cookie's nonce, signed."""
@@ -260,12 +292,15 @@ async def subscribe(request: Request) -> Response:
         return site.message("This form has expired", "Reload the page and try again.", 403)
     ip = client_key(request.client.host if request.client else "unknown")
     limits = site.config.web
-    if not await run_in_threadpool(
-        site.allow, "ip", ip, window=HOUR, limit=limits.subscribes_per_ip_per_hour
-    ):
-        return site.message(
-            "Too many requests", "Too many sign-ups from your network; try again in an hour.", 429
+    wait = await run_in_threadpool(site.wait, "ip", ip, window=HOUR, limit=limits.subscribes_per_ip_per_hour)
+    if wait is not None:
+        refused = site.message(
+            "Too many requests",
+            f"Too many sign-ups from your network; try again in {_minutes(wait)}.",
+            429,
         )
+        refused.headers["Retry-After"] = str(wait)  # RFC 9110: seconds until a retry can succeed
+        return refused
 
     done = site.message(
         "Check your inbox",
@@ -290,6 +325,11 @@ async def subscribe(request: Request) -> Response:
     # do) as for a new one (a list write and an email), or its timing would tell them apart.
     done.background = BackgroundTask(_request_confirmation, site, email, prefs)
     return done
+
+
+def _minutes(seconds: int) -> str:
+    minutes = math.ceil(seconds / 60)
+    return "a minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _request_confirmation(site: Site, email: str, prefs: dict[str, Any]) -> None:
@@ -429,13 +469,22 @@ async def library_upload(request: Request) -> Response:
     upload = form.get("library")
     if upload is None or isinstance(upload, str) or not upload.filename:
         return site.message("No file", "Choose a library file to upload, then press Upload.", 400)
-    data = await upload.read()
+    if not site.library_slots.acquire(blocking=False):
+        return site.message(
+            "Busy just now", "Many libraries are being read at the moment. Try again in a minute.", 503
+        )
     try:
-        found = await run_in_threadpool(_store_library, site, email, upload.filename, data)
+        data = await upload.read()
+        # Its own few threads, never the pool that answers unsubscribes and confirmations:
+        # uploads that parse or look up slowly wait for each other, not for everyone else.
+        work = site.library_pool.submit(_store_library, site, email, upload.filename, data)
+        found = await asyncio.wrap_future(work)
     except DigestError as exc:
         return site.message("This file cannot be used", exc.problems[0].split(": ", 1)[-1], 400)
     except Exception as exc:
         return site.unavailable(exc)
+    finally:
+        site.library_slots.release()
     left_out = f" {found[1]} could not be used." if found[1] else ""
     return site.message(
         "Library saved",
@@ -678,8 +727,13 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 def _fetch(url: str) -> bytes:
     import httpx
 
-    response = httpx.get(url, timeout=10.0, follow_redirects=False)
+    from . import capped
+
+    with httpx.Client(timeout=10.0, follow_redirects=False) as client:
+        response, cut = capped.get(client, url, FETCH_BYTES, 10.0)
     response.raise_for_status()
+    if cut:
+        raise ValueError(f"{url}: the answer is over {FETCH_BYTES // 1000} KB")
     return response.content
 
 
@@ -710,6 +764,7 @@ def create_app(config: Config, secret: str, fetch: Callable[[str], bytes] | None
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        site.library_pool.shutdown(wait=False, cancel_futures=True)
         site.stores.close()
 
     app = Starlette(routes=routes, exception_handlers={404: not_found}, lifespan=lifespan)
@@ -726,7 +781,7 @@ def serve(config: Config, secret: str, *, host: str, port: int) -> None:
         listening = socket.create_server((host, port), family=family)
     except OSError as exc:
         raise cannot_listen(host, port, exc) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    output.configure_logging("%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = uvicorn.Config(
         create_app(config, secret),
         host=host,
@@ -735,5 +790,8 @@ def serve(config: Config, secret: str, *, host: str, port: int) -> None:
         server_header=False,
         log_level="info",
     )
+    # uvicorn names the address only when it binds the socket itself.
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving on http://{shown}:{listening.getsockname()[1]}/ (Ctrl-C to stop)", flush=True)
     with listening:
         uvicorn.Server(settings).run(sockets=[listening])

@@ -25,16 +25,35 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from .errors import install_hint
 from .inbox import BOUNCE, COMPLAINT, OTHER, SOFT, UNSUBSCRIBE, Read
 from .models import json_object
 
 POSTMARK_ENV = "DIGEST_POSTMARK_WEBHOOK"  # user:password, as in the webhook URL Postmark posts to
 MAILGUN_ENV = "DIGEST_MAILGUN_SIGNING_KEY"
 MAILGUN_MAX_AGE = 15 * 60  # seconds: an older signed request is a replay
-# Where SNS keeps its signing certificates: https, an Amazon host, a .pem.
-SNS_CERT = re.compile(r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[A-Za-z0-9._/-]+\.pem$")
-SNS_URL = re.compile(r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/")
+# SNS's own hosts, exactly: sns.<region>.amazonaws.com, and sns.cn-<...>.amazonaws.com.cn in
+# the China partition. Anything looser let in sns.s3.amazonaws.com (an S3 bucket called "sns",
+# whose files anyone can write) or sns.execute-api... (anyone's API Gateway).
+_REGION = r"(?:[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d{1,2})"
+_SNS_HOST = re.compile(rf"sns\.(?!cn-){_REGION}\.amazonaws\.com|sns\.cn-[a-z]+-\d{{1,2}}\.amazonaws\.com\.cn")
+_CERT_PATH = re.compile(r"/[A-Za-z0-9_-][A-Za-z0-9._/-]*\.pem")
+
+
+def sns_url(url: str, *, certificate: bool) -> bool:
+    """`url` is https on one of SNS's hosts and nothing else: no whitespace or control
+    character anywhere (a trailing newline included), no user, password or port, and for a
+    certificate a plain `.pem` path with no query. `SubscribeURL` carries a query."""
+    if not url.isascii() or any(c.isspace() or not c.isprintable() for c in url):
+        return False
+    parts = urlsplit(url)
+    if not url.startswith("https://") or not _SNS_HOST.fullmatch(parts.netloc) or parts.fragment:
+        return False  # a user, password or port makes the netloc fail the host's fullmatch
+    if certificate:
+        return not parts.query and bool(_CERT_PATH.fullmatch(parts.path)) and ".." not in parts.path
+    return parts.path.startswith("/")
 
 
 class Refused(Exception):
@@ -158,13 +177,19 @@ def ses(body: dict[str, Any], topics: list[str], certificate: Callable[[str], by
     if body.get("TopicArn") not in topics:
         raise Refused(f"topic {body.get('TopicArn')!r} is not in webhooks.ses_topics")
     url = str(body.get("SigningCertURL", ""))
-    if not SNS_CERT.match(url):
+    if not sns_url(url, certificate=True):
         raise Refused("the signing certificate is not on an SNS host")
-    _verify_rsa(certificate(url), sns_string_to_sign(body), str(body.get("Signature", "")),
+    try:
+        pem = certificate(url)
+    except Refused:
+        raise
+    except Exception as exc:  # an unreachable host, a refusal, a body past the cap: a forgery's
+        raise Refused(f"the signing certificate could not be fetched ({type(exc).__name__})") from None
+    _verify_rsa(pem, sns_string_to_sign(body), str(body.get("Signature", "")),
                 str(body.get("SignatureVersion", "1")))  # fmt: skip
     if kind != "Notification":
         subscribe = str(body.get("SubscribeURL", ""))
-        if kind == "SubscriptionConfirmation" and SNS_URL.match(subscribe):
+        if kind == "SubscriptionConfirmation" and sns_url(subscribe, certificate=False):
             return Verified([], subscribe_url=subscribe)
         return Verified([])
     try:
@@ -211,8 +236,7 @@ def _verify_rsa(pem: bytes, data: bytes, signature: str, version: str) -> None:
         from cryptography.hazmat.primitives.asymmetric import padding, rsa
     except ImportError:
         raise Refused(
-            "checking SNS signatures needs the cryptography package: "
-            "pip install 'trending-papers-digest[ses]'"
+            f"checking SNS signatures needs the cryptography package: {install_hint('ses')}"
         ) from None
     try:
         key = x509.load_pem_x509_certificate(pem).public_key()

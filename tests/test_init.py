@@ -14,6 +14,8 @@ import yaml
 
 from .conftest import ROOT
 
+NOON = "2026-08-14T12:00:00+00:00"  # every shipped reader's send time has passed; one date for all
+
 TEMPLATES = sorted(
     p.relative_to(ROOT / "templates")
     for p in (ROOT / "templates").rglob("*")
@@ -42,14 +44,14 @@ def test_init_in_an_empty_folder_writes_a_config_that_previews_and_sends_offline
     assert "wrote digest.yaml, subscribers.yaml, samples/papers.jsonl, templates/" in result.stdout
     assert "cd news && digest preview" in result.stdout
 
-    preview = cli("preview", "--out", "preview", cwd=folder)
+    preview = cli("preview", "--out", "preview", "--now", NOON, cwd=folder)
     assert preview.returncode == 0, preview.stderr
     assert "preview for you@example.org" in preview.stdout
     titles = [json.loads(line)["title"] for line in (folder / "samples/papers.jsonl").open()]
     text = " ".join((folder / "preview/digest.txt").read_text().split())  # titles wrap
     assert sum(" ".join(t.split()) in text for t in titles) == 20  # the sample's papers, 20 per reader
 
-    send = cli("send", cwd=folder)
+    send = cli("send", "--now", NOON, cwd=folder)
     assert send.returncode == 0, send.stderr
     assert list((folder / "outbox").rglob("you@example.org*.eml"))
 

@@ -10,6 +10,7 @@ import pytest
 
 from digest import config as config_mod
 from digest import library
+from digest.errors import DigestError
 from digest.store import open_stores
 
 from .conftest import FIXTURES
@@ -157,3 +158,58 @@ def test_readers_with_the_same_stored_profile_share_it_and_rank_as_with_their_ow
     for reader, profile in zip(readers, again, strict=True):
         own = similar.Profile.from_json(profile.to_json())
         assert builder.picks(reader, frozenset(), profile) == builder.picks(reader, frozenset(), own)
+
+
+def _hostile(n: int) -> dict[str, tuple[str, str]]:
+    """Files shaped to make a naive reader rescan: (text, suffix) by name, growing with n."""
+    good = "@article{k, title = {A title}, eprint = {2401.00001}}\n"
+    return {
+        "unclosed entries": ("@a{" * n, ".bib"),
+        "unclosed entries on lines": ("@a{\n" * n, ".bib"),
+        "entries inside an unclosed one": ("@a{\n" + good * n, ".bib"),
+        "entries nested in a closed one": ("@a{k,\n" + good * n + "}\n", ".bib"),
+        "one deep value": ("@a{k, title = {" + "{" * (3 * n) + "}\n", ".bib"),
+        "many fields": ("@a{k" + ", f = {x}" * n + "}\n", ".bib"),
+        "arxiv mentions": ("@a{k, journal = {" + "arxiv" * n + "}}\n", ".bib"),
+        "tex commands": ("@a{k, title = {" + "\\emph{" * n + "}}\n", ".bib"),
+        "at signs": ("@" * (3 * n), ".bib"),
+        "csv mentions": ('Title,Extra\n"t","' + "arxiv" * n + '"\n', ".csv"),
+        "id lines": ("arxiv" * n + "\n" + "2401.00001\n" * n, ".txt"),
+    }
+
+
+@pytest.mark.parametrize("shape", list(_hostile(1)))
+def test_hostile_libraries_are_read_in_steps_linear_in_their_size(shape):
+    steps = []
+    for n in (2000, 4000):
+        text, suffix = _hostile(n)[shape]
+        found = library.parse(text, "up.bib", suffix)
+        assert found.steps <= 8 * len(text) + 100, (n, found.steps, len(text))
+        steps.append(found.steps)
+    assert steps[1] <= 2.2 * steps[0]  # twice the file, twice the work (a rescan would be 4x)
+
+
+def test_an_unclosed_entry_is_reported_once_and_the_entries_after_it_are_read():
+    text = "@a{k, title = {Lost\n\n@article{b, title = {Kept}, eprint = {2401.00001}}\n"
+    found = library.parse(text, "up.bib", ".bib")
+    assert [e.id for e in found.entries] == ["2401.00001"]
+    assert found.problems == ["up.bib:1: the entry never closes (a brace is missing); left out"]
+
+
+def test_a_file_of_thousands_of_unclosed_entries_is_refused_naming_the_cap():
+    with pytest.raises(DigestError, match=r"up\.bib:1: more than 10,000 entries"):
+        library.parse("@a{" * 12_000, "up.bib", ".bib")
+
+
+def test_a_library_too_large_or_too_complex_is_refused_naming_what():
+    with pytest.raises(DigestError, match=r"up\.bib: 4,000,001 characters, over the 4,000,000"):
+        library.parse("x" * (library.MAX_CHARS + 1), "up.bib", ".bib")
+    text = "@a{k, title = {t}, eprint = {2401.00001}}\n" * 100
+    with pytest.raises(DigestError, match=r"up\.bib: too complex to read \(over 1,000 steps\)"):
+        library.parse(text, "up.bib", ".bib", max_steps=1000)
+
+
+def test_a_csv_cell_past_the_csv_limit_names_its_line():
+    text = "Title,Abstract Note\nfine,abstract\n" + '"t","' + "x" * 200_000 + '"\n'
+    with pytest.raises(DigestError, match=r"up\.csv:3: not readable as CSV"):
+        library.parse(text, "up.csv", ".csv")

@@ -23,6 +23,7 @@ ENVELOPE = Envelope(
     issue_id="2026-08-14",
     list_name="Trending Papers",
     unsubscribe_url="https://papers.example.org/unsubscribe?token=abc",
+    message_tag="0123456789abcdef0123456789abcdef",
 )
 
 

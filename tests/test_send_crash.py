@@ -120,7 +120,7 @@ def test_a_reader_claimed_by_a_live_run_is_left_to_it_and_a_dead_runs_claim_is_t
         issue = NOW[:10]
         other = FileRun(config.store.path)  # another run, alive, in the middle of sending to reader 2
         with open_database(config.store) as state:
-            mid = message_id(issue, emails[2], config.newsletter.sender)
+            mid = message_id(issue, emails[2], config.newsletter.sender, config.secret())
             assert state.claim(issue, emails[2], mid, other) == "claimed"
         now = datetime.fromisoformat(NOW)
 

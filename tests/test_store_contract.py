@@ -130,8 +130,8 @@ def test_claims_and_sent_marks_in_batches_say_what_one_at_a_time_would(db, other
         assert db.claim_all(rows, run) == [Claim.CLAIMED, Claim.SENT, Claim.CLAIMED, Claim.BUSY]
         db.mark_sent_all(
             [
-                (ISSUE, "new@example.org", ["2611.1", "2611.2"], None),
-                (ISSUE, "failed@example.org", ["2611.1"], "uncertain: timeout"),
+                (ISSUE, "new@example.org", ["2611.1", "2611.2"], None, None),
+                (ISSUE, "failed@example.org", ["2611.1"], "uncertain: timeout", NOW),
             ]
         )
     assert db.sent_to(ISSUE) == {"sent@example.org", "new@example.org", "failed@example.org"}
@@ -149,7 +149,7 @@ def test_two_runs_claiming_batches_at_once_get_each_reader_exactly_once(db, othe
                 claims = handle.claim_all([(ISSUE, email, "<m>") for email in batch], run)
                 mine = [email for email, claim in zip(batch, claims, strict=True) if claim == Claim.CLAIMED]
                 won[name] += mine
-                handle.mark_sent_all([(ISSUE, email, ["2611.1"], None) for email in mine])
+                handle.mark_sent_all([(ISSUE, email, ["2611.1"], None, None) for email in mine])
 
     threads = [threading.Thread(target=claim_batches, args=(n, h)) for n, h in (("a", db), ("b", other))]
     for thread in threads:
@@ -165,7 +165,7 @@ def test_history_leaves_out_this_issue_and_what_is_older_than_the_window(db):
         db.mark_sent(issue, "ada@example.org", papers)
     assert db.papers_sent("ADA@example.org", except_issue=ISSUE) == {"2608.1", "2608.2"}
     assert db.papers_sent("ada@example.org", except_issue=ISSUE, since="2026-11-10") == {"2608.2"}
-    assert db.last_issues() == {"ada@example.org": ISSUE}
+    assert db.last_sent()["ada@example.org"].issue == ISSUE
 
 
 def test_a_reader_keeps_the_time_they_were_first_seen(db):
@@ -385,3 +385,21 @@ def test_a_written_tldr_is_found_by_its_paper_model_and_text_and_by_nothing_else
     }
     assert db.tldrs("llama3", [("2608.00001", "h2")]) == {}  # the text changed
     assert db.tldrs("qwen", [("2608.00001", "h1")]) == {}  # another model
+
+
+def test_the_ledger_keeps_when_each_readers_last_message_went_out(db):
+    monday, tuesday = datetime(2026, 12, 7, 15, 5, tzinfo=UTC), datetime(2026, 12, 8, 15, 5, tzinfo=UTC)
+    for issue, at in (("2026-12-07", monday), ("2026-12-08", tuesday)):
+        db.claim(issue, "ada@example.org", "<m>")
+        db.mark_sent(issue, "Ada@example.org", [], at=at)
+    last = db.last_sent()["ada@example.org"]
+    assert (last.issue, last.at) == ("2026-12-08", tuesday)
+
+
+def test_a_refused_event_learns_how_long_until_the_limiter_admits_it(db):
+    assert db.admit("ip", "k", now=100.0, window=60, limit=2) is None
+    assert db.admit("ip", "k", now=130.0, window=60, limit=2) is None
+    assert db.admit("ip", "k", now=140.0, window=60, limit=2) == 20.0  # the first leaves at 160
+    assert db.admit("ip", "k", now=159.0, window=60, limit=2) == 1.0
+    assert db.admit("ip", "k", now=160.0, window=60, limit=2) is None  # and it does
+    assert db.admit("ip", "k", now=161.0, window=60, limit=2) == 29.0  # the one at 130 leaves next

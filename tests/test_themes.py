@@ -15,6 +15,8 @@ from digest.text import Fields, phrase
 
 from .conftest import ROOT
 
+NOON = "2026-08-14T12:00:00+00:00"  # every shipped reader's send time has passed; one date for all
+
 # What a reader must never see as a heading: a bare number, or a word and a number.
 MACHINE_LABEL = re.compile(r"^\W*(cluster|group|other|topic|theme)?\s*\d+\W*$", re.IGNORECASE)
 
@@ -226,9 +228,9 @@ def test_readers_may_follow_a_custom_theme_and_the_list_check_knows_it(tmp_path,
     with_custom = cli("subscribers", "--check", cwd=tmp_path)
     assert with_custom.returncode == 0, with_custom.stderr
     # and every other command that reads or edits the list knows the custom theme too
-    sent = cli("send", cwd=tmp_path)
+    sent = cli("send", "--now", NOON, cwd=tmp_path)
     assert sent.returncode == 0 and "sent 1" in sent.stdout, sent.stderr
-    assert cli("preview", "--to", "a@example.org", cwd=tmp_path).returncode == 0
+    assert cli("preview", "--to", "a@example.org", "--now", NOON, cwd=tmp_path).returncode == 0
     added = cli("subscribe", "b@example.org", "--topic", "quantum", "--confirmed", cwd=tmp_path)
     assert added.returncode == 0, added.stderr
     assert cli("unsubscribe", "a@example.org", cwd=tmp_path).returncode == 0

@@ -18,6 +18,8 @@ from digest.store import yamllist as subscribers
 from .conftest import copy_example
 from .helpers_web import SECRET, confirm_link, confirmation, csrf_form, serving
 
+NOON = "2026-08-14T12:00:00+00:00"  # every shipped reader's send time has passed; one date for all
+
 FORM = {"frequency": "weekdays", "send_at": "06:30", "timezone": "America/New_York"}
 
 
@@ -35,6 +37,12 @@ def site(tmp_path_factory):
     project = new_project(tmp_path_factory.mktemp("web"), "  subscribes_per_ip_per_hour: 1000\n")
     with serving(project) as base:
         yield project, base
+
+
+def test_serve_prints_the_address_it_listens_on(site):
+    project, base = site
+    printed = (project / "serve.log").read_text().splitlines()
+    assert f"serving on {base}/ (Ctrl-C to stop)" in printed
 
 
 def entry(project: Path, email: str):
@@ -107,7 +115,7 @@ def test_the_answer_is_the_same_for_listed_and_unlisted_addresses(site):
 def test_unsubscribe_by_one_click_post_from_a_real_digest(site, cli, monkeypatch):
     project, base = site
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
-    assert cli("send", "--to", "grace@example.org", cwd=project).returncode == 0
+    assert cli("send", "--to", "grace@example.org", "--now", NOON, cwd=project).returncode == 0
     eml = next((project / "outbox").glob("*/grace@example.org.eml"))
     message = message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -128,7 +136,7 @@ def test_unsubscribe_by_one_click_post_from_a_real_digest(site, cli, monkeypatch
     assert one_click.status_code == 200 and "unsubscribed" in one_click.text
     assert entry(project, "grace@example.org").status == "unsubscribed"
     # the next send leaves her out
-    again = cli("send", "--to", "grace@example.org", cwd=project)
+    again = cli("send", "--to", "grace@example.org", "--now", NOON, cwd=project)
     assert again.returncode == 2 and "no active subscriber grace@example.org" in again.stderr
 
 
@@ -226,7 +234,7 @@ def test_the_web_version_link_of_a_sent_digest_opens_its_archived_page(tmp_path,
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
     with serving(project) as base:
         assert httpx.get(f"{base}/issues/latest").status_code == 404  # nothing published yet
-        assert cli("send", "--to", "alan@example.org", cwd=project).returncode == 0
+        assert cli("send", "--to", "alan@example.org", "--now", NOON, cwd=project).returncode == 0
         eml = next((project / "outbox").glob("*/alan@example.org.eml"))
         text = message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
         web = re.search(rf"{re.escape(base)}/issues/\d{{4}}-\d{{2}}-\d{{2}}", text).group(0)
@@ -258,6 +266,8 @@ def test_rate_limits_per_address_and_per_ip(tmp_path):
         assert confirmation(project, "bombed@example.org")["Message-ID"] == first
         fifth = subscribe(base, "fifth@example.org")
         assert fifth.status_code == 429 and entry(project, "fifth@example.org") is None
+        # seconds until the first of the four sign-ups leaves the hour (RFC 9110 delay-seconds)
+        assert fifth.headers["Retry-After"].isdigit() and 1 <= int(fifth.headers["Retry-After"]) <= 3600
 
 
 def test_serve_refuses_to_start_without_a_secret_unless_dev(project, cli, monkeypatch):

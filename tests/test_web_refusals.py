@@ -15,11 +15,14 @@ from .conftest import run_cli
 from .helpers_web import SECRET, confirm_link, confirmation, csrf_form, serving
 from .test_web import FORM, new_project
 
+NOON = "2026-08-14T12:00:00+00:00"  # every shipped reader's send time has passed; one date for all
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     project = new_project(tmp_path_factory.mktemp("refusals"), "  subscribes_per_ip_per_hour: 1000\n")
-    assert run_cli("archive", cwd=project).returncode == 0  # an issue page, the index and the feed
+    # an issue page, the index and the feed
+    assert run_cli("archive", "--now", NOON, cwd=project).returncode == 0
     with serving(project) as base:
         yield project, base
 
@@ -143,4 +146,50 @@ def test_a_guessable_secret_is_refused_with_how_to_make_one(project, cli, monkey
 
 def test_a_long_random_secret_is_accepted(project, cli, monkeypatch):
     monkeypatch.setenv("DIGEST_SECRET", "kq3V_8hZ-2mXo9PtR4yLw7eNc1sJ5uAb6dFgHi0")
-    assert cli("send", "--dry-run", cwd=project).returncode == 0
+    assert cli("send", "--dry-run", "--now", NOON, cwd=project).returncode == 0
+
+
+def test_library_uploads_wait_for_their_own_workers_and_never_hold_up_an_unsubscribe(tmp_path):
+    """Uploads whose arXiv look-up never answers fill the library workers and their queue;
+    one more is told to try again, and a one-click unsubscribe still answers at once."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from digest import web
+
+    from .helpers_http import ReplayServer, Reply
+
+    project = new_project(tmp_path)
+    with ReplayServer() as arxiv:
+        arxiv.routes["/api/query"] = Reply(hang=True)
+        with open(project / "digest.yaml", "a") as config:
+            config.write(f"\nlibraries:\n  arxiv_url: {arxiv.url}\nfetch:\n  timeout: 120\n  retries: 0\n")
+        with serving(project) as base, httpx.Client(base_url=base, timeout=120) as client:
+            token = tokens.sign(SECRET, "preferences", "ada@example.org")
+            csrf = csrf_form(client, f"/preferences?token={token}")
+
+            def upload(n: int) -> httpx.Response:
+                ids = f"2401.{n:05d}\n".encode()  # an id alone: looked up on the (stuck) arXiv API
+                files = {"library": (f"ids-{n}.txt", ids, "text/plain")}
+                return client.post("/preferences/library", data={"csrf": csrf, "token": token}, files=files)
+
+            more = 3
+            total = web.LIBRARY_WORKERS + web.LIBRARY_WAITING + more
+            with ThreadPoolExecutor(total) as pool:
+                uploads = [pool.submit(upload, n) for n in range(total)]
+                turned_away = []
+                for done in as_completed(uploads, timeout=60):  # the stuck ones never finish
+                    turned_away.append(done.result())
+                    if len(turned_away) == more:
+                        break
+                unsubscribe = tokens.sign(SECRET, "unsubscribe", "grace@example.org")
+                left = client.post(
+                    f"/unsubscribe?token={unsubscribe}", data={"List-Unsubscribe": "One-Click"}, timeout=20
+                )
+                arxiv.stopping.set()  # the stuck look-ups fail; their uploads answer
+                rest = [
+                    f.result(timeout=120) for f in uploads if not f.done() or f.result() not in turned_away
+                ]
+    assert [r.status_code for r in turned_away] == [503] * more
+    assert all("Try again in a minute" in r.text for r in turned_away)
+    assert left.status_code == 200 and status(project, "grace@example.org") == "unsubscribed"
+    assert len(rest) == total - more and all(r.status_code != 500 for r in rest)

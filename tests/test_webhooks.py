@@ -225,3 +225,88 @@ def test_a_mailgun_token_counts_once_and_an_sns_subscription_is_confirmed(projec
         assert client.post("/webhooks/mailgun", json=body).status_code == 403  # the same token again
         assert client.post("/webhooks/ses", json=sns.sign(confirm)).status_code == 200
     assert sns.fetched[-1] == confirm["SubscribeURL"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://sns.s3.amazonaws.com/x.pem",  # an S3 bucket called "sns": anyone's files
+        "https://sns.s3-us-west-2.amazonaws.com/x.pem",
+        "https://sns.execute-api.us-east-1.amazonaws.com/x.pem",  # anyone's API Gateway
+        "https://sns.us-east-1.amazonaws.com.evil.example/x.pem",
+        "https://sns.cn-north-1.amazonaws.com/x.pem",  # China's regions live on .com.cn only
+        "https://sns.us-east-1.amazonaws.com.cn/x.pem",
+        CERT_URL + "\n",
+        CERT_URL + " ",
+        " " + CERT_URL,
+        CERT_URL.replace(".pem", ".pem\t"),
+        CERT_URL.replace("https://", "https://user@"),
+        CERT_URL.replace("https://", "https://user:pw@"),
+        CERT_URL.replace(".com/", ".com:8443/"),
+        CERT_URL.replace("https://", "HTTPS://"),
+        CERT_URL.replace("https://", "http://"),
+        CERT_URL.replace("https://", "https:///"),
+        CERT_URL + "?x=1",
+        CERT_URL + "#x",
+        CERT_URL.replace("/Simple", "/../Simple"),
+        "https://SNS.us-east-1.amazonaws.com/x.pem",
+        "https://sns.us-east-1.amazonaws.com./x.pem",
+        "https://sns.us-east-1.amazonaws.com/x.pem\u200b",
+    ],
+)
+def test_only_sns_own_hosts_are_trusted_for_the_signing_certificate(url):
+    sns = Sns()
+    body = sns.sign({**sns_notification(fixture("ses_bounce_message.json")), "SigningCertURL": url})
+    with pytest.raises(webhooks.Refused):
+        webhooks.ses(body, [TOPIC], sns.fetch)
+    assert sns.fetched == []  # refused before anything is fetched
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        CERT_URL,
+        "https://sns.eu-west-2.amazonaws.com/SimpleNotificationService-abc.pem",
+        "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-abc.pem",
+        "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-abc.pem",
+        "https://sns.ap-southeast-5.amazonaws.com/SimpleNotificationService-abc.pem",
+    ],
+)
+def test_sns_certificates_in_every_region_and_the_china_partition_are_trusted(url):
+    sns = Sns()
+    body = sns.sign({**sns_notification(fixture("ses_bounce_message.json")), "SigningCertURL": url})
+    fetched: list[str] = []
+    assert webhooks.ses(body, [TOPIC], lambda at: fetched.append(at) or sns.pem).found
+    assert fetched == [url]
+
+
+def test_a_certificate_on_an_unreachable_host_is_a_403_and_fetched_once_per_period(project):
+    sns = Sns()
+    tried: list[str] = []
+
+    def unreachable(url: str) -> bytes:  # what httpx raises for a host that never answers
+        tried.append(url)
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    dead = CERT_URL.replace("us-east-1", "eu-south-9")
+    bounce = sns_notification(fixture("ses_bounce_message.json"))
+    with serving(project, unreachable) as base, httpx.Client(base_url=base) as client:
+        answers = [
+            client.post("/webhooks/ses", json=sns.sign({**bounce, "SigningCertURL": dead})) for _ in range(5)
+        ]
+    assert [a.status_code for a in answers] == [403] * 5
+    assert all(a.text == "refused" and "Traceback" not in a.text for a in answers)
+    assert tried == [dead]  # the failure is remembered: one outbound fetch, not five
+    assert set(_statuses(project).values()) == {"active"}
+
+
+def test_remembered_certificate_fetches_are_bounded(project):
+    from digest import web
+
+    sns = Sns()
+    site = web.Site(config_mod.load(project / "digest.yaml"), SECRET, sns.fetch)
+    for n in range(web.CERT_URLS * 3):
+        site.sns_certificate(CERT_URL.replace(".pem", f"-{n}.pem"))
+    assert len(site._certificates) == web.CERT_URLS
+    site.sns_certificate(CERT_URL.replace(".pem", f"-{web.CERT_URLS * 3 - 1}.pem"))  # still kept
+    assert len(sns.fetched) == web.CERT_URLS * 3

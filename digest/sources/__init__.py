@@ -53,6 +53,7 @@ class Collected:
     lookback: list[date] = field(default_factory=list)  # earlier days used for an empty one
     warnings: list[str] = field(default_factory=list)  # about the run, not one source
     day: date | None = None  # the issue day asked for
+    capped: str | None = None  # papers left out by fetch.max_papers_per_issue, said once
 
     @property
     def problems(self) -> list[str]:
@@ -66,6 +67,8 @@ class Collected:
         if self.lookback:
             earlier = ", ".join(map(str, self.lookback))
             notes.append(f"no papers for {self.day}; using {earlier} (fetch.empty_day: lookback)")
+        if self.capped:
+            notes.append(self.capped)
         return notes
 
     @property
@@ -111,18 +114,26 @@ def collect(
         client = Client(options, cache=cache, user_agent=options.user_agent)
     try:
         jobs = [(source, day) for source in sources]
-        results = _run(jobs, client, options.concurrency, progress)
+        results = _run(jobs, client, options.concurrency, progress, options.max_papers_per_source)
         collected = Collected(reports=[r for r, _ in results], day=day)
         lists = [papers for _, papers in results]
         dated = [s for s in sources if s.kind in DATED]
         if day and dated and options.empty_day == "lookback" and not any(lists) and not collected.failed:
             earlier = [day - timedelta(days=n) for n in range(1, options.lookback_days + 1)]
-            more = _run([(s, d) for d in earlier for s in dated], client, options.concurrency, progress)
+            more = _run(
+                [(s, d) for d in earlier for s in dated],
+                client,
+                options.concurrency,
+                progress,
+                options.max_papers_per_source,
+            )
             for report, papers in more:
                 collected.reports.append(report)
                 lists.append(papers)
             collected.lookback = [d for d in earlier if any(r.day == d and r.papers for r, _ in more)]
-        collected.papers = merge(lists)
+        collected.papers, collected.capped = capped_issue(
+            merge(lists), lists, [r.label for r in collected.reports], options.max_papers_per_issue
+        )
         if cache is not None and cache.problem:
             collected.warnings.append(cache.problem)
         return collected
@@ -136,13 +147,14 @@ def _run(
     client: Client | None,
     concurrency: int,
     progress: Callable[[SourceReport], None] | None,
+    cap: int,
 ) -> list[tuple[SourceReport, list[Paper]]]:
     """Each job in its own thread; results in the order of `jobs`, progress as they finish."""
     if not jobs:
         return []
     pool = ThreadPoolExecutor(max_workers=min(concurrency, len(jobs)), thread_name_prefix="fetch")
     try:
-        futures = {pool.submit(_one, source, day, client): i for i, (source, day) in enumerate(jobs)}
+        futures = {pool.submit(_one, source, day, client, cap): i for i, (source, day) in enumerate(jobs)}
         results: list = [None] * len(jobs)
         for future in as_completed(futures):
             results[futures[future]] = future.result()
@@ -153,7 +165,7 @@ def _run(
     return results
 
 
-def _one(source, day: date | None, client: Client | None) -> tuple[SourceReport, list[Paper]]:
+def _one(source, day: date | None, client: Client | None, cap: int) -> tuple[SourceReport, list[Paper]]:
     """One source, never raising: whatever goes wrong becomes the report's error."""
     report = SourceReport(source.label, day=day if source.kind in DATED else None)
     started = time.perf_counter()
@@ -165,6 +177,13 @@ def _one(source, day: date | None, client: Client | None) -> tuple[SourceReport,
         fetched: Fetched = kind.fetch(source, client, day)
         papers = fetched.papers
         report.warnings = fetched.warnings
+        if len(papers) > cap:
+            papers = best(papers)[:cap]
+            report.warnings.append(
+                f"{len(fetched.papers)} papers, over fetch.max_papers_per_source ({cap}): kept the "
+                f"{cap} with the most upvotes, stars and comments, then the first listed; "
+                f"{len(fetched.papers) - cap} left out"
+            )
         report.cached = fetched.cached
     except FetchError as exc:
         report.error = str(exc)
@@ -177,6 +196,39 @@ def _one(source, day: date | None, client: Client | None) -> tuple[SourceReport,
     report.seconds = time.perf_counter() - started
     report.papers = len(papers)
     return report, papers
+
+
+def best(papers: list[Paper]) -> list[Paper]:
+    """The papers by their source's signals (upvotes, then stars, then comments), ties in the
+    order listed: deterministic, and a source without signals keeps its own order."""
+    return sorted(papers, key=lambda p: (-(p.upvotes or 0), -(p.stars or 0), -(p.comments or 0)))
+
+
+def capped_issue(
+    merged: list[Paper], lists: list[list[Paper]], labels: list[str], cap: int
+) -> tuple[list[Paper], str | None]:
+    """At most `cap` of the merged papers, in their merged order, and what was left out. The
+    sources take turns, each giving its next best paper, so no one source crowds out the rest."""
+    if len(merged) <= cap:
+        return merged, None
+    ranked = [best(papers) for papers in lists]
+    kept: set[str] = set()
+    for turn in range(max(map(len, ranked), default=0)):
+        for papers in ranked:
+            if turn < len(papers) and len(kept) < cap:
+                kept.add(papers[turn].id)
+        if len(kept) >= cap:
+            break
+    out = [p for p in merged if p.id in kept]
+    dropped = [
+        f"{label} {n}"
+        for label, papers in zip(labels, lists, strict=False)
+        if (n := len({p.id for p in papers} - kept))
+    ]
+    return out, (
+        f"{len(merged)} papers from all sources, over fetch.max_papers_per_issue ({cap}): kept {cap}, "
+        f"each source's best in turn; left out by source: {', '.join(dropped)}"
+    )
 
 
 def merge(lists: list[list[Paper]]) -> list[Paper]:

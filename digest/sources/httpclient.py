@@ -21,6 +21,7 @@ from typing import Protocol
 import httpx
 
 from .. import __version__
+from ..capped import Inflater
 from ..retry import backoff, retry_after_seconds
 from .result import FetchError
 
@@ -61,34 +62,6 @@ class Response:
 
 def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
-
-
-class _Inflater:
-    """gzip / deflate, never producing more than we ask for in one step."""
-
-    def __init__(self, encoding: str):
-        # 47 = 32 + 15: zlib detects a gzip or zlib header by itself. A "deflate" body
-        # without the zlib header (some servers send raw deflate) falls back to -15.
-        self.encoding = encoding
-        self._z = zlib.decompressobj(47)
-        self._started = False
-
-    def feed(self, data: bytes, room: int) -> tuple[bytes, bool]:
-        """Inflate `data`; returns the output and whether it would exceed `room` bytes."""
-        try:
-            out = self._z.decompress(data, room + 1)
-        except zlib.error:
-            if self.encoding == "deflate" and not self._started:
-                self._z = zlib.decompressobj(-15)
-                out = self._z.decompress(data, room + 1)
-            else:
-                raise
-        self._started = True
-        return out, len(out) > room or bool(self._z.unconsumed_tail)
-
-    def finish(self, room: int) -> tuple[bytes, bool]:
-        out = self._z.flush(room + 1)
-        return out, len(out) > room
 
 
 class Client:
@@ -204,7 +177,7 @@ class Client:
             raise FetchError(
                 f"{where}: the response is {_size(int(declared))}, over fetch.max_bytes ({_size(limit)})"
             )
-        inflater = _Inflater(encoding) if encoding != "identity" else None
+        inflater = Inflater(encoding) if encoding != "identity" else None
         body = bytearray()
         too_big = False
         try:

@@ -3,13 +3,13 @@
 A source is data from the network, and nothing it sends may cost more than a real listing
 does: a 1 MB title once made every message 2.9 MB. So every field is cut to a size no real
 listing reaches, and every text loses the characters nothing downstream can carry (see
-`models.safe_text`). Measured on the recorded public data in ../shared/fixtures (937 papers:
+`models.safe_text`). Measured on the recorded public data in ../shared/fixtures (1,778 papers:
 14 days of Hugging Face Daily Papers, arXiv API and RSS responses, two third-party HF feeds,
-600 labelled arXiv papers), against the caps here:
+1,243 labelled arXiv papers in and beyond CS), against the caps here:
 
     field          longest seen                         cap
     title          145 characters                       1,000 (then cut at a word, with "…")
-    abstract       1,922 (arXiv's own limit is 1,920)   10,000 (feeds may carry whole posts)
+    abstract       3,040 (a geophysics paper)           10,000 (feeds may carry whole posts)
     summary        293                                  2,000
     authors        125 names                            10,000 names (LHC papers list ~5,000)
     a name         30 characters                        200 (authors, organisation: 52 seen)

@@ -21,6 +21,7 @@ from .base import (
     CachedResponse,
     Claim,
     HttpCache,
+    LastSent,
     Ledger,
     OwnPapers,
     RateLimits,
@@ -38,6 +39,7 @@ __all__ = [
     "CachedResponse",
     "Claim",
     "HttpCache",
+    "LastSent",
     "Ledger",
     "Location",
     "OwnPapers",
@@ -106,12 +108,12 @@ class Stores:
 def subscriber_store(config: Config, database: SqlDatabase) -> SubscriberStore:
     from ..subscribers import known_topics
 
-    topics = known_topics(config)
+    topics, zone = known_topics(config), config.newsletter.timezone
     if config.list_path is None:
-        return database.subscriber_table(topics)
+        return database.subscriber_table(topics, zone)
     from .yamllist import YamlList
 
-    return YamlList(config.list_path, topics)
+    return YamlList(config.list_path, topics, zone)
 
 
 def open_stores(config: Config, *, readonly: bool = False) -> Stores:

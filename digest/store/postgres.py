@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import DigestError
+from ..errors import DigestError, install_hint
 from ..location import redact
 from .schema import VERSION_TABLE, for_engine, pending, statements
 from .sql import Execute, SqlDatabase, check_version, now_text
@@ -46,7 +46,7 @@ def _psycopg() -> Any:
         import psycopg
     except ImportError:
         raise DigestError(
-            "state: a postgresql:// database needs psycopg: pip install 'trending-papers-digest[postgres]'"
+            f"state: a postgresql:// database needs psycopg: {install_hint('postgres')}"
         ) from None
     return psycopg
 

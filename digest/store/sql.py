@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from ..errors import DigestError
 from ..models import Subscriber
 from ..subscribers import Change, Event, NotListed, Outcome, Topics, address_key, after, decide, validated
-from .base import Bounce, CachedResponse, Claim, Run
+from .base import Bounce, CachedResponse, Claim, LastSent, Run
 from .schema import LATEST
 
 HTTP_CACHE_KEEP_DAYS = 14
@@ -215,30 +215,41 @@ class SqlDatabase:
             for took, (issue, email, message_id) in zip(taken, rows, strict=True)
         ]
 
-    def mark_sent(self, issue: str, email: str, paper_ids: Iterable[str], *, note: str | None = None) -> None:
+    def mark_sent(
+        self,
+        issue: str,
+        email: str,
+        paper_ids: Iterable[str],
+        *,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
         """Record the delivery and the papers it carried, in one transaction. `note` keeps a
         doubt about it in `error` ("uncertain: ...": sent, but the server never said it took
-        it): the row is sent all the same, so no run sends it again."""
-        self.mark_sent_all([(issue, email, list(paper_ids), note)])
+        it): the row is sent all the same, so no run sends it again. `at`: when it went out by
+        the sending run's clock (the 12-hour rule reads it), else now."""
+        self.mark_sent_all([(issue, email, list(paper_ids), note, at)])
 
-    def mark_sent_all(self, rows: Sequence[tuple[str, str, Sequence[str], str | None]]) -> None:
-        """`mark_sent` for each (issue, email, paper ids, note), in one transaction."""
-        now = now_text()
+    def mark_sent_all(
+        self, rows: Sequence[tuple[str, str, Sequence[str], str | None, datetime | None]]
+    ) -> None:
+        """`mark_sent` for each (issue, email, paper ids, note, at), in one transaction."""
         # One row per reader and paper: the last issue that carried it (a paper sent again
         # once the history window has passed moves its row forward). One statement for the
         # messages' papers: a round trip each cost PostgreSQL 20 per reader.
-        papers: dict[tuple[str, str], str] = {}
-        rows_by: dict[tuple[str, str | None], list[str]] = {}  # (issue, note) -> readers
-        for issue, email, paper_ids, note in rows:
-            rows_by.setdefault((issue, note), []).append(email.lower())
-            papers.update(((email.lower(), pid), issue) for pid in paper_ids)
+        papers: dict[tuple[str, str], tuple[str, str]] = {}
+        marks: dict[tuple[str, str | None, str], list[str]] = {}  # (issue, note, when) -> readers
+        for issue, email, paper_ids, note, at in rows:
+            when = now_text() if at is None else at.astimezone(UTC).isoformat(timespec="seconds")
+            marks.setdefault((issue, note, when), []).append(email.lower())
+            papers.update(((email.lower(), pid), (issue, when)) for pid in paper_ids)
         with self.transaction() as execute:
-            for (issue, note), emails in rows_by.items():  # one statement for a batch, as a rule
+            for (issue, note, when), emails in marks.items():  # one statement for a batch, as a rule
                 for chunk in _chunks(emails, SENT_PAPERS_ROWS):
                     execute(
                         "UPDATE deliveries SET status = 'sent', sent_at = ?, error = ? "
                         f"WHERE issue = ? AND email IN ({', '.join(['?'] * len(chunk))})",
-                        (now, note, issue, *chunk),
+                        (when, note, issue, *chunk),
                     )
             for chunk in _chunks(list(papers.items()), SENT_PAPERS_ROWS):
                 execute(
@@ -246,7 +257,7 @@ class SqlDatabase:
                     f"VALUES {value_rows(len(chunk), 4)} "
                     "ON CONFLICT (email, paper_id) DO UPDATE "
                     "SET issue = excluded.issue, sent_at = excluded.sent_at",
-                    tuple(v for (email, pid), issue in chunk for v in (email, pid, issue, now)),
+                    tuple(v for (email, pid), (issue, when) in chunk for v in (email, pid, issue, when)),
                 )
 
     def mark_failed(self, issue: str, email: str, error: str) -> None:
@@ -281,16 +292,6 @@ class SqlDatabase:
             (address_key(email), code, reason, issue, now_text()),
         )
 
-    def sent_as(self, message_id: str) -> tuple[str, str] | None:
-        """(reader, issue) of the message with this Message-ID, if the ledger sent it. Ids are
-        <issue.hash@domain> (mail.message_id), so the issue narrows the search to its rows."""
-        issue = message_id.strip().lstrip("<").split(".", 1)[0]
-        row = self.one(
-            "SELECT email, issue FROM deliveries WHERE issue = ? AND message_id = ?",
-            (issue, message_id.strip()),
-        )
-        return (row[0], row[1]) if row else None
-
     def bounced(self) -> dict[str, str]:
         """Every bounced address (lower case) and why."""
         return dict(self.read("SELECT email, reason FROM bounces"))
@@ -303,13 +304,16 @@ class SqlDatabase:
         """Forget a bounce, so the address is mailed again; False if it had none."""
         return bool(self.write("DELETE FROM bounces WHERE email = ?", (address_key(email),)))
 
-    def last_issues(self) -> dict[str, str]:
-        """The latest issue each reader (lower case) has received; issue ids are ISO dates, so
-        they sort. `send --due` never sends an issue older than this. One query for the whole
-        ledger: per reader it would scan the table each time."""
-        return dict(
-            self.read("SELECT email, MAX(issue) FROM deliveries WHERE status = 'sent' GROUP BY email")
+    def last_sent(self) -> dict[str, LastSent]:
+        """The latest issue each reader (lower case) has received and when the last went out;
+        issue ids are ISO dates and times are written in one UTC form, so both sort as text.
+        One query for the whole ledger: per reader it would scan the table each time."""
+        rows = self.read(
+            "SELECT email, MAX(issue), MAX(sent_at) FROM deliveries WHERE status = 'sent' GROUP BY email"
         )
+        return {
+            email: LastSent(issue, datetime.fromisoformat(at) if at else None) for email, issue, at in rows
+        }
 
     def seen_readers(self) -> dict[str, datetime]:
         """When a run first saw each reader (lower case): one query for the whole list."""
@@ -468,6 +472,11 @@ class SqlDatabase:
     def allow(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> bool:
         """Count one event for `key`; False (and not counted) if `limit` events already
         happened within `window` seconds before `now`."""
+        return self.admit(bucket, key, now=now, window=window, limit=limit) is None
+
+    def admit(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> float | None:
+        """`allow`, saying how long a refused caller must wait: None when the event is counted,
+        else the seconds until the limiter admits `key` again (an HTTP 429's Retry-After)."""
         with self.transaction() as execute:
             self._lock_address(execute, f"rate:{bucket}:{key}")
             execute("DELETE FROM rate_events WHERE bucket = ? AND at <= ?", (bucket, now - window))
@@ -475,9 +484,14 @@ class SqlDatabase:
                 "SELECT COUNT(*) FROM rate_events WHERE bucket = ? AND key = ?", (bucket, key)
             ).fetchone()
             if count >= limit:
-                return False
+                # Room comes back when the event that puts the count at the limit leaves the window.
+                (at,) = execute(
+                    "SELECT at FROM rate_events WHERE bucket = ? AND key = ? ORDER BY at LIMIT 1 OFFSET ?",
+                    (bucket, key, count - limit),
+                ).fetchone()
+                return max(at + window - now, 0.0)
             execute("INSERT INTO rate_events (bucket, key, at) VALUES (?, ?, ?)", (bucket, key, now))
-            return True
+            return None
 
     # --- HTTP cache ------------------------------------------------------------------------------
 
@@ -486,8 +500,8 @@ class SqlDatabase:
 
     # --- the subscriber list, as a table ---------------------------------------------------------
 
-    def subscriber_table(self, topics: Topics | None = None) -> SubscriberTable:
-        return SubscriberTable(self, topics)
+    def subscriber_table(self, topics: Topics | None = None, zone: str | None = None) -> SubscriberTable:
+        return SubscriberTable(self, topics, zone)
 
 
 class SqlHttpCache:
@@ -563,7 +577,8 @@ def _text(value: datetime | None) -> str | None:
 class SubscriberTable:
     """A SubscriberStore (base.py) in the `subscribers` table (`subscribers: database`)."""
 
-    def __init__(self, db: SqlDatabase, topics: Topics | None = None):
+    def __init__(self, db: SqlDatabase, topics: Topics | None = None, zone: str | None = None):
+        self.zone = zone  # the newsletter's: a new row without `timezone` gets it
         self.db = db
         self.topics = topics
         self.where = f"the subscriber table in {db.where}"
@@ -679,7 +694,7 @@ class SubscriberTable:
         decision = decide(before, event, now)
         if not decision.writes(before):
             return Change(before, before, decision.outcome, decision.reason)
-        result = after(before, email, decision, self.topics)
+        result = after(before, email, decision, self.topics, self.zone)
         updated = datetime.now(UTC).isoformat(timespec="microseconds")
         values = self._row(result)
         if before is None:

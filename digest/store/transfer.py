@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from .. import yamlfile
 from ..errors import DigestError
 from ..files import replacing
-from ..models import Subscriber
+from ..models import Subscriber, zone_context
 from ..subscribers import Change, Import, Outcome, Topics, unknown_topics
 from .base import SubscriberStore
 from .yamllist import FIELD_ORDER, HEADER, NOT_A_LIST, EntryCheck
@@ -79,6 +79,26 @@ class Parsed:
     warnings: list[str] = field(default_factory=list)  # e.g. columns that were ignored
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP's list, with the
+# full-width forms some locales' spreadsheets also take); leading spaces do not disarm them.
+_FORMULA_START = tuple("=+-@\t\r\n") + ("\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _formula_like(cell: str) -> bool:
+    bare = cell.lstrip("'")  # a quote we would add must not hide one: the escape stays reversible
+    return bare.startswith(_FORMULA_START) or bare.lstrip(" ").startswith(_FORMULA_START)
+
+
+def neutralised(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a formula-like one gets a leading `'`."""
+    return "'" + cell if _formula_like(cell) else cell
+
+
+def restored(cell: str) -> str:
+    """The cell `neutralised` was given: its `'` comes off, and only from cells it added one to."""
+    return cell[1:] if cell.startswith("'") and _formula_like(cell[1:]) else cell
+
+
 def _column(name: str) -> str:
     key = re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
     return ALIASES.get(key, key)
@@ -96,44 +116,49 @@ def _cell_list(value: str) -> list[str]:
     return [part.strip() for part in re.split(r"[;|]", value) if part.strip()]
 
 
-def read(path: Path, topics: Topics | None = None) -> Parsed:
-    """Every row of an import file, checked; the problems name file and line."""
+def read(path: Path, topics: Topics | None = None, zone: str | None = None) -> Parsed:
+    """Every row of an import file, checked; the problems name file and line. A row without
+    `timezone` gets `zone` (the newsletter's), written into the list as it is imported."""
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
-        return _read_yaml(path, topics)
+        return _read_yaml(path, topics, zone)
     if suffix in (".csv", ".tsv", ".txt"):
-        return _read_csv(path, topics)
+        return _read_csv(path, topics, zone)
     raise DigestError(
         f"{path}: give a .yaml/.yml list (this project's format) or a .csv file with an email column"
     )
 
 
-def _read_yaml(path: Path, topics: Topics | None) -> Parsed:
+def _read_yaml(path: Path, topics: Topics | None, zone: str | None) -> Parsed:
     try:
         streamed = ((e.doc, e.index, e.value) for e in yamlfile.stream_list(path, "subscribers"))
-        return _yaml_rows(streamed, topics)
+        return _yaml_rows(streamed, topics, zone)
     except yamlfile.NotStreamable:  # anchors, merge keys, other top-level keys: read it whole
         doc = yamlfile.load(path)
         if not isinstance(doc.data, dict) or not isinstance(doc.data.get("subscribers"), list | None):
             raise DigestError(f"{doc.where()}: {NOT_A_LIST}") from None
-        return _yaml_rows(((doc, i, v) for i, v in enumerate(doc.data.get("subscribers") or [])), topics)
+        rows = ((doc, i, v) for i, v in enumerate(doc.data.get("subscribers") or []))
+        return _yaml_rows(rows, topics, zone)
 
 
-def _yaml_rows(entries: Iterator[tuple[yamlfile.Document, int, Any]], topics: Topics | None) -> Parsed:
+def _yaml_rows(
+    entries: Iterator[tuple[yamlfile.Document, int, Any]], topics: Topics | None, zone: str | None
+) -> Parsed:
     parsed = Parsed()
-    check = EntryCheck(topics)
+    check = EntryCheck(topics, zone)
     for doc, index, value in entries:
         reader = check(doc, index, value, parsed.problems)
         if reader is not None:
-            # An entry without `status` is active (the list owner added it by hand): say so.
-            given = {str(k) for k in value} | {"status"}
+            # An entry without `status` is active (the list owner added it by hand), one without
+            # `timezone` is in the newsletter's zone: say so.
+            given = {str(k) for k in value} | {"status", "timezone"}
             fields = {k: getattr(reader, k) for k in FIELD_ORDER if k in given}
             fields["email"] = reader.email
             parsed.rows.append(Row(doc.line(("subscribers", index)) or 0, fields))
     return parsed
 
 
-def _read_csv(path: Path, topics: Topics | None) -> Parsed:
+def _read_csv(path: Path, topics: Topics | None, zone: str | None) -> Parsed:
     parsed = Parsed()
     try:
         raw = path.read_bytes()
@@ -169,6 +194,7 @@ def _read_csv(path: Path, topics: Topics | None) -> Parsed:
     start = 2
     for cells in reader:
         line, start = start, reader.line_num + 1
+        cells = [restored(cell) for cell in cells]  # our own export's formula guard comes off
         if not any(cell.strip() for cell in cells):
             continue
         values = dict(zip(columns, cells, strict=False))
@@ -178,7 +204,7 @@ def _read_csv(path: Path, topics: Topics | None) -> Parsed:
             parsed.problems.extend(f"{label}: {p}" for p in problems)
             continue
         try:
-            checked = Subscriber.model_validate(fields)
+            checked = Subscriber.model_validate(fields, context=zone_context(zone) if zone else None)
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 name = ".".join(str(p) for p in err["loc"]) or "row"
@@ -193,7 +219,7 @@ def _read_csv(path: Path, topics: Topics | None) -> Parsed:
             continue
         seen[key] = line
         given = {k: getattr(checked, k) for k in fields}
-        given["email"] = checked.email
+        given["email"], given["timezone"] = checked.email, checked.timezone
         parsed.rows.append(Row(line, given))
     return parsed
 
@@ -322,7 +348,7 @@ def write_csv(readers: Iterator[Subscriber], out: IO[str]) -> int:
                 )
             elif isinstance(value, datetime):
                 value = value.isoformat()
-            row.append("" if value is None else str(value))
+            row.append("" if value is None else neutralised(str(value)))
         writer.writerow(row)
         n += 1
     return n

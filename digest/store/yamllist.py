@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from .. import yamlfile
 from ..errors import DigestError
 from ..files import write_atomic
-from ..models import Subscriber
+from ..models import Subscriber, zone_context
 from ..subscribers import (
     Change,
     Event,
@@ -46,9 +46,10 @@ from .locks import file_lock
 HEADER = """\
 # Who gets the digest. An entry without `status` is active: the list owner added it by hand.
 # Fields: email, name, status (pending, active, unsubscribed, bounced), frequency (daily,
-# weekdays, weekly:mon ... weekly:sun), send_at (HH:MM local), timezone (IANA), topics (theme
-# keys or labels), keywords, authors, organizations, categories, exclude, max_papers, library
-# (a .bib, Zotero .csv or list of arXiv ids), created, confirmed, unsubscribed.
+# weekdays, weekly:mon ... weekly:sun), send_at (HH:MM local), timezone (IANA; default: the
+# newsletter's), topics (theme keys or labels), keywords, authors, organizations, categories,
+# exclude, max_papers, library (a .bib, Zotero .csv or list of arXiv ids), created, confirmed,
+# unsubscribed.
 subscribers:
 """
 LOCK_WAIT = 30.0  # seconds; an edit holds the lock for milliseconds
@@ -66,12 +67,13 @@ class Checked:
     problems: list[str] = field(default_factory=list)
 
 
-def check(path: Path, topics: Topics | None = None) -> Checked:
-    """Validate every entry; never stops at the first problem."""
-    return check_document(yamlfile.load(path), topics)
+def check(path: Path, topics: Topics | None = None, zone: str | None = None) -> Checked:
+    """Validate every entry; never stops at the first problem. `zone`: the newsletter's, the
+    zone of an entry without `timezone`."""
+    return check_document(yamlfile.load(path), topics, zone)
 
 
-def check_document(doc: yamlfile.Document, topics: Topics | None = None) -> Checked:
+def check_document(doc: yamlfile.Document, topics: Topics | None = None, zone: str | None = None) -> Checked:
     result = Checked()
     data = doc.data
     if data is None:
@@ -85,7 +87,7 @@ def check_document(doc: yamlfile.Document, topics: Topics | None = None) -> Chec
         result.problems.append(
             f"{doc.where((key,))}: unknown top-level key {key!r}; only 'subscribers' is allowed"
         )
-    check_entry = EntryCheck(topics)
+    check_entry = EntryCheck(topics, zone)
     for index, entry in enumerate(data.get("subscribers") or []):
         subscriber = check_entry(doc, index, entry, result.problems)
         if subscriber is not None:
@@ -96,8 +98,9 @@ def check_document(doc: yamlfile.Document, topics: Topics | None = None) -> Chec
 class EntryCheck:
     """Checks one entry at a time, remembering the addresses seen so far (duplicates)."""
 
-    def __init__(self, topics: Topics | None = None):
+    def __init__(self, topics: Topics | None = None, zone: str | None = None):
         self.topics = known_topics() if topics is None else topics
+        self.context = zone_context(zone) if zone else None
         self.seen: dict[str, int] = {}
 
     def __call__(
@@ -113,7 +116,7 @@ class EntryCheck:
             problems.append(f"{doc.where(loc)}: {label}: expected a mapping with at least 'email:'{hint}")
             return None
         try:
-            subscriber = Subscriber.model_validate(entry)
+            subscriber = Subscriber.model_validate(entry, context=self.context)
         except ValidationError as exc:
             problems.extend(yamlfile.validation_problems(doc, exc, Subscriber, loc, label))
             return None
@@ -129,9 +132,9 @@ class EntryCheck:
         return subscriber
 
 
-def load(path: Path, topics: Topics | None = None) -> list[Subscriber]:
+def load(path: Path, topics: Topics | None = None, zone: str | None = None) -> list[Subscriber]:
     """All entries, or a DigestError listing every problem (nothing is sent from a bad list)."""
-    checked = check(path, topics)
+    checked = check(path, topics, zone)
     if checked.problems:
         raise DigestError(checked.problems)
     return checked.subscribers
@@ -154,31 +157,33 @@ def scan(path: Path, topics: Topics | None = None) -> list[str]:
     return problems
 
 
-def stream(path: Path, topics: Topics | None = None) -> Iterator[Subscriber]:
+def stream(path: Path, topics: Topics | None = None, zone: str | None = None) -> Iterator[Subscriber]:
     """The valid entries, one at a time, read afresh from the file (after `scan` found it
     good; an entry broken since is left out)."""
     yielded = 0
     try:
-        for subscriber in _streamed(path, topics, []):
+        for subscriber in _streamed(path, topics, [], zone):
             yield subscriber
             yielded += 1
     except yamlfile.NotStreamable:  # the same entries, in the same order, from the whole file
-        yield from check(path, topics).subscribers[yielded:]
+        yield from check(path, topics, zone).subscribers[yielded:]
 
 
-def _streamed(path: Path, topics: Topics | None, problems: list[str]) -> Iterator[Subscriber]:
-    check_entry = EntryCheck(topics)
+def _streamed(
+    path: Path, topics: Topics | None, problems: list[str], zone: str | None = None
+) -> Iterator[Subscriber]:
+    check_entry = EntryCheck(topics, zone)
     for entry in yamlfile.stream_list(path, "subscribers"):
         subscriber = check_entry(entry.doc, entry.index, entry.value, problems)
         if subscriber is not None:
             yield subscriber
 
 
-def find(path: Path, email: str, topics: Topics | None = None) -> Subscriber | None:
+def find(path: Path, email: str, topics: Topics | None = None, zone: str | None = None) -> Subscriber | None:
     if not path.exists():
         return None
     wanted = address_key(email)
-    return next((s for s in load(path, topics) if s.email.lower() == wanted), None)
+    return next((s for s in load(path, topics, zone) if s.email.lower() == wanted), None)
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -365,56 +370,59 @@ def _replace(path: Path, data: bytes, mode: int | None) -> None:
 # --- changes, by the rules -------------------------------------------------------------------
 
 
-def _snapshot(entry: Any) -> Subscriber:
+def _snapshot(entry: Any, zone: str | None = None) -> Subscriber:
     fields = {str(k): (list(v) if isinstance(v, list) else v) for k, v in entry.items()}
     try:
-        return Subscriber.model_validate(fields)
+        return Subscriber.model_validate(fields, context=zone_context(zone) if zone else None)
     except ValidationError:  # a mistake made in an editor: named by `digest subscribers --check`
         from ..subscribers import validated
 
-        return validated(fields)
+        return validated(fields, zone=zone)
 
 
-def _apply(editor: Editor, email: str, event: Event, now: datetime, topics: Topics | None) -> Change:
+def _apply(
+    editor: Editor, email: str, event: Event, now: datetime, topics: Topics | None, zone: str | None = None
+) -> Change:
     entry = editor.find(email)
-    before = _snapshot(entry) if entry is not None else None
+    before = _snapshot(entry, zone) if entry is not None else None
     decision = decide(before, event, now)
     if not decision.writes(before):
         return Change(before, before, decision.outcome, decision.reason)
-    result = after(before, email, decision, topics)  # validated before anything is written
+    result = after(before, email, decision, topics, zone)  # validated before anything is written
     if entry is None:
         # The fields as given (a default left out stays out); the address as email-validator
         # writes it (the domain lowercased).
         entry = editor.add({**decision.fields, "email": result.email})
-        return Change(None, _snapshot(entry), decision.outcome, decision.reason)
+        return Change(None, _snapshot(entry, zone), decision.outcome, decision.reason)
     for key, value in decision.fields.items():
         editor.set(entry, key, value)
-    return Change(before, _snapshot(entry), decision.outcome, decision.reason)
+    return Change(before, _snapshot(entry, zone), decision.outcome, decision.reason)
 
 
 class YamlList:
     """A SubscriberStore (digest/store/base.py) over a YAML file."""
 
-    def __init__(self, path: Path, topics: Topics | None = None):
+    def __init__(self, path: Path, topics: Topics | None = None, zone: str | None = None):
         self.path = path
         self.topics = topics
+        self.zone = zone  # the newsletter's: an entry without `timezone` gets it
         self.where = str(path)
 
     def problems(self, *, thorough: bool = False) -> list[str]:
         return scan(self.path, self.topics)  # every entry is checked every time
 
     def readers(self) -> Iterator[Subscriber]:
-        return stream(self.path, self.topics)
+        return stream(self.path, self.topics, self.zone)
 
     def check(self) -> Checked:
-        return check(self.path, self.topics)
+        return check(self.path, self.topics, self.zone)
 
     def find(self, email: str) -> Subscriber | None:
-        return find(self.path, email, self.topics)
+        return find(self.path, email, self.topics, self.zone)
 
     def apply(self, email: str, event: Event, *, now: datetime) -> Change:
         with edit(self.path, self.topics) as editor:
-            change = _apply(editor, email, event, now, self.topics)
+            change = _apply(editor, email, event, now, self.topics, self.zone)
         if change.outcome is Outcome.NOT_LISTED:
             raise NotListed(f"{self.path}: {email} is not on the list")
         return change
@@ -431,7 +439,7 @@ class YamlList:
         every change's outcome."""
         with edit(self.path, self.topics) as editor:
             for email, event in changes:
-                change = _apply(editor, email, event, now, self.topics)
+                change = _apply(editor, email, event, now, self.topics, self.zone)
                 if each is not None:
                     each(change)
 
