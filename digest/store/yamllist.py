@@ -105,7 +105,7 @@ class SeenAddresses:
 
     def __init__(self) -> None:
         self.hashes = array("Q", bytes(8 * 1024))  # 0: an empty slot
-        self.lines = array("L", bytes(array("L").itemsize * 1024))
+        self.lines = array("I", bytes(4 * 1024))
         self.count = 0
 
     @staticmethod
@@ -134,7 +134,7 @@ class SeenAddresses:
         if self.count * 2 > len(self.hashes):
             hashes, lines = self.hashes, self.lines
             self.hashes = array("Q", bytes(16 * len(hashes)))
-            self.lines = array("L", bytes(array("L").itemsize * 2 * len(hashes)))
+            self.lines = array("I", bytes(8 * len(hashes)))
             for k, old in enumerate(hashes):
                 if old:
                     j = self._slot(old)
