@@ -18,7 +18,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import jinja2
@@ -32,7 +32,7 @@ from .files import write_atomic
 from .models import Subscriber, safe_text
 from .preview import papers_for
 from .render import Item, Links, Rendered, View
-from .templating import environment
+from .templating import environment, load
 
 INDEX_TEMPLATE = "archive_index.html.j2"
 FEED_ENTRIES = 30
@@ -104,6 +104,22 @@ def entry(view: View, issue_id: str, updated: datetime) -> Entry:
     )
 
 
+def theme_names(themes: list[dict]) -> list[str]:
+    """What an issue was about, for the index: its real themes only (not the lead's heading
+    nor the catch-all), each sub-theme ("Language models: tokenizers") under its parent,
+    "Language models (tokenizers; pretraining data)"."""
+    subs: dict[str, list[str]] = {}
+    for theme in themes:
+        label = str(theme.get("label", ""))
+        if not label or label in (LEAD_LABEL, rank.MORE_LABEL):
+            continue
+        parent, colon, sub = label.partition(": ")
+        if colon and sub[1:2].islower():  # "Masked language modeling" reads as words in brackets
+            sub = sub[0].lower() + sub[1:]
+        subs.setdefault(parent if colon else label, []).extend([sub] if colon else [])
+    return [f"{parent} ({'; '.join(found)})" if found else parent for parent, found in subs.items()]
+
+
 def _groups(view: View) -> list[tuple[str, list[Item]]]:
     """The page's papers as the email shows them: the lead first, then each theme."""
     lead = [(LEAD_LABEL, [view.lead])] if view.lead else []
@@ -134,6 +150,31 @@ def write(config: Config, builder: Builder) -> Written:
             f"({exc.strerror or exc}); make it a folder you can write to, or point archive: elsewhere"
         ) from None
     return Written(page_path, index, feed, new, changed, issues=len(entries), problems=problems)
+
+
+def write_empty_day(config: Config, day: date, line: str, now: datetime) -> list[str]:
+    """A day with no papers in the index, with the line said about it (digest/quiet_days.py);
+    it has no page and no feed entry. A day that has an issue's page keeps it. Returns the
+    problems rebuilding the index met."""
+    folder = _folder(config)
+    meta_path = folder / f"{day.isoformat()}.json"
+    if (folder / f"{day.isoformat()}.html").exists() or meta_path.exists():
+        return []  # written once: a run every few minutes must not make the index change
+    quiet = Entry(
+        id=day.isoformat(),
+        date=day.isoformat(),
+        date_text=f"{day:%A} {day.day} {day:%B %Y}",
+        title=f"{config.newsletter.name}, {day:%A} {day.day} {day:%B %Y}: no issue",
+        summary=line,
+        url="",
+        updated=now.isoformat(timespec="seconds"),
+    )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_if_changed(meta_path, json.dumps(asdict(quiet), ensure_ascii=False, indent=1).encode())
+        return rebuild(config)[3]
+    except OSError as exc:
+        return [f"{config.path}: archive: cannot write {meta_path} ({exc.strerror or exc})"]
 
 
 def publish(config: Config, *, now: datetime, papers_file: Path | None = None) -> Written:
@@ -179,8 +220,9 @@ def rebuild(config: Config) -> tuple[Path, Path, list[Entry], list[str]]:
     entries, problems = load_entries(folder)
     news = config.newsletter
     env = environment(config.templates)
+    env.filters["theme_names"] = theme_names
     try:
-        index_html = env.get_template(INDEX_TEMPLATE).render(
+        index_html = load(env, INDEX_TEMPLATE).render(
             newsletter=news.name,
             entries=entries,
             feed=feed_url(news.base_url),
@@ -192,12 +234,21 @@ def rebuild(config: Config) -> tuple[Path, Path, list[Entry], list[str]]:
     index = folder / "index.html"
     feed = folder / "feed.xml"
     _write_if_changed(index, index_html.encode())
-    _write_if_changed(feed, atom(entries[:FEED_ENTRIES], news.name, news.base_url))
+    issues = [e for e in entries if e.url]  # days with no papers have no page and no feed entry
+    _write_if_changed(feed, atom(issues[:FEED_ENTRIES], news.name, news.base_url))
     return index, feed, entries, problems
 
 
-def atom(entries: list[Entry], name: str, base_url: str) -> bytes:
-    """An Atom 1.0 feed (RFC 4287): one entry per issue, its papers as HTML content."""
+def atom(
+    entries: list[Entry],
+    name: str,
+    base_url: str,
+    *,
+    self_url: str | None = None,
+    subtitle: str = "The day's trending research papers, grouped by theme.",
+) -> bytes:
+    """An Atom 1.0 feed (RFC 4287): one entry per issue, its papers as HTML content. The
+    archive's own by default; `self_url` for another feed of issues (a reader's own)."""
     ET.register_namespace("", ATOM)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -210,9 +261,9 @@ def atom(entries: list[Entry], name: str, base_url: str) -> bytes:
 
     feed = ET.Element(f"{{{ATOM}}}feed")
     sub(feed, "title", name)
-    sub(feed, "subtitle", "The day's trending research papers, grouped by theme.")
-    sub(feed, "id", issues_url(base_url))
-    sub(feed, "link", rel="self", type="application/atom+xml", href=feed_url(base_url))
+    sub(feed, "subtitle", subtitle)
+    sub(feed, "id", self_url or issues_url(base_url))
+    sub(feed, "link", rel="self", type="application/atom+xml", href=self_url or feed_url(base_url))
     sub(feed, "link", rel="alternate", type="text/html", href=issues_url(base_url))
     sub(feed, "updated", max((e.updated for e in entries), default="1970-01-01T00:00:00+00:00"))
     author = sub(feed, "author")

@@ -13,7 +13,7 @@ import functools
 import re
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
@@ -23,8 +23,9 @@ from .config import Config
 from .due import local_date
 from .mail import Envelope, compose
 from .mail import html_wire_size as clip_size
-from .models import Issue, Paper, Pick, Rendered, Section, Subscriber
+from .models import Issue, Paper, Pick, Rendered, Section, Subscriber, arxiv_id
 from .render import Card, Links, Renderer, View
+from .windows import Window
 
 if TYPE_CHECKING:
     from .similar import Profile
@@ -117,6 +118,16 @@ def options_from(config: Config) -> rank.Options:
     )
 
 
+def options_for_window(options: rank.Options, window: Window | None) -> rank.Options:
+    """A week's or a month's issue ranks its papers by what they did over the window: freshness
+    fades over the window as it fades over a day for a daily issue (a half-life of 72 hours on
+    a day's listing is one of 21 days on a week's), so Tuesday's most discussed paper is not
+    lost to Monday's quiet one."""
+    if window is None or window.single_day:
+        return options
+    return replace(options, half_life_hours=options.half_life_hours * window.length)
+
+
 def history_since(issue: Issue, days: int) -> str | None:
     """The first issue id a reader's history reaches back to (None: all of it)."""
     return (issue.date - timedelta(days=days)).isoformat() if days else None
@@ -134,12 +145,19 @@ class Message:
 class Builder:
     """Everything shared by an issue's messages; `message(reader)` is the per-reader part."""
 
-    def __init__(self, config: Config, issue: Issue, now: datetime, secret: str):
+    def __init__(
+        self, config: Config, issue: Issue, now: datetime, secret: str, window: Window | None = None
+    ):
         self.config = config
         self.issue = issue
         self.now = now
         self.secret = secret
-        self.options = options_from(config)
+        self.window = window
+        self.note = ""  # the line the issue opens with (days with no papers before it)
+        # Papers of the days before, climbing fastest (newsletter.rising), as picks with the
+        # growth that put them there; each reader gets those they have not had.
+        self.rising: list[Pick] = []
+        self.options = options_for_window(options_from(config), window)
         self.prepared = rank.prepare(issue, now, self.options)
         if config.ranking.similarity == "embeddings":
             from . import embed, similar
@@ -154,16 +172,20 @@ class Builder:
         self.cards: dict[str, Card] = {}
         self.shared = Shared()  # bodies shared by readers who get the same email
 
-    def for_issue(self, issue: Issue) -> Builder:
+    def for_issue(self, issue: Issue, window: Window | None = None) -> Builder:
         """A builder for the same papers and themes under another issue id and date (readers
-        in other time zones are on another day). It shares the ranking's per-issue work, the
+        in other time zones are on another day), and `window` (of the same length: the
+        ranking's options depend on it). It shares the ranking's per-issue work, the
         compiled templates and the cards: none of them depend on the date (a card is the
         paper's alone, see render.once)."""
         if issue.papers is not self.issue.papers or issue.themes is not self.issue.themes:
             raise ValueError("Builder.for_issue: only the issue's id and date may differ")
+        if (window.length if window else 1) != (self.window.length if self.window else 1):
+            raise ValueError("Builder.for_issue: a window of another length ranks differently")
         other = copy.copy(self)
         other.issue = issue
         other.shared = Shared()  # its links name its own issue
+        other.window = window
         return other
 
     def by_trending(self) -> list[Paper]:
@@ -203,7 +225,13 @@ class Builder:
     def picks(
         self, reader: Subscriber, already_sent: frozenset[str] = frozenset(), profile: Profile | None = None
     ) -> list[Pick]:
-        return rank.select(self.prepared, reader, self.options, already_sent, profile)
+        """The reader's papers, best first, then (newsletter.rising) the risers they lack."""
+        chosen = rank.select(self.prepared, reader, self.options, already_sent, profile)
+        if not self.rising or not chosen:
+            return chosen
+        have = already_sent | {arxiv_id(p.paper.id) or p.paper.id for p in chosen}
+        risers = [p for p in self.rising if (arxiv_id(p.paper.id) or p.paper.id) not in have]
+        return chosen + risers[: self.config.newsletter.rising]
 
     def history(self, ledger: SentPapers, email: str) -> frozenset[str]:
         """The papers `email` got in other issues within the configured lookback window."""
@@ -250,6 +278,8 @@ class Builder:
             show_thumbnail=trim < Trim.THUMBNAIL,
             show_links=trim < Trim.LINKS,
             left_out=left_out,
+            window=self.window,
+            note=self.note,
         )
 
     def message(self, reader: Subscriber, picks: list[Pick]) -> Message:
@@ -290,6 +320,14 @@ class Builder:
         )
         return Message(reader, picks, rendered, envelope, compose(rendered, envelope, self.now))
 
+    def sections(self, picks: list[Pick], reader: Subscriber | None) -> list[Section]:
+        """The reader's picks in sections: the issue's themes, then "Rising" for the risers."""
+        rising = {p.paper.id for p in self.rising}
+        main = [p for p in picks if p.paper.id not in rising]
+        risers = [p for p in picks if p.paper.id in rising]
+        extra = [Section(themes.RISING_LABEL, risers, themes.RISING_KEY)] if risers else []
+        return rank.sections(self.prepared, main, reader) + extra
+
     def fitted(
         self,
         reader: Subscriber,
@@ -302,7 +340,7 @@ class Builder:
         reader gets it, when `reader` stands in for them (Shared): the guard measures that."""
         asked, trim = len(picks), Trim.NOTHING
         while True:
-            sections = rank.sections(self.prepared, picks)
+            sections = self.sections(picks, reader)
             view = self.view(reader, sections, links, trim, asked - len(picks), feedback)
             rendered = self.renderer.render(view)
             html = real(rendered.html)
@@ -393,9 +431,13 @@ class Shared:
         if not all(splice.clear(p.reason) and splice.clear(p.paper.id) for p in picks):
             return None
         who = "" if builder.renderer.reads_only_address else reader.model_dump_json(exclude={"email"})
+        # What of the entry shapes the email outside the templates: the labs it follows pin
+        # their papers in a section of their own (Builder.sections).
+        labs = tuple(sorted(rank.followed_labs(builder.prepared, reader) & {p.paper.id for p in picks}))
         return (
             len(reader.email),
             who,
+            labs,
             tuple((p.paper.id, p.score, p.trending, p.relevance, p.reason) for p in picks),
         )
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from . import __version__, output
-from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DeliveryError, DigestError
+from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DeliveryError, DigestError, NoPapers
+from .plural import counted
 
 NOW_HELP = "pretend it is this time, e.g. 2026-11-26T07:30:00Z; UTC unless it has an offset (default: now)"
 
@@ -114,7 +115,12 @@ def cmd_preview(args: argparse.Namespace) -> int:
             args.config, host=args.host, port=args.port, to=args.to, papers_file=args.papers, now=now
         )
     config = _config(args)
-    result = preview.build(config, now=_now(args.now), to=args.to, papers_file=args.papers)
+    try:
+        result = preview.build(config, now=_now(args.now), to=args.to, papers_file=args.papers)
+    except NoPapers as exc:  # every source failed: worded and coded as `digest send` does
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return exc.exit_code
     try:
         files = preview.write(result, args.out)
     except OSError as exc:
@@ -124,7 +130,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         ) from None
     message = result.message
     print(
-        f"preview for {message.envelope.to_email}: {len(message.picks)} papers, "
+        f"preview for {message.envelope.to_email}: {counted(len(message.picks), 'paper')}, "
         f"subject {message.rendered.subject!r}"
     )
     print(f"  HTML  {files['html']}  ({len(message.rendered.html.encode()) / 1024:.1f} KB)")
@@ -134,7 +140,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
         print()
         print(preview.explain(result))
     for problem in result.problems:
-        print(f"warning: {problem}", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_PARTIAL if result.problems else EXIT_OK
 
 
@@ -142,18 +150,21 @@ def cmd_send(args: argparse.Namespace) -> int:
     from . import send
 
     config = _config(args)
+    now = _now(args.now)
     status = _StatusLine(every=0.1)  # sent, failed, rate; ten times a second is plenty
-    try:
-        report = send.run(
-            config,
-            now=_now(args.now),
-            to=args.to,
-            dry_run=args.dry_run,
-            due=args.due,
-            progress=lambda report: status.draw(_sending_line(report)),
-        )
-    finally:
-        status.close()
+    with _recorded(config, "send", now, record=not args.dry_run) as record:
+        try:
+            report = send.run(
+                config,
+                now=now,
+                to=args.to,
+                dry_run=args.dry_run,
+                due=args.due,
+                progress=lambda report: status.draw(_sending_line(report)),
+            )
+        finally:
+            status.close()
+        record.send(report)
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)
     for warning in report.warnings:
@@ -205,6 +216,13 @@ def _sending_line(report) -> str:
     )
 
 
+def _recorded(config, kind: str, now: datetime, *, record: bool = True):
+    """The run, recorded in the history (digest/history.py); a dry run records nothing."""
+    from . import history
+
+    return history.recorded(config, kind, now=now) if record else history.unrecorded()
+
+
 def cmd_bounces(args: argparse.Namespace) -> int:
     from .store import stores
     from .subscribers import ClearBounce
@@ -233,7 +251,10 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     from . import bounces, inbox
 
     config = _config(args)
-    report = bounces.run(config, now=datetime.now(UTC), dry_run=args.dry_run)
+    now = datetime.now(UTC)
+    with _recorded(config, "inbox", now, record=not args.dry_run) as record:
+        report = bounces.run(config, now=now, dry_run=args.dry_run)
+        record.inbox(report)
     verbs = {
         inbox.BOUNCE: "bounced",
         inbox.COMPLAINT: "unsubscribed (complaint)",
@@ -291,7 +312,7 @@ class _FetchProgress:
     def __call__(self, report) -> None:
         self.done += 1
         self.total = max(self.total, self.done)
-        state = "failed" if not report.ok else f"{report.papers} papers"
+        state = "failed" if not report.ok else counted(report.papers, "paper")
         self.status.draw(f"[{self.done}/{self.total}] {report.label}: {state}"[:100])
 
     def close(self) -> None:
@@ -358,7 +379,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
     config = _config(args)
     written = archive.publish(config, now=_now(args.now), papers_file=args.papers)
     state = "written" if written.changed else "unchanged"
-    print(f"issue {written.entry.id}: {written.page} ({written.entry.n_papers} papers, {state})")
+    print(f"issue {written.entry.id}: {written.page} ({counted(written.entry.n_papers, 'paper')}, {state})")
     print(f"  index {written.index}  ({written.issues} issues)")
     print(f"  feed  {written.feed}")
     for problem in written.problems:
@@ -651,6 +672,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+
+    checks = doctor.run(
+        args.config,
+        now=_now(args.now),
+        nameserver=args.nameserver,
+        send_test=args.send_test,
+        each=lambda check: print(check.line(), flush=True),
+    )
+    failed = sum(c.level == doctor.FAIL for c in checks)
+    warned = sum(c.level == doctor.WARN for c in checks)
+    print(f"{_count(len(checks), 'check')}: {failed} failed, {warned} warnings")
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from . import status
+
+    config = _config(args)
+    found = status.gather(config, now=_now(args.now), runs=args.runs)
+    print(json.dumps(found, indent=2) if args.json else status.as_text(found))
+    return EXIT_OK
+
+
 def cmd_schedule(args: argparse.Namespace) -> int:
     from . import schedule
 
@@ -816,7 +862,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p.add_argument("--topic", action="append", metavar="TOPIC", help="a theme key or label (repeatable)")
     p.add_argument("--keyword", action="append", metavar="WORDS", help="a keyword or phrase (repeatable)")
-    p.add_argument("--frequency", help="daily, weekdays or weekly:mon ... weekly:sun")
+    p.add_argument(
+        "--frequency", help="daily, weekdays, weekly:mon ... weekly:sun or monthly:1 ... monthly:31"
+    )
     p.add_argument("--timezone", metavar="ZONE", help="IANA name (default: the newsletter's)")
     p.add_argument("--send-at", metavar="HH:MM", help="local time of day (default 07:00)")
     p.add_argument("--max-papers", type=int, metavar="N")
@@ -839,6 +887,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     p.add_argument("--dev", action="store_true", help="run without DIGEST_SECRET, with a development secret")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="check the setup end to end: config, secrets, sources, relay login, DNS, web, state",
+        description="Each check prints one line, OK / WARN / FAIL, with what to do. Exit 0 when "
+        "nothing failed, 1 otherwise. It never mails a reader.",
+    )
+    p.add_argument("--now", metavar="ISO", help="ask the sources for this instant's day; " + NOW_HELP)
+    p.add_argument("--nameserver", metavar="IP[:PORT]", help="ask this DNS server, not the system's")
+    p.add_argument("--send-test", metavar="ADDRESS", help="also mail one real issue to ADDRESS (only)")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser(
+        "status", parents=[common], help="the last runs and their errors, the next slots, recent bounces"
+    )
+    p.add_argument("--json", action="store_true", help="print it as JSON, for monitoring")
+    p.add_argument("--now", metavar="ISO", help=NOW_HELP)
+    p.add_argument("--runs", type=int, default=10, metavar="N", help="how many runs to show (default 10)")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("schedule", parents=[common], help="long-running: send to each reader at their time")
     p.add_argument(

@@ -31,7 +31,7 @@ from .location import Location
 from .location import check as check_location
 from .location import resolve as resolve_location
 from .models import check_timezone
-from .themes import ThemeSpec
+from .themes import PACK_NAMES, ThemeSpec
 
 DEFAULT_CONFIG = Path("digest.yaml")
 LIST_IN_DATABASE = "database"  # `subscribers: database`
@@ -137,13 +137,18 @@ class Newsletter(_Strict):
     thumbnails: bool = False
     # "More like this" / "less like this" under each paper: a reader's clicks teach their ranking.
     feedback: bool = True
+    # A "Rising" section of up to this many papers from the days before the issue's that
+    # gained the most upvotes since an earlier day (0: none). Daily issues only.
+    rising: int = Field(0, ge=0, le=10)
+    # Who hears about a run that failed or sent nothing (digest/watch.py): never a reader.
+    operator: str | None = None
 
     @field_validator("subject")
     @classmethod
     def _subject(cls, value: str) -> str:
         return check_subject(value)
 
-    @field_validator("sender", "reply_to")
+    @field_validator("sender", "reply_to", "operator")
     @classmethod
     def _mailbox(cls, value: str | None) -> str | None:
         if value is None:
@@ -208,6 +213,9 @@ class HFDailySource(_WebSource):
     sort: Literal["trending", "publishedAt"] | None = None
     limit: int = Field(100, ge=1, le=100)  # papers per page; the API caps it at 100
     max_pages: int = Field(5, ge=1, le=50)
+    # Look up the linked models, datasets and Spaces (GET /api/arxiv/{id}/repos) of this many
+    # papers of each listing, the most upvoted first; 0: none. A failed look-up is a warning.
+    repos: int = Field(0, ge=0, le=50)
 
     @property
     def label(self) -> str:
@@ -475,12 +483,25 @@ class Ranking(_Strict):
 class Themes(_Strict):
     """How an issue's papers are grouped: the taxonomy and how many themes a day may have."""
 
-    # Themes added to the built-in taxonomy; one with a built-in key replaces that theme.
+    # Field packs whose themes readers follow as topics and that may name a day's groups:
+    # ml, physics, maths, life, economics (grouping itself reads every pack either way).
+    packs: list[str] = Field(default_factory=lambda: ["ml"], min_length=1)
+    # Themes added to the packs' themes; one with a pack theme's key replaces that theme.
     custom: list[ThemeSpec] = Field(default_factory=list)
     # true: use only `custom`, not the built-in taxonomy.
     replace: bool = False
     max_themes: int = Field(7, ge=1, le=30)
     min_papers: int = Field(2, ge=1, le=20)
+
+    @field_validator("packs")
+    @classmethod
+    def _known_packs(cls, values: list[str]) -> list[str]:
+        unknown = [v for v in values if v not in PACK_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown field pack(s) {', '.join(unknown)}; choose from {', '.join(PACK_NAMES)}"
+            )
+        return list(dict.fromkeys(values))
 
     @model_validator(mode="after")
     def _something_to_use(self) -> Themes:
@@ -682,6 +703,17 @@ class Web(_Strict):
     subscribes_per_ip_per_hour: int = Field(20, ge=1, le=10_000)
 
 
+class Monitoring(_Strict):
+    """The run history and the reports to `newsletter.operator` (digest/history.py, watch.py)."""
+
+    keep_days: int = Field(90, ge=1, le=3650)  # runs kept in the history
+    # A run that bounced or failed more than this share of the messages it tried is reported.
+    fail_share: float = Field(0.1, gt=0, le=1)
+    source_days: int = Field(3, ge=1, le=60)  # a source failing this many issue days in a row is reported
+    # A short weekly summary to the operator on this day (mon ... sun), or none.
+    weekly_summary: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+
+
 class Config(_Strict):
     newsletter: Newsletter = Field(default_factory=Newsletter)
     sources: list[SourceConfig] = Field(min_length=1)
@@ -703,6 +735,7 @@ class Config(_Strict):
     webhooks: Webhooks = Field(default_factory=Webhooks)
     # Slack, Discord, Telegram: a post per issue with its top papers (digest/channels.py).
     channels: list[Channel] = Field(default_factory=list)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
 
     # Set by load(), not by the file.
     path: Path = Field(DEFAULT_CONFIG, exclude=True)

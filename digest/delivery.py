@@ -197,6 +197,15 @@ class SmtpBackend:
                 raise TransientError(f"{self.target}: connection closed by the server") from None
             return self._transaction(self._connection(), raw, envelope)
 
+    def check_login(self) -> str:
+        """Connect, EHLO, STARTTLS and AUTH as a send would, then QUIT: sends nothing (`digest
+        doctor`). What was agreed, or a DeliveryError saying what the server refused."""
+        smtp = self._connection()
+        tls = "TLS" if isinstance(smtp.sock, ssl.SSLSocket) else "no TLS"
+        login = f"logged in as {self.target.user!r}" if self.target.user else "no login configured"
+        self.close()
+        return f"{self.target}: {tls}, {login}"
+
     def close(self) -> None:
         smtp, self.smtp = self.smtp, None
         if smtp is None:

@@ -37,15 +37,29 @@ reader is due when their current slot has passed and they have not received that
 
 from __future__ import annotations
 
+import calendar
 import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .models import WEEKDAYS, Subscriber
+from .models import MONTHLY, WEEKDAYS, Subscriber
 
-# weekly:DAY comes back after 7 days; any frequency has a slot within 7 days either side.
+# weekly:DAY comes back after 7 days, monthly:N after at most 31: a slot is never further away.
 _HORIZON = 7
+_MONTH_HORIZON = 31
+
+
+def _horizon(frequency: str) -> int:
+    return _MONTH_HORIZON if frequency.startswith("monthly:") else _HORIZON
+
+
+def monthly_day(frequency: str, year: int, month: int) -> int:
+    """The day of `month` a `monthly:N` reader's issue is dated: N, or the month's last day."""
+    match = MONTHLY.fullmatch(frequency)
+    if match is None:
+        raise ValueError(f"not a monthly frequency: {frequency!r}")
+    return min(int(match.group(1)), calendar.monthrange(year, month)[1])
 
 
 @dataclass(frozen=True, order=True)
@@ -64,6 +78,8 @@ def runs_on(frequency: str, day: date) -> bool:
         return day.weekday() < 5
     if frequency.startswith("weekly:"):
         return WEEKDAYS[day.weekday()] == frequency.partition(":")[2]
+    if frequency.startswith("monthly:"):
+        return day.day == monthly_day(frequency, day.year, day.month)
     raise ValueError(f"unknown frequency {frequency!r}")
 
 
@@ -92,7 +108,7 @@ def last_slot(reader: Subscriber, now: datetime) -> Slot | None:
 @functools.lru_cache(maxsize=8192)
 def _last_slot(frequency: str, send_at: str, tz: str, now: datetime) -> Slot | None:
     today = local_date(now, tz)
-    for back in range(_HORIZON + 1):
+    for back in range(_horizon(frequency) + 1):
         day = today - timedelta(days=back)
         if runs_on(frequency, day):
             slot = Slot(slot_on(day, send_at, tz), day.isoformat())
@@ -104,13 +120,15 @@ def _last_slot(frequency: str, send_at: str, tz: str, now: datetime) -> Slot | N
 def next_slot(reader: Subscriber, now: datetime) -> Slot:
     """The reader's first slot strictly after `now`."""
     today = local_date(now, reader.timezone)
-    for ahead in range(_HORIZON + 2):
+    for ahead in range(_horizon(reader.frequency) + 2):
         day = today + timedelta(days=ahead)
         if runs_on(reader.frequency, day):
             slot = _slot(reader, day)
             if slot.at > now:
                 return slot
-    raise AssertionError(f"no slot within {_HORIZON + 1} days for {reader.frequency}")  # pragma: no cover
+    raise AssertionError(
+        f"no slot within {_horizon(reader.frequency) + 1} days for {reader.frequency}"
+    )  # pragma: no cover
 
 
 def subscribed_at(reader: Subscriber) -> datetime | None:
@@ -171,6 +189,9 @@ def describe(reader: Subscriber) -> str:
         days = "every day"
     elif reader.frequency == "weekdays":
         days = "every weekday"
+    elif reader.frequency.startswith("monthly:"):
+        n = int(reader.frequency.partition(":")[2])
+        days = f"on day {n} of every month" + (" (the last day in shorter months)" if n > 28 else "")
     else:
         days = f"every {_DAY_NAMES[WEEKDAYS.index(reader.frequency.partition(':')[2])]}"
     return f"{days} at {reader.send_at}, {reader.timezone} time"

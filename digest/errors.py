@@ -34,6 +34,13 @@ class DigestError(Exception):
         super().__init__("\n".join(self.problems))
 
 
+class NoPapers(DigestError):
+    """Every source failed for a day: the run is sound but has nothing to work on. `problems`
+    holds each source's failure first (the cause), then the day's line (the effect)."""
+
+    exit_code = EXIT_PARTIAL
+
+
 class DeliveryError(Exception):
     """One message could not be delivered (digest/delivery.py has the kinds). A send run
     records it and goes on; a command sending one message reports it and exits 1."""

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -331,9 +332,16 @@ def missing(library: Library) -> list[str]:
     return [e.arxiv for e in library.entries if e.arxiv and (not e.title or not e.abstract)]
 
 
-def completed(library: Library, found: dict[str, tuple[str, str]], where: str) -> Library:
+def completed(
+    library: Library,
+    found: dict[str, tuple[str, str]],
+    where: str,
+    unanswered: str | None = None,
+    asked: Collection[str] = (),
+) -> Library:
     """The library with looked-up titles and abstracts filled in; entries still without a
-    title (the API does not know them) are reported and left out."""
+    title are left out and reported: arXiv does not know them, or, when the ids were not
+    looked up (`unanswered` says why), nothing is claimed about them beyond that."""
     out = Library(problems=list(library.problems))
     for entry in library.entries:
         title, abstract = entry.title, entry.abstract
@@ -341,7 +349,11 @@ def completed(library: Library, found: dict[str, tuple[str, str]], where: str) -
             got_title, got_abstract = found[entry.arxiv]
             title, abstract = title or got_title, abstract or got_abstract
         if not title:
-            out.problems.append(f"{where}:{entry.line}: arXiv has no paper {entry.arxiv}; left out")
+            if unanswered is None and entry.arxiv in asked:
+                why = f"arXiv has no paper {entry.arxiv}"
+            else:
+                why = f"{entry.arxiv} has no title and was not looked up ({unanswered or 'not asked'})"
+            out.problems.append(f"{where}:{entry.line}: {why}; left out")
             continue
         out.entries.append(Entry(entry.id, title, abstract, entry.line, entry.arxiv))
     return out

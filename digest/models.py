@@ -15,7 +15,16 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .text import Fields
 
@@ -105,6 +114,9 @@ class Paper:
     stars: int | None = None
     position: int | None = None
     sources: list[str] = field(default_factory=list)
+    # The paper's models, datasets and Spaces on Hugging Face, as "model:org/name",
+    # "dataset:org/name", "space:org/name" (hf_daily's `repos` option looks them up).
+    repos: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,6 +153,31 @@ class Issue:
     # Each paper's text ready for phrase lookups (themes.paper_fields), in `papers` order:
     # theming builds it and ranking reuses it. None for an issue put together by hand.
     fields: list[Fields] | None = field(default=None, repr=False, compare=False)
+    # How each paper's engagement grew since an earlier day's snapshot (digest/signals.py):
+    # paper id -> Growth, for papers seen before; ranking counts it beside the levels.
+    growth: dict[str, Growth] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Growth:
+    """What a paper gained since the snapshot of `since` (a date, `days` before the issue)."""
+
+    since: str
+    days: int
+    upvotes: int = 0
+    comments: int = 0
+    stars: int = 0
+
+    def per_day(self, name: str) -> float:
+        return max(0, getattr(self, name)) / max(1, self.days)
+
+    def words(self) -> str:
+        """ "+38 upvotes since yesterday", "+12 upvotes, +3 stars in 3 days"."""
+        when = "since yesterday" if self.days == 1 else f"in {self.days} days"
+        gained = [
+            f"+{n} {name}" for name in ("upvotes", "comments", "stars") if (n := getattr(self, name)) > 0
+        ]
+        return f"{', '.join(gained)} {when}" if gained else f"no new upvotes, comments or stars {when}"
 
 
 @dataclass(slots=True)
@@ -177,6 +214,8 @@ class Rendered:
 Status = Literal["pending", "active", "unsubscribed", "bounced"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FREQUENCIES = ("daily", "weekdays", *(f"weekly:{d}" for d in WEEKDAYS))
+# monthly:N: on day N of each month (on its last day when the month is shorter).
+MONTHLY = re.compile(r"monthly:([1-9]|[12]\d|3[01])")
 
 
 # Abbreviations and legacy names people type for a zone, and the place zone to use instead.
@@ -326,7 +365,11 @@ class Subscriber(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     authors: list[str] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
-    organizations: list[str] = Field(default_factory=list)
+    # The labs the reader follows (`follow:` in their entry says the same): their papers are
+    # lifted and pinned first, "From the labs you follow".
+    organizations: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("organizations", "follow")
+    )
     exclude: list[str] = Field(default_factory=list)
     max_papers: int | None = Field(default=None, ge=1, le=100)
     # Papers the reader cares about: a BibTeX file, a Zotero CSV export or a list of arXiv ids
@@ -353,8 +396,11 @@ class Subscriber(BaseModel):
     @classmethod
     def _known_frequency(cls, value: str) -> str:
         value = value.strip().lower()
-        if value not in FREQUENCIES:
-            raise ValueError(f"unknown frequency {value!r}; use daily, weekdays or weekly:mon ... weekly:sun")
+        if value not in FREQUENCIES and not MONTHLY.fullmatch(value):
+            raise ValueError(
+                f"unknown frequency {value!r}; use daily, weekdays, weekly:mon ... weekly:sun "
+                "or monthly:1 ... monthly:31"
+            )
         return value
 
     @field_validator("send_at", mode="before")

@@ -23,8 +23,10 @@ from .subscribers import known_topics as listed_topics
 from .tokens import LinkProblem
 
 PURPOSE = "confirm"
-# The file:// backend files confirmations under outbox/confirmations/<address>.eml.
+# The file:// backend files confirmations under outbox/confirmations/<address>.eml, and the
+# preferences link an active reader gets for signing up again under outbox/preferences/.
 OUTBOX_FOLDER = "confirmations"
+PREFERENCES_FOLDER = "preferences"
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ class Requested:
     """What a subscription request did. The web answers the same page whatever this says."""
 
     subscriber: Subscriber | None
-    outcome: Outcome  # PENDING: a confirmation went to `delivered_to`
+    # PENDING: a confirmation went to `delivered_to`; ALREADY_ACTIVE: their preferences link may have
+    outcome: Outcome
     delivered_to: str | None = None
     reason: str = ""  # why the rules refused it (Outcome.REFUSED)
 
@@ -75,17 +78,47 @@ def request(
     if change.outcome is Outcome.PENDING and reader is not None:
         where = send_confirmation(config, reader, now=now, secret=secret)
         return Requested(reader, change.outcome, where)
+    if change.outcome is Outcome.ALREADY_ACTIVE and not trusted and reader is not None:
+        # A reader signing up again mostly wants other topics: the link that changes them goes
+        # to the address, never to the page, so the form still tells nobody who is listed.
+        where = send_preferences_link(config, reader, now=now, secret=secret)
+        return Requested(reader, change.outcome, where)
     return Requested(reader, change.outcome, reason=change.reason)
 
 
 def send_confirmation(config: Config, reader: Subscriber, *, now: datetime, secret: str) -> str:
     """Compose the confirmation email and hand it to the configured delivery backend."""
+    context = {
+        "confirm_url": confirm_url(config, secret, reader.email, now),
+        "hours": config.web.confirm_hours,
+    }
+    subject = f"Confirm your subscription to {config.newsletter.name}"
+    return _send_notice(config, reader, "confirm", OUTBOX_FOLDER, subject, context, now)
+
+
+def send_preferences_link(config: Config, reader: Subscriber, *, now: datetime, secret: str) -> str:
+    """Mail an active reader who signed up again the link to their preferences page."""
+    token = tokens.sign(secret, "preferences", reader.email)
+    context = {"preferences_url": f"{config.newsletter.base_url}/preferences?token={token}"}
+    subject = f"Your {config.newsletter.name} preferences"
+    return _send_notice(config, reader, "preferences_link", PREFERENCES_FOLDER, subject, context, now)
+
+
+def _send_notice(
+    config: Config,
+    reader: Subscriber,
+    template: str,
+    folder: str,
+    subject: str,
+    extra: dict[str, Any],
+    now: datetime,
+) -> str:
     news = config.newsletter
     envelope = Envelope(
         sender=news.sender,
         to_email=reader.email,
         to_name=reader.name,
-        issue_id=OUTBOX_FOLDER,
+        issue_id=folder,
         list_name=news.name,
         unsubscribe_url="",
         reply_to=news.reply_to,
@@ -95,25 +128,32 @@ def send_confirmation(config: Config, reader: Subscriber, *, now: datetime, secr
         "newsletter": news.name,
         "address": news.address,
         "reader": reader,
-        "confirm_url": confirm_url(config, secret, reader.email, now),
-        "hours": config.web.confirm_hours,
         "when": describe(reader),
+        **extra,
     }
     backend = open_backend(config.delivery, config.root)
     try:
-        return backend.deliver(compose(config, envelope, context, now), envelope)
+        return backend.deliver(compose(config, envelope, context, now, template, subject), envelope)
     finally:
         backend.close()
 
 
-def compose(config: Config, envelope: Envelope, context: dict[str, Any], now: datetime) -> bytes:
-    """The confirmation: a notice (no List-Unsubscribe: this is not list mail, and the address
-    is not on the list until it confirms), composed as every message is, by mail.compose."""
-    from .templating import environment
+def compose(
+    config: Config,
+    envelope: Envelope,
+    context: dict[str, Any],
+    now: datetime,
+    template: str = "confirm",
+    subject: str | None = None,
+) -> bytes:
+    """A notice such as the confirmation (no List-Unsubscribe: this is not list mail, and a
+    new address is not on the list until it confirms), composed as every message is, by
+    mail.compose, from `<template>.txt.j2` and `<template>.html.j2`."""
+    from .templating import environment, load
 
-    text = environment(config.templates, autoescape=False).get_template("confirm.txt.j2").render(context)
-    html = environment(config.templates).get_template("confirm.html.j2").render(context)
-    subject = f"Confirm your subscription to {envelope.list_name}"
+    text = load(environment(config.templates, autoescape=False), f"{template}.txt.j2").render(context)
+    html = load(environment(config.templates), f"{template}.html.j2").render(context)
+    subject = subject or f"Confirm your subscription to {envelope.list_name}"
     return mail.compose(Rendered(subject=subject, html=html, text=text), envelope, now)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,14 +16,17 @@ from . import rank, sources, summaries
 from .build import Builder, Message, issue_for
 from .config import Config, FileSource
 from .due import local_date
-from .errors import EXIT_OK, DigestError, cannot_listen
+from .errors import EXIT_OK, DigestError, NoPapers, cannot_listen
 from .files import write_atomic
 from .models import Paper, Subscriber
+from .plural import counted
 from .profiles import for_run
+from .signals import growth_of
 from .similar import Profile
 from .sources import file as file_source
 from .store import LazyHttpCache, SubscriberStore, stores
 from .templating import environment, template_dirs
+from .windows import Window, window_for
 
 # The reader a preview is built for when the list has nobody active yet.
 SAMPLE_READER = "reader@example.org"
@@ -35,7 +38,9 @@ GMAIL_CLIP_KB = 102
 class Preview:
     message: Message
     files: dict[str, Path] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # sources that failed: errors, as in `send`
+    # Library entries left out, summaries that fell back: as in `send`, warnings (the run did its work)
+    warnings: list[str] = field(default_factory=list)
     builder: Builder | None = None
     history: frozenset[str] = frozenset()
     profile: Profile | None = None
@@ -76,22 +81,45 @@ def papers_for(
     finally:
         cache.close()
     problems = collected.problems
-    if not collected.papers:
-        what = (
-            f"no papers for {day} from any source (an empty day)"
-            if collected.empty_day
-            else "no papers from any source"
-        )
-        raise DigestError([what, *problems])
+    if not collected.papers and collected.empty_day:
+        raise DigestError([f"no papers for {day} from any source (an empty day)", *problems])
+    if not collected.papers:  # as `digest send` reports it: each source's failure, then the day
+        raise NoPapers([*problems, f"no papers from any source for {day}: nothing to build from"])
     return collected.papers, problems
 
 
 def build(
     config: Config, *, now: datetime, to: str | None = None, papers_file: Path | None = None
 ) -> Preview:
+    """The reader's digest of `now`: a weekly or monthly reader's holds their window's days."""
     day = local_date(now, config.newsletter.timezone)
-    papers, problems = papers_for(config, papers_file, day)
-    return build_from(config, papers, now=now, to=to, problems=problems)
+    window = reader_window(config, to, day) if papers_file is None else None
+    if window is not None and not window.single_day:
+        papers, problems = papers_over(config, window)
+    else:
+        papers, problems = papers_for(config, papers_file, day)
+    return build_from(config, papers, now=now, to=to, problems=problems, window=window)
+
+
+def reader_window(config: Config, to: str | None, day: date) -> Window:
+    """The days the issue of `day` holds for the reader a preview is for (digest/windows.py)."""
+    with stores(config, readonly=True) as opened:
+        listed = opened.subscribers if config.list_path is None or config.list_path.exists() else None
+        return window_for(choose_reader(listed, to).frequency, day.isoformat())
+
+
+def papers_over(config: Config, window: Window) -> tuple[list[Paper], list[str]]:
+    """Every day's papers of a week's or a month's window, each paper once, and the problems."""
+    cache = LazyHttpCache(config.state_at, readonly=True)
+    try:
+        collected = [sources.for_issue(config, day, cache) for day in window.days]
+    finally:
+        cache.close()
+    problems = [p for c in collected for p in c.problems]
+    papers = sources.merge([c.papers for c in collected])
+    if not papers:
+        raise DigestError([f"no papers from {window.first} to {window.last} from any source", *problems])
+    return papers, problems
 
 
 def build_from(
@@ -101,14 +129,17 @@ def build_from(
     now: datetime,
     to: str | None = None,
     problems: Sequence[str] = (),
+    window: Window | None = None,
 ) -> Preview:
     with stores(config, readonly=True) as opened:
         listed: SubscriberStore | None = opened.subscribers
         if config.list_path is not None and not config.list_path.exists():
             listed = None  # no list yet: preview for a sample reader
         reader = choose_reader(listed, to)
-        issue = issue_for(config, papers, now)
-        builder = Builder(config, issue, now, config.secret())
+        today = now.astimezone(UTC).date()
+        earlier = opened.listings.signals_before(today.isoformat(), (p.id for p in papers))
+        issue = replace(issue_for(config, papers, now), growth=growth_of(papers, earlier, today))
+        builder = Builder(config, issue, now, config.secret(), window)
         warning = summaries.for_builder(config, builder, opened.tldrs, readonly=True)
         history = builder.history(opened.ledger, reader.email)
         profiles, close_lookup = for_run(config, opened.own_papers, readonly=True)
@@ -116,9 +147,11 @@ def build_from(
             profile = profiles.of(reader)
         finally:
             close_lookup()
-        problems = [*problems, *dict.fromkeys(profiles.problems), *([warning] if warning else [])]
+        warnings = [*dict.fromkeys(profiles.problems), *([warning] if warning else [])]
     message = builder.message(reader, builder.picks(reader, history, profile))
-    return Preview(message, problems=list(problems), builder=builder, history=history, profile=profile)
+    return Preview(
+        message, problems=list(problems), warnings=warnings, builder=builder, history=history, profile=profile
+    )
 
 
 def write(preview: Preview, out: Path) -> dict[str, Path]:
@@ -282,7 +315,7 @@ def _page(live: Live) -> str:
         html_kb=len(message.rendered.html.encode()) / 1024 if message else 0,
         clip_kb=GMAIL_CLIP_KB,
         errors=live.error,
-        warnings=live.problems,
+        warnings=[*live.problems, *(live.preview.warnings if live.preview else [])],
     )
 
 
@@ -340,9 +373,11 @@ def explain(preview: Preview) -> str:
     lines = [
         f"Why these papers, for {reader.email}: {blend}"
         + ("" if reader.personalised or profile else " (no preferences: trending only)"),
-        f"  min score {options.min_score:.2f}, at most {limit} papers"
+        f"  min score {options.min_score:.2f}, at most {counted(limit, 'paper')}"
         + (f" and {options.max_per_theme} per theme" if options.max_per_theme else "")
-        + f"; {len(preview.history)} papers already sent are never sent again",
+        + f"; {counted(len(preview.history), 'paper')} already sent"
+        + (" is" if len(preview.history) == 1 else " are")
+        + " never sent again",
         *([_profile_line(profile)] if profile else []),
         "",
         f"  {'status':<18} {'score':>5}  {'trend':>5}  {'relev':>5}  paper",
@@ -360,12 +395,17 @@ def explain(preview: Preview) -> str:
             for name in ("upvotes", "comments", "stars")
             if getattr(s.paper, name)
         )
+        if t.growth is not None:
+            signals += f"; {t.growth.words()} (velocity {t.velocity:.2f})"
         lines.append(
             f"{'':22}trending: {signals or 'no engagement figures'} -> popularity {t.popularity:.2f};"
             f" position {t.position} -> listing {t.listing:.2f}; {age} -> freshness {t.freshness:.2f}"
         )
         if s.evidence:
-            parts = " + ".join(f"{kind} {name} {value:.2f}" for kind, name, value in s.evidence)
+            parts = " + ".join(
+                " ".join(word for word in (kind, name, f"{value:.2f}") if word)
+                for kind, name, value in s.evidence
+            )
             lines.append(f"{'':22}relevance: {parts} -> 1 - exp(-sum) = {s.relevance:.2f}")
         if s.unlike:
             lines.append(f"{'':22}like papers you marked less like this: score x {1 - s.unlike:.2f}")
@@ -374,11 +414,16 @@ def explain(preview: Preview) -> str:
 
 
 def _profile_line(profile: Profile) -> str:
+    """ "your papers: 3 (2 in your library, 1 marked more like this)": the parts there are."""
     liked = sum(1 for kind, _ in profile.titles if kind == "liked")
-    return (
-        f"  your papers: {profile.papers} ({len(profile.titles) - liked} in your library, {liked} marked "
-        f"more like this, the rest less)"
-    )
+    library = len(profile.titles) - liked
+    parts = {
+        "in your library": library,
+        "marked more like this": liked,
+        "marked less like this": max(0, profile.papers - library - liked),
+    }
+    said = ", ".join(f"{n} {what}" for what, n in parts.items() if n)
+    return f"  your papers: {profile.papers}" + (f" ({said})" if said else "")
 
 
 def _cut(text: str, width: int) -> str:

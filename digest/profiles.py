@@ -168,6 +168,7 @@ def complete(
         if (known := store.paper(aid)) is not None:
             texts[aid] = (known[0], known[1])
     unknown = [aid for aid in wanted if aid not in texts]
+    unanswered = None if lookup is not None else "arXiv lookups are off: libraries.lookup"
     if unknown and lookup is not None:
         try:
             fetched = lookup(unknown)
@@ -175,14 +176,15 @@ def complete(
             problems.append(
                 f"{where}: could not look up {len(unknown)} arXiv ids ({exc}); they count once it answers"
             )
-            fetched = {}
+            # Then nothing is known about them: never say arXiv has no such paper.
+            fetched, unanswered = {}, "arXiv did not answer"
         texts.update(fetched)
         if fetched and not readonly:
             store.remember_papers(
                 (aid, title, abstract, f"https://arxiv.org/abs/{aid}")
                 for aid, (title, abstract) in fetched.items()
             )
-    done = library.completed(found, texts, where)
+    done = library.completed(found, texts, where, unanswered, asked=unknown)
     problems.extend(done.problems)
     return done
 

@@ -173,6 +173,32 @@ class ApiBackend:
     def close(self) -> None:
         self.http.close()
 
+    # A GET that needs the key and changes nothing (the account, the domain): `digest doctor`.
+    key_check = ""
+
+    def key_check_headers(self) -> dict[str, str]:
+        return {}
+
+    def check_key(self) -> str:
+        """Whether the provider takes the key, asked without sending: what it said, or a
+        DeliveryError (FatalError for a refused key)."""
+        where = f"{self.name} {self.base}{self.key_check}"
+        try:
+            response = self.http.get(self.key_check, headers=self.key_check_headers(), timeout=30.0)
+        except httpx.HTTPError as exc:
+            raise TransientError(f"{where}: cannot connect ({_describe(exc)})") from None
+        if response.status_code in (401, 403) and not self.sending_only(response):
+            raise FatalError(
+                f"{where}: HTTP {response.status_code} {_snippet(response)} (check {self.key_hint})"
+            )
+        if response.status_code >= 400 and not self.sending_only(response):
+            raise DeliveryError(f"{where}: HTTP {response.status_code} {_snippet(response)}")
+        return f"{where}: the key is accepted"
+
+    def sending_only(self, response: httpx.Response) -> bool:
+        """A key the provider limits to sending, refused the check but good for mail."""
+        return False
+
     @property
     def answer_seconds(self) -> float:  # for a whole answer, as for one read of it
         read = self.http.timeout.read
@@ -317,6 +343,7 @@ class Postmark(_Batched):
         self.http.headers["X-Postmark-Server-Token"] = token
         self.stream = stream
         self.key_hint = "DIGEST_POSTMARK_TOKEN"
+        self.key_check = "/server"
 
     def message(self, fields: Fields, envelope: Envelope) -> dict:
         return {
@@ -384,6 +411,10 @@ class Resend(_Batched):
         # default, refuses the whole batch for one bad address).
         self.http.headers["x-batch-validation"] = "permissive"
         self.key_hint = "DIGEST_RESEND_API_KEY"
+        self.key_check = "/domains"
+
+    def sending_only(self, response: httpx.Response) -> bool:
+        return response.status_code == 401 and b"restricted_api_key" in response.content
 
     def message(self, fields: Fields, envelope: Envelope) -> dict:
         return {
@@ -437,6 +468,7 @@ class SendGrid(ApiBackend):
         super().__init__(settings, base)
         self.http.headers["Authorization"] = f"Bearer {key}"
         self.key_hint = "DIGEST_SENDGRID_API_KEY and the sender identity"
+        self.key_check = "/v3/scopes"
 
     def deliver_batch(self, items: Sequence[tuple[bytes, Envelope]]) -> list[Result]:
         return [_caught(self._one, raw, envelope) for raw, envelope in items]
@@ -490,6 +522,7 @@ class Mailgun(ApiBackend):
         super().__init__(settings, base, auth=("api", key))
         self.domain = domain
         self.key_hint = "DIGEST_MAILGUN_API_KEY, the domain and ?region=eu for an EU domain"
+        self.key_check = f"/v3/domains/{domain}"
 
     def deliver_batch(self, items: Sequence[tuple[bytes, Envelope]]) -> list[Result]:
         return [_caught(self._one, raw, envelope) for raw, envelope in items]
@@ -549,6 +582,21 @@ class Ses(ApiBackend):
         self.configuration_set = configuration_set
         self.clock = clock
         self.key_hint = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        self.key_check = "/v2/email/account"
+
+    def key_check_headers(self) -> dict[str, str]:
+        headers = sigv4.sign(
+            "GET",
+            self.base + self.key_check,
+            b"",
+            {},
+            credentials=self.credentials,
+            region=self.region,
+            service="ses",
+            now=self.clock(),
+        )
+        headers.pop("host")
+        return headers
 
     def deliver_batch(self, items: Sequence[tuple[bytes, Envelope]]) -> list[Result]:
         return [_caught(self._one, raw, envelope) for raw, envelope in items]

@@ -7,6 +7,7 @@ cheap per-reader part, and the issue's keyword matches are shared between reader
 Trending score (0..1):
 
     popularity = log1p(upvotes) + 0.5 * log1p(comments) + 0.25 * log1p(stars)
+               + the same of what it gained per day since an earlier day's snapshot (velocity)
     listing    = 1 / sqrt(position)                   # the source's own order is a ranking
     freshness  = 0.5 ** (age_hours / half_life_hours)  # age from submission (else publication)
     raw        = (1 + popularity) * listing * freshness
@@ -38,7 +39,8 @@ with w = `ranking.relevance_weight` for readers with preferences or papers of th
 for everyone else. A
 paper with an `exclude` term anywhere in its text is dropped; so is one the reader already
 got (by version-less id). Picks are taken best first, skipping papers below `min_score` and
-papers of a theme that already has `max_per_theme` picks, up to the reader's `max_papers`.
+deferring papers of a theme that already has `max_per_theme` picks, up to the reader's
+`max_papers`; the deferred ones, best first, fill what room is left.
 """
 
 from __future__ import annotations
@@ -51,10 +53,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from . import similar
-from .models import Issue, Paper, Pick, Section, Subscriber, arxiv_id, in_category
+from .models import Growth, Issue, Paper, Pick, Section, Subscriber, arxiv_id, in_category
 from .similar import Profile
 from .text import Fields, bm25_idf, phrase, same_words
-from .themes import MORE_KEY, MORE_LABEL, paper_fields
+from .themes import LABS_KEY, LABS_LABEL, MORE_KEY, MORE_LABEL, paper_fields
 
 HALF_LIFE_HOURS = 72.0
 REFERENCE_UPVOTES = 30
@@ -65,6 +67,7 @@ ORGANIZATION_EVIDENCE = 1.5
 TOPIC_EVIDENCE = 1.0
 CATEGORY_EVIDENCE = 1.0
 LIBRARY_EVIDENCE = 2.0
+GROWTH_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class Trending:
     age_hours: float | None
     score: float
     position: int  # in the source's listing (1 first), behind `listing`
+    growth: Growth | None = None  # gained since an earlier day's snapshot (digest/signals.py)
+    velocity: float = 0.0  # the growth's share of `popularity`
 
 
 @dataclass
@@ -233,16 +238,31 @@ def _popularity(paper: Paper) -> float:
     )
 
 
+def _velocity(growth: Growth | None) -> float:
+    """The growth per day, weighed as the levels are (GROWTH_WEIGHT of them)."""
+    if growth is None:
+        return 0.0
+    return GROWTH_WEIGHT * (
+        math.log1p(growth.per_day("upvotes"))
+        + 0.5 * math.log1p(growth.per_day("comments"))
+        + 0.25 * math.log1p(growth.per_day("stars"))
+    )
+
+
 def trending_breakdown(
-    papers: list[Paper], now: datetime, half_life_hours: float = HALF_LIFE_HOURS
+    papers: list[Paper],
+    now: datetime,
+    half_life_hours: float = HALF_LIFE_HOURS,
+    growth: dict[str, Growth] | None = None,
 ) -> dict[str, Trending]:
     """Each paper's trending score (0..1) with its parts; see the module's docstring."""
+    growth = growth or {}
     parts = {}
     for index, paper in enumerate(papers):
         age = _age_hours(paper, now)
         position = paper.position or index + 1
         parts[paper.id] = (
-            _popularity(paper),
+            _popularity(paper) + _velocity(growth.get(paper.id)),
             1 / math.sqrt(position),
             0.5 ** (age / half_life_hours) if age is not None and half_life_hours > 0 else 1.0,
             age,
@@ -256,7 +276,14 @@ def trending_breakdown(
     top = top or 1.0
     return {
         pid: Trending(
-            popularity=pop, listing=listing, freshness=fresh, age_hours=age, score=raw[pid] / top, position=at
+            popularity=pop,
+            listing=listing,
+            freshness=fresh,
+            age_hours=age,
+            score=raw[pid] / top,
+            position=at,
+            growth=growth.get(pid),
+            velocity=_velocity(growth.get(pid)),
         )
         for pid, (pop, listing, fresh, age, at) in parts.items()
     }
@@ -296,7 +323,7 @@ def prepare(issue: Issue, now: datetime, options: Options = Options()) -> Prepar
             if name:
                 people.setdefault(name, set()).add(i)
                 people.setdefault(_initialled(name), set()).add(i)
-    breakdown = trending_breakdown(issue.papers, now, options.half_life_hours)
+    breakdown = trending_breakdown(issue.papers, now, options.half_life_hours, issue.growth)
     ranked_by_listing = sorted(range(len(issue.papers)), key=lambda i: (issue.papers[i].position or 10**6, i))
     listing_order = [0] * len(issue.papers)
     for rank_, i in enumerate(ranked_by_listing):
@@ -452,8 +479,11 @@ def _rank(
 
     limit = options.limit_for(reader)
     per_theme: dict[str, int] = {}
+    status_of: dict[int, str] = {}
+    # Papers passed over because their theme was full fill the places the other themes leave:
+    # the cap spreads a digest over the day's themes, it must not shorten it on a day of few.
+    deferred: list[int] = []
     picked = 0
-    out = []
     for i in order:
         theme = prepared.themes_by_index[i]
         status = blocked.get(i)
@@ -464,14 +494,24 @@ def _rank(
                 status = "over max papers"
             elif options.max_per_theme and per_theme.get(theme, 0) >= options.max_per_theme:
                 status = "theme full"
+                deferred.append(i)
             else:
                 picked += 1
                 per_theme[theme] = per_theme.get(theme, 0) + 1
                 status = f"picked #{picked}"
+        status_of[i] = status
+        if not everything and status in ("below min score", "over max papers"):
+            break  # best first: nothing after this can be picked
+    for i in deferred[: max(0, limit - picked)]:
+        picked += 1
+        status_of[i] = f"picked #{picked} (its theme was full; the other themes left room)"
+
+    out = []
+    for i, status in status_of.items():
         if everything or status.startswith("picked"):
             found = evidence.get(i, [])
             if day is not None and profile is not None and profile.positive:  # only the papers shown
-                found = _named(prepared, profile, day, i, found)
+                found = _named(prepared, profile, day, i, found, every=everything)
             out.append(
                 Scored(
                     papers[i],
@@ -479,13 +519,11 @@ def _rank(
                     relevance.get(i, 0.0),
                     scores[i],
                     found,
-                    theme,
+                    prepared.themes_by_index[i],
                     status,
                     unlike.get(i, 0.0),
                 )
             )
-        elif status in ("below min score", "over max papers"):
-            break  # best first: nothing after this can be picked
     return out
 
 
@@ -516,23 +554,49 @@ def _unlike(
     return out
 
 
+def _nearest_own(prepared: Prepared, profile: Profile, i: int, every: bool) -> tuple[str, str] | None:
+    """The reader's paper a pick is most like. When no strong word is shared, the only paper
+    of a one-paper profile is still the one; with several, --explain (`every`) says so."""
+    own = similar.resembles(prepared.own_papers_index(), profile, i)
+    if own is None and len(profile.titles) == 1:
+        return profile.titles[0]
+    if own is None and every and profile.titles:
+        return ("", "")
+    return own
+
+
+def _own_name(prepared: Prepared, profile: Profile, i: int, every: bool) -> str:
+    own = _nearest_own(prepared, profile, i, every)
+    if own is None:
+        return ""
+    which, title = own
+    if not title:
+        return "like your papers as a whole"
+    if which == similar.LIBRARY:
+        return f"like “{title}” in your library"
+    return f"like “{title}” you marked more like this"
+
+
 def _named(
-    prepared: Prepared, profile: Profile, day: ProfileDay, i: int, found: list[Evidence]
+    prepared: Prepared,
+    profile: Profile,
+    day: ProfileDay,
+    i: int,
+    found: list[Evidence],
+    *,
+    every: bool = False,
 ) -> list[Evidence]:
-    """Library evidence with the reader's paper it comes from: "like “X” in your library"."""
+    """Library evidence with the reader's paper it comes from: "like “X” in your library".
+    Only what `reason` shows is named, unless `every` (--explain names each). A name is
+    worked out once per profile and issue (`day.names`): readers who share a profile share it."""
     out = []
     for kind, name, amount in found:
-        if kind == "library" and not name and amount >= LIBRARY_EVIDENCE / 4:  # what `reason` shows
-            if i not in day.names:
-                own = similar.resembles(prepared.own_papers_index(), profile, i)
-                day.names[i] = (
-                    ""
-                    if own is None
-                    else f"like “{own[1]}” in your library"
-                    if own[0] == similar.LIBRARY
-                    else f"like “{own[1]}”, which you liked"
-                )
-            name = day.names[i]
+        if (
+            kind == "library" and not name and (every or amount >= LIBRARY_EVIDENCE / 4)
+        ):  # what `reason` shows
+            if (i, every) not in day.names:
+                day.names[(i, every)] = _own_name(prepared, profile, i, every)
+            name = day.names[(i, every)]
         out.append((kind, name, amount))
     return out
 
@@ -546,7 +610,7 @@ class ProfileDay:
     library: dict[int, float]
     unlike: dict[int, float]
     blocked: list[int]
-    names: dict[int, str] = field(default_factory=dict)
+    names: dict[tuple[int, bool], str] = field(default_factory=dict)
 
 
 def profile_day(prepared: Prepared, profile: Profile) -> ProfileDay:
@@ -604,13 +668,29 @@ def select(
     ]
 
 
-def sections(prepared: Prepared, picks: list[Pick]) -> list[Section]:
-    """The reader's picks under the issue's themes; the theme holding their best pick first."""
-    by_theme: dict[str, list[Pick]] = {}
+def followed_labs(prepared: Prepared, reader: Subscriber | None) -> set[str]:
+    """Ids of the issue's papers from an organisation the reader follows."""
+    if reader is None:
+        return set()
+    return {prepared.ids[i] for org in reader.organizations for i in prepared.organisation(person(org))}
+
+
+def sections(prepared: Prepared, picks: list[Pick], reader: Subscriber | None = None) -> list[Section]:
+    """The reader's picks under the issue's themes; the theme holding their best pick first.
+    Papers from the labs the reader follows are pinned above them all (LABS_LABEL)."""
+    labs = followed_labs(prepared, reader)
+    by_theme: dict[str, list[Pick]] = {LABS_KEY: []} if labs else {}
     for pick in picks:
-        by_theme.setdefault(prepared.theme_of.get(pick.paper.id, MORE_KEY), []).append(pick)
+        key = LABS_KEY if pick.paper.id in labs else prepared.theme_of.get(pick.paper.id, MORE_KEY)
+        by_theme.setdefault(key, []).append(pick)
+    if not by_theme.get(LABS_KEY, True):
+        del by_theme[LABS_KEY]
     out = [
-        Section(label=prepared.theme_label.get(key, MORE_LABEL), key=key, picks=group)
+        Section(
+            label=LABS_LABEL if key == LABS_KEY else prepared.theme_label.get(key, MORE_LABEL),
+            key=key,
+            picks=group,
+        )
         for key, group in by_theme.items()
     ]
     # Picks arrive best first, so dict order puts the theme of the best pick first;

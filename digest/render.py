@@ -35,11 +35,12 @@ from .clean import display
 from .config import DEFAULT_SUBJECT
 from .errors import DigestError
 from .models import Paper, Pick, Rendered, Section, Subscriber, arxiv_id, one_line
-from .templating import environment
-from .themes import MORE_KEY, MORE_LABEL
+from .templating import checked, environment, load
+from .themes import LABS_KEY, MORE_KEY, MORE_LABEL, RISING_KEY
 from .tldr import TLDR_CHARS, cut
 from .tldr import opening as summary_opening
 from .tldr import pick as pick_sentence
+from .windows import Window
 
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -50,6 +51,9 @@ PREHEADER_CHARS = 140
 PREHEADER_PAD = "&zwnj;&nbsp;" * 12
 PREHEADER_PAD_LINES = 8
 SHORT_TITLE_CHARS = 60
+ALONE_TITLE_CHARS = 78  # a one-paper issue's subject: the title, about what an inbox shows
+NAME_ONLY_CHARS = 12  # a name before a title's colon this short is an acronym ("MBA", "RetroMAE v2")
+_DANGLING = frozenset("a an and at by for from in into of on or the to via vs with without".split())
 TEXT_WIDTH = 78
 # Paths that are moving pictures, not thumbnails: an <img> cannot show them.
 _NOT_AN_IMAGE = (".mp4", ".webm", ".mov", ".m4v", ".avi", ".mkv")
@@ -125,6 +129,8 @@ class View:
     preheader: str = ""
     subject: str = ""
     date_text: str = ""  # "Friday 14 August 2026"
+    note: str = ""  # one line the issue opens with: "No issue on Saturday 15 August: ..."
+    lead_label: str = "Today's top paper"  # "This week's top paper" in a week's issue
 
 
 # --- what a card shows -----------------------------------------------------------------------
@@ -193,6 +199,20 @@ def thumbnail_url(paper: Paper) -> str | None:
     return url
 
 
+_REPO_PAGES = {"model": ("Model", ""), "dataset": ("Dataset", "datasets/"), "space": ("Space", "spaces/")}
+
+
+def repo_links(repos: list[str]) -> list[tuple[str, str | None]]:
+    """The first linked model, dataset and Space of a paper, each a link to its Hub page."""
+    links: dict[str, tuple[str, str | None]] = {}
+    for repo in repos:
+        kind, _, name = repo.partition(":")
+        if kind in _REPO_PAGES and kind not in links:
+            label, folder = _REPO_PAGES[kind]
+            links[kind] = (f"{label}: {name}", safe_url(f"https://huggingface.co/{folder}{name}"))
+    return list(links.values())
+
+
 def card(paper: Paper, *, thumbnails: bool = False, written_tldr: str | None = None) -> Card:
     aid = arxiv_id(paper.id)
     links = [
@@ -200,6 +220,7 @@ def card(paper: Paper, *, thumbnails: bool = False, written_tldr: str | None = N
         ("PDF", safe_url(paper.pdf_url) or (f"https://arxiv.org/pdf/{aid}" if aid else None)),
         ("Code", safe_url(paper.code_url)),
         ("Project", safe_url(paper.project_url)),
+        *repo_links(paper.repos),
     ]
     return Card(
         id=paper.id,
@@ -214,13 +235,26 @@ def card(paper: Paper, *, thumbnails: bool = False, written_tldr: str | None = N
     )
 
 
-def short_title(title: str, limit: int = SHORT_TITLE_CHARS) -> str:
+def short_title(title: str, limit: int = SHORT_TITLE_CHARS, *, alone: bool = False) -> str:
     """A title for the subject line: the name before its colon ("Self-Forcing++: Towards ..."
-    -> "Self-Forcing++") when it has one, else the title cut on a word."""
+    -> "Self-Forcing++") when it has one that says something, else the title cut on a word.
+    A bare acronym ("MBA: ...", up to NAME_ONLY_CHARS) says nothing on its own, and a paper
+    `alone` in its issue has the subject to itself: both get the whole title."""
     head, colon, _ = title.partition(":")
-    if colon and 3 <= len(head.strip()) <= limit:
-        return head.strip()
-    return cut(title, limit)
+    head = head.strip()
+    if colon and not alone and NAME_ONLY_CHARS < len(head) <= limit:
+        return head
+    return cut_title(title, ALONE_TITLE_CHARS if alone else limit)
+
+
+def cut_title(title: str, limit: int) -> str:
+    """`title` cut on a word, never after a word that needs the next ("... Pre-training for…")."""
+    if len(title) <= limit:
+        return title
+    words = cut(title, limit).removesuffix("…").split()
+    while len(words) > 1 and (words[-1].lower() in _DANGLING or words[-1].endswith(("-", ":"))):
+        words.pop()
+    return " ".join(words).rstrip(",;:") + "…"
 
 
 def subject_line(
@@ -241,7 +275,7 @@ def subject_line(
         "count": n,
         "papers": f"{n} {'paper' if n == 1 else 'papers'}",
         "lead_theme": sections[0].label if sections else "no new papers",
-        "lead": _lead_name(top.paper.title) if top else "No new trending papers",
+        "lead": _lead_name(top.paper.title, not others) if top else "No new trending papers",
         "others": others,
         "more": f"{others} more trending paper{'' if others == 1 else 's'}",
     }
@@ -250,9 +284,30 @@ def subject_line(
     )
 
 
+def window_subject(window: Window | None, subject: str) -> str:
+    """A week's or a month's issue says so first: "This week: Self-Forcing++ and 19 more"."""
+    return f"{window.label}: {subject}" if window is not None and window.label else subject
+
+
+def lead_label(window: Window | None) -> str:
+    """The heading over the lead paper: "Today's top paper", "This week's top paper". Our own
+    words (Markup): the apostrophe stays an apostrophe in the HTML."""
+    return Markup(
+        f"{window.label}'s top paper" if window is not None and window.label else "Today's top paper"
+    )
+
+
+def window_header(window: Window | None, issue_date: date) -> str:
+    """The header's date line: the day ("Friday 14 August 2026") or the days a window holds
+    ("This week: 4-10 August 2026")."""
+    if window is not None and window.label:
+        return f"{window.label}: {window.span}"
+    return f"{issue_date:%A} {issue_date.day} {issue_date:%B %Y}"
+
+
 @functools.lru_cache(maxsize=1024)  # per reader, and readers share their lead papers
-def _lead_name(title: str) -> str:
-    return short_title(display(title))
+def _lead_name(title: str, alone: bool) -> str:
+    return short_title(display(title), alone=alone)
 
 
 def lead_pick(picks: list[Pick]) -> Pick | None:
@@ -283,17 +338,20 @@ def preheader(lead: Item | None, sections: list[SectionView]) -> str:
 def fold(sections: list[SectionView]) -> list[SectionView]:
     """Themes with a single paper go into "More trending papers" (kept last): a heading over
     one paper is not a group, and the contents list only real ones."""
-    kept, loose, more = [], [], None
+    kept, loose, more, rising = [], [], None, []
     for s in sections:
         if s.key == MORE_KEY:
             more = s
-        elif len(s.items) > 1:
+        elif s.key == RISING_KEY:  # earlier days' papers: after the day's, however few
+            rising.append(s)
+        elif len(s.items) > 1 or s.key == LABS_KEY:  # the labs a reader follows stay pinned
             kept.append(s)
         else:
             loose.extend(s.items)
     items = loose + (more.items if more else [])
     if items:
         kept.append(SectionView(more.label if more else MORE_LABEL, MORE_KEY, items))
+    kept += rising
     for s in kept:
         for i, item in enumerate(s.items):
             item.first = i == 0
@@ -454,34 +512,29 @@ class Renderer:
         self.subject = subject
         self.html_env = environment(templates, finalize=ascii_html)
         self.text_env = environment(templates, autoescape=False)
-        loader = self.html_env.loader
-        assert loader is not None
         self.html_env.filters["once"] = once("html", keep=ascii_html)
         self.text_env.filters["once"] = once("text")
         self.text_env.filters["wrap"] = wrap
         self.text_env.filters["link_line"] = link_line
         self.html_env.globals["PREHEADER_PAD"] = Markup("\n".join([PREHEADER_PAD] * PREHEADER_PAD_LINES))
+        # Checked on the source first, so every error names the template's own file and line,
+        # not a line of the HTML that MJML makes of it.
+        self.html_source, self.html_filename = checked(self.html_env, HTML_TEMPLATE)
+        self.text_template = load(self.text_env, TEXT_TEMPLATE)
         try:
-            source, filename, _ = loader.get_source(self.html_env, HTML_TEMPLATE)
-            self.html_env.parse(source, HTML_TEMPLATE, filename)  # Jinja errors with source lines
-            self.html_source = source
-            self.html_filename = filename or HTML_TEMPLATE
-            self.html_template = self.html_env.from_string(compile_layout(source, self.html_filename))
-            self.text_template = self.text_env.get_template(TEXT_TEMPLATE)
-            text_source = loader.get_source(self.text_env, TEXT_TEMPLATE)[0]
-        except jinja2.TemplateSyntaxError as exc:
-            raise DigestError(
-                f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc.message}"
-            ) from None
+            self.html_template = self.html_env.from_string(
+                compile_layout(self.html_source, self.html_filename)
+            )
         except jinja2.TemplateError as exc:
-            raise DigestError(f"template error: {exc}") from None
+            raise DigestError(f"{self.html_filename}: template error (after MJML): {exc}") from None
         # Whether the email's templates read nothing of the reader but their address (as the
         # shipped ones do): readers then share a body whatever else their entries say
         # (digest/build.py, Shared). Read from the tags of the sources, and of what they include
         # or import: a template that names the reader any other way counts as reading it all.
+        text_source = checked(self.text_env, TEXT_TEMPLATE)[0]
         uses = {
             m.group(1) or ""
-            for src in _with_referenced(self.text_env, [source, text_source])
+            for src in _with_referenced(self.text_env, [self.html_source, text_source])
             for tag in _JINJA_TAG.findall(_JINJA_COMMENT.sub("", src))
             for m in _READER_USE.finditer(tag)
         }
@@ -504,6 +557,8 @@ class Renderer:
         show_thumbnail: bool = True,
         show_links: bool = True,
         left_out: int = 0,
+        window: Window | None = None,
+        note: str = "",
     ) -> View:
         """`cards` caches cards by paper id across the readers of one issue; `feedback` gives
         the reader's feedback page for a paper id. The reader's best pick becomes the lead;
@@ -541,8 +596,10 @@ class Renderer:
             show_links=show_links,
             left_out=left_out,
             preheader=one_line(preheader(lead, views)),
-            subject=subject_line(newsletter, issue_date, sections, self.subject),
-            date_text=f"{issue_date:%A} {issue_date.day} {issue_date:%B %Y}",
+            subject=window_subject(window, subject_line(newsletter, issue_date, sections, self.subject)),
+            date_text=window_header(window, issue_date),
+            note=one_line(note),
+            lead_label=lead_label(window),
         )
 
     def render(self, view: View) -> Rendered:

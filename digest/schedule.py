@@ -36,7 +36,7 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
-from . import output, send
+from . import history, output, send
 from .config import Config
 from .due import next_slot
 from .errors import EXIT_OK, DigestError
@@ -131,7 +131,9 @@ class Daemon:
     def _run_slot(self, slot: datetime) -> None:
         moment = max(self.now(), slot)
         try:
-            report = send.run(self.config, now=moment, due=True, log=log.info)
+            with history.recorded(self.config, "schedule", now=moment, log=log.warning) as record:
+                report = send.run(self.config, now=moment, due=True, log=log.info)
+                record.send(report)
         except Exception as exc:  # a bad list or a full disk must not end the daemon
             log.error("send run at %s failed: %s", moment.isoformat(), exc)
         else:

@@ -33,10 +33,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from . import channels, sources
+from . import channels, quiet_days, sources
 from .build import Builder, Message, issue_for
 from .config import Config
 from .delivery import BounceError, FatalError, UncertainError, batch_size, open_backend
@@ -45,11 +45,14 @@ from .due import current as current_slot
 from .due import today as local_issue
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from .mail import message_id
-from .models import Paper, Pick, Subscriber
+from .models import Growth, Paper, Pick, Subscriber
+from .plural import counted
 from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
-from .store import Claim, HttpCache, LastSent, Ledger, Run, SubscriberStore, Tldrs, stores
+from .signals import RISING_DAYS, growth_of, rising, snapshot_rows
+from .store import Claim, HttpCache, LastSent, Ledger, Listings, Run, SubscriberStore, Tldrs, stores
 from .subscribers import Bounce, address_key
+from .windows import Window, window_for
 
 # Readers claimed in one transaction before their messages are built, and deliveries marked
 # sent in one: a commit per reader was a third of a send's time on SQLite. Small, because what
@@ -96,6 +99,10 @@ class SendReport:
     delivered_to: list[str] = field(default_factory=list)
     archived: str = ""  # the issues' web pages, when the archive is on
     posted: list[str] = field(default_factory=list)  # "slack: 2026-11-26": channel posts of this run
+    # For the run history (digest/history.py): each source's answer per issue day (None: it
+    # answered), and the days readers were owed an issue no source had papers for.
+    source_days: list[tuple[str, str, str | None]] = field(default_factory=list)
+    unsourced: list[str] = field(default_factory=list)
 
     @property
     def issue(self) -> str:
@@ -223,6 +230,7 @@ def run(
                 report = _run(
                     config,
                     opened.ledger,
+                    opened.listings,
                     listed,
                     profiles,
                     opened.http_cache(readonly=dry_run),
@@ -242,7 +250,9 @@ def run(
             close_lookup()
             if not dry_run:
                 seen.record(now)
-        report.problems += dict.fromkeys(profiles.problems)  # each file's problems once
+        # Each file's problems once. Warnings, as in `preview`: the reader still got their
+        # digest, and a line of their library file that cannot be used fails no delivery.
+        report.warnings += dict.fromkeys(profiles.problems)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -250,6 +260,7 @@ def run(
 def _run(
     config: Config,
     ledger: Ledger,
+    listings: Listings,
     listed: SubscriberStore,
     profiles: Profiles,
     cache: HttpCache,
@@ -310,26 +321,28 @@ def _run(
         built_from = nothing_new[issue_id].get(email)
         # The day's papers are fetched (once per run) only for a reader the issue had nothing
         # for: a source with nothing new answers 304, and nobody is ranked again.
-        if built_from is not None and built_from == key_for(issue_id, reader):
+        if built_from is not None and built_from == key_for(window_for(reader.frequency, issue_id), reader):
             return issue_id, Standing.NOTHING_NEW
         return issue_id, Standing.SEND
 
-    days: dict[str, tuple[list[Paper], str]] = {}  # issue day -> its papers and their key, once per run
+    papers_of_day = Days(config, cache, report, log, listings, now, keep=not dry_run)
+    windows: dict[Window, tuple[list[Paper], str]] = {}  # an issue's days -> their papers and key
 
-    def papers_of(issue_id: str) -> tuple[list[Paper], str]:
-        if issue_id not in days:
-            papers = fetch(config, date.fromisoformat(issue_id), cache, report, log)
-            days[issue_id] = papers, papers_key(papers)
-        return days[issue_id]
+    def papers_of(window: Window) -> tuple[list[Paper], str]:
+        if window not in windows:
+            papers = papers_over(window, papers_of_day)
+            windows[window] = papers, papers_key(papers)
+        return windows[window]
 
-    def key_for(issue_id: str, reader: Subscriber) -> str:
-        return f"{papers_of(issue_id)[1]} {reader_key(reader)}"
+    def key_for(window: Window, reader: Subscriber) -> str:
+        return f"{papers_of(window)[1]} {reader_key(reader)}"
 
     # Before building anything: is anyone owed anything? Usually the first reader is. A cron
     # run every few minutes that finds everybody served reads the list and the ledger, and
     # fetches nothing (or, for readers whose issue had nothing new, asks the sources whether
     # anything changed). The claims below make the answer exact.
-    survey = SendReport(problems=report.problems)  # a nothing-new check may have fetched: its problems
+    # A nothing-new check may have fetched: its problems and the sources' answers are kept.
+    survey = SendReport(problems=report.problems, source_days=report.source_days, unsourced=report.unsourced)
     for reader in readers():
         issue_id, what = standing(reader)
         if to and what is Standing.BOUNCED:
@@ -346,25 +359,32 @@ def _run(
 
     # Each issue day gets its own builder (themes, ranking, cards) from that day's papers;
     # days whose papers are the same (a `file` source) share one's work.
-    builders: dict[str, Builder | None] = {}
-    shared: dict[str, Builder] = {}  # papers_key -> the first builder made from those papers
+    # A week's or a month's issue (digest/windows.py) is built from its window's papers.
+    builders: dict[Window, Builder | None] = {}
+    shared: dict[tuple[str, int], Builder] = {}  # (papers_key, window length) -> the first builder
     secret = config.secret()
 
-    def builder_for(issue_id: str) -> Builder | None:
-        """The issue's builder, or None when its day has no papers (reported by the fetch)."""
-        if issue_id in builders:
-            return builders[issue_id]
-        papers, key = papers_of(issue_id)
+    def builder_for(window: Window) -> Builder | None:
+        """The issue's builder, or None when its days have no papers (reported by the fetch)."""
+        if window in builders:
+            return builders[window]
+        issue_id = window.issue
+        papers, key = papers_of(window)
         if not papers:
-            builders[issue_id] = None
+            builders[window] = None
             return None
-        first = shared.get(key)
+        first = shared.get((key, window.length))
         if first is not None:  # shares the themes, ranking and cards, TL;DRs included
             dated = replace(first.issue, id=issue_id, date=date.fromisoformat(issue_id))
-            builder = first.for_issue(dated)
+            builder = first.for_issue(dated, window)
         else:
-            issue = replace(issue_for(config, papers, now), id=issue_id, date=date.fromisoformat(issue_id))
-            builder = shared[key] = Builder(config, issue, now, secret)
+            issue = replace(
+                issue_for(config, papers, now),
+                id=issue_id,
+                date=date.fromisoformat(issue_id),
+                growth=growth_since_earlier(listings, papers, now),
+            )
+            builder = shared[key, window.length] = Builder(config, issue, now, secret, window)
             if config.summaries is not None:  # the send path imports only what it uses
                 from . import summaries
 
@@ -372,7 +392,8 @@ def _run(
                 report.warnings += [warning] if warning else []
             if not dry_run:  # the feedback page shows them; the profiles of readers who mark them read them
                 profiles.store.remember_papers((p.id, p.title, p.abstract, p.url) for p in papers)
-        builders[issue_id] = builder
+        with_days_before(config, listings, builder, papers, papers_of_day, now)
+        builders[window] = builder
         if config.archive is not None and not dry_run:  # the page each reader's link opens
             page, problems = write_archive(config, builder)
             report.archived = ", ".join(filter(None, (report.archived, page)))
@@ -442,7 +463,7 @@ def _run(
             tally(report, issue_id, what)
             if issue_id is None or what is not Standing.SEND:
                 continue
-            builder = builder_for(issue_id)
+            builder = builder_for(window_for(reader.frequency, issue_id))
             if builder is None:
                 continue
             history = builder.history(ledger, reader.email.lower())
@@ -450,7 +471,9 @@ def _run(
             if not picks:
                 report.empty += 1
                 if not dry_run:
-                    ledger.mark_nothing_new(issue_id, reader.email, key_for(issue_id, reader))
+                    ledger.mark_nothing_new(
+                        issue_id, reader.email, key_for(window_for(reader.frequency, issue_id), reader)
+                    )
                 continue
             if dry_run:
                 ahead.append((reader, builder, picks))
@@ -481,7 +504,7 @@ def _run(
     if dry_run:
         for reader, _, picks, message in messages():
             report.dry_run += 1
-            log(f"would send {len(picks)} papers to {reader.email}: {message.rendered.subject}")
+            log(f"would send {counted(len(picks), 'paper')} to {reader.email}: {message.rendered.subject}")
         return report
 
     delivery = config.delivery
@@ -522,7 +545,8 @@ def _run(
     if report.bounced_addresses:
         report.problems += mark_bounced(listed, report.bounced_addresses, now)
     if not to and not report.interrupted:  # after the email: the archive page exists by now
-        built_days = {issue_id: b for issue_id, b in builders.items() if b is not None}  # days with papers
+        # Days with papers; a channel posts each day's issue, not a reader's week.
+        built_days = {w.issue: b for w, b in builders.items() if b is not None and w.single_day}
         report.posted, warnings = channels.publish(config, built_days, ledger, me)
         report.warnings += warnings
     if report.stopped:  # count who the run never got to, without building anything
@@ -533,18 +557,140 @@ def _run(
     return report
 
 
-def fetch(config: Config, day: date, cache: HttpCache, report: SendReport, log: Callable[[str], None]):
-    """The papers of the issue of `day`, or none (reported) when that issue has nothing to send."""
+def fetch(
+    config: Config, day: date, cache: HttpCache, report: SendReport, log: Callable[[str], None]
+) -> tuple[list[Paper], bool]:
+    """The papers of the issue of `day`, or none (reported) when that issue has nothing to
+    send; and whether the day was empty (every source answered, none listed a paper)."""
     collected = sources.for_issue(config, day, cache)
     report.problems.extend(collected.problems)
+    report.source_days += [(r.label, str(r.day or day), r.error) for r in collected.reports]
     for note in collected.notes:
         log(note)
     if collected.empty_day:  # a weekend on HF: normal, not a failure (fetch.empty_day: skip)
         log(f"no papers for {day} from any source: no issue of {day}, nothing was sent for it")
-        return []
+        return [], True
     if not collected.papers:
         report.problems.append(f"no papers from any source for {day}: nothing was sent for it")
-    return collected.papers
+        report.unsourced.append(str(day))
+    return collected.papers, False
+
+
+def remember_empty_day(config: Config, store: Listings, day: date, now: datetime) -> list[str]:
+    """A day with no papers, kept with what is said about it (digest/quiet_days.py) for the
+    next issue to open with, and shown in the web archive: the problems writing it there."""
+    line = quiet_days.said(day)
+    store.mark_empty_day(day.isoformat(), line)
+    if config.archive is None:
+        return []
+    from . import archive  # only when the archive is on
+
+    try:
+        return archive.write_empty_day(config, day, line, now)
+    except DigestError as exc:
+        return exc.problems
+
+
+def risers_before(
+    store: Listings,
+    day: date,
+    today: list[Paper],
+    papers_of_day: Callable[[date], list[Paper]],
+    now: datetime,
+    keep: int,
+) -> list[Pick]:
+    """The papers of the days before `day` (not listed again on it) climbing fastest: the
+    candidates for each reader's "Rising" section (newsletter.rising), a reader's own history
+    left out later. Those days' listings are asked for once per run, like any issue day's."""
+    listed = {p.id for p in today}
+    earlier = [
+        p
+        for back in range(1, RISING_DAYS + 1)
+        for p in papers_of_day(day - timedelta(days=back))
+        if p.id not in listed
+    ]
+    papers = sources.merge([earlier])
+    return rising(papers, growth_since_earlier(store, papers, now), limit=keep)
+
+
+def quiet_days_line(store: Listings, day: date) -> str:
+    """What the issue of `day` opens with when the days before it had no papers, else ""."""
+    first = day - timedelta(days=quiet_days.LOOK_BACK)
+    empty = store.empty_days(first.isoformat(), (day - timedelta(days=1)).isoformat())
+    return quiet_days.opening_line(quiet_days.quiet_before(day, empty))
+
+
+def papers_over(window: Window, papers_of_day: Callable[[date], list[Paper]]) -> list[Paper]:
+    """The papers of every day of `window`, each once (a paper listed on two days keeps its
+    highest counts): a day's issue is its day's papers, a week's the seven days'."""
+    if window.single_day:
+        return papers_of_day(window.first)
+    return sources.merge([papers_of_day(day) for day in window.days])
+
+
+class Days:
+    """Each listed day's papers, fetched once per run (`days(day)`); unless a dry run, what
+    the sources said of the day is kept as it comes (remember_day)."""
+
+    def __init__(
+        self,
+        config: Config,
+        cache: HttpCache,
+        report: SendReport,
+        log: Callable[[str], None],
+        store: Listings,
+        now: datetime,
+        *,
+        keep: bool,
+    ):
+        self.config, self.cache, self.report, self.log = config, cache, report, log
+        self.store, self.now, self.keep = store, now, keep
+        self.papers: dict[date, list[Paper]] = {}
+
+    def __call__(self, day: date) -> list[Paper]:
+        if day not in self.papers:
+            self.papers[day], empty = fetch(self.config, day, self.cache, self.report, self.log)
+            if self.keep:
+                self.report.problems += remember_day(
+                    self.config, self.store, day, self.papers[day], empty, self.now
+                )
+        return self.papers[day]
+
+
+def remember_day(
+    config: Config, store: Listings, day: date, papers: list[Paper], empty: bool, now: datetime
+) -> list[str]:
+    """What the sources said of `day`: today's snapshot of its papers' upvotes, comments and
+    stars (digest/signals.py), or that it had none. Returns problems writing the archive."""
+    if papers:
+        store.record_signals(now.astimezone(UTC).date().isoformat(), snapshot_rows(papers))
+    return remember_empty_day(config, store, day, now) if empty else []
+
+
+def with_days_before(
+    config: Config,
+    store: Listings,
+    builder: Builder,
+    papers: list[Paper],
+    papers_of_day: Callable[[date], list[Paper]],
+    now: datetime,
+) -> None:
+    """A day's issue and the days before it: the line saying why they were empty, if they
+    were (digest/quiet_days.py), and the papers of those days climbing fastest for the
+    "Rising" section (newsletter.rising). A week's or a month's issue holds those days."""
+    if builder.window is not None and not builder.window.single_day:
+        return
+    day = builder.issue.date
+    builder.note = quiet_days_line(store, day)
+    if config.newsletter.rising:
+        keep = 4 * config.newsletter.rising  # enough for readers who had a few already
+        builder.rising = risers_before(store, day, papers, papers_of_day, now, keep)
+
+
+def growth_since_earlier(store: Listings, papers: list[Paper], now: datetime) -> dict[str, Growth]:
+    """What each paper gained since its latest snapshot before today."""
+    today = now.astimezone(UTC).date()
+    return growth_of(papers, store.signals_before(today.isoformat(), (p.id for p in papers)), today)
 
 
 def unbuilt(ledger: Ledger | None, report: SendReport, issue_id: str, email: str, exc: Exception) -> None:
@@ -666,7 +812,10 @@ def backend_opener(config: Config) -> tuple[Callable, int]:
 
 def write_archive(config: Config, builder: Builder) -> tuple[str, list[str]]:
     """The issue's web page, index and feed: (page, problems). A failure here is reported and
-    the mail still goes out: readers should not miss an issue over the web copy."""
+    the mail still goes out: readers should not miss an issue over the web copy. A week's or a
+    month's issue has none of its own: its link opens its last day's page."""
+    if builder.window is not None and not builder.window.single_day:
+        return "", []
     from . import archive  # only when the archive is on
 
     try:

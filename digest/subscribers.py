@@ -54,8 +54,8 @@ class NotListed(DigestError):
 
 def known_topics(config: Config | None = None) -> Topics:
     """Names a reader may use in `topics`: every theme key and label (casefolded) -> key, of
-    the taxonomy `config` asks for (custom themes included), else the built-in one."""
-    if config is None or not config.themes.custom:
+    the field packs and custom themes `config` asks for, else the default pack's."""
+    if config is None or (not config.themes.custom and list(config.themes.packs) == ["ml"]):
         return _built_in_topics()
     from .themes import configured
 

@@ -31,6 +31,7 @@ from . import capped
 from .clean import display
 from .config import Config, Summaries
 from .models import Paper
+from .plural import counted
 from .store import Tldrs
 from .tldr import TLDR_CHARS, cut
 
@@ -166,8 +167,8 @@ def write(settings: Summaries, papers: Iterable[Paper], store: Tldrs, *, readonl
 
 def _warning(settings: Summaries, reason: str, fell_back: int, asked: int) -> str:
     return (
-        f"summaries: {settings.endpoint}: {reason}; {fell_back} of {asked} papers got the abstract's "
-        "sentence instead"
+        f"summaries: {settings.endpoint}: {reason}; {fell_back} of {counted(asked, 'paper')} got "
+        "the abstract's sentence instead"
     )
 
 

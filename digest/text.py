@@ -17,6 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 _WORD_CASED = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
@@ -65,6 +66,7 @@ STOPWORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=1 << 16)  # a day's papers repeat their words: most calls are lookups
 def fold(word: str) -> str:
     """A crude stemmer for English plurals; enough for matching keywords, not for linguistics."""
     if len(word) <= 3 or word in _KEEP_S or word.endswith(("ss", "us", "is")):

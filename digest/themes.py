@@ -1,88 +1,102 @@
-"""Group an issue's papers into a few labelled themes a reader can scan.
+"""Group an issue's papers into a few labelled themes a reader can scan, in any field.
 
-Pure: papers and a taxonomy in, themes out. Computed once per issue, shared by every reader.
+Pure: papers and field packs in, themes out. Computed once per issue, shared by every reader.
 
-Two kinds of evidence decide where a paper goes:
+The day's own text decides the groups; no taxonomy is needed for that:
 
-- Keywords. A paper scores against each theme of the taxonomy by the theme's keywords found
-  in it (title x3, the source's keywords x2, abstract x1, counts dampened by log1p, each
-  further keyword of the same theme counting half the one before), each weighted by how rare
-  it is among today's papers (BM25's idf, scaled so a keyword in one paper weighs 1 and one
-  in every paper a quarter): on a day when every paper says "pre-training", that word sorts
-  little. An arXiv category the theme lists adds to it (the primary category most).
-- Text. Each paper is a TF-IDF vector of its content words and word pairs; a paper is close
-  to a group when it reads like the group's other members (cosine to their centroid).
+- Each paper is a TF-IDF vector (`digest.vectors`) of its content words and word pairs (title
+  x3, the source's keywords x2, abstract x1), of its arXiv categories when the source gives
+  them, and of the themes of every field pack whose keywords it uses (a thesaurus: "qubit"
+  and "entanglement" both point to quantum information, whichever packs the newsletter chose).
+- Papers are clustered spectrally over their nearest neighbours; the number of themes comes
+  from the data (the largest eigengap), between enough themes that none holds much more than
+  `THEME_SIZE` papers and `max_themes`.
+- A theme of the configured packs names a group only on real evidence: most of its papers
+  name the theme by several of its keywords (`STRONG_KEYWORDS`) or by their arXiv category,
+  never by one common word. Other groups are named by the noun phrases that set their papers
+  apart ("Gravitational waves and black holes"), or by their shared arXiv category's name
+  ("High Energy Physics - Phenomenology"). A group nothing names well gives its papers to the
+  group they read most like; papers like no other go to "More trending papers".
+- Several groups named by one pack theme become its sub-themes ("Language models: Masked
+  language modeling").
 
-A paper first goes to the theme with the most keyword evidence, if it has enough. Papers with
-none cluster among themselves by text (average linkage) and a cluster of two or more becomes
-a data-driven theme labelled by its most distinctive words. Then, until nothing moves, every
-paper goes to the group where `KEYWORD_WEIGHT * fit + (1 - KEYWORD_WEIGHT) * similarity` is
-highest among the groups that may take it (its keywords name the theme, nearly as strongly as
-its best theme, or it reads like the group's papers), and the weakest group is dissolved
-while one is smaller than `min_papers` or there are more than `max_themes`. A theme left
-holding over a third of a large issue is split into sub-themes by text ("Language models:
-Masked language modeling"). Papers that fit nowhere end in "More trending papers". Themes
-come out ordered by strength: the sum over their papers of 1/sqrt(listing position), so a
-theme with many papers, or with the day's top papers, leads.
+Themes come out ordered by strength: the sum over their papers of 1/sqrt(listing position),
+so a theme with many papers, or with the day's top papers, leads. numpy and scipy load on the
+first grouping, not with this module.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import yamlfile
+from .arxiv import category_name
 from .errors import DigestError
 from .models import Paper, Theme, in_category
 from .text import Fields, bm25_idf, headline_terms, phrases, same_words, terms
 
+if TYPE_CHECKING:
+    import numpy as np
+
 MORE_LABEL = "More trending papers"
 MORE_KEY = "more"
+LABS_KEY = "labs"  # the section pinned first: papers from organisations the reader follows
+LABS_LABEL = "From the labs you follow"
+RISING_KEY = "rising"  # the section after the themes: earlier days' papers climbing fastest
+RISING_LABEL = "Rising"
+# Field packs shipped in digest/packs/: readers' topics and the names of themes they support.
+PACK_NAMES = ("ml", "physics", "maths", "life", "economics")
+DEFAULT_PACKS = ("ml",)
 FIELD_WEIGHTS = {"title": 3.0, "keywords": 2.0, "abstract": 1.0}
 MAX_THEMES = 7
 MIN_PAPERS = 2
-# Keyword evidence a paper needs before a theme claims it: a rare keyword in the title, or twice
-# in the abstract.
+# Keyword evidence a paper needs before it counts for a theme at all: a rare keyword in the
+# title, or twice in the abstract.
 MIN_EVIDENCE = 1.0
-# Evidence e counts as e / (e + EVIDENCE_HALF) when weighed against text similarity (0..1).
+# Evidence e counts as e / (e + EVIDENCE_HALF) in a paper's fit to a theme (0..1).
 EVIDENCE_HALF = 1.0
-KEYWORD_WEIGHT = 0.3
-# Papers without keyword evidence join in a data-driven group only if this similar (cosine).
-MIN_LINK = 0.15
-# A theme takes a paper its keywords name (with at least RELATIVE of the evidence for the
-# paper's best theme: a paper on 3D vision that mentions an LLM is not a language-model paper),
-# or one that reads like the theme's papers (cosine to their centroid at least MIN_JOIN).
-RELATIVE = 0.6
-MIN_JOIN = 0.2
-# A paper whose best fit is below this goes to "More trending papers".
-MIN_FIT = 0.05
 # A keyword found in every paper of the issue still counts this much of one found in a single
 # paper: it cannot sort the day's papers, but on a day of quantum papers they are quantum papers.
 RARITY_FLOOR = 0.25
 PRIMARY_CATEGORY_EVIDENCE = 3.0
 OTHER_CATEGORY_EVIDENCE = 1.0
-MAX_ROUNDS = 25
 # Each further keyword of a theme found in a paper counts half the one before: a theme with
 # many keywords must not win on their number alone.
 KEYWORD_DECAY = 0.5
-# A theme holding more than this share of the issue (and at least SPLIT_MIN papers) is split
-# into sub-themes by text: on a day of pre-training papers, "Language models" alone says nothing.
-MAX_SHARE = 1 / 3
-SPLIT_MIN = 12
+# A paper supports a pack theme's name when it uses this many of the theme's keywords (or is in
+# one of its arXiv categories), and a group takes the name when this share of its papers does.
+STRONG_KEYWORDS = 3
+NAMED_SHARE = 0.6
+# A group where this share of papers support a theme that names another group is its sub-theme.
+SUB_SHARE = 0.4
+# A theme should hold about this many papers at most: a day of 40 papers gets 4 themes or more.
+THEME_SIZE = 12
+# Neighbours each paper links to in the similarity graph: at least this, sqrt(n) on big days.
+NEIGHBOURS = 10
+# How much a pack theme's evidence, and an arXiv category, weigh in a paper's vector (as
+# term counts before TF-IDF).
+TOPIC_WEIGHT = 3.0
+CATEGORY_WEIGHT = 3.0
+# A data-made label must be found in at least this share of its group's papers.
+LABEL_SUPPORT = 0.3
+LABEL_SAMPLE = 40
 
 
 # --- taxonomy -------------------------------------------------------------------------------
 
 
 class ThemeSpec(BaseModel):
-    """One theme as written in taxonomy.yaml or under `themes.custom` in digest.yaml."""
+    """One theme as written in a field pack (digest/packs/*.yaml) or under `themes.custom` in digest.yaml."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -134,6 +148,7 @@ class Topic:
 
 
 class ThemesSettings(Protocol):
+    packs: list[str]
     custom: list[ThemeSpec]
     replace: bool
 
@@ -144,12 +159,21 @@ class _TaxonomyFile(BaseModel):
 
 
 def load_taxonomy(
-    path: Path | None = None, *, custom: Sequence[ThemeSpec] = (), replace: bool = False
+    path: Path | None = None,
+    *,
+    packs: Sequence[str] = DEFAULT_PACKS,
+    custom: Sequence[ThemeSpec] = (),
+    replace: bool = False,
 ) -> list[Topic]:
-    """The built-in taxonomy (or the YAML file at `path`, same shape), then `custom` themes:
-    a custom theme with a built-in key takes its place, others are added. With `replace`, only
-    the custom themes."""
-    specs: list[ThemeSpec] = [] if replace else _read_taxonomy(path)
+    """The themes of the field `packs` (or of the YAML file at `path`, same shape), then
+    `custom` themes: a custom theme with a pack's key takes its place, others are added. With
+    `replace`, only the custom themes."""
+    specs: list[ThemeSpec] = []
+    if not replace:
+        for name in [None] if path is not None else packs:
+            for spec in _read_taxonomy(path, name):
+                if spec.key not in {s.key for s in specs}:  # the first pack naming a key keeps it
+                    specs.append(spec)
     for spec in custom:
         keys = [s.key for s in specs]
         if spec.key in keys:
@@ -163,13 +187,15 @@ def load_taxonomy(
 
 def configured(settings: ThemesSettings) -> list[Topic]:
     """The taxonomy digest.yaml's `themes:` section asks for (`config.themes`)."""
-    return load_taxonomy(custom=settings.custom, replace=settings.replace)
+    return load_taxonomy(packs=settings.packs, custom=settings.custom, replace=settings.replace)
 
 
-def _read_taxonomy(path: Path | None) -> list[ThemeSpec]:
+def _read_taxonomy(path: Path | None, pack: str | None = None) -> list[ThemeSpec]:
     if path is None:
-        text = resources.files("digest").joinpath("taxonomy.yaml").read_text(encoding="utf-8")
-        doc = yamlfile.parse(text, Path("digest/taxonomy.yaml"))
+        if pack not in PACK_NAMES:
+            raise DigestError(f"themes: no field pack {pack!r}; the packs are {', '.join(PACK_NAMES)}")
+        text = resources.files("digest").joinpath(f"packs/{pack}.yaml").read_text(encoding="utf-8")
+        doc = yamlfile.parse(text, Path(f"digest/packs/{pack}.yaml"))
     else:
         doc = yamlfile.load(path)
     try:
@@ -181,6 +207,17 @@ def _read_taxonomy(path: Path | None) -> list[ThemeSpec]:
     if doubled:
         raise DigestError(f"{doc.path}: theme keys must be unique; repeated: {', '.join(doubled)}")
     return parsed.themes
+
+
+def configured_packs(settings: ThemesSettings) -> list[Topic]:
+    """Every pack's themes with the configured custom ones: the thesaurus grouping reads, so that
+    its quality does not depend on which packs a newsletter chose."""
+    return load_taxonomy(packs=PACK_NAMES, custom=settings.custom)
+
+
+@cache
+def _all_packs() -> tuple[Topic, ...]:
+    return tuple(load_taxonomy(packs=PACK_NAMES))
 
 
 # --- evidence -------------------------------------------------------------------------------
@@ -195,29 +232,112 @@ def paper_fields(paper: Paper) -> Fields:
     return Fields.of(paper_texts(paper), FIELD_WEIGHTS)
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """How strongly each paper points to each topic (`score[i, j]`), and how many of the topic's
+    distinct keywords it uses (`keywords[i, j]`) or whether its categories are the topic's."""
+
+    score: np.ndarray
+    keywords: np.ndarray
+    category: np.ndarray
+
+    # How many keywords each topic has: a theme written with two keywords is named by both.
+    sizes: np.ndarray
+
+    def strong(self) -> np.ndarray:
+        import numpy as np
+
+        return (self.keywords >= np.minimum(STRONG_KEYWORDS, self.sizes)) | self.category
+
+
+def evidence_of(papers: Sequence[Paper], topics: Sequence[Topic], fields: Sequence[Fields]) -> Evidence:
+    """Keyword evidence in array form: one pass over each paper's phrases, not one lookup per
+    keyword and paper. A keyword's mentions are log-dampened and weighted by how rare it is
+    among today's papers (BM25's idf scaled so one paper's keyword weighs 1 and everyone's
+    RARITY_FLOOR); a theme's keywords count in decreasing order, each KEYWORD_DECAY of the one
+    before; an arXiv category the theme lists adds to it (the primary category most)."""
+    import numpy as np
+
+    n, t = len(papers), len(topics)
+    slot: dict[tuple[str, ...], int] = {}
+    members: list[list[int]] = []
+    for topic in topics:
+        members.append([slot.setdefault(kw, len(slot)) for kw in topic.keywords])
+    joined: dict[str, int] = {"".join(kw): u for kw, u in slot.items() if len(kw) > 1}
+    long = [(kw, u) for kw, u in slot.items() if len(kw) > Fields_MAX]
+    counts = np.zeros((n, len(slot)))
+    for i, f in enumerate(fields):
+        for gram, c in f.counts.items():
+            u = slot.get(gram)
+            if u is not None:
+                counts[i, u] += c
+        for word, c in f.solid.items():
+            u = joined.get(word)
+            if u is not None:
+                counts[i, u] += c
+        for kw, u in long:
+            counts[i, u] = f.count(kw)
+    # "language model" inside "large language model" is one mention, not two.
+    raw = counts.copy()
+    for u, v in _nesting(tuple(slot)):
+        counts[:, u] -= raw[:, v]
+    np.maximum(counts, 0, out=counts)
+    top = bm25_idf(1, n) or 1.0
+    df = (counts > 0).sum(axis=0)
+    rarity = RARITY_FLOOR + (1 - RARITY_FLOOR) * np.log(1 + (n - df + 0.5) / (df + 0.5)) / top
+    values = np.log1p(counts) * rarity
+    score = np.zeros((n, t))
+    distinct = np.zeros((n, t), dtype=int)
+    for j, cols in enumerate(members):
+        if not cols:
+            continue
+        found = -np.sort(-values[:, cols], axis=1)
+        score[:, j] = found @ (KEYWORD_DECAY ** np.arange(len(cols)))
+        distinct[:, j] = (found > 0).sum(axis=1)
+    category = np.zeros((n, t), dtype=bool)
+    for i, paper in enumerate(papers):
+        if not paper.categories:
+            continue
+        for j, topic in enumerate(topics):
+            extra = _category_evidence(paper.categories, topic.categories)
+            if extra:
+                score[i, j] += extra
+                category[i, j] = True
+    return Evidence(score, distinct, category, np.array([len(c) for c in members]))
+
+
+@lru_cache(maxsize=8)
+def _nesting(keywords: tuple[tuple[str, ...], ...]) -> list[tuple[int, int]]:
+    """(inner, outer) positions of keywords where `outer` holds `inner` as consecutive words
+    with no other keyword between them: "language model" in "large language model". Cached:
+    a newsletter's keywords are the same every day."""
+    position = {kw: u for u, kw in enumerate(keywords)}
+    holders: dict[tuple[str, ...], list[tuple[str, ...]]] = defaultdict(list)
+    for outer in keywords:
+        parts = {outer[a:b] for a in range(len(outer)) for b in range(a + 1, len(outer) + 1)} - {outer}
+        for inner in parts & position.keys():
+            holders[inner].append(outer)
+    pairs = []
+    for inner, outers in holders.items():
+        for outer in outers:
+            if not any(m != outer and m in holders and outer in holders[m] for m in outers):
+                pairs.append((position[inner], position[outer]))
+    return pairs
+
+
+Fields_MAX = 4  # Fields counts phrases up to this long; longer keywords are counted one by one
+
+
 def keyword_evidence(
     papers: Sequence[Paper], topics: Sequence[Topic], fields: Sequence[Fields] | None = None
 ) -> list[list[float]]:
     """evidence[i][j]: how strongly paper i's text and categories point to topic j. `fields`
     are the papers' `paper_fields`, when the caller has them already."""
+    if not papers:
+        return []
     if fields is None:
         fields = [paper_fields(p) for p in papers]
-    n = len(papers)
-    counts = {kw: [f.count(kw) for f in fields] for t in topics for kw in t.keywords}
-    top = bm25_idf(1, n) or 1.0
-    rarity = {
-        kw: RARITY_FLOOR + (1 - RARITY_FLOOR) * bm25_idf(sum(1 for c in cs if c), n) / top
-        for kw, cs in counts.items()
-    }
-    out = []
-    for i, paper in enumerate(papers):
-        row = []
-        for topic in topics:
-            found = sorted((math.log1p(counts[kw][i]) * rarity[kw] for kw in topic.keywords), reverse=True)
-            score = sum(x * KEYWORD_DECAY**r for r, x in enumerate(found) if x)
-            row.append(score + _category_evidence(paper.categories, topic.categories))
-        out.append(row)
-    return out
+    return evidence_of(papers, topics, fields).score.tolist()
 
 
 def best_topics(papers: Sequence[Paper], topics: Sequence[Topic]) -> list[str | None]:
@@ -241,47 +361,26 @@ def _category_evidence(categories: Sequence[str], wanted: Sequence[str]) -> floa
     )
 
 
-Vector = dict[str, float]
-
-
-def text_vectors(papers: Sequence[Paper]) -> list[Vector]:
-    """Unit TF-IDF vectors (sublinear tf, fields weighted) over terms found in 2+ papers."""
-    docs = []
-    for p in papers:
-        counts: defaultdict[str, float] = defaultdict(float)
-        for name, text in paper_texts(p).items():
+def term_bags(papers: Sequence[Paper], thesaurus: Sequence[Topic], found: Evidence) -> list[dict[str, float]]:
+    """Each paper's weighted terms: content words and pairs by field, its arXiv categories,
+    and the thesaurus themes its keywords name (`found`: the evidence for them)."""
+    evidence = found.score
+    bags = []
+    for i, paper in enumerate(papers):
+        bag: defaultdict[str, float] = defaultdict(float)
+        for name, text in paper_texts(paper).items():
+            weight = FIELD_WEIGHTS[name]
             for term in terms(text):
-                counts[term] += FIELD_WEIGHTS[name]
-        docs.append(counts)
-    n = len(docs)
-    df = Counter(t for d in docs for t in d)
-    vectors = []
-    for d in docs:
-        v = {t: (1 + math.log(c)) * (math.log((1 + n) / (1 + df[t])) + 1) for t, c in d.items() if df[t] >= 2}
-        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
-        vectors.append({t: x / norm for t, x in v.items()})
-    return vectors
-
-
-def _dot(a: Vector, b: Vector) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(x * b.get(t, 0.0) for t, x in a.items())
-
-
-def _add(total: Vector, v: Vector, sign: float = 1.0) -> None:
-    for t, x in v.items():
-        total[t] = total.get(t, 0.0) + sign * x
+                bag[term] += weight
+        for rank, category in enumerate(paper.categories):
+            bag["category:" + category.lower()] += CATEGORY_WEIGHT if rank == 0 else 1.0
+        for j in (evidence[i] >= MIN_EVIDENCE).nonzero()[0]:
+            bag["topic:" + thesaurus[j].key] += TOPIC_WEIGHT * float(evidence[i, j])
+        bags.append(dict(bag))
+    return bags
 
 
 # --- grouping -------------------------------------------------------------------------------
-
-
-@dataclass
-class _Group:
-    topic: int | None  # index into topics; None for a data-driven group
-    members: list[int] = field(default_factory=list)
-    subtheme: bool = False  # split off its topic's group: labelled "Topic: distinctive words"
 
 
 @dataclass
@@ -301,64 +400,57 @@ def assign(
     *,
     max_themes: int = MAX_THEMES,
     min_papers: int = MIN_PAPERS,
+    thesaurus: Sequence[Topic] | None = None,
 ) -> Grouping:
+    """Group `papers`; `topics` (the configured packs) may name groups and give readers' fit,
+    `thesaurus` (every pack, by default) only helps tell which papers read alike."""
     papers = list(papers)
     if not papers:
         return Grouping([], {})
+    from . import vectors
+
     fields = [paper_fields(p) for p in papers]
-    evidence = keyword_evidence(papers, topics, fields)
-    fit = [[e / (e + EVIDENCE_HALF) for e in row] for row in evidence]
-    vectors = text_vectors(papers)
-
-    seeded: dict[int, _Group] = {}
-    loose = []
-    for i, row in enumerate(evidence):
-        j = max(range(len(topics)), key=lambda j: row[j], default=None)
-        if j is not None and row[j] >= MIN_EVIDENCE:
-            seeded.setdefault(j, _Group(j)).members.append(i)
-        else:
-            loose.append(i)
-    groups = list(seeded.values()) + [
-        _Group(None, c) for c in _link(loose, vectors, MIN_LINK) if len(c) >= min_papers
+    # The configured themes first: a custom theme outranks a pack's of the same key or words.
+    words = list(topics) + [
+        t
+        for t in (thesaurus if thesaurus is not None else _all_packs())
+        if t.key not in {c.key for c in topics}
     ]
-    unplaced = _settle(groups, evidence, fit, vectors, len(papers), max_themes, min_papers)
-    _split_oversized(groups, vectors, len(papers), max_themes, min_papers)
+    across = evidence_of(papers, words, fields)
+    evidence = Evidence(
+        across.score[:, : len(topics)],
+        across.keywords[:, : len(topics)],
+        across.category[:, : len(topics)],
+        across.sizes[: len(topics)],
+    )
+    bags = term_bags(papers, words, across)
+    matrix = vectors.tfidf(bags).matrix
+    clusters = _cluster(matrix, len(papers), max_themes, min_papers)
 
-    taken: set[str] = set()
-    named: list[tuple[_Group, str, str]] = []
-    for g in sorted(groups, key=lambda g: g.subtheme):  # sub-themes last: they may give back papers
-        members = [papers[i] for i in sorted(g.members)]
-        if g.topic is not None and not g.subtheme:
-            label, key = topics[g.topic].label, topics[g.topic].key
-        else:
-            # Distinctive against the whole issue, or for a sub-theme against its siblings.
-            if g.subtheme:
-                siblings = [i for h in groups if h.topic == g.topic for i in h.members]
-                prefix = topics[g.topic].label + ": " if g.topic is not None else ""
-            else:
-                siblings, prefix = list(range(len(papers))), ""
-            words = _distinct_label(members, [papers[i] for i in siblings])
-            if not words or (prefix + words).lower() in taken:
-                # Nothing distinctive to name it by: better no theme than "Group 3". A
-                # sub-theme's papers go back to their theme, others to the catch-all.
-                parent = next(
-                    (h for h in groups if g.subtheme and h.topic == g.topic and not h.subtheme), None
-                )
-                (parent.members if parent else unplaced).extend(g.members)
-                continue
-            label = prefix + words
-            key = "group:" + "-".join(label.lower().replace(":", "").split())
-        taken.add(label.lower())
-        named.append((g, label, key))
+    groups = [g for g in clusters if len(g) >= min_papers]
+    homeless = [i for g in clusters if len(g) < min_papers for i in g]
+    groups, unplaced = _rehome(matrix, groups, homeless)
+    named = _name_groups(_Words(papers, bags), topics, words, across, groups)
+    # A group no label fits gives its papers to the groups they read most like.
+    lost = [i for g, label in zip(groups, named, strict=True) if label is None for i in g]
+    kept = [(g, label) for g, label in zip(groups, named, strict=True) if label is not None]
+    groups2, more = _rehome(matrix, [g for g, _ in kept], lost)
+    unplaced += more
+    by_label: dict[str, tuple[str, list[int]]] = {}
+    for g, (label, key) in zip(groups2, [lk for _, lk in kept], strict=True):
+        by_label.setdefault(label, (key, []))[1].extend(g)
+    unplaced = _by_category(papers, unplaced, by_label, min_papers)
     themes = [
-        Theme(label=label, key=key, papers=[papers[i] for i in sorted(g.members)]) for g, label, key in named
+        Theme(label=label, key=key, papers=[papers[i] for i in sorted(members)])
+        for label, (key, members) in by_label.items()
+        if members
     ]
     themes.sort(key=lambda t: (-_strength(t.papers, papers), t.label))
     if unplaced:
-        rest = [papers[i] for i in sorted(unplaced)]
-        themes.append(Theme(label=MORE_LABEL, key=MORE_KEY, papers=rest))
+        themes.append(Theme(label=MORE_LABEL, key=MORE_KEY, papers=[papers[i] for i in sorted(unplaced)]))
+    fit = evidence.score / (evidence.score + EVIDENCE_HALF)
     scores = {
-        p.id: {t.key: round(fit[i][j], 4) for j, t in enumerate(topics) if fit[i][j] > 0}
+        p.id: {t.key: round(float(fit[i, j]), 4) for j, t in enumerate(topics) if fit[i, j] > 0}
         for i, p in enumerate(papers)
     }
     return Grouping(themes, scores, fields)
@@ -375,108 +467,166 @@ def group(
     return assign(papers, topics, max_themes=max_themes, min_papers=min_papers).themes
 
 
-def _settle(
-    groups: list[_Group],
-    evidence: list[list[float]],
-    fit: list[list[float]],
-    vectors: list[Vector],
-    n: int,
-    max_themes: int,
-    min_papers: int,
-) -> list[int]:
-    """Move papers to their best group and dissolve weak groups until nothing changes.
-    Returns the papers that fit no group."""
-    unplaced: list[int] = []
-    claim = [max(MIN_EVIDENCE, RELATIVE * max(row, default=0.0)) for row in evidence]
-    self_sq = [_dot(v, v) for v in vectors]
-    for _ in range(MAX_ROUNDS):
-        dissolved = _dissolve_weakest(groups, fit, max_themes, min_papers)
-        totals = []
-        for g in groups:
-            total: Vector = {}
-            for i in g.members:
-                _add(total, vectors[i])
-            totals.append(total)
-        sq_norms = [_dot(t, t) for t in totals]
-        home = {i: k for k, g in enumerate(groups) for i in g.members}
-        moved: list[list[int]] = [[] for _ in groups]
-        unplaced = []
-        for i in range(n):
-            best, best_score = None, MIN_FIT
-            for k, g in enumerate(groups):
-                # Similarity to the group's other members: a paper must not vouch for itself.
-                dot = _dot(vectors[i], totals[k])
-                sq = sq_norms[k]
-                if home.get(i) == k:
-                    own = self_sq[i]  # 1, or 0 for a paper sharing no term with any other
-                    dot, sq = dot - own, sq - 2 * dot + own
-                similarity = dot / math.sqrt(sq) if sq > 1e-9 else 0.0
-                named = g.topic is not None and evidence[i][g.topic] >= claim[i]
-                if not named and similarity < (MIN_JOIN if g.topic is not None else MIN_LINK):
-                    continue  # neither named by the theme's keywords nor like its papers
-                keyword = fit[i][g.topic] if g.topic is not None else 0.0
-                score = KEYWORD_WEIGHT * keyword + (1 - KEYWORD_WEIGHT) * similarity
-                if score > best_score:
-                    best, best_score = k, score
-            if best is None:
-                unplaced.append(i)
+def _cluster(matrix, n: int, max_themes: int, min_papers: int) -> list[list[int]]:
+    """Clusters of the papers that share terms with some other paper; one cluster per paper
+    that shares none."""
+    import numpy as np
+
+    from . import vectors
+
+    alive = np.asarray(matrix.getnnz(axis=1) > 0).nonzero()[0]
+    lonely = [[int(i)] for i in np.setdiff1d(np.arange(n), alive)]
+    m = len(alive)
+    most = min(max_themes, m // max(1, min_papers))
+    if most < 2:
+        return ([[int(i) for i in alive]] if m else []) + lonely
+    fewest = min(most, max(2, math.ceil(m / THEME_SIZE)))
+    graph = vectors.neighbours(matrix[alive], max(NEIGHBOURS, round(math.sqrt(m))))
+    labels = vectors.spectral_clusters(graph, max_k=most, min_k=fewest)
+    out: dict[int, list[int]] = {}
+    for i, label in zip(alive, labels, strict=True):
+        out.setdefault(int(label), []).append(int(i))
+    return list(out.values()) + lonely
+
+
+def _rehome(matrix, groups: list[list[int]], papers: list[int]) -> tuple[list[list[int]], list[int]]:
+    """Each of `papers` joins the group whose papers it reads most like (cosine to the group's
+    centroid); those like no group's are returned apart."""
+    import numpy as np
+
+    groups = [list(g) for g in groups]
+    if not papers:
+        return groups, []
+    if not groups:
+        return groups, list(papers)
+    centroids = np.vstack([np.asarray(matrix[g].mean(axis=0)).ravel() for g in groups])
+    sims = matrix[papers] @ centroids.T
+    unplaced = []
+    for row, i in enumerate(papers):
+        best = int(np.argmax(sims[row]))
+        if sims[row, best] > 0:
+            groups[best].append(i)
+        else:
+            unplaced.append(i)
+    return groups, unplaced
+
+
+def _name_groups(
+    lexicon: _Words,
+    topics: Sequence[Topic],
+    words: Sequence[Topic],
+    thesaurus: Evidence,
+    groups: list[list[int]],
+) -> list[tuple[str, str] | None]:
+    """(label, key) per group: a pack theme its papers support, else the phrases that set it
+    apart, else its shared arXiv category; None when nothing names it well."""
+    # Papers vote for their strongest theme of every pack, so that a pack theme names a
+    # group only when no other field's theme fits its papers better.
+    strong = thesaurus.strong()
+    best = thesaurus.score.argmax(axis=1)
+    configured = {t.key: j for j, t in enumerate(topics)}
+    claimed: list[int | None] = []
+    leaning: list[int | None] = []
+    for g in groups:
+        votes = Counter(int(best[i]) for i in g if strong[i, best[i]])
+        j, n = votes.most_common(1)[0] if votes else (None, 0)
+        key = words[j].key if j is not None else None
+        claimed.append(configured.get(key) if key and n >= NAMED_SHARE * len(g) else None)
+        leaning.append(configured.get(key) if key and n >= SUB_SHARE * len(g) else None)
+    # A group leaning to a theme that names another group is one of its sub-themes: on a day
+    # of language-model papers, "Language models: Tokenizers" rather than "Tokenizers".
+    claimed = [
+        c if c is not None or lean not in claimed else lean for c, lean in zip(claimed, leaning, strict=True)
+    ]
+    papers = lexicon.papers
+    out: list[tuple[str, str] | None] = []
+    for g, j in zip(groups, claimed, strict=True):
+        if j is not None:
+            siblings = [h for h, k in zip(groups, claimed, strict=True) if k == j]
+            topic = topics[j]
+            if len(siblings) == 1:
+                out.append((topic.label, topic.key))
+                continue
+            sub = _distinct_label(lexicon, g, [i for h in siblings for i in h])
+            if sub:
+                out.append((f"{topic.label}: {sub}", f"{topic.key}:{_slug(sub)}"))
             else:
-                moved[best].append(i)
-        changed = any(g.members != m for g, m in zip(groups, moved, strict=True))
-        for g, m in zip(groups, moved, strict=True):
-            g.members = m
-        if not changed and not dissolved:
-            break
-    groups[:] = [g for g in groups if g.members]
-    while _dissolve_weakest(groups, fit, max_themes, min_papers, final=True):
-        pass
-    unplaced += [i for g in groups if len(g.members) < min_papers for i in g.members]
-    groups[:] = [g for g in groups if len(g.members) >= min_papers]
-    return unplaced
+                out.append((topic.label, topic.key))
+            continue
+        label = _distinct_label(lexicon, g)
+        shared = _shared_category([papers[i] for i in g])
+        if not label and shared:
+            out.append((category_name(shared) or shared, "category:" + shared.lower()))
+            continue
+        label = (
+            label
+            or _distinct_label(lexicon, g, abstracts=True)
+            or _distinct_label(lexicon, g, strict=False)
+            or _distinct_label(lexicon, g, strict=False, abstracts=True)
+        )
+        out.append((label, "group:" + _slug(label)) if label else None)
+    return _told_apart(lexicon, groups, out)
 
 
-def _dissolve_weakest(
-    groups: list[_Group], fit: list[list[float]], max_themes: int, min_papers: int, final: bool = False
-) -> bool:
-    """Drop the weakest group if one is too small or there are too many. Its papers find new
-    homes in the next round (in the final pass, none is left: they go to the catch-all)."""
+def _told_apart(
+    lexicon: _Words, groups: list[list[int]], named: list[tuple[str, str] | None]
+) -> list[tuple[str, str] | None]:
+    """Groups that came out with one label are renamed by what sets each apart from the others
+    of that label; a group nothing sets apart keeps the label (and joins the first of them)."""
+    out = list(named)
+    same: dict[str, list[int]] = {}
+    for k, lk in enumerate(named):
+        if lk is not None and not lk[1].startswith(("category:",)) and ":" not in lk[0]:
+            same.setdefault(lk[0], []).append(k)
+    for ks in same.values():
+        if len(ks) < 2:
+            continue
+        among = [i for k in ks for i in groups[k]]
+        first = named[ks[0]]
+        for k in ks[1:] if first and first[1].startswith("group:") else ks:
+            g = groups[k]
+            taken = {lk[0] for lk in out if lk}
+            for label in (
+                _distinct_label(lexicon, g, among),
+                _distinct_label(lexicon, g, among, abstracts=True),
+                _distinct_label(lexicon, g, among, strict=False),
+                _distinct_label(lexicon, g, among, strict=False, abstracts=True),
+            ):
+                if label and label not in taken:
+                    out[k] = (label, "group:" + _slug(label))
+                    break
+    return out
 
-    def weight(g: _Group) -> tuple[int, float]:
-        evidence = sum(fit[i][g.topic] for i in g.members) if g.topic is not None else 0.0
-        return len(g.members), evidence
 
-    live = [g for g in groups if g.members]
-    too_small = [g for g in live if len(g.members) < min_papers]
-    if too_small and not final:
-        weakest = min(too_small, key=weight)
-    elif len(live) > max_themes:
-        weakest = min(live, key=weight)
-    else:
-        return False
-    groups.remove(weakest)
-    return True
+def _slug(words: str) -> str:
+    return "-".join(re.findall(r"[a-z0-9]+", words.lower()))
 
 
-def _link(indices: list[int], vectors: list[Vector], threshold: float) -> list[list[int]]:
-    """Average-linkage clusters of `indices` whose members are on average `threshold` similar."""
-    clusters = [[i] for i in indices]
-    sims = {(a, b): _dot(vectors[a], vectors[b]) for a in indices for b in indices if a < b}
+def _shared_category(members: Sequence[Paper]) -> str | None:
+    """The primary arXiv category most of `members` have, if one has a name."""
+    primaries = Counter(p.categories[0] for p in members if p.categories)
+    if not primaries:
+        return None
+    category, n = primaries.most_common(1)[0]
+    return category if n * 2 > len(members) and category_name(category) else None
 
-    def link(x: list[int], y: list[int]) -> float:
-        return sum(sims[min(a, b), max(a, b)] for a in x for b in y) / (len(x) * len(y))
 
-    while len(clusters) > 1:
-        best, pair = threshold, None
-        for a in range(len(clusters)):
-            for b in range(a + 1, len(clusters)):
-                s = link(clusters[a], clusters[b])
-                if s >= best:
-                    best, pair = s, (a, b)
-        if pair is None:
-            break
-        a, b = pair
-        clusters[a] = clusters[a] + clusters.pop(b)
-    return clusters
+def _by_category(
+    papers: list[Paper], unplaced: list[int], by_label: dict[str, tuple[str, list[int]]], min_papers: int
+) -> list[int]:
+    """Leftover papers that share a primary arXiv category become a theme under its name (or
+    join the theme of that name); returns the papers still left over."""
+    groups: dict[str, list[int]] = {}
+    for i in unplaced:
+        if papers[i].categories and category_name(papers[i].categories[0]):
+            groups.setdefault(papers[i].categories[0], []).append(i)
+    left = set(unplaced)
+    for category, members in groups.items():
+        label = category_name(category) or category
+        if label in by_label or len(members) >= min_papers:
+            by_label.setdefault(label, ("category:" + category.lower(), []))[1].extend(members)
+            left -= set(members)
+    return sorted(left)
 
 
 def _strength(members: Iterable[Paper], everyone: list[Paper]) -> float:
@@ -484,32 +634,184 @@ def _strength(members: Iterable[Paper], everyone: list[Paper]) -> float:
     return sum(1 / math.sqrt(p.position or order[id(p)] + 1) for p in members)
 
 
-def _distinct_label(members: list[Paper], among: list[Paper]) -> str | None:
-    """The words that set `members` apart from the other papers `among` (which include them),
-    as a label ("Masked language modeling", "Federated learning and client drift"), or None.
+# --- labels ---------------------------------------------------------------------------------
 
-    Candidates are runs of up to three content words in titles and the source's keywords (what
-    a paper says it is about), used by two members at least. A run scores by the share of
-    members using it minus the share of the other papers using it anywhere, longer runs a
-    little more; a second run joins the first when it scores at least half as well."""
+# Inline formulas and TeX commands say nothing a heading can show.
+_MATH = re.compile(r"\$[^$]*\$|\\[A-Za-z]+|[{}^_]")
+_ROMAN = re.compile(r"^(?=[ivxlcdm]+$)m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
+# Words that head a title but never a theme.
+_TITLE_FILLER = frozenset(
+    """note notes remark remarks revisited towards toward part parts case cases aspect aspects
+    certain some generalized generalised general simple class classes type types problem problems
+    role effect effects application applications property properties""".split()
+)
+# Words every field uses: part of a heading ("Language models"), never the whole of one.
+_GENERIC = frozenset(
+    """model system data theory learning equation function method analysis network structure
+    process algorithm design result application control dynamics estimation representation
+    generation prediction space time order state group field measurement observation
+    simulation optimization optimisation information feature image distribution limit bound
+    condition solution behavior behaviour mechanism framework technique tool experiment
+    evidence implication formal formalism relativity""".split()
+)
+_NOUNS_IN_LY = frozenset("anomaly family assembly supply monopoly poly italy".split())
+# A subject pronoun, then the verb it governs.
+_AFTER_SUBJECT = re.compile(
+    r"\b(?:[Ww]e|[Ii]t|[Tt]hey|which|that|this)\s+(?:also\s+|then\s+|further\s+)?([a-z]+)\b"
+)
+# Words that follow such a subject without being verbs ("this work", "that the").
+_NOT_VERBS = frozenset(
+    "the a an is are was were be can may will work paper study approach method model".split()
+)
+# Endings of adjectives, which cannot end a heading ("Detectors and superconducting").
+_ADJECTIVE = re.compile(r"(ous|ive|ical|able|ible|ular|ary|ing|ed|al|ic)$")
+# Nouns with those endings a heading may well end on.
+_NOUN_ENDINGS = frozenset(
+    """learning modeling modelling lensing scattering computing processing training
+    clustering reasoning sensing sampling forecasting imaging tracking rendering signal
+    potential material interval manifold crystal protocol logic music topic mechanic""".split()
+)
+
+
+# Punctuation ends a phrase ("Simulation: Monte Carlo" holds no "simulation monte"): it
+# becomes a stop word, which breaks runs of content words.
+_BREAK = re.compile(r"[:;,?!()\[\]\"/]+|\.(?=\s|$)|\s[-\u2013\u2014]+\s")
+
+
+def _clean(text: str) -> str:
+    return _BREAK.sub(" the ", _MATH.sub(" ", text.replace("\u2019", "'")))
+
+
+def _fit_for_label(term: str, surface: str, strict: bool = True) -> bool:
+    """Whether a run of words can stand in a heading: no single letters, digits (but "3D",
+    "5G"), roman numerals, filler or a possessive cut off from what it owns."""
+    words = surface.split()
+    if words[-1].endswith("'s") or words[-1].endswith("'"):
+        return False
+    for word, folded in zip(words, term.split(), strict=False):
+        lower = word.lower()
+        if any(c.isdigit() for c in word) and not re.fullmatch(r"\d[A-Z]", word):
+            return False
+        if len(word) < 2 or (len(word) == 2 and not word.isupper()):
+            return False
+        if _ROMAN.match(lower) or folded in _TITLE_FILLER:
+            return False
+        if lower.endswith("ly") and lower not in _NOUNS_IN_LY:  # adverbs: "typically", "widely"
+            return False
+    last = words[-1].lower().split("-")[-1]
+    if _ADJECTIVE.search(last) and last.rstrip("s") not in _NOUN_ENDINGS and not words[-1].isupper():
+        return False
+    if len(words) == 1 and sum(c.isalpha() for c in words[0]) < 3:  # "3D" alone says too little
+        return False
+    return not (strict and len(words) == 1 and term in _GENERIC)
+
+
+@dataclass
+class _Words:
+    """The day's words for labelling, found once per issue: each paper's term bag (content
+    words and pairs of its whole text), how many papers use each term, and the runs of its
+    title (and, when a label needs them, its abstract) with their written forms."""
+
+    papers: list[Paper]
+    bags: list[dict[str, float]]
+    df: Counter[str] = field(default_factory=Counter)
+    _heads: dict[tuple[int, bool], dict[str, str]] = field(default_factory=dict)
+    _verbs: set[str] | None = None
+    _title_words: set[str] | None = None
+
+    def __post_init__(self) -> None:
+        for bag in self.bags:
+            self.df.update(bag.keys())
+
+    def title_words(self) -> set[str]:
+        """Every word (folded) some title of the day uses: titles are noun phrases, so a word
+        from an abstract that no title uses may well be a verb ("relies", "develop")."""
+        if self._title_words is None:
+            self._title_words = {
+                t for i in range(len(self.papers)) for t in self.heads(i, False) if " " not in t
+            }
+        return self._title_words
+
+    def verbs(self) -> set[str]:
+        """Words the day's abstracts use as verbs ("we propose", "which relies", "it predicts"):
+        a heading must not end on one. Found when a label first needs them."""
+        if self._verbs is None:
+            self._verbs = {
+                m.group(1).lower()
+                for p in self.papers
+                for m in _AFTER_SUBJECT.finditer(p.abstract)
+                if m.group(1).lower() not in _NOT_VERBS
+            }
+        return self._verbs
+
+    def heads(self, i: int, abstract: bool) -> dict[str, str]:
+        """Runs of up to three content words, with their first written form."""
+        if (i, abstract) not in self._heads:
+            p = self.papers[i]
+            text = p.abstract if abstract else f"{p.title} ; {' ; '.join(p.keywords)}"
+            self._heads[i, abstract] = headline_terms(_clean(text))
+        return self._heads[i, abstract]
+
+
+def _distinct_label(
+    words: _Words,
+    members: list[int],
+    among: list[int] | None = None,
+    strict: bool = True,
+    abstracts: bool = False,
+) -> str | None:
+    """The words that set `members` apart from the other papers `among` (which include them;
+    None: the whole issue), as a label ("Masked language modeling", "Black holes and
+    gravitational waves"), or None.
+
+    Candidates are runs of one or two content words in titles and the source's keywords (what
+    a paper says it is about; with `abstracts`, phrases of the abstracts), used by two members
+    at least and fit for a heading. A run scores by the share of members using it anywhere
+    minus the share of the other papers using it, pairs more; it must be found in
+    LABEL_SUPPORT of the members, so a heading says what its papers are about. A second run
+    joins the first when it scores at least half as well; a run most titles go on with one
+    more word is completed ("masked language" -> "masked language modeling")."""
     inside: Counter[str] = Counter()
     written: dict[str, Counter[str]] = {}
-    for p in members:
-        found = headline_terms(f"{p.title} ; {' ; '.join(p.keywords)}")
+    # Phrases of abstracts are read from at most LABEL_SAMPLE of a group's papers (evenly
+    # spread): enough to find its common phrases, and a big day's labels stay cheap.
+    step = math.ceil(len(members) / LABEL_SAMPLE) if abstracts else 1
+    for i in members[::step]:
+        found = words.heads(i, abstracts)
         inside.update(found.keys())
         for term, surface in found.items():
             written.setdefault(term, Counter())[_shown(surface)] += 1
-    member_ids = {id(p) for p in members}
-    others = [p for p in among if id(p) not in member_ids]
-    outside: Counter[str] = Counter()
-    for p in others:
-        outside.update(headline_terms(f"{p.title} ; {' ; '.join(p.keywords)} ; {p.abstract}").keys())
+    # From abstracts, only phrases: a lone word there is too often a verb or filler.
+    candidates = [
+        t
+        for t, n in inside.items()
+        if n >= 2 and t.count(" ") <= 1 and (not abstracts or not strict or " " in t)
+    ]
+    support = _uses(candidates, [words.bags[i] for i in members])
+    if among is None:
+        outside = {t: words.df[t] - support[t] for t in candidates}
+        n_others = len(words.papers) - len(members)
+    else:
+        rest = [words.bags[i] for i in set(among) - set(members)]
+        outside = _uses(candidates, rest)
+        n_others = len(rest)
 
     def score(term: str) -> float:
-        contrast = inside[term] / len(members) - outside[term] / max(1, len(others))
-        return contrast * (1 + 0.25 * term.count(" "))
+        contrast = support[term] / len(members) - outside[term] / max(1, n_others)
+        return contrast * (1 + 0.5 * term.count(" "))
 
-    ranked = sorted((t for t, n in inside.items() if n >= 2 and score(t) > 0), key=lambda t: (-score(t), t))
+    ranked = sorted(
+        (
+            t
+            for t in candidates
+            if score(t) > 0
+            and support[t] >= LABEL_SUPPORT * len(members)
+            and _fit_for_label(t, written[t].most_common(1)[0][0], strict)
+            and written[t].most_common(1)[0][0].split()[-1].lower() not in words.verbs()
+            and (not abstracts or t.split()[-1] in words.title_words())
+        ),
+        key=lambda t: (-score(t), t),
+    )
     chosen: list[str] = []
     for term in ranked:
         if chosen and score(term) < score(chosen[0]) / 2:
@@ -524,8 +826,15 @@ def _distinct_label(members: list[Paper], among: list[Paper]) -> str | None:
         return None
 
     def completed(term: str) -> str:
-        # "masked language" is cut short when most papers go on "masked language modeling".
-        longer = [t for t in inside if t.startswith(term + " ") and t.count(" ") == term.count(" ") + 1]
+        longer = [
+            t
+            for t in inside
+            if t.startswith(term + " ")
+            and t.count(" ") == term.count(" ") + 1
+            and _fit_for_label(t, written[t].most_common(1)[0][0])
+            and written[t].most_common(1)[0][0].split()[-1].lower() not in words.verbs()
+            and (not abstracts or t.split()[-1] in words.title_words())
+        ]
         best = max(longer, key=lambda t: (inside[t], t), default=None)
         return best if best and inside[best] * 2 >= inside[term] else term
 
@@ -534,34 +843,38 @@ def _distinct_label(members: list[Paper], among: list[Paper]) -> str | None:
         # Completing one may have taken the other's words: "test generation" and "generation".
         if not any(set(term.split()) & set(s.split()) for s in shown):
             shown.append(term)
-    label = " and ".join(written[t].most_common(1)[0][0] for t in shown)
+    label = " and ".join(_written(written[t]) for t in shown)
     return label[0].upper() + label[1:]
 
 
+def _uses(terms: list[str], bags: list[dict[str, float]]) -> Counter[str]:
+    """How many of `bags` hold each of `terms`."""
+    wanted = set(terms)
+    found: Counter[str] = Counter({t: 0 for t in terms})
+    for bag in bags:
+        found.update(wanted.intersection(bag))
+    return found
+
+
+def _written(forms: Counter[str]) -> str:
+    """The form to show of a run written several ways: the most common, with its last word in
+    the plural when some papers write it so ("Black holes" over "Black hole")."""
+    common = forms.most_common(1)[0][0]
+    head, _, last = common.rpartition(" ")
+    stem = last.lower()[:-1] if last.lower().endswith("y") else last.lower()
+    for form in forms:
+        other = form.rpartition(" ")[2]
+        if other != last and other.lower().startswith(stem) and other.lower().endswith("s"):
+            return f"{head} {other}".strip()
+    return common
+
+
+@lru_cache(maxsize=65536)
 def _shown(surface: str) -> str:
-    """A term as a label shows it: acronyms kept ("LLMs"), other words lower-cased."""
-    return " ".join(w if sum(c.isupper() for c in w) >= 2 else w.lower() for w in surface.split())
+    """A term as a label shows it: acronyms kept ("LLMs", "JWST"), other words lower-cased
+    ("High-Dimensional" too)."""
+    return " ".join(w if any(_acronym(part) for part in w.split("-")) else w.lower() for w in surface.split())
 
 
-def _split_oversized(
-    groups: list[_Group], vectors: list[Vector], n: int, max_themes: int, min_papers: int
-) -> None:
-    """Split a theme that holds too much of the issue into sub-themes of papers that read alike,
-    as long as the issue stays within `max_themes`; the rest keep the theme's own name."""
-    limit = max(SPLIT_MIN, n * MAX_SHARE)
-    for g in sorted(groups, key=lambda g: -len(g.members)):
-        room = max_themes - len(groups)
-        if len(g.members) <= limit or room < 1 or g.subtheme:
-            continue
-        parts = sorted(
-            (c for c in _link(g.members, vectors, MIN_LINK) if len(c) >= min_papers), key=len, reverse=True
-        )
-        parts = parts[:room]
-        rest = len(g.members) - sum(len(c) for c in parts)
-        if rest < min_papers:  # the theme keeps its name for its largest part
-            parts = parts[1:]
-        if not parts:
-            continue
-        split = {i for c in parts for i in c}
-        g.members = [i for i in g.members if i not in split]
-        groups.extend(_Group(g.topic, sorted(c), subtheme=True) for c in parts)
+def _acronym(word: str) -> bool:
+    return sum(c.isupper() for c in word) >= 2 or (len(word) > 1 and word[1:].lower() != word[1:])

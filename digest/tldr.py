@@ -6,8 +6,9 @@ Each sentence is scored by cue phrases: "we propose / introduce / present ...", 
 "our method", the name the title gives the method ("DreamX: ..." -> "DreamX"), against
 background cues ("have achieved", "remarkable", "in recent years", a "However," opener,
 "remains a challenge"). The best one wins, the earlier on a tie; with no cue at all, the
-first sentence that is not background. `eval/tldr.py` measures how often the pick is the
-sentence closest to Hugging Face's own summary, beside the first sentence.
+first sentence that is not background. An opener that leans on the sentence before ("Hence,",
+"To bridge this gap,") is dropped, so the sentence stands alone. `eval/tldr.py` measures how
+often the pick is the sentence closest to Hugging Face's own summary, beside the first sentence.
 
 Pure and cheap: only the first SCAN_CHARS of the abstract are cleaned and read (abstracts run
 to 10,000 characters; the contribution is nearly always stated within the first few
@@ -58,6 +59,51 @@ _NAME_WEIGHT = 2.0
 _POSITION_STEP = 0.1  # a later sentence needs a slightly better score to win
 
 
+# Openers that lean on the sentence before, which a TL;DR does not show: a connective
+# ("Hence," "To this end,") or an introductory phrase pointing back ("Building upon this
+# premise," "To bridge this gap," "Motivated by these findings,"). The phrase is one that
+# starts with a preposition, "to" or a participle (not a clause of its own, such as "This is
+# hard,") and names what it points back to with this/these/that/those/such/it/them.
+_CONNECTIVE = re.compile(
+    r"^(?:hence|thus|therefore|consequently|accordingly|moreover|furthermore|additionally|besides"
+    r"|also|then|finally|however|nevertheless|nonetheless|instead|meanwhile|subsequently"
+    r"|specifically|notably|importantly|crucially|in addition|in particular|as a result|as such"
+    r"|on the other hand|in contrast|by contrast|to this end|to that end|for this reason"
+    r"|for this purpose|in response|in turn|in doing so|by doing so|in light of this|with this in mind"
+    r"|building on this|on this basis|on top of this|beyond this|to do so|to that effect)\b,?\s+",
+    re.I,
+)
+_POINTS_BACK = re.compile(
+    r"^(?P<phrase>(?:to|in|for|with|given|on|upon|from|against|under|by|as|toward|towards|after"
+    r"|following|through|within|along|at|\w+ing|\w+ed)\b[^,;:.]{0,80}?"
+    r"\b(?:this|these|that|those|such|it|them)\b[^,;:.]{0,40}),\s+"
+    r"(?=(?:we|our|in this|here|the|a|an|this|these|it|[A-Z])\b|[A-Z])",
+    re.I,
+)
+_SELF_CONTAINED = re.compile(
+    r"^(?:in|within|throughout)\s+this\s+(?:paper|work|study|article|letter|report|survey|thesis|chapter)$",
+    re.I,
+)
+_OPENER_WORDS = 10
+
+
+def standalone(sentence: str) -> str:
+    """`sentence` without the openers that point at the sentence before it, capitalised:
+    "Building upon this premise, we introduce X" -> "We introduce X"."""
+    out = sentence
+    for _ in range(3):  # "Moreover, to address this, we ..."
+        m = _CONNECTIVE.match(out)
+        if m is None:
+            m = _POINTS_BACK.match(out)
+            if m is None or _SELF_CONTAINED.match(m["phrase"]) or len(m["phrase"].split()) > _OPENER_WORDS:
+                break
+        out = out[m.end() :]
+    if out is sentence or not out:
+        return sentence
+    first = out.split(" ", 1)[0]
+    return out[0].upper() + out[1:] if first.isalpha() and first.islower() else out
+
+
 def sentences(text: str) -> list[str]:
     return [s for s in SENTENCE_END.split(text) if s]
 
@@ -94,7 +140,9 @@ def pick(title: str, abstract: str, limit: int = TLDR_CHARS) -> str:
     candidates = sentences(display(abstract[:SCAN_CHARS]))
     if not candidates:
         return ""
-    return _from(candidates, best(candidates, title), limit)
+    i = best(candidates, title)
+    candidates[i] = standalone(candidates[i])
+    return _from(candidates, i, limit)
 
 
 def opening(text: str, limit: int = TLDR_CHARS) -> str:

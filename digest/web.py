@@ -12,7 +12,8 @@ Rules the routes keep:
   providers send for `List-Unsubscribe-Post`). Nor does a HEAD, which Starlette answers on
   every GET route and link checkers send: only a POST changes state.
 - POST /subscribe answers the same "check your inbox" page whether the address is new,
-  pending, already active or over its limit: the form never tells who is on the list.
+  pending, already active or over its limit: the form never tells who is on the list. An
+  active reader signing up again (to change topics) is mailed their preferences link.
 - Forms carry a CSRF token bound to a SameSite=Strict cookie, so another site cannot post
   them from a visitor's browser. Token links (confirm, unsubscribe, preferences) need no
   cookie: the signed token is the credential, and a one-click POST comes without cookies.
@@ -50,7 +51,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
 from starlette.applications import Starlette
@@ -68,7 +69,7 @@ from .errors import DigestError, cannot_listen
 from .models import FREQUENCIES
 from .store import open_stores
 from .subscribers import NotListed, Unsubscribe, Update
-from .templating import environment
+from .templating import checked, environment
 from .tokens import LinkProblem
 
 log = logging.getLogger("digest.web")
@@ -115,7 +116,16 @@ FREQUENCY_LABELS = {
     "weekdays": "Weekdays (Mon-Fri)",
     **{f: f"Weekly, on {d}" for f, d in zip(FREQUENCIES[2:], ("Monday", "Tuesday", "Wednesday",
        "Thursday", "Friday", "Saturday", "Sunday"), strict=True)},
+    "monthly:1": "Monthly, on the 1st",
 }  # fmt: skip
+
+
+def frequency_choices(current: str | None) -> dict[str, str]:
+    """The form's frequencies, with the reader's own when the list has none like it (a
+    `monthly:15` written by hand): saving the page must not change it behind their back."""
+    if current and current not in FREQUENCY_LABELS:
+        return {**FREQUENCY_LABELS, current: f"Monthly, on day {current.partition(':')[2]}"}
+    return FREQUENCY_LABELS
 
 
 class Site:
@@ -133,6 +143,8 @@ class Site:
         self.library_pool = ThreadPoolExecutor(LIBRARY_WORKERS, thread_name_prefix="digest-library")
         self.library_slots = threading.BoundedSemaphore(LIBRARY_WORKERS + LIBRARY_WAITING)
         self.env = environment(config.templates, sub="web")
+        for name in self.env.list_templates(extensions=["html"]):  # a broken page stops the start
+            checked(self.env, name)
         self.topics = [(t.key, t.label, t.description) for t in configured(config.themes)]
         self.known = subscribers.known_topics(config)  # what the list may name in `topics`
         self.zones = sorted(
@@ -150,6 +162,16 @@ class Site:
 
     def message(self, title: str, text: str, status: int = 200, **extra: Any) -> HTMLResponse:
         return self.page("message.html", status, title=title, text=text, **extra)
+
+    def links(self, email: str | None) -> list[tuple[str, str]]:
+        """Where a page that reports something done leads on: the reader's preferences, the archive."""
+        found = []
+        if email is not None:
+            token = tokens.sign(self.secret, "preferences", email)
+            found.append(("Your preferences", f"/preferences?token={token}"))
+        if self.config.archive is not None:
+            found.append(("Past issues", "/issues"))
+        return found
 
     def unavailable(self, exc: Exception) -> HTMLResponse:
         log.error("could not complete a request: %s", exc)
@@ -222,7 +244,7 @@ class Site:
     def form_context(self, values: dict[str, Any]) -> dict[str, Any]:
         return {
             "topics": self.topics,
-            "frequencies": FREQUENCY_LABELS,
+            "frequencies": frequency_choices(values.get("frequency")),
             "zones": self.zones,
             "values": values,
         }
@@ -232,12 +254,21 @@ def _token(request: Request, form: Any = None) -> str:
     return str(request.query_params.get("token") or (form.get("token") if form is not None else "") or "")
 
 
+def _comma_list(form: Any, name: str) -> list[str]:
+    return [w for w in (w.strip() for w in str(form.get(name, "")).split(",")) if w]
+
+
+def _typed(form: Any) -> dict[str, str]:
+    """The free-text fields as typed, to show again with a problem."""
+    return {name: str(form.get(name, "")) for name in ("keywords", "follow")}
+
+
 def _prefs(form: Any) -> dict[str, Any]:
     """Preferences from a submitted form, in the shape subscribers.yaml stores them."""
-    split = [w.strip() for w in str(form.get("keywords", "")).split(",")]
     prefs: dict[str, Any] = {
         "topics": [str(t) for t in form.getlist("topics")],
-        "keywords": [w for w in split if w],
+        "keywords": _comma_list(form, "keywords"),
+        "organizations": _comma_list(form, "follow"),  # the labs they follow
     }
     for key in ("frequency", "send_at", "timezone"):
         if form.get(key):
@@ -304,8 +335,9 @@ async def subscribe(request: Request) -> Response:
 
     done = site.message(
         "Check your inbox",
-        "If this address can be subscribed, a confirmation link is on its way. "
-        "Open it to start receiving the digest; nothing is sent until you do.",
+        "If this address can be subscribed, an email is on its way: a link to confirm a new "
+        "subscription (nothing is sent until you open it), or, if the address already receives "
+        "the digest, a link to change its preferences.",
     )
     if form.get(HONEYPOT):
         log.info("honeypot filled: ignored a sign-up")
@@ -313,7 +345,7 @@ async def subscribe(request: Request) -> Response:
     email = str(form.get("email", "")).strip()
     prefs = _prefs(form)
     if problem := _check(site, email, prefs):
-        values = {**prefs, "email": email, "keywords": str(form.get("keywords", ""))}
+        values = {**prefs, "email": email, **_typed(form)}
         return site.with_form(request, "subscribe.html", 400, error=problem, **site.form_context(values))
     allowed = await run_in_threadpool(
         site.allow, "address", email.lower(), window=DAY, limit=limits.confirmations_per_address_per_day
@@ -347,6 +379,16 @@ async def confirm(request: Request) -> Response:
     if verified.email is None:
         return _bad_link(site, verified.problem)
     if form is None:  # GET or HEAD: show the button, change nothing
+        try:
+            reader = await run_in_threadpool(site.stores.subscribers.find, verified.email)
+        except Exception as exc:
+            return site.unavailable(exc)
+        if reader is not None and reader.status == "active":  # a link already used
+            return site.message(
+                "Already confirmed",
+                f"{reader.email} already receives {site.config.newsletter.name} {describe(reader)}.",
+                links=site.links(reader.email),
+            )
         return site.page("confirm.html", email=verified.email, token=token)
     try:
         result = await run_in_threadpool(
@@ -362,6 +404,7 @@ async def confirm(request: Request) -> Response:
         "You're subscribed",
         f"{reader.email} will receive {site.config.newsletter.name} {describe(reader)}. "
         f"The first issue arrives on {first:%A %d %B at %H:%M}.",
+        links=site.links(reader.email),
     )
 
 
@@ -399,17 +442,35 @@ async def unsubscribe(request: Request) -> Response:
     if email is None:
         return _bad_link(site, LinkProblem.INVALID)
     if form is None:  # GET or HEAD
+        try:
+            reader = await run_in_threadpool(site.stores.subscribers.find, email)
+        except Exception as exc:
+            return site.unavailable(exc)
+        if reader is None or reader.status == "unsubscribed":  # e.g. after a one-click unsubscribe
+            return _unsubscribed(site, email)
         return site.page("unsubscribe.html", email=email, token=token)
+    if email == tokens.DOCTOR_ADDRESS:  # `digest doctor`'s check: the endpoint works, nobody leaves
+        return site.message("One-click unsubscribe works", "This was digest doctor's test: nothing changed.")
     # RFC 8058: the mail provider POSTs `List-Unsubscribe=One-Click` to the URL from the header,
     # without cookies. The button below the GET page posts the same URL. Both just need the token.
     try:
         await run_in_threadpool(lambda: site.stores.subscribers.apply(email, Unsubscribe(), now=_utcnow()))
     except NotListed:
-        return site.message("You're unsubscribed", f"{email} is not on the list.")
+        return site.message("You are unsubscribed", f"{email} is not on the list.", retry=True)
     except Exception as exc:
         return site.unavailable(exc)
+    return _unsubscribed(site, email)
+
+
+def _unsubscribed(site: Site, email: str) -> HTMLResponse:
+    """The page after an unsubscribe, and what its link shows from then on: the subscribe
+    form is the way back (a fresh confirmation, since consent was withdrawn)."""
     return site.message(
-        "You're unsubscribed", f"{email} will not receive {site.config.newsletter.name} any more.", retry=True
+        "You are unsubscribed",
+        f"{email} does not receive {site.config.newsletter.name} any more. "
+        "To receive it again, subscribe again.",
+        retry=True,
+        links=site.links(None),
     )
 
 
@@ -432,15 +493,17 @@ async def preferences(request: Request) -> Response:
         "library_size": len(await run_in_threadpool(site.stores.own_papers.library, email)),
     }
     if form is None:
+        context["feed_url"] = await run_in_threadpool(_reader_feed_url, site, email, False)
         values = reader.model_dump()
         values["topics"] = [site.known.get(t.casefold(), t) for t in reader.topics]  # labels -> keys
         values["keywords"] = ", ".join(reader.keywords)
+        values["follow"] = ", ".join(reader.organizations)
         return site.with_form(request, "preferences.html", **context, **site.form_context(values))
     if not site.csrf_ok(request, form):
         return site.message("This form has expired", "Reload the page and try again.", 403)
     prefs = _prefs(form)
     if problem := _check(site, email, prefs):
-        values = {**prefs, "keywords": str(form.get("keywords", ""))}
+        values = {**prefs, **_typed(form)}
         return site.with_form(
             request, "preferences.html", 400, error=problem, **context, **site.form_context(values)
         )
@@ -454,18 +517,31 @@ async def preferences(request: Request) -> Response:
         return site.unavailable(exc)
     if change.after is None:  # removed between the page and the save
         return _bad_link(site, LinkProblem.UNKNOWN)
-    return site.message("Preferences saved", f"{email} will receive the digest {describe(change.after)}.")
+    return site.message(
+        "Preferences saved",
+        f"{email} will receive the digest {describe(change.after)}.",
+        links=site.links(email),
+    )
 
 
-async def library_upload(request: Request) -> Response:
-    """POST /preferences/library: the reader's library file, from the preferences page."""
+async def _preferences_post(request: Request, max_files: int) -> tuple[Site, Any, str] | Response:
+    """A form posted from the preferences page: (site, form, address), or the page refusing it."""
     site: Site = request.app.state.site
-    form = await request.form(max_fields=10, max_files=1)
+    form = await request.form(max_fields=10, max_files=max_files)
     email = tokens.verify(site.secret, "preferences", _token(request, form))
     if email is None:
         return _bad_link(site, LinkProblem.INVALID)
     if not site.csrf_ok(request, form):
         return site.message("This form has expired", "Reload the page and try again.", 403)
+    return site, form, email
+
+
+async def library_upload(request: Request) -> Response:
+    """POST /preferences/library: the reader's library file, from the preferences page."""
+    posted = await _preferences_post(request, max_files=1)
+    if isinstance(posted, Response):
+        return posted
+    site, form, email = posted
     upload = form.get("library")
     if upload is None or isinstance(upload, str) or not upload.filename:
         return site.message("No file", "Choose a library file to upload, then press Upload.", 400)
@@ -489,7 +565,56 @@ async def library_upload(request: Request) -> Response:
     return site.message(
         "Library saved",
         f"{found[0]} papers: your digest now leans towards papers like them.{left_out}",
+        links=site.links(email),
     )
+
+
+async def reader_feed_renew(request: Request) -> Response:
+    """POST /preferences/feed: a new address for the reader's private feed; the old one stops."""
+    posted = await _preferences_post(request, max_files=0)
+    if isinstance(posted, Response):
+        return posted
+    site, _, email = posted
+    try:
+        url = await run_in_threadpool(_reader_feed_url, site, email, True)
+    except Exception as exc:
+        return site.unavailable(exc)
+    return site.message(
+        "New feed address", "The old address no longer works. Give your feed reader this one:", feed_url=url
+    )
+
+
+async def reader_feed(request: Request) -> Response:
+    """GET /feeds/reader.xml?token=...: the reader's own issues, as Atom."""
+    from . import reader_feed as feeds
+
+    site: Site = request.app.state.site
+    token = str(request.query_params.get("token") or "")
+    try:
+        email = await run_in_threadpool(feeds.reader_of, site.stores.reader_feeds, site.secret, token)
+        if email is None:
+            return PlainTextResponse(
+                "This feed address is not valid (any more): "
+                "copy the current one from your preferences page.\n",
+                status_code=404,
+            )
+        news = site.config.newsletter
+        self_url = f"{news.base_url}{feeds.PATH}?token={quote(token)}"
+        body = await run_in_threadpool(
+            feeds.feed, site.stores.reader_feeds, email, self_url, base_url=news.base_url, name=news.name
+        )
+    except Exception as exc:
+        return site.unavailable(exc)
+    return Response(
+        body, media_type="application/atom+xml; charset=utf-8", headers={"Cache-Control": "private, no-cache"}
+    )
+
+
+def _reader_feed_url(site: Site, email: str, renew: bool) -> str:
+    from . import reader_feed as feeds
+
+    key = site.stores.reader_feeds.feed_key(email, renew=renew)
+    return feeds.feed_url(site.config.newsletter.base_url, site.secret, email, key)
 
 
 def _web_url(url: str | None) -> str | None:
@@ -548,7 +673,9 @@ async def feedback(request: Request) -> Response:
     except Exception as exc:
         return site.unavailable(exc)
     more = "more" if VOTES[vote] > 0 else "fewer"
-    return site.message("Thank you", f"Your next digests will have {more} papers like “{title}”.")
+    return site.message(
+        "Thank you", f"Your next digests will have {more} papers like “{title}”.", links=site.links(email)
+    )
 
 
 async def webhook(request: Request) -> Response:
@@ -646,7 +773,40 @@ async def static(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
+    """Up, and the database answers: what a load balancer or an uptime check asks."""
+    site: Site = request.app.state.site
+    try:
+        await run_in_threadpool(site.stores.database.one, "SELECT 1")
+    except Exception as exc:
+        log.error("healthz: the database does not answer: %s", exc)
+        return PlainTextResponse("database unreachable\n", status_code=503)
     return PlainTextResponse("ok")
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus's text format, behind a bearer token from the environment (never YAML);
+    without the variable set, there is no /metrics."""
+    from .metrics import TOKEN_ENV
+
+    token = os.environ.get(TOKEN_ENV)
+    site: Site = request.app.state.site
+    if not token:
+        return await not_found(request, Exception())
+    given = request.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return PlainTextResponse(
+            "a bearer token is needed\n",
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    from .metrics import exposition
+
+    try:
+        body, content_type = await run_in_threadpool(exposition, site.stores)
+    except Exception as exc:
+        log.error("metrics: %s", exc)
+        return PlainTextResponse("database unreachable\n", status_code=503)
+    return Response(body, media_type=content_type)
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -746,6 +906,8 @@ def create_app(config: Config, secret: str, fetch: Callable[[str], bytes] | None
         Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
         Route("/preferences", preferences, methods=["GET", "POST"]),
         Route("/preferences/library", library_upload, methods=["POST"]),
+        Route("/preferences/feed", reader_feed_renew, methods=["POST"]),
+        Route("/feeds/reader.xml", reader_feed, methods=["GET"]),
         Route("/feedback", feedback, methods=["GET", "POST"]),
         Route("/webhooks/{provider}", webhook, methods=["POST"]),
         # The archive's own links (digest/archive.py): {base_url}/issues, /issues/feed.xml,
@@ -758,6 +920,7 @@ def create_app(config: Config, secret: str, fetch: Callable[[str], bytes] | None
         Route("/{issue:str}.html", issue_page),
         Route("/static/{name}", static),
         Route("/healthz", health),
+        Route("/metrics", metrics),
     ]
     site = Site(config, secret, fetch)
 

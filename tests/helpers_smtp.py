@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, syntax
 
 TEST_PAPERS = 30
@@ -331,3 +332,9 @@ def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     return context
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[Path, Path]:
+    """A module's self-signed certificate and key (import the fixture where it is used)."""
+    return self_signed(tmp_path_factory.mktemp("tls"))

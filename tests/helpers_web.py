@@ -80,10 +80,13 @@ def wait_for(predicate, what: str, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def confirmation(project: Path, email: str, *, other_than: str | None = None) -> EmailMessage:
+def confirmation(
+    project: Path, email: str, *, other_than: str | None = None, folder: str = "confirmations"
+) -> EmailMessage:
     """The confirmation email in the outbox for `email`, waiting for it to arrive (the web
-    app sends it after answering); with `other_than`, for one with another Message-ID."""
-    path = project / "outbox" / "confirmations" / f"{email.lower()}.eml"
+    app sends it after answering); with `other_than`, for one with another Message-ID; with
+    `folder`, another notice (`preferences`: the link an active reader gets for signing up again)."""
+    path = project / "outbox" / folder / f"{email.lower()}.eml"
 
     def read() -> EmailMessage | None:
         if not path.exists():
@@ -91,7 +94,7 @@ def confirmation(project: Path, email: str, *, other_than: str | None = None) ->
         message = message_from_bytes(path.read_bytes(), policy=policy.default)
         return message if message["Message-ID"] != other_than else None  # type: ignore[return-value]
 
-    wait_for(lambda: read() is not None, f"a confirmation email to {email}")
+    wait_for(lambda: read() is not None, f"a {folder} email to {email}")
     return read()  # type: ignore[return-value]
 
 

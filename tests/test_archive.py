@@ -99,6 +99,32 @@ def test_send_writes_the_archive_and_a_dry_run_does_not(project, cli):
     assert (project / "archive" / "feed.xml").is_file()
 
 
+def test_the_index_lists_the_issues_real_themes_not_its_headings(project, cli):
+    # Which themes a day gets is the grouping's business; that sub-themes go under their
+    # parent is pinned by the next test, on labels of its own.
+    from digest.archive import theme_names
+
+    result = cli("send", "--now", "2026-11-26T07:00:00+00:00", cwd=project)
+    assert result.returncode == 0, result.stderr
+    labels = [t["label"] for t in json.loads((project / "archive" / "2026-11-26.json").read_text())["themes"]]
+    assert "Today's top paper" in labels  # the page's headings, kept for the feed
+    line = Page((project / "archive" / "index.html").read_text()).text
+    assert "Today's top paper" not in line and "More trending papers" not in line
+    names = theme_names([{"label": label} for label in labels])
+    assert len(names) >= 2 and all(name in line for name in names)
+
+
+def test_theme_names_put_sub_themes_under_their_parent_and_drop_headings():
+    from digest.archive import theme_names
+
+    labels = ("Today's top paper", "Agents", "Language models", "Language models: Tokenizers",
+              "Vision: LLMs and CLIP", "Language models: Data mixtures", "More trending papers")  # fmt: skip
+    themes = [{"label": x} for x in labels]
+    assert theme_names(themes) == [
+        "Agents", "Language models (tokenizers; data mixtures)", "Vision (LLMs and CLIP)"
+    ]  # fmt: skip
+
+
 def test_a_damaged_entry_is_reported_and_the_rest_of_the_archive_still_built(project, cli, shared_fixtures):
     (project / "archive").mkdir()
     (project / "archive" / "2026-08-01.json").write_text("{not json")

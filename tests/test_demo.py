@@ -4,6 +4,7 @@ demo/out/ it made itself."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -12,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from digest.models import arxiv_id
+
 from .conftest import copy_checkout
+from .helpers_digest import Page
 
 BIN = Path(sys.executable).parent
 
@@ -71,3 +75,22 @@ def test_make_demo_refuses_to_delete_a_folder_it_did_not_make(checkout):
     done = _make_demo(checkout)
     assert done.returncode != 0 and "was not made by make demo: not deleting it" in done.stdout
     assert (theirs / "state.db").read_bytes() == b"somebody's ledger"
+
+
+def test_the_demo_email_links_each_paper_to_its_arxiv_page_and_names_its_authors(checkout):
+    """The sample behind the demo and `digest init` carries real arXiv ids and authors (and
+    sample signals), so a newcomer's first email shows every part of a card."""
+    sample = [json.loads(line) for line in (checkout / "samples" / "papers.jsonl").open()]
+    assert len(sample) == 49 and all(arxiv_id(p["id"]) == p["id"] and p["authors"] for p in sample)
+    assert all(p["upvotes"] > 0 for p in sample) and any(p.get("stars") for p in sample)
+    result = _make_demo(checkout)
+    assert result.returncode == 0, result.stderr
+    html = (checkout / "demo" / "out" / "preview" / "digest.html").read_text()
+    page = Page(html)
+    links = [attrs.get("href") or "" for tag, attrs in page.elements if tag == "a"]
+    abstracts = {link for link in links if link.startswith("https://arxiv.org/abs/")}
+    assert len(abstracts) >= 10 and not [link for link in links if "arxiv.org/search" in link]
+    by_id = {p["id"]: p for p in sample}
+    for link in abstracts:  # each paper shown names its first author, with its upvotes
+        paper = by_id[link.rsplit("/", 1)[1]]
+        assert paper["authors"][0] in page.text and f"{paper['upvotes']} upvotes" in page.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -254,3 +255,11 @@ def test_an_entry_created_before_its_slot_is_mailed_on_the_first_run(project, cl
         ("unknown", "2026-12-09"),
         ("late", "2026-12-09"),
     }
+
+
+def test_a_monthly_reader_is_due_on_their_day_or_the_months_last_when_it_is_shorter():
+    reader = Subscriber(email="m@example.org", frequency="monthly:31", send_at="07:00", timezone="UTC")
+    early_march = datetime(2026, 3, 5, 12, 0, tzinfo=ZoneInfo("UTC"))
+    assert last_slot(reader, early_march).issue == "2026-02-28"  # February has no 31st
+    assert next_slot(reader, early_march).issue == "2026-03-31"
+    assert describe(reader) == "on day 31 of every month (the last day in shorter months) at 07:00, UTC time"

@@ -390,6 +390,22 @@ def test_an_override_folder_replaces_only_the_files_it_holds(overrides):
             ":\\d+: unknown MJML element <mj-txt>",
         ),
         ("{{ v.date_text }}", "{{ v.date_text }", ":\\d+: template error"),
+        # an unknown filter or test: the template's own line, not a line of MJML's output
+        (
+            "{{ v.date_text }}",
+            "{{ v.date_text | upperr }}",
+            ":{line}: template error: no filter named 'upperr'",
+        ),
+        (
+            "{{ v.date_text }}",
+            "{% if v.date_text %}{{ v.date_text | upperr }}{% endif %}",  # Jinja defers these to render
+            ":{line}: template error: no filter named 'upperr'; did you mean 'upper'",
+        ),
+        (
+            "{{ v.date_text }}",
+            "{{ v.date_text if v is odd_ish }}",
+            ":{line}: template error: no test named 'odd_ish'",
+        ),
     ],
 )
 def test_a_broken_layout_fails_at_build_time_naming_file_and_line(overrides, old, new, says):
@@ -397,6 +413,8 @@ def test_a_broken_layout_fails_at_build_time_naming_file_and_line(overrides, old
     with pytest.raises(DigestError) as raised:
         Renderer(overrides)
     problems = "\n".join(raised.value.problems)
+    source = (ROOT / "templates" / HTML_TEMPLATE).read_text()
+    says = says.replace("{line}", str(source[: source.index(old)].count("\n") + 1))
     assert str(overrides / HTML_TEMPLATE) in problems
     assert re.search(says, problems), problems
 

@@ -1,5 +1,6 @@
 """`digest preview --explain`: every paper's score, its parts and why it was or was not picked."""
 
+import json
 import re
 
 NOW = "2026-11-26T07:00:00+00:00"
@@ -30,3 +31,24 @@ def test_explain_for_a_reader_without_preferences_says_trending_only(project, cl
     assert result.returncode == 0, result.stderr
     assert "(no preferences: trending only)" in result.stdout
     assert "relevance:" not in result.stdout
+
+
+def test_explain_names_the_voted_paper_a_score_comes_from_and_says_only_the_parts_there_are(project, cli):
+    from digest import config as config_mod
+    from digest.store import stores
+
+    # Alan (no preferences) marked one of the sample's papers "more like this" from an email.
+    config = config_mod.load(project / "digest.yaml")
+    liked = "Rephrasing the Web: A Recipe for Compute and Data-Efficient Language Modeling"
+    sample = [json.loads(line) for line in (project / "samples" / "papers.jsonl").open()]
+    (paper,) = [p for p in sample if p["title"] == liked]
+    with stores(config) as opened:
+        opened.own_papers.remember_papers([("liked.1", liked, paper["abstract"], None)])
+        opened.own_papers.record_feedback("alan@example.org", "liked.1", 1)
+    result = cli("preview", "--to", "alan@example.org", "--out", "pv", "--now", NOW, "--explain", cwd=project)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "your papers: 1 (1 marked more like this)\n" in out  # no "0 in your library", no "the rest less"
+    evidence = re.findall(r"relevance: (.*) -> 1 - exp", out)
+    assert evidence and all("library " not in e or "library like “" in e for e in evidence), evidence
+    assert f"library like “{liked}” you marked more like this" in out

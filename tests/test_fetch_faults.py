@@ -334,6 +334,24 @@ def test_send_sends_nothing_when_every_source_fails(server, tmp_path, cli):
     assert "Traceback" not in result.stderr
 
 
+def test_preview_reports_every_source_failing_as_send_does_cause_first_and_exit_1(server, tmp_path, cli):
+    server.routes.update(FAULTS)
+    feeds = [{"kind": "feed", "url": server.url + p, "name": p[1:]} for p in ("/500", "/html")]
+    project = _project(tmp_path, feeds)
+    now = "2026-08-12T07:00:00+00:00"
+    sent = cli("send", "--dry-run", "--now", now, cwd=project)
+    previewed = cli("preview", "--out", "pv", "--now", now, cwd=project)
+    assert (previewed.returncode, sent.returncode) == (1, 1)
+    lines = previewed.stderr.splitlines()
+    assert [line.split(":", 2)[:2] for line in lines] == [
+        ["error", " source 500 (2026-08-12)"],
+        ["error", " source html (2026-08-12)"],
+        ["error", " no papers from any source for 2026-08-12"],
+    ]  # one line per source and day, the cause before the effect, as send prints them
+    assert [line for line in sent.stderr.splitlines() if "source 500" in line] == lines[:1]
+    assert not (tmp_path / "pv").exists()
+
+
 def test_send_goes_ahead_without_a_failed_source_and_says_so(server, tmp_path, cli):
     server.routes["/500"] = FAULTS["/500"]
     server.routes["/api/daily_papers"] = hf_daily_papers({"2026-08-12": FIXTURES / "hf_small.json"})
@@ -372,7 +390,7 @@ FRIDAY = "2026-08-14T07:00:00+00:00"
 
 
 def _weekend_project(server, tmp_path, **fetch) -> Path:
-    server.routes["/api/daily_papers"] = hf_daily_papers({"2026-08-14": FIXTURES / "hf_small.json"})
+    server.routes["/api/daily_papers"] = hf_daily_papers({"2026-08-14": FIXTURES / "hf_small_friday.json"})
     return _project(tmp_path, [{"kind": "hf_daily", "url": server.url}], **fetch)
 
 

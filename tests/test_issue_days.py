@@ -113,8 +113,15 @@ def test_half_hourly_runs_over_two_days_mail_each_reader_once_a_day_with_that_da
     rows = ledger_rows(project, "SELECT email, paper_id, issue FROM sent_papers")
     assert len(rows) > 5
     assert [(email, pid, issue) for email, pid, issue in rows if pid not in papers_of_day[issue]] == []
-    # Each archive page holds its own day's papers, and only the days an issue went out.
-    assert sorted(archived) == ["2026-08-13", "2026-08-14"]
+    # Each archive page holds its own day's papers, and only the days an issue went out; the
+    # Saturday with no listing is in the index with the line said about it, and no page.
+    assert sorted(archived) == ["2026-08-13", "2026-08-14", "2026-08-15"]
+    saturday = json.loads(archived.pop("2026-08-15"))
+    assert (saturday["url"], saturday["summary"]) == (
+        "",
+        "No issue on Saturday 15 August: no papers are listed at weekends.",
+    )
+    assert sorted(p.stem for p in (project / "archive").glob("2026-*.html")) == ["2026-08-13", "2026-08-14"]
     for day, raw in archived.items():
         urls = [p["url"] for t in json.loads(raw)["themes"] for p in t["papers"]]
         assert urls and {u.rsplit("/", 1)[1] for u in urls} <= papers_of_day[day], day
@@ -195,8 +202,13 @@ def test_a_reader_with_nothing_new_is_not_ranked_again_until_the_listing_or_the_
         return send.run(config, now=utc(at), due=True, log=lambda _: None)
 
     with ReplayServer() as hf:
-        # The 14th's listing repeats the 13th's papers: Ada, who got them all, has nothing new.
-        same = {"2026-08-13": recorded / "2026-08-13.json", "2026-08-14": recorded / "2026-08-13.json"}
+        # The 14th's listing repeats the 13th's papers (submitted to the 14th this time, or the
+        # listing would leave them out as the 13th's cohort): Ada, who got them all, has nothing new.
+        entries = json.loads((recorded / "2026-08-13.json").read_bytes())
+        for entry in entries:
+            entry["paper"]["submittedOnDailyAt"] = "2026-08-14T00:00:00.000Z"
+        (project / "repeated.json").write_text(json.dumps(entries))
+        same = {"2026-08-13": recorded / "2026-08-13.json", "2026-08-14": project / "repeated.json"}
         hf.routes["/api/daily_papers"] = with_etags(hf_daily_papers(same))
         # Every paper of the day fits in her digest (no score floor, no cap per theme).
         text = (project / "digest.yaml").read_text().replace("min_score: 0.1", "min_score: 0")

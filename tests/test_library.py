@@ -14,7 +14,8 @@ from digest.errors import DigestError
 from digest.store import open_stores
 
 from .conftest import FIXTURES
-from .helpers_http import ReplayServer, recorded_reply
+from .helpers_http import ReplayServer, Reply, recorded_reply
+from .helpers_web import free_port
 
 LIBRARY = FIXTURES / "library"
 
@@ -94,6 +95,22 @@ def test_subscribe_with_a_library_looks_up_arxiv_ids_and_names_the_ones_arxiv_do
     assert kept is not None and kept[0] == title
 
 
+@pytest.mark.parametrize("fault", ["refused", "503"])
+def test_with_arxiv_unreachable_a_lookup_never_claims_a_paper_does_not_exist(project, cli, fault):
+    (project / "ids.txt").write_text("2004.04906\n1707.08567\n")
+    with ReplayServer() as server:
+        server.routes["/api/query"] = Reply(b"unavailable", 503, "text/plain")
+        # "refused": a loopback port nothing listens on
+        url = server.url if fault == "503" else f"http://127.0.0.1:{free_port()}"
+        with (project / "digest.yaml").open("a") as handle:
+            handle.write(f"\nlibraries:\n  arxiv_url: {url}\nfetch:\n  retries: 1\n  backoff: 0\n")
+        result = cli("subscribe", "ada@example.org", "--library", "ids.txt", cwd=project)
+    assert "could not look up 2 arXiv ids" in result.stderr
+    assert "has no paper" not in result.stderr, result.stderr
+    assert "ids.txt:1: 2004.04906 has no title and was not looked up (arXiv did not answer)" in result.stderr
+    assert result.returncode == 2 and "nothing was changed" in result.stderr
+
+
 def test_a_library_with_nothing_usable_changes_nothing(project, cli):
     (project / "empty.txt").write_text("# nothing here\nnot a paper\n")
     before = (project / "subscribers.yaml").read_bytes()
@@ -114,7 +131,7 @@ def test_readers_sharing_a_library_file_have_it_read_and_looked_up_once_per_run(
         handle.write(f"\nlibraries:\n  arxiv_url: {arxiv.url}\n")
     now = "2026-11-26T09:00:00Z"
     result = cli("send", "--dry-run", "--now", now, cwd=project)
-    assert result.returncode == 1  # the file's unusable lines are reported, once each
+    assert result.returncode == 0  # the file's unusable lines are warned about, once each
     assert result.stderr.count("ids.txt:3: arXiv has no paper 0808.05394; left out") == 1, result.stderr
     assert result.stdout.count("would send ") == 3 + 1  # and the summary line
     assert len(arxiv.hits("/api/query")) == 1
@@ -158,6 +175,27 @@ def test_readers_with_the_same_stored_profile_share_it_and_rank_as_with_their_ow
     for reader, profile in zip(readers, again, strict=True):
         own = similar.Profile.from_json(profile.to_json())
         assert builder.picks(reader, frozenset(), profile) == builder.picks(reader, frozenset(), own)
+
+
+def test_a_library_line_that_cannot_be_used_is_a_warning_in_send_and_preview_alike(project, cli):
+    """A reader's library line that cannot be used fails no delivery: both commands warn,
+    name the line and exit 0 (send used to call it an error and exit 1, preview a warning)."""
+    (project / "lib.bib").write_text(
+        "@article{kept, title={Dense retrieval with tokenizers}, abstract={We study retrieval.}}\n"
+        "@misc{doi, doi={10.1038/nature14539}}\n"
+    )
+    (project / "subscribers.yaml").write_text(
+        "subscribers:\n  - email: lib@example.org\n    timezone: UTC\n    library: lib.bib\n"
+    )
+    with (project / "digest.yaml").open("a") as handle:
+        handle.write("\nlibraries:\n  lookup: false\n")
+    now = "2026-11-26T07:00:00+00:00"
+    previewed = cli("preview", "--to", "lib@example.org", "--out", "pv", "--now", now, cwd=project)
+    sent = cli("send", "--now", now, cwd=project)
+    for result in (previewed, sent):
+        assert result.returncode == 0, result.stderr
+        (line,) = [line for line in result.stderr.splitlines() if "lib.bib:2" in line]
+        assert line.startswith("warning: ") and "left out" in line
 
 
 def _hostile(n: int) -> dict[str, tuple[str, str]]:

@@ -3,6 +3,8 @@ no value, however hostile or long, folded over lines or able to start a header o
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import replace
 from datetime import date
 from email import message_from_bytes, policy
@@ -52,7 +54,13 @@ def test_the_default_subject_names_the_lead_paper_and_counts_the_rest():
 
     assert subject(20) == "Self-Forcing++ and 19 more trending papers"
     assert subject(2) == "Self-Forcing++ and 1 more trending paper"
-    assert subject(1) == "Self-Forcing++"
+    # alone in its issue, the paper has the subject to itself: its whole title
+    assert subject(1) == title
+    # a bare acronym before the colon says nothing: the title, cut before a dangling word
+    acronym = "MBA: Multi-Bit Adapters for Efficient Adaptation of Language Models at Scale"
+    assert subject_line("News", day, _sections("Video", 3, acronym)) == (
+        "MBA: Multi-Bit Adapters for Efficient Adaptation… and 2 more trending papers"
+    )
     # no colon: the title itself, cut on a word when it is long
     plain = "Scaling " + "very " * 20 + "large models"
     subject = subject_line("News", day, _sections("Video", 3, plain))
@@ -104,6 +112,27 @@ def test_headers_are_never_folded_fit_a_line_and_read_back(subject, to_name):
     else:
         assert flat_subject.startswith(parsed["Subject"].removesuffix("..."))
         assert parsed["To"].addresses[0].addr_spec == "ada@example.org"
+
+
+def test_a_one_paper_issue_is_named_by_its_title_and_never_says_1_papers(tmp_path, cli):
+    write_project(tmp_path, url="file://outbox", readers=1, newsletter='  subject: "{lead} ({papers})"')
+    papers = (tmp_path / "papers.jsonl").read_text().splitlines()
+    title = "MBA: Multi-Bit Adapters for Efficient Language Model Adaptation"
+    (tmp_path / "papers.jsonl").write_text(papers[0].replace(json.loads(papers[0])["title"], title) + "\n")
+    preview = cli("preview", "--out", "preview", cwd=tmp_path)
+    dry = cli("send", "--dry-run", "--now", NOW, cwd=tmp_path)
+    result = cli("send", "--now", NOW, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (eml,) = (tmp_path / "outbox").glob("*/*.eml")
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert message["Subject"] == f"{title} (1 paper)"
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    for said in (html, text, dry.stdout + dry.stderr, preview.stdout):
+        assert re.search(r"\b1 (?:trending )?paper\b", said), said
+    for said in (html, text, message["Subject"], result.stdout + result.stderr, dry.stdout + dry.stderr,
+                 preview.stdout + preview.stderr):  # fmt: skip
+        assert not re.search(r"\b1 (?:trending )?papers\b", said), said
 
 
 def test_a_configured_subject_reaches_the_sent_message(tmp_path, cli):

@@ -61,12 +61,15 @@ def test_a_line_that_is_not_utf8_is_reported_with_its_number(tmp_path):
     assert caught.value.problems == [f"{path}:2: not UTF-8 text; save the file as UTF-8"]
 
 
-def test_shipped_sample_keeps_the_seed_pages_order_and_invents_nothing():
+def test_shipped_sample_keeps_the_seed_pages_order_with_arxiv_ids_authors_and_sample_signals():
     papers = file_source.read(ROOT / "samples" / "papers.jsonl")
     assert len(papers) == 49
     assert papers[0].title == "Large Language Models Are Strong Audio-Visual Speech Recognition Learners"
+    assert papers[0].id == "2409.12319" and papers[0].authors[0] == "Umberto Cappellazzo"
     assert [p.position for p in papers] == list(range(1, 50))
-    assert all(not p.authors and p.upvotes is None and p.url is None for p in papers)
+    # real arXiv ids and authors; upvotes (and some comments, stars) are sample data; no URL
+    # is made up: links come from the id
+    assert all(arxiv_id(p.id) == p.id and p.authors and p.upvotes and p.url is None for p in papers)
     assert len({p.id for p in papers}) == 49
 
 

@@ -20,7 +20,8 @@ from .conftest import ROOT
 pytestmark = pytest.mark.slow  # builds and installs: about 15 s with a warm pip cache
 
 SHIPPED = [
-    "digest/taxonomy.yaml",
+    "digest/packs/ml.yaml",
+    "digest/packs/physics.yaml",
     "digest/starter/digest.yaml",
     "digest/starter/subscribers.yaml",
     "digest/samples/papers.jsonl",

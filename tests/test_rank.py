@@ -185,15 +185,21 @@ def test_thin_day_makes_a_short_digest_not_a_padded_one():
     assert all(p.score >= 0.1 for p in picks)
 
 
-def test_no_theme_takes_more_than_its_cap():
+def test_a_full_theme_gives_way_to_other_themes_first_and_then_fills_only_the_room_they_leave():
     papers = [paper(str(i), f"Agents {i}", upvotes=100 - i, position=i) for i in range(1, 9)]
     papers += [paper("v", "A vision paper", upvotes=1, position=9)]
     themes = [Theme("Agents", papers[:8], "agents"), Theme("Computer vision", papers[8:], "vision")]
-    opts = rank.Options(max_per_theme=3, min_score=0)
-    prepared = rank.prepare(issue_of(papers, themes), NOW, opts)
-    picks = rank.select(prepared, Subscriber(email="r@example.org"), opts)
-    assert ids(picks) == ["1", "2", "3", "v"]
+    reader = Subscriber(email="r@example.org")
+    spread = rank.Options(max_per_theme=3, min_score=0, max_papers=4)
+    prepared = rank.prepare(issue_of(papers, themes), NOW, spread)
+    picks = rank.select(prepared, reader, spread)
+    assert ids(picks) == ["1", "2", "3", "v"]  # the weakest paper beats a fourth agents paper
     assert [s.label for s in rank.sections(prepared, picks)] == ["Agents", "Computer vision"]
+    # a day of few themes still fills the reader's digest once every theme had its turn
+    roomy = rank.Options(max_per_theme=3, min_score=0, max_papers=6)
+    assert ids(rank.select(rank.prepare(issue_of(papers, themes), NOW, roomy), reader, roomy)) == [
+        "1", "2", "3", "4", "5", "v"
+    ]  # fmt: skip
 
 
 def test_max_papers_comes_from_the_reader_first_then_the_options():

@@ -125,6 +125,9 @@ def test_no_configured_secret_appears_in_the_output_of_any_command(tmp_path, cli
         ("db", "check"),
         ("init", "elsewhere"),
         ("send", "--to", "nobody@example.org", "--now", NOW),  # an error
+        ("status", "--now", NOW),
+        ("status", "--json", "--now", NOW),
+        ("doctor", "--now", NOW, "--nameserver", "127.0.0.1:9"),  # no DNS answers there: FAIL lines
         ("--help",),
     ]
     for command in commands:

@@ -387,6 +387,88 @@ def test_a_written_tldr_is_found_by_its_paper_model_and_text_and_by_nothing_else
     assert db.tldrs("qwen", [("2608.00001", "h1")]) == {}  # another model
 
 
+def test_a_papers_signals_keep_one_snapshot_a_day_and_the_latest_earlier_one_is_found(db):
+    db.record_signals("2026-08-10", [("2608.00001", 2, 0, None), ("2608.00002", 60, 4, 10)])
+    db.record_signals("2026-08-11", [("2608.00001", 20, 1, None)])
+    db.record_signals("2026-08-11", [("2608.00001", 40, 1, None), ("2608.00003", None, None, None)])
+    rows = db.read("SELECT paper_id, day, upvotes FROM paper_signals ORDER BY paper_id, day")
+    assert rows == [
+        ("2608.00001", "2026-08-10", 2),
+        ("2608.00001", "2026-08-11", 40),
+        ("2608.00002", "2026-08-10", 60),
+    ]
+    assert db.signals_before("2026-08-12", ["2608.00001", "2608.00002", "2608.00003"]) == {
+        "2608.00001": ("2026-08-11", 40, 1, None),
+        "2608.00002": ("2026-08-10", 60, 4, 10),
+    }
+    assert db.signals_before("2026-08-11", ["2608.00001"]) == {"2608.00001": ("2026-08-10", 2, 0, None)}
+
+
+def test_a_readers_feed_key_stays_until_renewed_and_their_sent_issues_come_with_their_papers(db):
+    key = db.feed_key("Ada@example.org")
+    assert db.feed_key("ada@example.org") == key == db.current_feed_key("ada@example.org")
+    assert db.feed_key("ada@example.org", renew=True) not in (key, None)
+    assert db.current_feed_key("grace@example.org") is None
+    db.remember_papers([("2608.00001", "A paper", "It does a thing.", "https://example.org/1")])
+    for issue, papers in (("2026-11-25", ["2608.00001"]), ("2026-11-26", ["2608.00002"])):
+        db.claim(issue, "ada@example.org", f"<{issue}>")
+        db.mark_sent(issue, "ada@example.org", papers)
+    db.claim("2026-11-27", "ada@example.org", "<27>")  # claimed, never sent: not in the feed
+    sent = db.issues_sent("ada@example.org", 30)
+    assert [(s.issue, s.papers) for s in sent] == [
+        ("2026-11-26", [("2608.00002", "2608.00002", None, "")]),
+        ("2026-11-25", [("2608.00001", "A paper", "https://example.org/1", "It does a thing.")]),
+    ]
+    assert [s.issue for s in db.issues_sent("ada@example.org", 1)] == ["2026-11-26"]
+
+
+# --- the run history (digest/history.py, digest/watch.py) -------------------------------------
+
+
+def test_runs_are_kept_newest_first_with_their_counts_and_errors_and_forgotten_after_keep_days(db):
+    db.start_run("r1", "send", "2026-11-20T07:00:00+00:00", "box pid 1")
+    db.end_run(
+        "r1",
+        ended="2026-11-20T07:00:05+00:00",
+        issues=["2026-11-20"],
+        counts={"sent": 0, "failed": 1},
+        errors=["stopped: login failed"],
+        exit=1,
+    )
+    db.start_run("r2", "inbox", "2026-11-26T07:00:00+00:00", "box pid 2")  # killed: never ended
+    first, second = db.runs()
+    assert (first.id, first.ended, first.exit, first.counts) == ("r2", None, None, {})
+    assert second.issues == ["2026-11-20"] and second.counts == {"sent": 0, "failed": 1}
+    assert second.errors == ["stopped: login failed"] and second.exit == 1 and second.host == "box pid 1"
+    db.forget_before("2026-11-21T00:00:00+00:00")
+    assert [r.id for r in db.runs()] == ["r2"]
+
+
+def test_a_source_streak_counts_failed_days_back_to_the_last_good_one(db):
+    at = "2026-11-26T07:00:00+00:00"
+    for day, error in [("2026-11-22", "HTTP 500"), ("2026-11-23", None), ("2026-11-24", "HTTP 500"),
+                       ("2026-11-25", "HTTP 500"), ("2026-11-26", "timeout")]:  # fmt: skip
+        db.record_source_day("hf", day, error, at)
+    assert db.failing_days("hf") == 3
+    db.record_source_day("hf", "2026-11-26", None, at)  # a later run that day got an answer
+    assert db.failing_days("hf") == 0
+
+
+def test_a_problem_is_kept_once_a_day_and_stays_unsent_until_marked(db):
+    at = "2026-11-26T07:00:00+00:00"
+    assert db.note_problem("send failed", "2026-11-26", "login failed", "r1", at)
+    assert not db.note_problem("send failed", "2026-11-26", "login failed again", "r2", at)
+    assert db.note_problem("send failed", "2026-11-27", "login failed", "r3", at)
+    assert [(r.day, r.line) for r in db.unsent_reports()] == [
+        ("2026-11-26", "login failed"),
+        ("2026-11-27", "login failed"),
+    ]
+    db.mark_reports([("send failed", "2026-11-26")], sent=None, error="relay down")
+    assert db.unsent_reports()[0].error == "relay down"
+    db.mark_reports([("send failed", "2026-11-26")], sent=at, error=None)
+    assert [r.day for r in db.unsent_reports()] == ["2026-11-27"]
+
+
 def test_the_ledger_keeps_when_each_readers_last_message_went_out(db):
     monday, tuesday = datetime(2026, 12, 7, 15, 5, tzinfo=UTC), datetime(2026, 12, 8, 15, 5, tzinfo=UTC)
     for issue, at in (("2026-12-07", monday), ("2026-12-08", tuesday)):

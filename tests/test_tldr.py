@@ -38,6 +38,31 @@ def test_a_short_picked_sentence_takes_the_next_one_with_it_and_a_long_one_is_cu
     assert len(out) <= tldr.TLDR_CHARS and out.endswith("…") and not out[:-1].endswith(" ")
 
 
+def test_an_opener_leaning_on_the_sentence_before_is_dropped_and_the_rest_capitalised():
+    background = "Models forget what they read. "
+    cases = {
+        "Building upon this premise, we introduce Recall, a memory.": "We introduce Recall, a memory.",
+        "Hence, in this work, we introduce Recall, a memory.": "In this work, we introduce Recall, a memory.",
+        "To bridge this gap, we propose Recall, a memory.": "We propose Recall, a memory.",
+        # the rule, not a list of these three: any connective, any phrase pointing back
+        "Consequently, we present Recall, a memory.": "We present Recall, a memory.",
+        "Motivated by these failures, we design Recall, a memory.": "We design Recall, a memory.",
+        "Moreover, to address such forgetting, our method Recall adds a memory.": (
+            "Our method Recall adds a memory."
+        ),
+        "Leveraging this insight, Recall-2 is proposed as a memory.": "Recall-2 is proposed as a memory.",
+    }
+    for sentence, standalone in cases.items():
+        assert tldr.pick("Recall: remembering", background + sentence) == standalone
+    kept = (
+        "In this paper, we propose Recall, a memory.",  # points at the paper itself
+        "This is hard, so we propose Recall, a memory.",  # a clause of its own, not an opener
+        "Given a document, we propose Recall, a memory.",  # introduces something new
+    )
+    for sentence in kept:
+        assert tldr.pick("Recall: remembering", background + sentence) == sentence
+
+
 def test_only_the_opening_of_a_huge_abstract_is_read():
     abstract = "Background has achieved remarkable results. " * 400 + "We propose the hidden gem."
     assert "hidden gem" not in tldr.pick("t", abstract)

@@ -107,9 +107,28 @@ def test_the_answer_is_the_same_for_listed_and_unlisted_addresses(site):
     listed = subscribe(base, "ada@example.org", topics=["vision"])
     unlisted = subscribe(base, "nobody-yet@example.org")
     assert (listed.status_code, main_text(listed)) == (unlisted.status_code, main_text(unlisted))
-    confirmation(project, "nobody-yet@example.org")  # its work is done; Ada's, if any, too
+    confirmation(project, "nobody-yet@example.org")
+    confirmation(project, "ada@example.org", folder="preferences")  # Ada's work is done too
     assert entry(project, "ada@example.org") == before  # a stranger cannot change Ada's topics
     assert not (project / "outbox" / "confirmations" / "ada@example.org.eml").exists()
+
+
+def test_an_active_reader_signing_up_again_is_mailed_their_preferences_link(site):
+    project, base = site
+    before = entry(project, "alan@example.org")
+    assert before.status == "active"
+    answer = subscribe(base, "Alan@Example.org", topics=["agents"])
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    assert "preferences" in main_text(answer)  # the page says such a link may come, to anyone
+    message = confirmation(project, "alan@example.org", folder="preferences")
+    assert message["Auto-Submitted"] == "auto-generated" and message["List-Unsubscribe"] is None
+    assert "preferences" in message["Subject"]
+    text = message.get_body(("plain",)).get_content()
+    link = re.search(r"https?://\S+/preferences\?token=\S+", text).group(0)
+    assert link.startswith(base) and link in message.get_body(("html",)).get_content()
+    page = httpx.get(link)  # the link opens his own preferences form
+    assert page.status_code == 200 and "alan@example.org" in page.text and 'name="topics"' in page.text
+    assert entry(project, "alan@example.org") == before  # the form changed nothing itself
 
 
 def test_unsubscribe_by_one_click_post_from_a_real_digest(site, cli, monkeypatch):
@@ -138,6 +157,37 @@ def test_unsubscribe_by_one_click_post_from_a_real_digest(site, cli, monkeypatch
     # the next send leaves her out
     again = cli("send", "--to", "grace@example.org", "--now", NOON, cwd=project)
     assert again.returncode == 2 and "no active subscriber grace@example.org" in again.stderr
+
+
+def test_used_links_show_what_already_happened_and_done_pages_lead_on(site):
+    project, base = site
+    subscribe(base, "twice@example.org")
+    link = confirm_link(confirmation(project, "twice@example.org"))
+    token = re.search(r"token=(\S+)", link).group(1)
+    with httpx.Client() as client:
+        done = client.post(f"{base}/confirm", data={"token": token})
+        assert "You're subscribed" in main_text(done)
+        assert "/preferences?token=" in done.text and 'href="/issues"' in done.text
+        again = client.get(link)  # the same confirmation link, opened a second time
+        assert again.status_code == 200 and "Already confirmed" in main_text(again)
+        assert "Confirm my subscription" not in again.text and "/preferences?token=" in again.text
+
+        unsubscribe = f"{base}/unsubscribe?token={tokens.sign(SECRET, 'unsubscribe', 'twice@example.org')}"
+        assert "Stop sending" in main_text(client.get(unsubscribe))
+        client.post(unsubscribe, content=b"List-Unsubscribe=One-Click",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+        listed = (project / "subscribers.yaml").read_bytes()
+        after = client.get(unsubscribe)  # the footer link, opened after a one-click unsubscribe
+        assert after.status_code == 200 and "You are unsubscribed" in main_text(after)
+        assert "Stop sending" not in after.text and 'method="post"' not in after.text
+        assert 'href="/subscribe"' in after.text  # the way back
+        assert (project / "subscribers.yaml").read_bytes() == listed  # a GET changed nothing
+
+        preferences = tokens.sign(SECRET, "preferences", "alan@example.org")
+        csrf = csrf_form(client, f"{base}/preferences?token={preferences}")
+        saved = client.post(f"{base}/preferences", data={"csrf": csrf, "token": preferences, **FORM})
+    assert "Preferences saved" in main_text(saved)
+    assert f'href="/preferences?token={preferences}"' in saved.text and 'href="/issues"' in saved.text
 
 
 def test_tampered_and_expired_tokens_change_nothing(site):
@@ -218,6 +268,45 @@ def test_preferences_link_shows_and_saves_the_readers_choices(site):
     assert ada.name == "Ada Lovelace" and ada.max_papers == 10  # fields the form does not show are kept
     no_csrf = httpx.post(f"{base}/preferences", data={"token": token, "topics": ["agents"]})
     assert no_csrf.status_code == 403 and entry(project, "ada@example.org").topics == ["vision"]
+
+
+def test_a_monthly_reader_sees_their_day_on_the_preferences_page_and_can_pick_monthly(site):
+    project, base = site
+    token = tokens.sign(SECRET, "preferences", "grace@example.org")
+    with httpx.Client(base_url=base) as client:
+        csrf = csrf_form(client, f"/preferences?token={token}")
+        saved = client.post(
+            "/preferences",
+            data={"csrf": csrf, "token": token, "frequency": "monthly:15", "send_at": "09:00",
+                  "timezone": "America/New_York"},
+        )  # fmt: skip
+        assert saved.status_code == 200 and "on day 15 of every month at 09:00" in saved.text
+        page = client.get(f"/preferences?token={token}")
+    assert '<option value="monthly:15" selected>' in page.text  # kept if the page is saved again
+    assert '<option value="monthly:1">Monthly, on the 1st</option>' in page.text
+    assert entry(project, "grace@example.org").frequency == "monthly:15"
+
+
+def test_the_labs_a_reader_follows_are_shown_and_saved_and_an_entry_keeps_saying_follow(tmp_path):
+    project = new_project(tmp_path)
+    listing = project / "subscribers.yaml"
+    listing.write_text(
+        listing.read_text().replace("    max_papers: 10\n", "    max_papers: 10\n    follow: [Qwen]\n", 1)
+    )
+    assert entry(project, "ada@example.org").organizations == ["Qwen"]
+    token = tokens.sign(SECRET, "preferences", "ada@example.org")
+    with serving(project) as base, httpx.Client(base_url=base) as client:
+        csrf = csrf_form(client, f"/preferences?token={token}")
+        page = client.get(f"/preferences?token={token}")
+        assert 'name="follow" type="text"' in page.text and 'value="Qwen"' in page.text
+        saved = client.post(
+            "/preferences",
+            data={"csrf": csrf, "token": token, "follow": "Qwen, Google DeepMind", **FORM},
+        )
+    assert saved.status_code == 200
+    assert entry(project, "ada@example.org").organizations == ["Qwen", "Google DeepMind"]
+    assert "    follow: [Qwen, Google DeepMind]\n" in listing.read_text()
+    assert "organizations:" not in listing.read_text().split("ada@example.org", 1)[1].split("- email:", 1)[0]
 
 
 def test_pages_are_served_with_protective_headers(site):

@@ -75,6 +75,6 @@ def test_a_reader_in_tokyo_subscribes_in_chromium_and_confirms_from_the_email(pr
         wait_for_heading(driver, "Unsubscribe")
         assert subscribers.find(project / "subscribers.yaml", "kenji@example.org").status == "active"
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait_for_heading(driver, "You're unsubscribed")
+        wait_for_heading(driver, "You are unsubscribed")
         assert subscribers.find(project / "subscribers.yaml", "kenji@example.org").status == "unsubscribed"
     print(f"\nscreenshots: {ARTIFACTS / 'subscribe-form-800.png'}, {ARTIFACTS / 'subscribe-form-375.png'}")

@@ -246,7 +246,7 @@ def merge(lists: list[list[Paper]]) -> list[Paper]:
                 setattr(seen, name, max(values) if values else None)
             if paper.position is not None:
                 seen.position = min(p for p in (seen.position, paper.position) if p is not None)
-            for name in ("authors", "categories", "keywords", "sources"):
+            for name in ("authors", "categories", "keywords", "sources", "repos"):
                 have = getattr(seen, name)
                 if name == "authors" and have:
                     continue

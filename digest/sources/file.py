@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import DigestError
 from ..models import Paper
 from . import jsonlines
-from .hf import paper_from_hf
+from .hf import paper_from_hf, withdrawn
 from .intake import bounded
 from .result import Fetched
 
@@ -33,6 +33,8 @@ def read_hf_response(path: Path, source: str = "file") -> list[Paper]:
     papers: list[Paper] = []
     problems: list[str] = []
     for index, entry in enumerate(entries):
+        if withdrawn(entry):  # never sent, as from the live listing
+            continue
         try:
             papers.append(bounded(paper_from_hf(entry, position=len(papers) + 1, source=source)))
         except ValueError as exc:

@@ -55,6 +55,38 @@ def _author(value: Any) -> str | None:
     return one_line(name) if name else None
 
 
+_REPO_KINDS = {"models": "model", "datasets": "dataset", "spaces": "space"}
+
+
+def repos_from(data: Any) -> list[str]:
+    """`/api/arxiv/{id}/repos` as "model:org/name", "dataset:...", "space:..." (the Hub's
+    order, most liked first as it gives them); anything else in the answer is ignored."""
+    found: list[str] = []
+    for key, kind in _REPO_KINDS.items():
+        for item in _list(json_object(data).get(key)):
+            name = _str(item.get("id")) if isinstance(item, dict) else _str(item)
+            if name and "/" in name:
+                found.append(f"{kind}:{name}")
+    return found
+
+
+def withdrawn(entry: Any) -> bool:
+    """A paper its authors withdrew (`withdrawnAt` set): never sent, whatever its upvotes."""
+    if not isinstance(entry, dict):
+        return False
+    return bool(_str(json_object(entry.get("paper")).get("withdrawnAt")) or _str(entry.get("withdrawnAt")))
+
+
+def cohort_day(entry: Any) -> str | None:
+    """The day (YYYY-MM-DD) the paper joined the daily listing (`submittedOnDailyAt`), if given.
+    Hugging Face's guidance: a day's papers are those submitted to it that day; conference bulk
+    imports and backfills listed under a day, but submitted on another, are not that day's."""
+    if not isinstance(entry, dict):
+        return None
+    stamp = _str(json_object(entry.get("paper")).get("submittedOnDailyAt"))
+    return stamp[:10] if stamp else None
+
+
 def paper_from_hf(entry: Any, position: int | None = None, source: str = "hf_daily") -> Paper:
     """One daily_papers entry as a Paper. Raises ValueError when it is not an object or has no
     usable id or title.

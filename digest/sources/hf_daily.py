@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from ..models import Paper
+from ..models import Paper, arxiv_id
 from .feed import looks_like_html, snippet
-from .hf import paper_from_hf
+from .hf import cohort_day, paper_from_hf, repos_from, withdrawn
 from .httpclient import Client
 from .jsonlines import TooDeep, loads
 from .result import Fetched, FetchError, normalise
@@ -64,13 +64,16 @@ def fetch(source: Any, client: Client, day: date | None) -> Fetched:
     warnings: list[str] = []
     seen: set[str] = set()
     cached = True
+    left_out = 0  # withdrawn, or of another day's cohort
     url = source.url + PATH
     for page in range(source.max_pages):
         response = client.get(url, params_for(source, day, page), accept="application/json")
         cached = cached and response.cached
         data = entries(response.body, response.final_url, response.content_type)
+        kept = [e for e in data if not withdrawn(e) and in_cohort(e, source, day)]
+        left_out += len(data) - len(kept)
         found, skipped = normalise(
-            data,
+            kept,
             lambda entry, n: paper_from_hf(entry, n, source.label),
             response.final_url,
             first=page * source.limit + 1,
@@ -87,4 +90,32 @@ def fetch(source: Any, client: Client, day: date | None) -> Fetched:
         warnings.append(
             f"{url}: stopped after {source.max_pages} full pages (max_pages); the listing may go on"
         )
+    if left_out:
+        warnings.append(f"{url}: left out {left_out} withdrawn papers or papers submitted on another day")
+    warnings += look_up_repos(source, client, papers)
     return Fetched(papers, warnings, cached=cached)
+
+
+def look_up_repos(source: Any, client: Client, papers: list[Paper]) -> list[str]:
+    """The linked models, datasets and Spaces of the `source.repos` most upvoted papers, set on
+    each (answers are cached like any fetch: an unchanged list costs a 304). Returns warnings:
+    a paper whose look-up failed is sent without them."""
+    warnings: list[str] = []
+    wanted = sorted((p for p in papers if arxiv_id(p.id)), key=lambda p: -(p.upvotes or 0))[: source.repos]
+    for paper in wanted:
+        url = f"{source.url}/api/arxiv/{paper.id}/repos"
+        try:
+            response = client.get(url, accept="application/json")
+            paper.repos = repos_from(loads(response.body))
+        except FetchError as exc:
+            warnings.append(f"linked repositories of {paper.id} not looked up: {exc}")
+        except (TooDeep, ValueError, UnicodeDecodeError):
+            warnings.append(f"linked repositories of {paper.id} not looked up: {url} did not answer JSON")
+    return warnings
+
+
+def in_cohort(entry: Any, source: Any, day: date | None) -> bool:
+    """Whether a day's listing entry is of that day's cohort (hf.cohort_day); a week's or a
+    month's listing, or an entry that does not say, keeps it."""
+    joined = cohort_day(entry)
+    return day is None or source.period != "day" or joined is None or joined == day.isoformat()

@@ -29,6 +29,7 @@ papers out rather than let Gmail clip the footer, always has one that fits.
 from __future__ import annotations
 
 import hashlib
+import re
 from urllib.parse import quote
 
 from ..models import Paper, safe_text
@@ -39,6 +40,8 @@ SUMMARY_CHARS = 2_000
 MAX_AUTHORS = 10_000
 NAME_CHARS = 200
 MAX_TERMS = 100
+MAX_REPOS = 30
+REPO = re.compile(r"(model|dataset|space):[A-Za-z0-9][\w.-]*/[\w.-]+")  # a Hub repository id
 TERM_CHARS = 100
 URL_CHARS = 1_000
 # Every printable ASCII character stays as it is; only the rest of an IRI is percent-encoded.
@@ -63,6 +66,7 @@ def bounded(paper: Paper) -> Paper:
     paper.keywords = _terms(paper.keywords, MAX_TERMS, TERM_CHARS)
     paper.categories = _terms(paper.categories, MAX_TERMS, TERM_CHARS)
     paper.sources = _terms(paper.sources, MAX_TERMS, TERM_CHARS)
+    paper.repos = [r for r in _terms(paper.repos, MAX_REPOS, TERM_CHARS) if REPO.fullmatch(r)]
     for name in _URLS:
         url = getattr(paper, name)
         if url is not None:

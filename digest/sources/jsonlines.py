@@ -15,7 +15,7 @@ from ..errors import DigestError
 from ..models import PAPER_FIELDS, Paper, arxiv_id, one_line, title_id
 from .intake import bounded
 
-_LIST_FIELDS = {"authors", "categories", "keywords", "sources"}
+_LIST_FIELDS = {"authors", "categories", "keywords", "sources", "repos"}
 _INT_FIELDS = {"upvotes", "comments", "stars", "position"}
 
 

@@ -23,9 +23,12 @@ from .base import (
     HttpCache,
     LastSent,
     Ledger,
+    Listings,
     OwnPapers,
     RateLimits,
+    ReaderFeeds,
     Run,
+    SentIssue,
     SubscriberStore,
     Tldrs,
 )
@@ -44,9 +47,12 @@ __all__ = [
     "Location",
     "OwnPapers",
     "RateLimits",
+    "ReaderFeeds",
+    "SentIssue",
     "Run",
     "Stores",
     "SubscriberStore",
+    "Listings",
     "Tldrs",
     "open_database",
     "open_stores",
@@ -89,6 +95,14 @@ class Stores:
 
     @property
     def tldrs(self) -> Tldrs:
+        return self.database
+
+    @property
+    def listings(self) -> Listings:
+        return self.database
+
+    @property
+    def reader_feeds(self) -> ReaderFeeds:
         return self.database
 
     def http_cache(self, *, readonly: bool = False) -> HttpCache:

@@ -117,6 +117,38 @@ class Tldrs(Protocol):
     def store_tldr(self, paper_id: str, model: str, text_hash: str, tldr: str) -> None: ...
 
 
+class Listings(Protocol):
+    """What the sources said over time: each paper's upvotes, comments and stars, a snapshot
+    per day (digest/signals.py), and the days they listed nothing (digest/quiet_days.py)."""
+
+    def mark_empty_day(self, day: str, said: str) -> None: ...
+    def empty_days(self, first: str, last: str) -> dict[str, str]: ...
+
+    def record_signals(
+        self, day: str, rows: Iterable[tuple[str, int | None, int | None, int | None]]
+    ) -> None: ...
+    def signals_before(
+        self, day: str, paper_ids: Iterable[str]
+    ) -> dict[str, tuple[str, int | None, int | None, int | None]]: ...
+
+
+class ReaderFeeds(Protocol):
+    """Each reader's private feed: its key, and the issues they were sent with their papers."""
+
+    def feed_key(self, email: str, *, renew: bool = False) -> str: ...
+    def current_feed_key(self, email: str) -> str | None: ...
+    def issues_sent(self, email: str, limit: int) -> list[SentIssue]: ...
+
+
+@dataclass(frozen=True)
+class SentIssue:
+    """One issue as a reader got it: when, and the papers it carried (id, title, url, abstract)."""
+
+    issue: str
+    sent_at: str
+    papers: list[tuple[str, str, str | None, str]]
+
+
 class RateLimits(Protocol):
     def allow(self, bucket: str, key: str, *, now: float, window: float, limit: int) -> bool: ...
     # None when admitted (and counted), else the seconds until `key` would be admitted again.

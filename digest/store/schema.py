@@ -177,6 +177,77 @@ CREATE TABLE nothing_new (
 );
 """,
     ),
+    Migration(
+        6,
+        "the run history, each source's days, and the reports sent to the operator",
+        """
+-- One row per `send`, `schedule` slot and `inbox` run (digest/history.py), kept for
+-- monitoring.keep_days: `digest status` and the operator's reports read it.
+CREATE TABLE runs (
+    id        TEXT PRIMARY KEY,
+    kind      TEXT NOT NULL,     -- send, schedule, inbox
+    started   TEXT NOT NULL,     -- the run's instant (--now when given), UTC
+    ended     TEXT,              -- NULL while it runs, or if it was killed
+    issues    TEXT NOT NULL,     -- the issue days it served, comma-separated
+    counts    TEXT NOT NULL,     -- JSON: outcome -> number of readers
+    errors    TEXT NOT NULL,     -- JSON: the first errors, secrets redacted
+    exit      INTEGER,           -- the exit status it ended with
+    host      TEXT NOT NULL      -- the machine and process
+);
+CREATE INDEX runs_by_start ON runs (started);
+-- Whether each source answered for an issue day: a source failing N days running is reported.
+CREATE TABLE source_days (
+    source  TEXT NOT NULL,
+    day     TEXT NOT NULL,
+    ok      INTEGER NOT NULL,
+    error   TEXT,
+    at      TEXT NOT NULL,
+    PRIMARY KEY (source, day)
+);
+-- Each problem reported to newsletter.operator, once a day; `sent` NULL until the backend took
+-- it (a report written while the relay was down goes out with the next run that can send).
+CREATE TABLE operator_reports (
+    problem  TEXT NOT NULL,
+    day      TEXT NOT NULL,
+    line     TEXT NOT NULL,
+    run      TEXT,
+    created  TEXT NOT NULL,
+    sent     TEXT,
+    error    TEXT,
+    PRIMARY KEY (problem, day)
+);
+""",
+    ),
+    Migration(
+        7,
+        "papers' signals a day, the days with no papers, and readers' private feed keys",
+        """
+-- What a source said of a paper's engagement, the last time each day it was asked: ranking
+-- reads the growth since an earlier day's snapshot (digest/signals.py). One row per paper per day.
+CREATE TABLE paper_signals (
+    paper_id  TEXT NOT NULL,
+    day       TEXT NOT NULL,  -- the UTC date the source said it
+    upvotes   INTEGER,
+    comments  INTEGER,
+    stars     INTEGER,
+    PRIMARY KEY (paper_id, day)
+);
+-- A day every source answered and none listed a paper (a weekend on Hugging Face, a holiday):
+-- the next issue opens with `said`, and the web archive shows the day with it.
+CREATE TABLE empty_days (
+    day   TEXT PRIMARY KEY,
+    said  TEXT NOT NULL,
+    at    TEXT NOT NULL
+);
+-- The key inside each reader's private feed URL (digest/reader_feed.py): a new key, made from
+-- the preferences page, makes the old URL stop working.
+CREATE TABLE reader_feeds (
+    email  TEXT PRIMARY KEY,
+    key    TEXT NOT NULL,
+    made   TEXT NOT NULL
+);
+""",
+    ),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -15,6 +15,7 @@ run claims from one thread, the fetch threads share the HTTP cache.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -24,12 +25,14 @@ from typing import Any, Protocol
 from ..errors import DigestError
 from ..models import Subscriber
 from ..subscribers import Change, Event, NotListed, Outcome, Topics, address_key, after, decide, validated
-from .base import Bounce, CachedResponse, Claim, LastSent, Run
+from .base import Bounce, CachedResponse, Claim, LastSent, Run, SentIssue
+from .runs import RunHistory
 from .schema import LATEST
 
 HTTP_CACHE_KEEP_DAYS = 14
 PAGE = 1000  # subscribers read per query when streaming the list
 SEEN_ROWS = 1000  # readers marked seen per INSERT
+SIGNAL_ROWS = 500  # papers' snapshots per statement (5 values each: under SQLite's 32,766)
 LIST_FIELDS = ("topics", "keywords", "authors", "categories", "organizations", "exclude")
 ROW = ("address, name, status, frequency, send_at, timezone, prefs, created, confirmed, unsubscribed, "
        "seq, email")  # fmt: skip
@@ -70,8 +73,9 @@ def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class SqlDatabase:
-    """The Ledger, RateLimits and table SubscriberStore of one database (see base.py)."""
+class SqlDatabase(RunHistory):
+    """The Ledger, RateLimits and table SubscriberStore of one database (see base.py), and
+    the run history (runs.py)."""
 
     engine = ""
     where = ""
@@ -355,6 +359,97 @@ class SqlDatabase:
             query += " AND issue >= ?"
             params += (since,)
         return frozenset(pid for (pid,) in self.read(query, params))
+
+    # --- papers' engagement over time (digest/signals.py) ----------------------------------------
+
+    def record_signals(
+        self, day: str, rows: Iterable[tuple[str, int | None, int | None, int | None]]
+    ) -> None:
+        """(paper id, upvotes, comments, stars) as a source said them on `day`: one row per paper
+        per day, the day's last word kept. Written in chunks of one statement each."""
+        rows = [row for row in rows if any(v is not None for v in row[1:])]
+        with self.transaction() as execute:
+            for start in range(0, len(rows), SIGNAL_ROWS):
+                chunk = rows[start : start + SIGNAL_ROWS]
+                execute(
+                    f"INSERT INTO paper_signals (paper_id, day, upvotes, comments, stars) "
+                    f"VALUES {value_rows(len(chunk), 5)} "
+                    "ON CONFLICT (paper_id, day) DO UPDATE SET upvotes = excluded.upvotes, "
+                    "comments = excluded.comments, stars = excluded.stars",
+                    tuple(v for pid, up, com, stars in chunk for v in (pid, day, up, com, stars)),
+                )
+
+    def signals_before(
+        self, day: str, paper_ids: Iterable[str]
+    ) -> dict[str, tuple[str, int | None, int | None, int | None]]:
+        """Each paper's latest snapshot from a day before `day`: paper id -> (day, upvotes,
+        comments, stars); papers never seen before are left out."""
+        ids = list(dict.fromkeys(paper_ids))
+        found: dict[str, tuple[str, int | None, int | None, int | None]] = {}
+        for start in range(0, len(ids), SIGNAL_ROWS):
+            chunk = ids[start : start + SIGNAL_ROWS]
+            marks = ", ".join(["?"] * len(chunk))
+            for pid, seen, up, com, stars in self.read(
+                "SELECT paper_id, day, upvotes, comments, stars FROM paper_signals "
+                f"WHERE day < ? AND paper_id IN ({marks}) ORDER BY paper_id, day",
+                (day, *chunk),
+            ):
+                found[pid] = (seen, up, com, stars)  # the latest day comes last
+        return found
+
+    def mark_empty_day(self, day: str, said: str) -> None:
+        self.write(
+            """INSERT INTO empty_days (day, said, at) VALUES (?, ?, ?)
+               ON CONFLICT (day) DO UPDATE SET said = excluded.said""",
+            (day, said, now_text()),
+        )
+
+    def empty_days(self, first: str, last: str) -> dict[str, str]:
+        """Days from `first` to `last` (ISO dates, both included) no source listed a paper on."""
+        return dict(self.read("SELECT day, said FROM empty_days WHERE day >= ? AND day <= ?", (first, last)))
+
+    # --- each reader's private feed (digest/reader_feed.py) ---------------------------------------
+
+    def feed_key(self, email: str, *, renew: bool = False) -> str:
+        """The key of the reader's feed URL, made on first use; `renew` replaces it (the old
+        URL stops working)."""
+        email = email.lower()
+        with self.transaction() as execute:
+            row = execute("SELECT key FROM reader_feeds WHERE email = ?", (email,)).fetchone()
+            if row is not None and not renew:
+                return str(row[0])
+            key = secrets.token_hex(12)  # lower case: a signed token keeps the payload lowercased
+            execute(
+                """INSERT INTO reader_feeds (email, key, made) VALUES (?, ?, ?)
+                   ON CONFLICT (email) DO UPDATE SET key = excluded.key, made = excluded.made""",
+                (email, key, now_text()),
+            )
+            return key
+
+    def current_feed_key(self, email: str) -> str | None:
+        row = self.one("SELECT key FROM reader_feeds WHERE email = ?", (email.lower(),))
+        return str(row[0]) if row else None
+
+    def issues_sent(self, email: str, limit: int) -> list[SentIssue]:
+        """The reader's latest `limit` issues that went out, newest first, with their papers."""
+        email = email.lower()
+        issues = self.read(
+            "SELECT issue, sent_at FROM deliveries WHERE email = ? AND status = 'sent' "
+            "ORDER BY issue DESC LIMIT ?",
+            (email, limit),
+        )
+        if not issues:
+            return []
+        marks = ", ".join(["?"] * len(issues))
+        papers: dict[str, list[tuple[str, str, str | None, str]]] = {}
+        for issue, pid, title, url, abstract in self.read(
+            "SELECT s.issue, s.paper_id, p.title, p.url, p.abstract FROM sent_papers s "
+            f"LEFT JOIN papers p ON p.id = s.paper_id WHERE s.email = ? AND s.issue IN ({marks}) "
+            "ORDER BY s.issue, s.paper_id",
+            (email, *(issue for issue, _ in issues)),
+        ):
+            papers.setdefault(issue, []).append((pid, title or pid, url, abstract or ""))
+        return [SentIssue(issue, sent_at or "", papers.get(issue, [])) for issue, sent_at in issues]
 
     # --- readers' own papers: library, feedback, profiles ---------------------------------------
 

@@ -441,7 +441,8 @@ def _apply(
         entry = editor.add({**decision.fields, "email": result.email})
         return Change(None, _snapshot(entry, zone), decision.outcome, decision.reason)
     for key, value in decision.fields.items():
-        editor.set(entry, key, value)
+        # An entry that says `follow:` keeps saying it: `organizations` is its other name.
+        editor.set(entry, "follow" if key == "organizations" and "follow" in entry else key, value)
     return Change(before, _snapshot(entry, zone), decision.outcome, decision.reason)
 
 
