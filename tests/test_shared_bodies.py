@@ -66,3 +66,20 @@ def test_templates_reading_more_of_the_reader_share_only_between_identical_entri
             == builder(sample_papers(), templates=tmp_path).alone(reader, picks).raw
         )
     assert not b.shared.on  # `| upper` transforms the address: found once, never shared
+
+
+def test_readers_who_follow_a_lab_get_their_own_pinned_section_not_a_shared_body_without_it(
+    shared_fixtures,
+):
+    from .helpers_digest import hf_papers
+
+    papers = hf_papers(shared_fixtures, "2026-08-13")
+    assert any(p.organization == "CASIA-IVA-Lab" for p in papers)
+    plain = [Subscriber(email=f"reader{i:03d}@example.org") for i in range(3)]
+    following = [Subscriber(email=f"follow{i:03d}@example.org", follow=["casia-iva-lab"]) for i in range(3)]
+    shared, alone = builder(papers), builder(papers)
+    for reader in [*plain, *following]:
+        picks = shared.picks(reader)
+        assert shared.message(reader, picks).raw == alone.alone(reader, picks).raw, reader.email
+    texts = [shared.message(r, shared.picks(r)).rendered.text for r in (plain[0], following[0])]
+    assert "FROM THE LABS YOU FOLLOW" not in texts[0] and "FROM THE LABS YOU FOLLOW" in texts[1]
