@@ -126,7 +126,9 @@ def with_library(issue, options, everyone, plain: float) -> None:
     """The same readers each with a 200-paper library: rank.select with their profile, beside
     the figure above; then with five papers marked "less like this" too. Profiles are made when
     a library or a click changes and stored (digest/profiles.py), so a send reads one: that
-    read is timed too."""
+    read is timed too. What a profile says about the day is worked out once per profile
+    (rank.ProfileDay), so readers sharing a library share it; the figure for readers who each
+    have their own is printed beside."""
     pool = library_pool()
     rng = random.Random(11)
     libraries, clicked = [], []
@@ -147,12 +149,15 @@ def with_library(issue, options, everyone, plain: float) -> None:
 def measure(issue, options, everyone, plain: float, profiles, label: str, pool: int) -> None:
     stored = [p.to_json() for p in profiles]
 
-    def all_readers() -> tuple[float, float]:
+    def all_readers(shared: bool = True) -> tuple[float, float]:
         prepared = rank.prepare(issue, NOW, options)
         prepared.own_papers_index()  # once per issue, like the keyword matches
         start = time.perf_counter()
         for k, (reader, sent) in enumerate(everyone):
-            rank.select(prepared, reader, options, sent, profiles[k % len(profiles)])
+            profile = profiles[k % len(profiles)]
+            if not shared:  # as if every reader had a library of their own
+                profile.day = None
+            rank.select(prepared, reader, options, sent, profile)
         ranking = time.perf_counter() - start
         start = time.perf_counter()
         for k in range(len(everyone)):
@@ -160,12 +165,14 @@ def measure(issue, options, everyone, plain: float, profiles, label: str, pool: 
         return ranking, time.perf_counter() - start
 
     ranking, reading = min(all_readers() for _ in range(3))
+    alone = min(all_readers(shared=False)[0] for _ in range(3))
     n = len(everyone)
     per = ranking / n
     print(
         f"  with {label:<30}{per * 1e6:8.1f} us  ({per / plain:.2f}x without; target <= 3x;"
-        f" {len(profiles)} distinct libraries from {pool} papers)"
+        f" {len(profiles)} distinct libraries from {pool} papers, shared round-robin)"
     )
+    print(f"    ... nobody sharing a library       {alone / n * 1e6:8.1f} us  ({alone / n / plain:.2f}x)")
     size = sum(len(s) for s in stored) / len(stored) / 1024
     print(f"    reading the stored profile         {reading / n * 1e6:8.1f} us  ({size:.0f} KB of JSON each)")
 

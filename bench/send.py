@@ -1,8 +1,11 @@
 """`digest send` end to end against raw SMTP delivery of the same messages, and peak memory.
 
-2,000 readers with keywords of their own, each getting a personalised 20-paper digest of the
-shipped sample issue, delivered to an aiosmtpd sink on loopback that runs in its own process
-(so it has a core of its own and never holds the sender's GIL). Side by side, in one run:
+2,000 readers each getting a 20-paper digest of the shipped sample issue, delivered to an
+aiosmtpd sink on loopback that runs in its own process (so it has a core of its own and never
+holds the sender's GIL). Two lists: one where readers share nothing (keywords of their own,
+so nearly every message is different) and a public list where they share the default picks
+(no preferences: one body, each reader's address and links spliced in). Side by side, in one
+run, 3 repetitions alternating (min / median / max of the ratio, by repetition):
 
 - end to end: `send.run` as `digest send` runs it: load readers, group the issue, then per
   reader rank, claim, render, compose, deliver over `delivery.concurrency` persistent
@@ -10,10 +13,11 @@ shipped sample issue, delivered to an aiosmtpd sink on loopback that runs in its
 - raw delivery: the same number of messages, built beforehand with the same sizes, sent with
   plain smtplib over the same number of persistent connections to the same sink.
 
-Each is run twice, alternating; the better of each is reported. Then peak memory (max RSS)
-of a whole `send.run` for 2,000 and 20,000 readers, each in a fresh process, to console://
-with its output thrown away: it should stay flat, since messages are built as the pool has
-room for them and dropped once delivered.
+Then libraries: the first send to 300 readers who share one 200-paper BibTeX library against
+the same send with no libraries (profiles are made once per distinct library). Then peak
+memory (max RSS) of a whole `send --dry-run` for 10,000 and 100,000 readers, each in a fresh
+process: it should stay flat, since messages are built as they go and nothing per reader is
+kept. Sizes can be cut for a quick look: BENCH_SEND_READERS, BENCH_SEND_MEMORY=10000,100000.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 import queue
 import random
 import smtplib
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,8 +37,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
-READERS = 2000
-MEMORY_READERS = (2000, 20000)
+READERS = int(os.environ.get("BENCH_SEND_READERS", "2000"))
+MEMORY_READERS = tuple(int(n) for n in os.environ.get("BENCH_SEND_MEMORY", "10000,100000").split(","))
+LIBRARY_READERS = int(os.environ.get("BENCH_SEND_LIBRARY_READERS", "300"))
+LIBRARY_PAPERS = 200
+REPEAT = 3
 CONCURRENCY = 4
 BENCH_SECRET = "bench-secret-for-signing-links-0123456789"
 TERMS = [
@@ -43,12 +51,19 @@ TERMS = [
 ]  # fmt: skip
 
 
-def write_project(folder: Path, *, readers: int, url: str) -> Path:
+def write_project(
+    folder: Path, *, readers: int, url: str, shared: bool = False, library: str | None = None
+) -> Path:
+    """A project of `readers` readers: with keywords of their own, or (`shared`) none, so
+    they all get the default picks; `library`: a file every reader names."""
     rng = random.Random(6)
     lines = ["subscribers:"]
     for i in range(readers):
-        lines.append(f"  - email: reader{i:05d}@example.org")
-        lines.append(f"    keywords: [{', '.join(rng.sample(TERMS, rng.randint(2, 4)))}]")
+        lines.append(f"  - email: reader{i:06d}@example.org")
+        if not shared:
+            lines.append(f"    keywords: [{', '.join(rng.sample(TERMS, rng.randint(2, 4)))}]")
+        if library:
+            lines.append(f"    library: {library}")
         lines.append("    max_papers: 20")
     (folder / "subscribers.yaml").write_text("\n".join(lines) + "\n")
     (folder / "digest.yaml").write_text(
@@ -65,6 +80,8 @@ state: state.db
 archive: null
 ranking:
   min_score: 0
+libraries:
+  lookup: false
 delivery:
   url: {url}
   concurrency: {CONCURRENCY}
@@ -134,7 +151,7 @@ def raw_delivery(port: int, messages: list[tuple[str, bytes]]) -> float:
     return time.perf_counter() - started
 
 
-def end_to_end(config_path: Path) -> tuple[float, int]:
+def end_to_end(config_path: Path, readers: int = READERS) -> tuple[float, int]:
     """Seconds for a whole `digest send` on a fresh ledger, and how many it sent."""
     from digest import config as config_mod
     from digest import send
@@ -147,13 +164,13 @@ def end_to_end(config_path: Path) -> tuple[float, int]:
     started = time.perf_counter()
     report = send.run(config, now=NOW, log=lambda line: None)
     seconds = time.perf_counter() - started
-    if report.sent != READERS:
-        raise SystemExit(f"end to end sent {report.sent} of {READERS}: {report.problems[:3]}")
+    if report.sent != readers:
+        raise SystemExit(f"end to end sent {report.sent} of {readers}: {report.problems[:3]}")
     return seconds, report.sent
 
 
 def peak_memory(readers: int) -> float:
-    """Max RSS in MB of a fresh process running a whole send to `readers` readers."""
+    """Max RSS in MB of a fresh process running a whole `send --dry-run` to `readers` readers."""
     with tempfile.TemporaryDirectory() as tmp:
         write_project(Path(tmp), readers=readers, url="console://")
         done = subprocess.run(
@@ -169,49 +186,93 @@ def peak_memory(readers: int) -> float:
 
 
 def _measure_memory(folder: str) -> None:
-    """In the child: send to console:// (output discarded by the parent), report peak RSS.
-    VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec,
-    so a child of a big parent would report the parent's size."""
+    """In the child: a dry run (its lines discarded by the parent), report peak RSS. VmHWM,
+    not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec, so a
+    child of a big parent would report the parent's size."""
     from digest import config as config_mod
     from digest import send
 
     config = config_mod.load(Path(folder) / "digest.yaml")
-    report = send.run(config, now=NOW, log=lambda line: None)
-    assert report.sent and not report.failed, report.problems[:3]
+    report = send.run(config, now=NOW, dry_run=True, log=print)
+    assert report.dry_run and not report.failed, report.problems[:3]
     sys.stdout.flush()
     status = Path("/proc/self/status").read_text()
     peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
     print(peak_kb / 1024, file=sys.stderr)
 
 
+def spread(values: list[float]) -> str:
+    return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
+
+
+def versus_raw(sink: Sink, folder: Path, *, shared: bool) -> None:
+    """End to end against raw delivery, REPEAT times alternating, for one kind of list."""
+    config_path = write_project(folder, readers=READERS, url=f"smtp://127.0.0.1:{sink.port}", shared=shared)
+    messages = prebuilt(config_path)
+    sizes = sorted(len(raw) for _, raw in messages)
+    raw_rates, e2e_rates = [], []
+    for _ in range(REPEAT):
+        raw_rates.append(READERS / raw_delivery(sink.port, messages))
+        e2e_rates.append(READERS / end_to_end(config_path)[0])
+    del messages
+    ratios = [e / r for e, r in zip(e2e_rates, raw_rates, strict=True)]
+    low, middle, high = (sizes[i] / 1024 for i in (0, len(sizes) // 2, -1))
+    kind = "a public list (all share the default picks)" if shared else "a list that shares nothing"
+    print(f"  {kind}: messages {low:.1f}-{high:.1f} KB (median {middle:.1f} KB)")
+    print(f"    raw delivery, pre-built messages   {spread(raw_rates)} msg/s (min / median / max)")
+    print(f"    digest send, end to end            {spread(e2e_rates)} msg/s")
+    print(f"    end to end / raw                   {spread(ratios)}  (target >= 0.80 median)")
+
+
+def library_bib(path: Path) -> None:
+    """A 200-paper BibTeX library (titles and abstracts: no lookup needed)."""
+    from bench.rank import library_pool
+
+    entry = "@article{{p{i},\n  title = {{{title}}},\n  abstract = {{{abstract}}},\n  year = {{2025}}\n}}\n"
+    papers = library_pool()[:LIBRARY_PAPERS]
+    clean = str.maketrans("{}", "()")
+    path.write_text(
+        "".join(
+            entry.format(i=i, title=p.title.translate(clean), abstract=p.abstract.translate(clean))
+            for i, p in enumerate(papers)
+        )
+    )
+
+
+def with_libraries(sink: Sink, folder: Path) -> None:
+    """The first send to readers sharing one library, against the same send without."""
+    library_bib(folder / "library.bib")
+    url = f"smtp://127.0.0.1:{sink.port}"
+    plain, shared = [], []
+    for _ in range(REPEAT):
+        for library, out in ((None, plain), ("library.bib", shared)):
+            config_path = write_project(folder, readers=LIBRARY_READERS, url=url, library=library)
+            out.append(end_to_end(config_path, LIBRARY_READERS)[0])  # a fresh ledger: no stored profile
+    ratios = [s / p for s, p in zip(shared, plain, strict=True)]
+    print(f"  {LIBRARY_READERS} readers sharing a {LIBRARY_PAPERS}-paper library, first send:")
+    print(f"    without libraries                  {spread(plain)} s (min / median / max)")
+    print(f"    with the shared library            {spread(shared)} s")
+    print(f"    with / without                     {spread(ratios)}  (target <= 2 median)")
+
+
 def run() -> None:
     os.environ.setdefault("DIGEST_SECRET", BENCH_SECRET)
-    with tempfile.TemporaryDirectory() as tmp, Sink() as sink:
-        config_path = write_project(Path(tmp), readers=READERS, url=f"smtp://127.0.0.1:{sink.port}")
-        messages = prebuilt(config_path)
-        sizes = sorted(len(raw) for _, raw in messages)
-        raw_seconds, e2e_seconds = [], []
-        for _ in range(2):
-            raw_seconds.append(raw_delivery(sink.port, messages))
-            e2e_seconds.append(end_to_end(config_path)[0])
-        del messages
-    expected = 4 * READERS
+    print(f"{READERS} readers, {CONCURRENCY} connections, {REPEAT} repetitions alternating")
+    with Sink() as sink:
+        for shared in (False, True):
+            with tempfile.TemporaryDirectory() as tmp:
+                versus_raw(sink, Path(tmp), shared=shared)
+        with tempfile.TemporaryDirectory() as tmp:
+            with_libraries(sink, Path(tmp))
+    expected = REPEAT * (2 * 2 * READERS + 2 * LIBRARY_READERS)
     if sink.counted[0] != expected:
         raise SystemExit(f"the sink counted {sink.counted[0]} messages, expected {expected}")
-    raw_rate, e2e_rate = READERS / min(raw_seconds), READERS / min(e2e_seconds)
-    low, middle, high = (sizes[i] / 1024 for i in (0, len(sizes) // 2, -1))
-    print(
-        f"{READERS} readers, {CONCURRENCY} connections, messages {low:.1f}-{high:.1f} KB "
-        f"(median {middle:.1f} KB); the sink counted {sink.counted[0]} messages"
-    )
-    print(f"  raw delivery, pre-built messages   {raw_rate:7.0f} msg/s  ({min(raw_seconds):.2f}s)")
-    print(f"  digest send, end to end            {e2e_rate:7.0f} msg/s  ({min(e2e_seconds):.2f}s)")
-    print(f"  end to end / raw                   {e2e_rate / raw_rate:7.2f}    (target >= 0.80)")
+    print(f"  the sink counted {sink.counted[0]} messages")
     memory = {n: peak_memory(n) for n in MEMORY_READERS}
     small, large = MEMORY_READERS
     print(
-        f"  peak memory, console://            {memory[small]:7.0f} MB for {small:,} readers, "
-        f"{memory[large]:.0f} MB for {large:,} ({memory[large] / memory[small]:.2f}x)"
+        f"  peak memory, send --dry-run        {memory[small]:7.0f} MB for {small:,} readers, "
+        f"{memory[large]:.0f} MB for {large:,} ({memory[large] / memory[small]:.2f}x; target <= 1.10)"
     )
 
 

@@ -9,19 +9,22 @@ No network, files or clock here: the caller brings papers, the time and the hist
 from __future__ import annotations
 
 import copy
+import functools
+import re
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
 
-from . import rank, themes, tokens
+from . import rank, splice, themes, tokens
 from .config import Config
 from .due import local_date
 from .mail import Envelope, compose
 from .mail import html_wire_size as clip_size
-from .models import Issue, Paper, Pick, Section, Subscriber, arxiv_id
-from .render import Card, Links, Rendered, Renderer, View
+from .models import Issue, Paper, Pick, Rendered, Section, Subscriber, arxiv_id
+from .render import Card, Links, Renderer, View
 from .windows import Window
 
 if TYPE_CHECKING:
@@ -167,6 +170,7 @@ class Builder:
         )
         # Each paper's card is cleaned and rendered once per issue, then shared by every reader.
         self.cards: dict[str, Card] = {}
+        self.shared = Shared()  # bodies shared by readers who get the same email
 
     def for_issue(self, issue: Issue, window: Window | None = None) -> Builder:
         """A builder for the same papers and themes under another issue id and date (readers
@@ -180,6 +184,7 @@ class Builder:
             raise ValueError("Builder.for_issue: a window of another length ranks differently")
         other = copy.copy(self)
         other.issue = issue
+        other.shared = Shared()  # its links name its own issue
         other.window = window
         return other
 
@@ -198,16 +203,23 @@ class Builder:
 
     def links(self, email: str, unsubscribe: str | None = None) -> Links:
         """The reader's footer links (`unsubscribe`: their unsubscribe URL, if already made)."""
+        return self._links(
+            tokens.sign(self.secret, "preferences", email), unsubscribe or self.unsubscribe_url(email)
+        )
+
+    def _links(self, preferences_token: str, unsubscribe: str) -> Links:
         base = self.config.newsletter.base_url
         return Links(
             web=issue_url(base, self.issue.id),
-            preferences=f"{base}/preferences?token={tokens.sign(self.secret, 'preferences', email)}",
-            unsubscribe=unsubscribe or self.unsubscribe_url(email),
+            preferences=f"{base}/preferences?token={preferences_token}",
+            unsubscribe=unsubscribe,
             subscribe=subscribe_url(base),
         )
 
     def unsubscribe_url(self, email: str) -> str:
-        token = tokens.sign(self.secret, "unsubscribe", email)
+        return self._unsubscribe_url(tokens.sign(self.secret, "unsubscribe", email))
+
+    def _unsubscribe_url(self, token: str) -> str:
         return f"{self.config.newsletter.base_url}/unsubscribe?token={token}"
 
     def picks(
@@ -226,12 +238,19 @@ class Builder:
         since = history_since(self.issue, self.config.ranking.history_days)
         return ledger.papers_sent(email, except_issue=self.issue.id, since=since)
 
-    def feedback_page(self, email: str) -> Callable[[str], str] | None:
-        """The reader's "more / less like this" page for each paper, if the newsletter asks."""
+    def feedback_page(
+        self, email: str, token: Callable[[str], str] | None = None
+    ) -> Callable[[str], str] | None:
+        """The reader's "more / less like this" page for each paper, if the newsletter asks
+        (`token`: the paper id's token, if not the reader's signed one)."""
         if not self.config.newsletter.feedback:
             return None
         base = self.config.newsletter.base_url
-        return lambda paper_id: f"{base}/feedback?token={tokens.sign_feedback(self.secret, email, paper_id)}"
+        if token is None:
+            return lambda paper_id: (
+                f"{base}/feedback?token={tokens.sign_feedback(self.secret, email, paper_id)}"
+            )
+        return lambda paper_id: f"{base}/feedback?token={token(paper_id)}"
 
     def view(
         self,
@@ -240,10 +259,13 @@ class Builder:
         links: Links,
         trim: Trim = Trim.NOTHING,
         left_out: int = 0,
+        feedback: Callable[[str], str] | None = None,
     ) -> View:
-        """What the templates get for one reader's email, or with no reader the web page."""
+        """What the templates get for one reader's email, or with no reader the web page
+        (`feedback`: the reader's feedback pages, if not made from their address)."""
         news = self.config.newsletter
-        feedback = self.feedback_page(reader.email) if reader is not None else None
+        if feedback is None and reader is not None:
+            feedback = self.feedback_page(reader.email)
         return self.renderer.view(
             newsletter=news.name,
             address=news.address,
@@ -264,11 +286,25 @@ class Builder:
         """The reader's message. Its `picks` may be fewer than asked for: when the HTML would
         pass CLIP_GUARD, the clip guard (Trim) gives up extras and then the lowest-ranked
         papers, and what is left out is not recorded as sent, so a later issue may still
-        carry it."""
-        news = self.config.newsletter
+        carry it. Readers who would get the same email but for their address and links share
+        one rendered body (`shared`): the bytes are the same as if it was made for them alone."""
+        shared = self.shared.message(self, reader, picks)
+        if shared is not None:
+            return shared
+        return self.alone(reader, picks)
+
+    def alone(self, reader: Subscriber, picks: list[Pick]) -> Message:
+        """The reader's message, rendered for them alone."""
         unsubscribe = self.unsubscribe_url(reader.email)  # signed once: the footer and the header
         links = self.links(reader.email, unsubscribe)
         rendered, picks = self.fitted(reader, picks, links)
+        return self.composed(reader, picks, rendered, unsubscribe)
+
+    def composed(
+        self, reader: Subscriber, picks: list[Pick], rendered: Rendered, unsubscribe: str
+    ) -> Message:
+        """The reader's rendered email with its envelope, as it goes on the wire."""
+        news = self.config.newsletter
         return_path, mailto = self.inbox_addresses(reader.email)
         envelope = Envelope(
             sender=news.sender,
@@ -292,16 +328,26 @@ class Builder:
         extra = [Section(themes.RISING_LABEL, risers, themes.RISING_KEY)] if risers else []
         return rank.sections(self.prepared, main, reader) + extra
 
-    def fitted(self, reader: Subscriber, picks: list[Pick], links: Links) -> tuple[Rendered, list[Pick]]:
-        """The reader's email under CLIP_GUARD, and the picks it holds."""
+    def fitted(
+        self,
+        reader: Subscriber,
+        picks: list[Pick],
+        links: Links,
+        feedback: Callable[[str], str] | None = None,
+        real: Callable[[str], str] = str,
+    ) -> tuple[Rendered, list[Pick]]:
+        """The reader's email under CLIP_GUARD, and the picks it holds. `real`: the HTML as the
+        reader gets it, when `reader` stands in for them (Shared): the guard measures that."""
         asked, trim = len(picks), Trim.NOTHING
         while True:
-            view = self.view(reader, self.sections(picks, reader), links, trim, asked - len(picks))
+            sections = self.sections(picks, reader)
+            view = self.view(reader, sections, links, trim, asked - len(picks), feedback)
             rendered = self.renderer.render(view)
+            html = real(rendered.html)
             # Base64 adds a third, so only an HTML over 3/4 of the guard can pass it.
-            if len(rendered.html) * 4 <= CLIP_GUARD * 3:
+            if len(html) * 4 <= CLIP_GUARD * 3:
                 return rendered, picks
-            size = clip_size(rendered.html)
+            size = clip_size(html)
             if size <= CLIP_GUARD:
                 return rendered, picks
             if trim < Trim.PAPERS:
@@ -322,3 +368,151 @@ class Builder:
             tokens.verp_address(inbox.address, self.secret, email),
             tokens.unsubscribe_address(inbox.address, self.secret, email),
         )
+
+
+# --- bodies shared by readers -----------------------------------------------------------------
+
+SHARED_BODIES = 64  # distinct bodies kept at once (the most recent): 64 x 2 parts x ~60 KB
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+")  # HTML, JSON and wrapping leave it as it is
+
+
+@dataclass
+class _Body:
+    subject: str
+    html: splice.Pieces
+    text: splice.Pieces
+    picks: list[Pick]
+    lengths: tuple[int, ...]  # of the strings each stand-in stands for
+
+    @functools.cached_property
+    def used(self) -> frozenset[int]:
+        return self.html.used | self.text.used
+
+
+class Shared:
+    """One rendered body (digest/splice.py) per distinct email of an issue: readers with the
+    same picks and reasons, an address of the same length and, when the templates read more of
+    the reader than their address, the same entry. A shape is rendered alone the first time
+    and shared from its second reader on, so a list where nobody shares pays nothing extra."""
+
+    def __init__(self) -> None:
+        self.on = True  # off for good once the templates are found to transform the address
+        self.checked = False
+        self.seen: OrderedDict[tuple, None] = OrderedDict()
+        self.bodies: OrderedDict[tuple, _Body | None] = OrderedDict()
+
+    def message(self, builder: Builder, reader: Subscriber, picks: list[Pick]) -> Message | None:
+        key = self.shape(builder, reader, picks)
+        if key is None:
+            return None
+        if key not in self.bodies:
+            if key not in self.seen:
+                _remember(self.seen, key, None)
+                return None
+            _remember(self.bodies, key, self.body(builder, reader, picks))
+        body = self.bodies[key]
+        if body is None:
+            return None
+        strings = _Strings(builder, reader.email, [p.paper.id for p in picks])
+        values = [
+            strings.value(k) if k in body.html.used or k in body.text.used else ""
+            for k in range(len(body.lengths))
+        ]
+        if any(v and len(v) != n for v, n in zip(values, body.lengths, strict=True)):
+            return None
+        rendered = Rendered(body.subject, body.html.join(values), body.text.join(values))
+        return builder.composed(
+            reader, body.picks, rendered, builder._unsubscribe_url(strings.value(_UNSUBSCRIBE))
+        )
+
+    def shape(self, builder: Builder, reader: Subscriber, picks: list[Pick]) -> tuple | None:
+        if not self.on or len(reader.email) < 8 or not _PLAIN_ADDRESS.fullmatch(reader.email):
+            return None
+        if not all(splice.clear(p.reason) and splice.clear(p.paper.id) for p in picks):
+            return None
+        who = "" if builder.renderer.reads_only_address else reader.model_dump_json(exclude={"email"})
+        # What of the entry shapes the email outside the templates: the labs it follows pin
+        # their papers in a section of their own (Builder.sections).
+        labs = tuple(sorted(rank.followed_labs(builder.prepared, reader) & {p.paper.id for p in picks}))
+        return (
+            len(reader.email),
+            who,
+            labs,
+            tuple((p.paper.id, p.score, p.trending, p.relevance, p.reason) for p in picks),
+        )
+
+    def body(self, builder: Builder, reader: Subscriber, picks: list[Pick]) -> _Body | None:
+        """The stand-in body of this shape. The first of an issue is checked against a message
+        built alone for a probe address of mixed case and symbols: templates that transform
+        the address (`| upper`, `| urlencode`) turn sharing off."""
+        strings = _Strings(builder, reader.email, [p.paper.id for p in picks])
+        body = _stand_in_body(builder, reader, picks, strings)
+        if body is not None and not self.checked:
+            self.checked = True
+            probe = reader.model_copy(update={"email": _probe(len(reader.email))})
+            mine = _Strings(builder, probe.email, strings.paper_ids)
+            values = [mine.value(k) for k in range(mine.count)]
+            alone = builder.alone(probe, picks).rendered
+            if (body.html.join(values), body.text.join(values)) != (alone.html, alone.text):
+                self.on = False
+                return None
+        return body
+
+
+def _probe(length: int) -> str:
+    """An address of `length` characters with every kind of character an address shared can have."""
+    return ("Qz9.X_y+W-v8" * length)[: max(1, length - 6)] + "@Ab.Cd"
+
+
+_EMAIL, _PREFERENCES, _UNSUBSCRIBE = 0, 1, 2  # then a feedback token per pick
+
+
+class _Strings:
+    """A reader's own strings, made as asked: their address, their tokens."""
+
+    def __init__(self, builder: Builder, email: str, paper_ids: list[str]):
+        self.builder, self.email, self.paper_ids = builder, email, paper_ids
+        self.count = 3 + len(paper_ids)
+        self.made: dict[int, str] = {}
+
+    def value(self, k: int) -> str:
+        if k not in self.made:
+            self.made[k] = self.make(k)
+        return self.made[k]
+
+    def make(self, k: int) -> str:
+        secret = self.builder.secret
+        if k == _EMAIL:
+            return self.email
+        if k == _PREFERENCES:
+            return tokens.sign(secret, "preferences", self.email)
+        if k == _UNSUBSCRIBE:
+            return tokens.sign(secret, "unsubscribe", self.email)
+        return tokens.sign_feedback(secret, self.email, self.paper_ids[k - 3])
+
+
+def _stand_in_body(
+    builder: Builder, reader: Subscriber, picks: list[Pick], strings: _Strings
+) -> _Body | None:
+    lengths = tuple(len(strings.value(k)) for k in range(strings.count))
+    stand = splice.stand_ins(lengths)
+    feedback = dict(zip([p.paper.id for p in picks], stand[3:], strict=True))
+    someone = reader.model_copy(update={"email": stand[_EMAIL]})
+    links = builder._links(stand[_PREFERENCES], builder._unsubscribe_url(stand[_UNSUBSCRIBE]))
+
+    def real(html: str) -> str:  # a body that cannot be cut is not shared: its size does not matter
+        pieces = splice.cut(html, stand, refs=True)
+        return html if pieces is None else pieces.join([strings.value(k) for k in range(strings.count)])
+
+    page = builder.feedback_page(stand[_EMAIL], feedback.__getitem__)
+    rendered, kept = builder.fitted(someone, picks, links, page, real)
+    html, text = splice.cut(rendered.html, stand, refs=True), splice.cut(rendered.text, stand)
+    if html is None or text is None or not splice.clear(rendered.subject):
+        return None
+    return _Body(rendered.subject, html, text, kept, lengths)
+
+
+def _remember(cache: OrderedDict, key: tuple, value: object) -> None:
+    cache[key] = value
+    if len(cache) > SHARED_BODIES:
+        cache.popitem(last=False)

@@ -28,18 +28,16 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import httpx
-
-from . import capped
 from .build import issue_url
 from .clean import display
 from .errors import DigestError
 from .mail import message_id
 from .render import paper_url, safe_url
-from .sources.httpclient import USER_AGENT
 from .store import Claim
 
 if TYPE_CHECKING:
+    import httpx
+
     from .build import Builder
     from .config import Channel, Config
     from .store import Ledger, Run
@@ -223,6 +221,10 @@ def publish(
     warnings: list[str] = []
     if not config.channels or not builders:
         return posted, warnings
+    import httpx  # only a run that posts pays for it
+
+    from .sources.httpclient import USER_AGENT
+
     with httpx.Client(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT}) as http:
         for issue_id, builder in sorted(builders.items()):
             for channel in config.channels:
@@ -250,6 +252,10 @@ def publish(
 
 
 def _send(http: httpx.Client, to: Target) -> str | None:
+    import httpx
+
+    from . import capped
+
     try:
         # A cut answer still has its status, which is what says whether the post was taken.
         response, _ = capped.post(http, to.url, ANSWER_BYTES, TIMEOUT, json=to.body)

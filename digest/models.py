@@ -6,12 +6,13 @@ validation of files in `digest.config` and `digest.subscribers`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Container
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -261,6 +262,47 @@ def check_timezone(value: str) -> str:
     return value
 
 
+ADDRESSES = 8192  # addresses whose check is remembered: a list's first 8,192 readers, ~2 MB
+
+
+@functools.lru_cache(maxsize=ADDRESSES)
+def normalized_address(email: str) -> str:
+    """An address as email_validator normalises it (EmailNotValidError if it is not one),
+    worked out once per process: a send reads the list twice (the whole list's check, then
+    each reader as their turn comes) and looks each reader up by it (address_key)."""
+    from email_validator import validate_email
+
+    return validate_email(email, check_deliverability=False).normalized
+
+
+if TYPE_CHECKING:
+    Address = EmailStr
+else:
+
+    class Address(EmailStr):
+        """EmailStr, a bare address checked through `normalized_address`; anything else
+        (a `Name <address>` form, spaces around it) as EmailStr checks it."""
+
+        @classmethod
+        def _validate(cls, input_value: str, /) -> str:
+            if len(input_value) > 254 or not _BARE_ADDRESS.fullmatch(input_value):
+                return EmailStr._validate(input_value)
+            from email_validator import EmailNotValidError
+            from pydantic_core import PydanticCustomError
+
+            try:
+                return normalized_address(input_value)
+            except EmailNotValidError as exc:  # EmailStr's own words
+                raise PydanticCustomError(
+                    "value_error",
+                    "value is not a valid email address: {reason}",
+                    {"reason": str(exc.args[0])},
+                ) from exc
+
+
+_BARE_ADDRESS = re.compile(r"[^\s<>]+")
+
+
 def zone_advice(value: str) -> str | None:
     """Why a valid zone name is probably not what the reader meant, and what to use instead;
     None for a place's zone. EST is UTC-5 all year: a New York reader's 07:00 would come at
@@ -313,7 +355,7 @@ class Subscriber(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    email: EmailStr
+    email: Address
     name: str | None = None
     status: Status = "active"
     frequency: str = "daily"

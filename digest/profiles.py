@@ -5,11 +5,17 @@ A reader's own papers come from three places: the library stored for them (`dige
 their "more / less like this" clicks. The profile made of them is stored with what it was made
 from, so a send run reads one row per reader and makes a profile again only when the library
 or a click changed it (the store marks it out of date) or the file changed on disk.
+
+A profile is made once per distinct set of papers in a run: a lab whose 300 readers name one
+shared library file has its file read once and one profile made, which each reader's row
+then stores (a dry run or a preview, storing nothing, still makes it once, not per reader).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +31,7 @@ if TYPE_CHECKING:
 
 Lookup = Callable[[list[str]], dict[str, tuple[str, str]]]
 STORED = "stored"  # the source of a profile made from the database alone
+READ_PROFILES = 64  # distinct stored profiles kept as read (the most recent)
 
 
 @dataclass
@@ -39,6 +46,13 @@ class Profiles:
     embed: similar.Embed | None = None  # ranking.similarity: embeddings
     themes_of: similar.ThemesOf | None = None  # each paper's theme in the taxonomy
     problems: list[str] = field(default_factory=list)
+    # This run's work, shared between readers: each library file as read (by path and the
+    # stat that `source_of` records), and each profile made (by what its papers hash to).
+    _files: dict[str, tuple[list[Own], str]] = field(default_factory=dict, repr=False)
+    _made: dict[str, tuple[Profile, str]] = field(default_factory=dict, repr=False)
+    # Stored profiles as read, by their text: readers whose profiles are the same share one
+    # object, and with it what ranking works out from it for the day (rank.ProfileDay).
+    _read: OrderedDict[str, Profile] = field(default_factory=OrderedDict, repr=False)
 
     def library_file(self, reader: Subscriber) -> Path | None:
         if not reader.library:
@@ -65,24 +79,55 @@ class Profiles:
             return None  # most readers: one lookup, nothing else
         source = self.source_of(reader)
         if stored is not None and stored[0] == source and stored[1]:
-            return Profile.from_json(stored[1])
-        profile = similar.profile_of(self.papers_of(reader), self.embed, self.themes_of)
+            return self._parsed(stored[1])
+        owns, key = self._papers_and_key(reader, source)
+        if key not in self._made:
+            made = similar.profile_of(owns, self.embed, self.themes_of)
+            self._made[key] = made, made.to_json()
+        profile, data = self._made[key]
         if not self.readonly:
-            self.store.store_profile(reader.email, source, profile.to_json())
+            self.store.store_profile(reader.email, source, data)
+        # Readers sharing a profile share its term maps too: it is only read from here on.
         return profile or None
 
+    def _parsed(self, data: str) -> Profile:
+        profile = self._read.get(data)
+        if profile is None:
+            profile = self._read[data] = Profile.from_json(data)
+            if len(self._read) > READ_PROFILES:
+                self._read.popitem(last=False)
+        return profile
+
     def papers_of(self, reader: Subscriber) -> list[Own]:
+        return self._papers_and_key(reader, self.source_of(reader))[0]
+
+    def _papers_and_key(self, reader: Subscriber, source: str) -> tuple[list[Own], str]:
+        """The reader's papers, and a hash of them (and of how the profile is made, with or
+        without embeddings) that readers with the same papers share."""
         own = [
             Own(similar.LIBRARY, pid, title, abstract)
             for pid, title, abstract in self.store.library(reader.email)
         ]
+        parts = ["embeddings" if self.embed is not None else "terms", *map(_text_of, own)]
         path = self.library_file(reader)
         if path is not None:
-            own += [Own(similar.LIBRARY, e.id, e.title, e.abstract) for e in self.read_file(path).entries]
+            file_owns, file_key = self._file(path, source)
+            own += file_owns
+            parts.append(file_key)
         for pid, vote, title, abstract in self.store.feedback(reader.email):
             if title:  # a paper the store no longer knows the text of says nothing
                 own.append(Own(similar.LIKED if vote > 0 else similar.DISLIKED, pid, title, abstract))
-        return own
+                parts.append(_text_of(own[-1]))
+        return own, _hash(parts)
+
+    def _file(self, path: Path, source: str) -> tuple[list[Own], str]:
+        """A library file's papers and their hash, read once per run for every reader naming
+        it (`source` ends with its stat, so a file changed mid-run is read again)."""
+        key = f"{path}\0{source}"
+        if key not in self._files:
+            owns = [Own(similar.LIBRARY, e.id, e.title, e.abstract) for e in self.read_file(path).entries]
+            self._files[key] = owns, _hash(map(_text_of, owns))
+        return self._files[key]
 
     def read_file(self, path: Path) -> library.Library:
         """A `library:` file with its arXiv entries' texts, from the store where it has them
@@ -93,6 +138,18 @@ class Profiles:
             self.problems.extend(exc.problems)
             return library.Library()
         return complete(found, str(path), self.store, self.lookup, self.readonly, self.problems)
+
+
+def _text_of(own: Own) -> str:
+    return f"{own.kind}\0{own.id}\0{own.title}\0{own.abstract}"
+
+
+def _hash(parts: Iterable[str]) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\1")
+    return digest.hexdigest()
 
 
 def complete(

@@ -460,24 +460,14 @@ def _rank(
             blocked.setdefault(i, f"excluded: {term}")
     evidence = reader_evidence(prepared, reader)
     unlike: dict[int, float] = {}
+    day: ProfileDay | None = None
     if profile:
-        if prepared.embeddings is not None and profile.positive_embedding + profile.negative_embedding:
-            liked = similar.embedded(prepared.embeddings, profile.positive_embedding)
-            disliked = similar.embedded(prepared.embeddings, profile.negative_embedding)
-            scale = EMBEDDED
-        else:
-            index = prepared.own_papers_index()
-            liked = similar.similarity(index, profile.positive)
-            disliked = similar.similarity(index, profile.negative)
-            scale = TFIDF
-        for i, cosine in liked.items():
-            if amount := LIBRARY_EVIDENCE * similar.ramp(cosine, *scale.library):
-                evidence.setdefault(i, []).append(("library", "", amount))  # named once picked
-        if disliked or profile.avoid:
-            unlike = _unlike(prepared, disliked, scale, profile.avoid)
-        for i, share in unlike.items():
-            if share >= 1.0:
-                blocked.setdefault(i, "like papers marked less like this")
+        day = profile_day(prepared, profile)
+        for i, amount in day.library.items():
+            evidence.setdefault(i, []).append(("library", "", amount))  # named once picked
+        unlike = day.unlike
+        for i in day.blocked:
+            blocked.setdefault(i, "like papers marked less like this")
     weight = options.weight_for(reader, profile)
     trending = prepared.trending_list
     relevance = {i: 1 - math.exp(-sum(e[2] for e in found)) for i, found in evidence.items()}
@@ -520,8 +510,8 @@ def _rank(
     for i, status in status_of.items():
         if everything or status.startswith("picked"):
             found = evidence.get(i, [])
-            if profile is not None and profile.positive:  # only the papers shown: naming costs
-                found = _named(prepared, profile, i, found, every=everything)
+            if day is not None and profile is not None and profile.positive:  # only the papers shown
+                found = _named(prepared, profile, day, i, found, every=everything)
             out.append(
                 Scored(
                     papers[i],
@@ -575,28 +565,79 @@ def _nearest_own(prepared: Prepared, profile: Profile, i: int, every: bool) -> t
     return own
 
 
+def _own_name(prepared: Prepared, profile: Profile, i: int, every: bool) -> str:
+    own = _nearest_own(prepared, profile, i, every)
+    if own is None:
+        return ""
+    which, title = own
+    if not title:
+        return "like your papers as a whole"
+    if which == similar.LIBRARY:
+        return f"like “{title}” in your library"
+    return f"like “{title}” you marked more like this"
+
+
 def _named(
-    prepared: Prepared, profile: Profile, i: int, found: list[Evidence], *, every: bool = False
+    prepared: Prepared,
+    profile: Profile,
+    day: ProfileDay,
+    i: int,
+    found: list[Evidence],
+    *,
+    every: bool = False,
 ) -> list[Evidence]:
     """Library evidence with the reader's paper it comes from: "like “X” in your library".
-    Only what `reason` shows is named, unless `every` (--explain names each)."""
+    Only what `reason` shows is named, unless `every` (--explain names each). A name is
+    worked out once per profile and issue (`day.names`): readers who share a profile share it."""
     out = []
     for kind, name, amount in found:
         if (
-            kind == "library"
-            and not name
-            and (every or amount >= LIBRARY_EVIDENCE / 4)  # what `reason` shows
-            and (own := _nearest_own(prepared, profile, i, every))
-        ):
-            which, title = own
-            if not title:
-                name = "like your papers as a whole"
-            elif which == similar.LIBRARY:
-                name = f"like “{title}” in your library"
-            else:
-                name = f"like “{title}” you marked more like this"
+            kind == "library" and not name and (every or amount >= LIBRARY_EVIDENCE / 4)
+        ):  # what `reason` shows
+            if (i, every) not in day.names:
+                day.names[(i, every)] = _own_name(prepared, profile, i, every)
+            name = day.names[(i, every)]
         out.append((kind, name, amount))
     return out
+
+
+@dataclass
+class ProfileDay:
+    """What a profile says about one issue's papers, the same for every reader who has it:
+    library evidence and unlike shares by paper, the papers it blocks, and the names of the
+    reader's papers the day's papers are like (filled as picks need them)."""
+
+    library: dict[int, float]
+    unlike: dict[int, float]
+    blocked: list[int]
+    names: dict[tuple[int, bool], str] = field(default_factory=dict)
+
+
+def profile_day(prepared: Prepared, profile: Profile) -> ProfileDay:
+    """The profile's ProfileDay for `prepared`, worked out once and kept with the profile."""
+    if profile.day is not None and profile.day[0] is prepared:
+        return profile.day[1]  # type: ignore[return-value]
+    if prepared.embeddings is not None and profile.positive_embedding + profile.negative_embedding:
+        liked = similar.embedded(prepared.embeddings, profile.positive_embedding)
+        disliked = similar.embedded(prepared.embeddings, profile.negative_embedding)
+        scale = EMBEDDED
+    else:
+        index = prepared.own_papers_index()
+        liked, disliked = (
+            similar.similarity(index, profile.positive),
+            similar.similarity(index, profile.negative),
+        )
+        scale = TFIDF
+    low, high = scale.library
+    library = {
+        i: LIBRARY_EVIDENCE * min(1.0, (cosine - low) / (high - low))
+        for i, cosine in liked.items()
+        if cosine > low
+    }
+    unlike = _unlike(prepared, disliked, scale, profile.avoid) if disliked or profile.avoid else {}
+    day = ProfileDay(library, unlike, [i for i, share in unlike.items() if share >= 1.0])
+    profile.day = (prepared, day)
+    return day
 
 
 def score_all(

@@ -425,6 +425,7 @@ def link_line(url: str, label: str = "", indent: int = 0) -> str:
     return f"{pad}{label}:\n{pad}{url}"
 
 
+_READER_USE = re.compile(r"\breader\b\s*(\.\s*\w+|\[|\||\()?")
 _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.S)
 _JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 _LEFTOVER_MJ = re.compile(r"</?(mj-[a-z-]+)")
@@ -483,6 +484,24 @@ def compile_layout(source: str, name: str) -> str:
     return _ascii_outside_tags(_LINE_BREAK_BEFORE.sub("\n\\1", html))
 
 
+def _with_referenced(env: jinja2.Environment, sources: list[str]) -> list[str]:
+    """`sources` and the sources of every template they include, import or extend."""
+    from jinja2 import meta
+
+    out, todo, done = list(sources), list(sources), set()
+    while todo:
+        for name in meta.find_referenced_templates(env.parse(todo.pop())):
+            if name is None:  # a computed name: anything could be read
+                out.append("{{ reader.unknown }}")
+            elif name not in done:
+                done.add(name)
+                assert env.loader is not None
+                found = env.loader.get_source(env, name)[0]
+                out.append(found)
+                todo.append(found)
+    return out
+
+
 class Renderer:
     """Loads and compiles the templates once; `render` is called per reader."""
 
@@ -508,6 +527,18 @@ class Renderer:
             )
         except jinja2.TemplateError as exc:
             raise DigestError(f"{self.html_filename}: template error (after MJML): {exc}") from None
+        # Whether the email's templates read nothing of the reader but their address (as the
+        # shipped ones do): readers then share a body whatever else their entries say
+        # (digest/build.py, Shared). Read from the tags of the sources, and of what they include
+        # or import: a template that names the reader any other way counts as reading it all.
+        text_source = checked(self.text_env, TEXT_TEMPLATE)[0]
+        uses = {
+            m.group(1) or ""
+            for src in _with_referenced(self.text_env, [self.html_source, text_source])
+            for tag in _JINJA_TAG.findall(_JINJA_COMMENT.sub("", src))
+            for m in _READER_USE.finditer(tag)
+        }
+        self.reads_only_address = uses <= {"", ".email"}
 
     def card(self, paper: Paper, written_tldr: str | None = None) -> Card:
         return card(paper, thumbnails=self.thumbnails, written_tldr=written_tldr)

@@ -91,6 +91,9 @@ class Profile:
 
     _index: dict[str, int] | None = field(default=None, repr=False, compare=False)
     _titles: list[tuple[str, str]] | None = field(default=None, repr=False, compare=False)
+    # What ranking worked out from the profile for one issue (rank.py): the same for every
+    # reader sharing this profile, so kept with it, for the last issue it was used with.
+    day: tuple[object, object] | None = field(default=None, repr=False, compare=False)
 
     def __bool__(self) -> bool:
         return bool(self.positive or self.negative or self.avoid)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .errors import DigestError
-from .models import Subscriber, zone_context
+from .models import Subscriber, normalized_address, zone_context
 
 if TYPE_CHECKING:
     from .config import Config
@@ -93,10 +93,10 @@ def unknown_topics(topics: list[str], known: Topics | None = None) -> str | None
 def address_key(email: str) -> str:
     """How an address is looked up: lower case, its domain in Unicode, so an internationalised
     domain typed as xn--... or in decomposed form finds the same entry."""
-    from email_validator import EmailNotValidError, validate_email
+    from email_validator import EmailNotValidError
 
     try:
-        return validate_email(email, check_deliverability=False).normalized.lower()
+        return normalized_address(email).lower()
     except EmailNotValidError:
         return email.strip().lower()
 

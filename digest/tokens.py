@@ -1,15 +1,22 @@
 """Signed tokens for the links in every email (unsubscribe, preferences) and for the
 confirmation link of a new subscription, which expires.
 
-itsdangerous signs with HMAC and compares in constant time. Each purpose has its own salt,
-so a preferences token cannot be replayed as an unsubscribe token.
+Tokens are itsdangerous's URL-safe format: HMAC-SHA1 under a key derived from the secret and
+the purpose's salt, compared in constant time. Each purpose has its own salt, so a
+preferences token cannot be replayed as an unsubscribe token. A send signs several links per
+reader, so short payloads are signed here with `hmac` directly, the same bytes itsdangerous
+makes (tests/test_tokens.py compares both), without its per-call signer and key derivation;
+itsdangerous verifies, and signs the long payloads it would compress.
 """
 
 from __future__ import annotations
 
+import binascii
 import functools
 import hashlib
 import hmac
+import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -24,7 +31,47 @@ DOCTOR_ADDRESS = "doctor-check@digest.invalid"
 
 
 def sign(secret: str, purpose: str, email: str) -> str:
-    return _serializer(secret, purpose).dumps(email.lower())
+    return _dumps(secret, purpose, email.lower())
+
+
+def _dumps(secret: str, purpose: str, obj: Any) -> str:
+    """`_serializer(secret, purpose).dumps(obj)`, byte for byte, for a short payload."""
+    text = _json(obj).encode()
+    if len(text) >= SHORT_PAYLOAD:
+        return _serializer(secret, purpose).dumps(obj)
+    payload = _b64(text)
+    mac = _mac(secret, purpose).copy()
+    mac.update(payload)
+    return (payload + b"." + _b64(mac.digest())).decode()
+
+
+def _b64(data: bytes) -> bytes:
+    """itsdangerous's base64: URL-safe, without padding (base64.urlsafe_b64encode, less its layers)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URL_SAFE).rstrip(b"=")
+
+
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _json(obj: Any) -> str:
+    """Compact JSON as itsdangerous writes it; a string, or a list of strings, that JSON
+    writes as it is (no quote, backslash or control character) without the encoder."""
+    if isinstance(obj, str) and _AS_IS.fullmatch(obj):
+        return f'"{obj}"'
+    if isinstance(obj, list) and all(isinstance(v, str) and _AS_IS.fullmatch(v) for v in obj):
+        return "[" + ",".join(f'"{v}"' for v in obj) + "]"
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+_AS_IS = re.compile(r'[^"\\\x00-\x1f]*')  # what json.dumps(ensure_ascii=False) leaves alone
+
+
+@functools.lru_cache(maxsize=16)
+def _mac(secret: str, purpose: str) -> hmac.HMAC:
+    """itsdangerous's signer for the purpose: HMAC-SHA1 keyed with SHA1(salt + "signer" +
+    secret) ("django-concat" derivation), its key set up once and copied per token."""
+    key = hashlib.sha1(f"digest.{purpose}".encode() + b"signer" + secret.encode()).digest()
+    return hmac.new(key, digestmod=hashlib.sha1)
 
 
 class _Serializer(URLSafeSerializer):
@@ -119,7 +166,7 @@ def tag_at(address: str, inbox: str) -> str | None:
 
 
 def sign_feedback(secret: str, email: str, paper_id: str) -> str:
-    return _serializer(secret, "feedback").dumps([email.lower(), paper_id])
+    return _dumps(secret, "feedback", [email.lower(), paper_id])
 
 
 def verify_feedback(secret: str, token: str) -> tuple[str, str] | None:

@@ -119,6 +119,64 @@ def test_a_library_with_nothing_usable_changes_nothing(project, cli):
     assert (project / "subscribers.yaml").read_bytes() == before
 
 
+def test_readers_sharing_a_library_file_have_it_read_and_looked_up_once_per_run(project, cli, arxiv):
+    """A lab's 3 readers name one file: a dry run (which stores nothing) asks arXiv once, not
+    once per reader, and each reader still gets the library's profile."""
+    shutil.copy(LIBRARY / "ids.txt", project / "ids.txt")
+    lab = "".join(
+        f"  - email: lab{i}@example.org\n    timezone: UTC\n    library: ids.txt\n" for i in range(3)
+    )
+    (project / "subscribers.yaml").write_text("subscribers:\n" + lab)
+    with (project / "digest.yaml").open("a") as handle:
+        handle.write(f"\nlibraries:\n  arxiv_url: {arxiv.url}\n")
+    now = "2026-11-26T09:00:00Z"
+    result = cli("send", "--dry-run", "--now", now, cwd=project)
+    assert result.returncode == 0  # the file's unusable lines are warned about, once each
+    assert result.stderr.count("ids.txt:3: arXiv has no paper 0808.05394; left out") == 1, result.stderr
+    assert result.stdout.count("would send ") == 3 + 1  # and the summary line
+    assert len(arxiv.hits("/api/query")) == 1
+    explained = cli(
+        "preview", "--to", "lab2@example.org", "--explain", "--now", now, "--out", "pv", cwd=project
+    )
+    assert "your papers: 1 (1 in your library" in explained.stdout, explained.stdout
+
+
+def test_readers_with_the_same_stored_profile_share_it_and_rank_as_with_their_own(project, cli):
+    """The second run reads the stored profiles: readers of one library get one object (what
+    ranking works out from it is then worked out once), and the same picks as from a copy."""
+    from datetime import UTC, datetime
+
+    from digest import similar
+    from digest.build import Builder, issue_for
+    from digest.profiles import for_run
+    from digest.sources import file as file_source
+
+    (project / "lib.bib").write_text(
+        "@article{a,\n title={Sparse attention for long-context language models},\n"
+        " abstract={We make attention sparse so language models read long documents.}}\n"
+    )
+    lab = "".join(
+        f"  - email: lab{i}@example.org\n    timezone: UTC\n    library: lib.bib\n" for i in range(3)
+    )
+    (project / "subscribers.yaml").write_text("subscribers:\n" + lab)
+    now = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    config = config_mod.load(project / "digest.yaml")
+    with open_stores(config) as opened:
+        profiles, close = for_run(config, opened.own_papers, readonly=False)
+        readers = list(opened.subscribers.readers())
+        first = [profiles.of(r) for r in readers]  # made once, stored for each
+        profiles, close = for_run(config, opened.own_papers, readonly=True)
+        again = [profiles.of(r) for r in readers]
+        close()
+    assert first[0] is not None and all(p is first[0] for p in first)
+    assert again[0] is not None and all(p is again[0] for p in again)
+    papers = file_source.read(project / "samples" / "papers.jsonl")
+    builder = Builder(config, issue_for(config, papers, now), now, "s")
+    for reader, profile in zip(readers, again, strict=True):
+        own = similar.Profile.from_json(profile.to_json())
+        assert builder.picks(reader, frozenset(), profile) == builder.picks(reader, frozenset(), own)
+
+
 def test_a_library_line_that_cannot_be_used_is_a_warning_in_send_and_preview_alike(project, cli):
     """A reader's library line that cannot be used fails no delivery: both commands warn,
     name the line and exit 0 (send used to call it an error and exit 1, preview a warning)."""

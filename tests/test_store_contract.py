@@ -118,6 +118,47 @@ def test_two_runs_claiming_the_same_readers_at_once_get_each_exactly_once(db, ot
     assert sorted(won["a"] + won["b"]) == sorted(readers)
 
 
+def test_claims_and_sent_marks_in_batches_say_what_one_at_a_time_would(db, other):
+    with db.run() as run, other.run() as theirs:
+        db.claim(ISSUE, "sent@example.org", "<m>", run)
+        db.mark_sent(ISSUE, "sent@example.org", [])
+        db.claim(ISSUE, "failed@example.org", "<m>", run)
+        db.mark_failed(ISSUE, "failed@example.org", "451 try later")
+        other.claim(ISSUE, "held@example.org", "<m>", theirs)
+        rows = [(ISSUE, e, "<m>") for e in ("new@example.org", "Sent@example.org", "failed@example.org")]
+        rows.append((ISSUE, "held@example.org", "<m>"))
+        assert db.claim_all(rows, run) == [Claim.CLAIMED, Claim.SENT, Claim.CLAIMED, Claim.BUSY]
+        db.mark_sent_all(
+            [
+                (ISSUE, "new@example.org", ["2611.1", "2611.2"], None, None),
+                (ISSUE, "failed@example.org", ["2611.1"], "uncertain: timeout", NOW),
+            ]
+        )
+    assert db.sent_to(ISSUE) == {"sent@example.org", "new@example.org", "failed@example.org"}
+    assert db.papers_sent("new@example.org", except_issue="2026-11-27") == {"2611.1", "2611.2"}
+
+
+def test_two_runs_claiming_batches_at_once_get_each_reader_exactly_once(db, other):
+    readers = [f"r{i}@example.org" for i in range(300)]
+    won: dict[str, list[str]] = {"a": [], "b": []}
+
+    def claim_batches(name: str, handle) -> None:
+        with handle.run() as run:
+            for start in range(0, len(readers), 16):
+                batch = readers[start : start + 16]
+                claims = handle.claim_all([(ISSUE, email, "<m>") for email in batch], run)
+                mine = [email for email, claim in zip(batch, claims, strict=True) if claim == Claim.CLAIMED]
+                won[name] += mine
+                handle.mark_sent_all([(ISSUE, email, ["2611.1"], None, None) for email in mine])
+
+    threads = [threading.Thread(target=claim_batches, args=(n, h)) for n, h in (("a", db), ("b", other))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(won["a"] + won["b"]) == sorted(readers)
+
+
 def test_history_leaves_out_this_issue_and_what_is_older_than_the_window(db):
     for issue, papers in (("2026-11-01", ["2608.1"]), ("2026-11-20", ["2608.2"]), (ISSUE, ["2608.3"])):
         db.claim(issue, "ada@example.org", "<m>")

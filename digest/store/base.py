@@ -9,7 +9,7 @@ the configuration's `state:` and `subscribers:`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,6 +67,7 @@ class Ledger(Protocol):
 
     def run(self) -> AbstractContextManager[Run]: ...
     def claim(self, issue: str, email: str, message_id: str, run: Run | None = None) -> Claim: ...
+    def claim_all(self, rows: Sequence[tuple[str, str, str]], run: Run | None = None) -> list[Claim]: ...
     def mark_sent(
         self,
         issue: str,
@@ -75,6 +76,9 @@ class Ledger(Protocol):
         *,
         note: str | None = None,
         at: datetime | None = None,  # the sending run's clock (`--now` moves it); default: now
+    ) -> None: ...
+    def mark_sent_all(
+        self, rows: Sequence[tuple[str, str, Sequence[str], str | None, datetime | None]]
     ) -> None: ...
     def mark_failed(self, issue: str, email: str, error: str) -> None: ...
     def mark_bounced(self, issue: str, email: str, code: int, reason: str) -> None: ...

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -48,6 +48,25 @@ def value_rows(rows: int, width: int) -> str:
     """`(?, ?), (?, ?)` for a multi-row INSERT of `rows` rows of `width` values."""
     row = "(" + ", ".join(["?"] * width) + ")"
     return ", ".join([row] * rows)
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+SENT_PAPERS_ROWS = 1000  # (reader, paper) rows per INSERT: 4,000 parameters, under every limit
+
+# Take a reader's row for this run: a new row, one that failed, or a claim with no owner or
+# the dead `stale` owner's (claim, claim_all).
+_CLAIM = """INSERT INTO deliveries (issue, email, status, message_id, claimed_at, owner)
+   VALUES (?, ?, 'claimed', ?, ?, ?)
+   ON CONFLICT (issue, email) DO UPDATE
+   SET status = 'claimed', message_id = excluded.message_id,
+       claimed_at = excluded.claimed_at, owner = excluded.owner, error = NULL
+   WHERE deliveries.status = 'failed'
+      OR (deliveries.status = 'claimed'
+          AND (deliveries.owner IS NULL OR deliveries.owner = ?))"""
 
 
 def now_text() -> str:
@@ -169,17 +188,7 @@ class SqlDatabase(RunHistory):
         email = email.lower()
         stale: str | None = None
         for _ in range(3):  # claim, and once more after finding its holder dead
-            taken = self.write(
-                """INSERT INTO deliveries (issue, email, status, message_id, claimed_at, owner)
-                   VALUES (?, ?, 'claimed', ?, ?, ?)
-                   ON CONFLICT (issue, email) DO UPDATE
-                   SET status = 'claimed', message_id = excluded.message_id,
-                       claimed_at = excluded.claimed_at, owner = excluded.owner, error = NULL
-                   WHERE deliveries.status = 'failed'
-                      OR (deliveries.status = 'claimed'
-                          AND (deliveries.owner IS NULL OR deliveries.owner = ?))""",
-                (issue, email, message_id, now_text(), owner, stale),
-            )
+            taken = self.write(_CLAIM, (issue, email, message_id, now_text(), owner, stale))
             if taken:
                 return Claim.CLAIMED
             row = self.one(
@@ -195,6 +204,21 @@ class SqlDatabase(RunHistory):
             stale = holder
         return Claim.BUSY
 
+    def claim_all(self, rows: Sequence[tuple[str, str, str]], run: Run | None = None) -> list[Claim]:
+        """`claim` for each (issue, email, message id), the free rows taken in one transaction
+        (a send claims some readers ahead: one commit, not one per reader); a row not taken
+        so is looked at alone, as `claim` does."""
+        owner, now = (run.id if run else None), now_text()
+        with self.transaction() as execute:
+            taken = [
+                execute(_CLAIM, (issue, email.lower(), message_id, now, owner, None)).rowcount
+                for issue, email, message_id in rows
+            ]
+        return [
+            Claim.CLAIMED if took else self.claim(issue, email, message_id, run)
+            for took, (issue, email, message_id) in zip(taken, rows, strict=True)
+        ]
+
     def mark_sent(
         self,
         issue: str,
@@ -208,25 +232,36 @@ class SqlDatabase(RunHistory):
         doubt about it in `error` ("uncertain: ...": sent, but the server never said it took
         it): the row is sent all the same, so no run sends it again. `at`: when it went out by
         the sending run's clock (the 12-hour rule reads it), else now."""
-        now = now_text() if at is None else at.astimezone(UTC).isoformat(timespec="seconds")
-        email = email.lower()
+        self.mark_sent_all([(issue, email, list(paper_ids), note, at)])
+
+    def mark_sent_all(
+        self, rows: Sequence[tuple[str, str, Sequence[str], str | None, datetime | None]]
+    ) -> None:
+        """`mark_sent` for each (issue, email, paper ids, note, at), in one transaction."""
+        # One row per reader and paper: the last issue that carried it (a paper sent again
+        # once the history window has passed moves its row forward). One statement for the
+        # messages' papers: a round trip each cost PostgreSQL 20 per reader.
+        papers: dict[tuple[str, str], tuple[str, str]] = {}
+        marks: dict[tuple[str, str | None, str], list[str]] = {}  # (issue, note, when) -> readers
+        for issue, email, paper_ids, note, at in rows:
+            when = now_text() if at is None else at.astimezone(UTC).isoformat(timespec="seconds")
+            marks.setdefault((issue, note, when), []).append(email.lower())
+            papers.update(((email.lower(), pid), (issue, when)) for pid in paper_ids)
         with self.transaction() as execute:
-            execute(
-                """UPDATE deliveries SET status = 'sent', sent_at = ?, error = ?
-                   WHERE issue = ? AND email = ?""",
-                (now, note, issue, email),
-            )
-            # One row per reader and paper: the last issue that carried it (a paper sent again
-            # once the history window has passed moves its row forward). One statement for the
-            # message's papers: a round trip each cost PostgreSQL 20 per reader.
-            papers = list(dict.fromkeys(paper_ids))
-            if papers:
+            for (issue, note, when), emails in marks.items():  # one statement for a batch, as a rule
+                for chunk in _chunks(emails, SENT_PAPERS_ROWS):
+                    execute(
+                        "UPDATE deliveries SET status = 'sent', sent_at = ?, error = ? "
+                        f"WHERE issue = ? AND email IN ({', '.join(['?'] * len(chunk))})",
+                        (when, note, issue, *chunk),
+                    )
+            for chunk in _chunks(list(papers.items()), SENT_PAPERS_ROWS):
                 execute(
                     "INSERT INTO sent_papers (email, paper_id, issue, sent_at) "
-                    f"VALUES {value_rows(len(papers), 4)} "
+                    f"VALUES {value_rows(len(chunk), 4)} "
                     "ON CONFLICT (email, paper_id) DO UPDATE "
                     "SET issue = excluded.issue, sent_at = excluded.sent_at",
-                    tuple(v for pid in papers for v in (email, pid, issue, now)),
+                    tuple(v for (email, pid), (issue, when) in chunk for v in (email, pid, issue, when)),
                 )
 
     def mark_failed(self, issue: str, email: str, error: str) -> None:
