@@ -28,11 +28,11 @@ from .build import Builder, feed_url, issue_for, issue_url, issues_url, subscrib
 from .config import Config
 from .due import local_date
 from .errors import DigestError
-from .files import write_atomic
 from .models import Subscriber, safe_text
 from .preview import papers_for
 from .render import Item, Links, Rendered, View
 from .templating import environment, load
+from .util.files import write_atomic
 
 INDEX_TEMPLATE = "archive_index.html.j2"
 FEED_ENTRIES = 30

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .build import issue_url
-from .clean import display
 from .errors import DigestError
 from .mail import message_id
 from .render import paper_url, safe_url
 from .store import Claim
+from .util.clean import display
 
 if TYPE_CHECKING:
     import httpx
@@ -254,7 +254,7 @@ def publish(
 def _send(http: httpx.Client, to: Target) -> str | None:
     import httpx
 
-    from . import capped
+    from .util import capped
 
     try:
         # A cut answer still has its status, which is what says whether the post was taken.

@@ -14,9 +14,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import __version__, output
+from . import __version__
 from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DeliveryError, DigestError, NoPapers
-from .plural import counted
+from .util import output
+from .util.plural import counted
 
 NOW_HELP = "pretend it is this time, e.g. 2026-11-26T07:30:00Z; UTC unless it has an offset (default: now)"
 
@@ -321,9 +322,9 @@ class _FetchProgress:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     from . import sources
-    from .files import write_atomic
     from .sources import jsonlines
     from .store import LazyHttpCache
+    from .util.files import write_atomic
 
     config = _config(args)
     day = _day(args.date, config.newsletter.timezone)
@@ -926,7 +927,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Everything printed or logged from here on passes through one redaction (digest/output.py).
+    # Everything printed or logged from here on passes through one redaction (digest/util/output.py).
     with output.redacting():
         return _main(argv)
 

@@ -25,13 +25,13 @@ from pydantic import (
     model_validator,
 )
 
-from . import yamlfile
 from .errors import DigestError
-from .location import Location
-from .location import check as check_location
-from .location import resolve as resolve_location
 from .models import check_timezone
 from .themes import PACK_NAMES, ThemeSpec
+from .util import yamlfile
+from .util.location import Location
+from .util.location import check as check_location
+from .util.location import resolve as resolve_location
 
 DEFAULT_CONFIG = Path("digest.yaml")
 LIST_IN_DATABASE = "database"  # `subscribers: database`
@@ -43,7 +43,7 @@ MAKE_SECRET = f"export {SECRET_ENV}=$(python3 -c 'import secrets; print(secrets.
 # Whoever guesses the secret can forge every reader's unsubscribe, preferences and confirmation
 # link, and every tag the inbox trusts. 32 characters of a random alphabet are 128 bits or more
 # (hex: 128; token_urlsafe(32) makes 43); a string with a pattern is long without being random,
-# so the bits are estimated (digest/secret_strength.py), not counted from the length.
+# so the bits are estimated (digest/util/secret_strength.py), not counted from the length.
 MIN_SECRET_CHARS = 32
 MIN_SECRET_BITS = 128
 
@@ -51,7 +51,7 @@ MIN_SECRET_BITS = 128
 def check_secret(secret: str) -> str:
     """`secret` if it is fit to sign links with, else a DigestError saying how to make one.
     The message never repeats the secret."""
-    from .secret_strength import PUBLISHED, estimated_bits
+    from .util.secret_strength import PUBLISHED, estimated_bits
 
     if secret != secret.strip():
         problem = "starts or ends with white space (a copy-and-paste slip?)"
@@ -720,7 +720,7 @@ class Config(_Strict):
     fetch: Fetch = Field(default_factory=Fetch)
     # A YAML file (hand-edited; the default), or `database`: a table in the `state:` database.
     subscribers: str = "subscribers.yaml"
-    # A SQLite file (default) or postgresql://user@host/db (digest/location.py).
+    # A SQLite file (default) or postgresql://user@host/db (digest/util/location.py).
     state: str = ".digest/state.db"
     delivery: Delivery = Field(default_factory=Delivery)
     templates: Path | None = None

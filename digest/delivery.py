@@ -52,8 +52,8 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
 from .errors import DeliveryError, DigestError, install_hint
-from .files import write_atomic
 from .mail import Envelope, domain_of, wire_address
+from .util.files import write_atomic
 
 if TYPE_CHECKING:
     from .config import Delivery, Dkim

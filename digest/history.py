@@ -40,11 +40,11 @@ ERROR_CHARS = 500
 
 def redact(text: str) -> str:
     """`text` as the history keeps it: without any secret the running command's redaction
-    knows (digest/output.py: the environment's secrets and those the configuration names), and
+    knows (digest/util/output.py: the environment's secrets and those the configuration names), and
     without the password of a URL in it, whatever its source."""
     import re
 
-    from .output import MASK, Redactor, active, from_environment
+    from .util.output import MASK, Redactor, active, from_environment
 
     known = active()
     redactor = known if known.secrets else Redactor(from_environment(os.environ))  # outside a command

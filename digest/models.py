@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from .text import Fields
+from .util.text import Fields
 
 # New-style ids (2403.12345, 0704.0001) and old-style ones (hep-th/9901001, math.GT/0309136),
 # optionally with a version, optionally inside an arXiv URL or behind an "arXiv:" prefix.

@@ -41,7 +41,7 @@ from typing import Any
 
 from .delivery import Backend, BatchBackend, DeliveryError, FatalError, TransientError
 from .mail import Envelope
-from .retry import backoff
+from .util.retry import backoff
 
 
 @dataclass

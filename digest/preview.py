@@ -17,15 +17,15 @@ from .build import Builder, Message, issue_for
 from .config import Config, FileSource
 from .due import local_date
 from .errors import EXIT_OK, DigestError, NoPapers, cannot_listen
-from .files import write_atomic
 from .models import Paper, Subscriber
-from .plural import counted
 from .profiles import for_run
 from .signals import growth_of
 from .similar import Profile
 from .sources import file as file_source
 from .store import LazyHttpCache, SubscriberStore, stores
 from .templating import environment, template_dirs
+from .util.files import write_atomic
+from .util.plural import counted
 from .windows import Window, window_for
 
 # The reader a preview is built for when the list has nobody active yet.

@@ -52,7 +52,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from . import capped, sigv4
+from . import sigv4
 from .config import API_KEYS
 from .delivery import (
     BounceError,
@@ -64,8 +64,9 @@ from .delivery import (
 )
 from .errors import DigestError
 from .mail import Envelope
-from .retry import retry_after_seconds
 from .sources.httpclient import USER_AGENT
+from .util import capped
+from .util.retry import retry_after_seconds
 
 if TYPE_CHECKING:
     from .config import Delivery

@@ -55,8 +55,8 @@ from datetime import UTC, datetime
 from . import similar
 from .models import Growth, Issue, Paper, Pick, Section, Subscriber, arxiv_id, in_category
 from .similar import Profile
-from .text import Fields, bm25_idf, phrase, same_words
 from .themes import LABS_KEY, LABS_LABEL, MORE_KEY, MORE_LABEL, paper_fields
+from .util.text import Fields, bm25_idf, phrase, same_words
 
 HALF_LIFE_HOURS = 72.0
 REFERENCE_UPVOTES = 30

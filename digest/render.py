@@ -31,7 +31,6 @@ import jinja2
 from markupsafe import Markup, escape
 from mjml import mjml2html
 
-from .clean import display
 from .config import DEFAULT_SUBJECT
 from .errors import DigestError
 from .models import Paper, Pick, Rendered, Section, Subscriber, arxiv_id, one_line
@@ -40,6 +39,7 @@ from .themes import LABS_KEY, MORE_KEY, MORE_LABEL, RISING_KEY
 from .tldr import TLDR_CHARS, cut
 from .tldr import opening as summary_opening
 from .tldr import pick as pick_sentence
+from .util.clean import display
 from .windows import Window
 
 HTML_TEMPLATE = "digest.mjml.j2"

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from .config import Newsletter
 from .errors import DigestError
-from .files import umask
+from .util.files import umask
 
 DEFAULT_NAME = "Trending Papers"
 DEFAULT_SENDER = "Trending Papers <papers@example.org>"

@@ -36,11 +36,12 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
-from . import history, output, send
+from . import history, send
 from .config import Config
 from .due import next_slot
 from .errors import EXIT_OK, DigestError
 from .store import SubscriberStore, stores
+from .util import output
 
 log = logging.getLogger("digest.schedule")
 

@@ -46,12 +46,12 @@ from .due import today as local_issue
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from .mail import message_id
 from .models import Growth, Paper, Pick, Subscriber
-from .plural import counted
 from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
 from .signals import RISING_DAYS, growth_of, rising, snapshot_rows
 from .store import Claim, HttpCache, LastSent, Ledger, Listings, Run, SubscriberStore, Tldrs, stores
 from .subscribers import Bounce, address_key
+from .util.plural import counted
 from .windows import Window, window_for
 
 # Readers claimed in one transaction before their messages are built, and deliveries marked

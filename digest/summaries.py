@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from . import capped
-from .clean import display
 from .config import Config, Summaries
 from .models import Paper
-from .plural import counted
 from .store import Tldrs
 from .tldr import TLDR_CHARS, cut
+from .util import capped
+from .util.clean import display
+from .util.plural import counted
 
 if TYPE_CHECKING:
     from .build import Builder

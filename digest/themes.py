@@ -39,11 +39,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import yamlfile
 from .arxiv import category_name
 from .errors import DigestError
 from .models import Paper, Theme, in_category
-from .text import Fields, bm25_idf, headline_terms, phrases, same_words, terms
+from .util import yamlfile
+from .util.text import Fields, bm25_idf, headline_terms, phrases, same_words, terms
 
 if TYPE_CHECKING:
     import numpy as np

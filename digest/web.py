@@ -62,7 +62,7 @@ from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import optin, output, subscribers, tokens
+from . import optin, subscribers, tokens
 from .config import Config
 from .due import describe, next_slot
 from .errors import DigestError, cannot_listen
@@ -71,6 +71,7 @@ from .store import open_stores
 from .subscribers import NotListed, Unsubscribe, Update
 from .templating import checked, environment
 from .tokens import LinkProblem
+from .util import output
 
 log = logging.getLogger("digest.web")
 
@@ -887,7 +888,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 def _fetch(url: str) -> bytes:
     import httpx
 
-    from . import capped
+    from .util import capped
 
     with httpx.Client(timeout=10.0, follow_redirects=False) as client:
         response, cut = capped.get(client, url, FETCH_BYTES, 10.0)

@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 
 from digest import tldr
-from digest.clean import display
 from digest.models import Paper
 from digest.sources import file as file_source
+from digest.util.clean import display
 
 ROOT = Path(__file__).resolve().parent.parent
 HF_DAYS = ROOT.parent / "shared" / "fixtures" / "hf_daily_papers"

@@ -14,8 +14,9 @@ from http.server import BaseHTTPRequestHandler
 import httpx
 import pytest
 
-from digest import capped, channels, config, providers, summaries, web
+from digest import channels, config, providers, summaries, web
 from digest.preview import QuietHTTPServer
+from digest.util import capped
 
 CHUNK = b'{"x": "' + b"a" * (64 * 1024 - 8) + b"\n"
 OFFERED = 300 * 1024 * 1024  # what the server would send if the client kept reading

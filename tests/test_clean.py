@@ -2,7 +2,7 @@
 
 import pytest
 
-from digest.clean import display, html_to_text, repair_mojibake
+from digest.util.clean import display, html_to_text, repair_mojibake
 
 
 @pytest.mark.parametrize(

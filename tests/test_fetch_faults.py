@@ -16,10 +16,10 @@ import pytest
 
 from digest import sources
 from digest.config import ArxivRssSource, FeedSource, Fetch, HFDailySource
-from digest.retry import retry_after_seconds
 from digest.sources import arxiv_rss
 from digest.sources.httpclient import Client
 from digest.store import LazyHttpCache, Location, open_database
+from digest.util.retry import retry_after_seconds
 
 from .conftest import EXAMPLE, FIXTURES
 from .helpers_http import ReplayServer, Reply, gzip_bomb, hf_daily_papers, recorded_reply

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from digest import sources
-from digest.clean import repair_mojibake
 from digest.config import ArxivApiSource, ArxivRssSource, FeedSource, Fetch, HFDailySource
 from digest.models import arxiv_id
 from digest.sources import jsonlines
+from digest.util.clean import repair_mojibake
 
 from .conftest import FIXTURES
 from .helpers_http import ReplayServer, Reply, hf_daily_papers, recorded_reply

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from digest.retry import backoff
+from digest.util.retry import backoff
 
 
 def test_the_wait_doubles_from_the_first_stays_within_half_to_all_and_stops_at_the_ceiling():

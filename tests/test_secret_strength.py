@@ -11,7 +11,7 @@ import pytest
 
 from digest.config import DEV_SECRET, MAKE_SECRET, check_secret
 from digest.errors import DigestError
-from digest.secret_strength import PUBLISHED
+from digest.util.secret_strength import PUBLISHED
 
 from .conftest import ROOT
 

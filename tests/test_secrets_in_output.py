@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from digest.output import MASK, Redactor
+from digest.util.output import MASK, Redactor
 
 from .helpers_http import ReplayServer, Reply
 from .helpers_smtp import NOW, write_project

@@ -11,7 +11,7 @@ from digest import themes
 from digest.errors import DigestError
 from digest.models import Paper
 from digest.sources import file as file_source
-from digest.text import Fields, phrase
+from digest.util.text import Fields, phrase
 
 from .conftest import ROOT
 

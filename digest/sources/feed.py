@@ -14,8 +14,8 @@ from typing import Any
 
 import feedparser
 
-from ..clean import html_to_text, repair_mojibake
 from ..models import Paper, arxiv_id, one_line, title_id
+from ..util.clean import html_to_text, repair_mojibake
 from .httpclient import Client
 from .result import Fetched, FetchError, normalise
 

@@ -92,7 +92,7 @@ def paper_from_hf(entry: Any, position: int | None = None, source: str = "hf_dai
     usable id or title.
 
     Text stays as HF gives it (the abstract keeps arXiv's line breaks and any LaTeX);
-    `digest.clean.display` turns it into what a reader sees."""
+    `digest.util.clean.display` turns it into what a reader sees."""
     if not isinstance(entry, dict):
         raise ValueError("expected an object")
     inner = json_object(entry.get("paper"))

@@ -21,8 +21,8 @@ from typing import Protocol
 import httpx
 
 from .. import __version__
-from ..capped import Inflater
-from ..retry import backoff, retry_after_seconds
+from ..util.capped import Inflater
+from ..util.retry import backoff, retry_after_seconds
 from .result import FetchError
 
 USER_AGENT = f"digest/{__version__} (trending papers newsletter; python-httpx)"

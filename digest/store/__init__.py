@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..location import Location
+from ..util.location import Location
 from .base import (
     Bounce,
     CachedResponse,

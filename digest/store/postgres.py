@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DigestError, install_hint
-from ..location import redact
+from ..util.location import redact
 from .schema import VERSION_TABLE, for_engine, pending, statements
 from .sql import Execute, SqlDatabase, check_version, now_text
 

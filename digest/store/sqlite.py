@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import DigestError
-from ..files import default_mode
+from ..util.files import default_mode
 from .locks import file_lock
 from .schema import LATEST, VERSION_TABLE, pending, statements
 from .sql import Execute, SqlDatabase, check_version, now_text

@@ -32,11 +32,11 @@ from typing import IO, Any
 import yaml
 from pydantic import ValidationError
 
-from .. import yamlfile
 from ..errors import DigestError
-from ..files import replacing
 from ..models import Subscriber, zone_context
 from ..subscribers import Change, Import, Outcome, Topics, unknown_topics
+from ..util import yamlfile
+from ..util.files import replacing
 from .base import SubscriberStore
 from .yamllist import FIELD_ORDER, HEADER, NOT_A_LIST, EntryCheck
 

@@ -27,9 +27,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .. import yamlfile
 from ..errors import DigestError
-from ..files import write_atomic
 from ..models import Subscriber, zone_context
 from ..subscribers import (
     Change,
@@ -43,6 +41,8 @@ from ..subscribers import (
     known_topics,
     unknown_topics,
 )
+from ..util import yamlfile
+from ..util.files import write_atomic
 from .locks import file_lock
 
 HEADER = """\

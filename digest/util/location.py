@@ -82,7 +82,7 @@ def resolve(value: str, root: Path, environ: Mapping[str, str] | None = None) ->
         try:
             value = override if urlsplit(override).scheme in POSTGRES_SCHEMES else check(override)
         except ValueError as exc:
-            from .errors import DigestError
+            from ..errors import DigestError
 
             raise DigestError(f"{STATE_URL_ENV}: {exc}") from None
     if urlsplit(value).scheme in POSTGRES_SCHEMES:

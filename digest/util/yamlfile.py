@@ -18,7 +18,7 @@ try:  # libyaml is several times faster on large subscriber lists
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
-from .errors import DigestError
+from ..errors import DigestError
 
 # Where a value sits: mapping keys (YAML allows numbers, booleans and null there) and indexes.
 Loc = tuple[str | int | float | None, ...]

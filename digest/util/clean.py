@@ -13,7 +13,7 @@ import html
 import re
 import unicodedata
 
-from .models import safe_text
+from ..models import safe_text
 
 # Only what looks like a tag: `x < y and z > w` in an abstract is maths, not markup.
 _TAG = re.compile(r"<(?:/?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]{0,500})?/?|!--[\s\S]{0,2000}?--)>")
