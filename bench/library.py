@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from digest import library
+from digest.issue import library
 
 from .timing import per_call
 

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digest import config as config_mod
-from digest import rank, themes
-from digest.build import Builder, make_issue
-from digest.mail import compose
+from digest.compose.build import Builder, make_issue
+from digest.compose.mail import compose
+from digest.issue import rank, themes
 from digest.models import Subscriber
 from digest.sources import file as file_source
 

@@ -60,9 +60,9 @@ class _Api:
 
 def _deliver(url: str, messages: list[tuple[str, bytes]]) -> float:
     """Seconds for the send run's pool to deliver `messages` to `url`."""
+    from digest.compose.mail import Envelope
     from digest.config import Delivery
     from digest.delivery import batch_size, open_backend
-    from digest.mail import Envelope
     from digest.pool import Job, Pool
 
     settings = Delivery(url=url, concurrency=CONCURRENCY, retries=0)

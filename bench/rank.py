@@ -16,8 +16,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest import rank, similar, themes
-from digest.build import make_issue
+from digest.compose.build import make_issue
+from digest.issue import rank, similar, themes
 from digest.models import Paper, Subscriber
 from digest.profiles import taxonomy_themes
 from digest.sources import file as file_source

@@ -21,13 +21,14 @@ import jinja2
 from mjml import mjml2html
 
 from digest import config as config_mod
-from digest import rank, sources, themes
-from digest.build import CLIP_GUARD, Builder, make_issue
-from digest.mail import compose, html_wire_size, list_id
+from digest import sources
+from digest.compose.build import CLIP_GUARD, Builder, make_issue
+from digest.compose.mail import compose, html_wire_size, list_id
+from digest.compose.render import HTML_TEMPLATE, PREHEADER_PAD, Rendered, Renderer
+from digest.compose.templating import environment
+from digest.issue import rank, themes
 from digest.models import Subscriber, one_line
-from digest.render import HTML_TEMPLATE, PREHEADER_PAD, Rendered, Renderer
 from digest.sources import file as file_source
-from digest.templating import environment
 
 from .timing import per_call
 
@@ -50,7 +51,7 @@ POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 def naive_compose(rendered, envelope, now) -> bytes:
-    """What digest.mail.compose did before: EmailMessage, quoted-printable by the stdlib."""
+    """What digest.compose.mail.compose did before: EmailMessage, quoted-printable by the stdlib."""
     msg = EmailMessage(policy=POLICY)
     msg["From"] = one_line(envelope.sender)
     msg["To"] = formataddr((one_line(envelope.to_name or ""), one_line(envelope.to_email)))

@@ -37,7 +37,7 @@ def _days() -> list[list]:
 def _issue_cost(papers: list, window) -> tuple[float, float]:
     """Seconds to build the issue (once) and one reader's message from it."""
     from digest import config as config_mod
-    from digest.build import Builder, issue_for
+    from digest.compose.build import Builder, issue_for
     from digest.models import Subscriber
 
     config = config_mod.load(ROOT / "digest.yaml")
@@ -55,8 +55,8 @@ def _issue_cost(papers: list, window) -> tuple[float, float]:
 
 
 def _weekly_beside_daily() -> None:
+    from digest.readers.windows import window_for
     from digest.sources import merge
-    from digest.windows import window_for
 
     days = _days()
     daily_papers = days[-1]

@@ -112,8 +112,9 @@ class Sink:
 def prebuilt(config_path: Path) -> list[tuple[str, bytes]]:
     """Every reader's message, built up front: the raw baseline sends exactly these sizes."""
     from digest import config as config_mod
-    from digest import sources, themes
-    from digest.build import Builder, make_issue
+    from digest import sources
+    from digest.compose.build import Builder, make_issue
+    from digest.issue import themes
     from digest.store import yamllist
 
     config = config_mod.load(config_path)

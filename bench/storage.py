@@ -77,7 +77,7 @@ def _timed(fn: Callable[[int], object], count: int) -> float:
 
 
 def _changes(listed, n: int, count: int, *, unsubscribes: bool = True) -> tuple[float, float]:
-    from digest.subscribers import SignUp, Unsubscribe
+    from digest.readers.subscribers import SignUp, Unsubscribe
 
     subscribe = _timed(lambda i: listed.apply(f"new{i}@example.org", SignUp(), now=NOW), count)
     if not unsubscribes:

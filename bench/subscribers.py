@@ -16,9 +16,9 @@ import yaml
 
 from digest import config as config_mod
 from digest import send
+from digest.readers.subscribers import Import
 from digest.store import yamllist
 from digest.store.yamllist import YamlList
-from digest.subscribers import Import
 
 from .timing import per_call
 

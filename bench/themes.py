@@ -2,7 +2,7 @@
 
 Papers: the recorded labelled arXiv papers of ../shared/fixtures/labeled (physics, maths,
 biology, finance and computer science; 1,143 in all). The grouping before issue 24 is read
-from git (`digest/themes.py` at BEFORE, the last commit of main before the change) into a
+from git (`digest/issue/themes.py` at BEFORE, the last commit of main before the change) into a
 module of its own, and given the same ML taxonomy; both run in this process on the same
 papers, one after the other. Figures are CPU seconds of this process (less disturbed by other
 jobs on a shared machine than wall time); `digest themes` end to end (a new process: Python,
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from digest import themes
+from digest.issue import themes
 from digest.models import Paper
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,10 +44,10 @@ def papers() -> list[Paper]:
 
 
 def before() -> ModuleType | None:
-    """digest/themes.py as it was at BEFORE, importable beside today's (None without git)."""
+    """digest/issue/themes.py as it was at BEFORE, importable beside today's (None without git)."""
     try:
         source = subprocess.run(
-            ["git", "show", f"{BEFORE}:digest/themes.py"],
+            ["git", "show", f"{BEFORE}:digest/issue/themes.py"],
             cwd=ROOT,
             capture_output=True,
             check=True,

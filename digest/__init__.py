@@ -25,9 +25,9 @@ _EXPORTS = {
     "read_papers": ("digest.sources.file", "read"),
     "collect": ("digest.sources", "collect"),
     # one issue, each reader's email
-    "issue_for": ("digest.build", "issue_for"),
-    "Builder": ("digest.build", "Builder"),
-    "Message": ("digest.build", "Message"),
+    "issue_for": ("digest.compose.build", "issue_for"),
+    "Builder": ("digest.compose.build", "Builder"),
+    "Message": ("digest.compose.build", "Message"),
     "Rendered": ("digest.models", "Rendered"),
     # the jobs the CLI runs
     "send_digest": ("digest.send", "run"),
@@ -77,7 +77,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .archive import publish
-    from .build import Builder, Message, issue_for
+    from .compose.build import Builder, Message, issue_for
     from .config import Config
     from .config import load as load_config
     from .errors import DigestError

@@ -23,15 +23,15 @@ from pathlib import Path
 
 import jinja2
 
-from . import rank
-from .build import Builder, feed_url, issue_for, issue_url, issues_url, subscribe_url
+from .compose.build import Builder, feed_url, issue_for, issue_url, issues_url, subscribe_url
+from .compose.render import Item, Links, Rendered, View
+from .compose.templating import environment, load
 from .config import Config
-from .due import local_date
 from .errors import DigestError
+from .issue import rank
 from .models import Subscriber, safe_text
 from .preview import papers_for
-from .render import Item, Links, Rendered, View
-from .templating import environment, load
+from .readers.due import local_date
 from .util.files import write_atomic
 
 INDEX_TEMPLATE = "archive_index.html.j2"
@@ -153,7 +153,7 @@ def write(config: Config, builder: Builder) -> Written:
 
 
 def write_empty_day(config: Config, day: date, line: str, now: datetime) -> list[str]:
-    """A day with no papers in the index, with the line said about it (digest/quiet_days.py);
+    """A day with no papers in the index, with the line said about it (digest/issue/quiet_days.py);
     it has no page and no feed entry. A day that has an issue's page keeps it. Returns the
     problems rebuilding the index met."""
     folder = _folder(config)

@@ -15,8 +15,8 @@ from . import inbox
 from .config import Config
 from .errors import DigestError
 from .mailbox import open_mailbox
+from .readers.subscribers import Bounce, NotListed, Unsubscribe
 from .store import Stores, stores
-from .subscribers import Bounce, NotListed, Unsubscribe
 
 
 @dataclass

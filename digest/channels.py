@@ -28,17 +28,17 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .build import issue_url
+from .compose.build import issue_url
+from .compose.mail import message_id
+from .compose.render import paper_url, safe_url
 from .errors import DigestError
-from .mail import message_id
-from .render import paper_url, safe_url
 from .store import Claim
 from .util.clean import display
 
 if TYPE_CHECKING:
     import httpx
 
-    from .build import Builder
+    from .compose.build import Builder
     from .config import Channel, Config
     from .store import Ledger, Run
 

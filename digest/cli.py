@@ -225,8 +225,8 @@ def _recorded(config, kind: str, now: datetime, *, record: bool = True):
 
 
 def cmd_bounces(args: argparse.Namespace) -> int:
+    from .readers.subscribers import ClearBounce
     from .store import stores
-    from .subscribers import ClearBounce
 
     config = _config(args)
     if args.clear:
@@ -282,7 +282,7 @@ def cmd_inbox(args: argparse.Namespace) -> int:
 def _day(value: str | None, tz: str) -> date:
     """--date: a calendar day; default today in the newsletter's time zone (the issue's day)."""
     if value is None:
-        from .due import local_date
+        from .readers.due import local_date
 
         return local_date(datetime.now(UTC), tz)
     try:
@@ -389,7 +389,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
 
 
 def cmd_themes(args: argparse.Namespace) -> int:
-    from . import themes
+    from .issue import themes
     from .sources import file as file_source
 
     papers = file_source.read(args.papers)
@@ -421,8 +421,8 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
         return cmd_import(args)
     if args.action == "export":
         return cmd_export(args)
-    from .due import next_slot
     from .models import zone_advice
+    from .readers.due import next_slot
     from .store import stores
 
     config = _config(args)
@@ -467,8 +467,8 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from .readers.subscribers import known_topics
     from .store import stores, transfer
-    from .subscribers import known_topics
 
     config = _config(args)
     parsed = transfer.read(args.file, known_topics(config), config.newsletter.timezone)
@@ -563,10 +563,10 @@ def _preferences(args: argparse.Namespace) -> dict[str, object]:
 
 def cmd_subscribe(args: argparse.Namespace) -> int:
     from . import optin
-    from .due import describe
     from .models import zone_advice
+    from .readers.due import describe
+    from .readers.subscribers import Outcome
     from .store import stores
-    from .subscribers import Outcome
 
     config = _config(args)
     if args.timezone and (advice := zone_advice(args.timezone)):  # valid, but likely a mistake
@@ -638,8 +638,8 @@ def _library(config, opened, path: Path):
 
 
 def cmd_unsubscribe(args: argparse.Namespace) -> int:
+    from .readers.subscribers import Unsubscribe
     from .store import stores
-    from .subscribers import Unsubscribe
 
     config = _config(args)
     with stores(config) as opened:

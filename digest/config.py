@@ -26,8 +26,8 @@ from pydantic import (
 )
 
 from .errors import DigestError
+from .issue.themes import PACK_NAMES, ThemeSpec
 from .models import check_timezone
-from .themes import PACK_NAMES, ThemeSpec
 from .util import yamlfile
 from .util.location import Location
 from .util.location import check as check_location
@@ -365,7 +365,7 @@ class Delivery(_Strict):
     # This many messages in a row not delivered (failed or bounced) stops the run: something
     # is wrong with the relay, not with the readers. A rerun resumes.
     error_threshold: int = Field(20, ge=1)
-    # `send --due`: a slot is caught up at most this many hours late (digest/due.py). At most
+    # `send --due`: a slot is caught up at most this many hours late (digest/readers/due.py). At most
     # 12, so that two issues to one daily reader are always at least 12 hours apart.
     catch_up_hours: float = Field(12.0, ge=0, le=12)
     tls_verify: bool = True  # false only for a local relay with a self-signed certificate
@@ -453,7 +453,7 @@ def _has_password(url: str) -> bool:
 
 
 class Ranking(_Strict):
-    """How each reader's papers are chosen (formula in digest/rank.py and the README)."""
+    """How each reader's papers are chosen (formula in digest/issue/rank.py and the README)."""
 
     max_papers: int = Field(20, ge=1, le=100)
     # Weight of personal relevance against trending score, 0 (pure trending) to 1.
@@ -473,7 +473,7 @@ class Ranking(_Strict):
     @field_validator("similarity")
     @classmethod
     def _installed(cls, value: str) -> str:
-        from .embed import INSTALL, available
+        from .issue.embed import INSTALL, available
 
         if value == "embeddings" and not available():
             raise ValueError(f"embeddings needs the embeddings extra, which is not installed: {INSTALL}")

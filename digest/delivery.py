@@ -51,8 +51,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
+from .compose.mail import Envelope, domain_of, wire_address
 from .errors import DeliveryError, DigestError, install_hint
-from .mail import Envelope, domain_of, wire_address
 from .util.files import write_atomic
 
 if TYPE_CHECKING:

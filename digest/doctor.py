@@ -134,7 +134,7 @@ def state(config: Config) -> Check:
 
 def source_checks(config: Config, now: datetime) -> Iterator[Check]:
     from . import sources
-    from .due import local_date
+    from .readers.due import local_date
 
     day = local_date(now, config.newsletter.timezone)
     for source in config.sources:
@@ -192,7 +192,7 @@ def _login_fix(error: str) -> str:
 
 def dns_checks(config: Config, nameserver: str | None) -> Iterator[Check]:
     from . import dnscheck
-    from .mail import domain_of
+    from .compose.mail import domain_of
 
     domain = domain_of(config.newsletter.sender)
     try:
@@ -224,7 +224,7 @@ def dns_checks(config: Config, nameserver: str | None) -> Iterator[Check]:
 def web_checks(config: Config) -> Iterator[Check]:
     import httpx
 
-    from . import tokens
+    from .compose import tokens
     from .config import SECRET_ENV
 
     base = config.newsletter.base_url

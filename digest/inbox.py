@@ -7,7 +7,7 @@
                                            mailto, which Apple Mail and others use)
 
 Most bounces come back minutes or days after the server accepted the message, as reports
-mailed to the envelope sender. What the inbox acts on carries a keyed tag (digest/tokens.py),
+mailed to the envelope sender. What the inbox acts on carries a keyed tag (digest/compose/tokens.py),
 an HMAC under DIGEST_SECRET checked in constant time, so nobody who does not know the secret
 can mail a report or a request that bounces or unsubscribes somebody else:
 
@@ -42,7 +42,7 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
 from enum import StrEnum
 
-from . import tokens
+from .compose import tokens
 
 
 class Kind(StrEnum):

@@ -1,7 +1,7 @@
 """The data that flows through a digest: papers, readers, themes and issues.
 
 Everything here is plain data. Parsing of source formats lives in `digest.sources`,
-validation of files in `digest.config` and `digest.subscribers`.
+validation of files in `digest.config` and `digest.readers.subscribers`.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ class Issue:
     # Each paper's text ready for phrase lookups (themes.paper_fields), in `papers` order:
     # theming builds it and ranking reuses it. None for an issue put together by hand.
     fields: list[Fields] | None = field(default=None, repr=False, compare=False)
-    # How each paper's engagement grew since an earlier day's snapshot (digest/signals.py):
+    # How each paper's engagement grew since an earlier day's snapshot (digest/issue/signals.py):
     # paper id -> Growth, for papers seen before; ranking counts it beside the levels.
     growth: dict[str, Growth] = field(default_factory=dict)
 

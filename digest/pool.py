@@ -39,8 +39,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from .compose.mail import Envelope
 from .delivery import Backend, BatchBackend, DeliveryError, FatalError, TransientError
-from .mail import Envelope
 from .util.retry import backoff
 
 

@@ -12,21 +12,22 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from . import rank, sources, summaries
-from .build import Builder, Message, issue_for
+from . import sources, summaries
+from .compose.build import Builder, Message, issue_for
+from .compose.templating import environment, template_dirs
 from .config import Config, FileSource
-from .due import local_date
 from .errors import EXIT_OK, DigestError, NoPapers, cannot_listen
+from .issue import rank
+from .issue.signals import growth_of
+from .issue.similar import Profile
 from .models import Paper, Subscriber
 from .profiles import for_run
-from .signals import growth_of
-from .similar import Profile
+from .readers.due import local_date
+from .readers.windows import Window, window_for
 from .sources import file as file_source
 from .store import LazyHttpCache, SubscriberStore, stores
-from .templating import environment, template_dirs
 from .util.files import write_atomic
 from .util.plural import counted
-from .windows import Window, window_for
 
 # The reader a preview is built for when the list has nobody active yet.
 SAMPLE_READER = "reader@example.org"
@@ -102,7 +103,7 @@ def build(
 
 
 def reader_window(config: Config, to: str | None, day: date) -> Window:
-    """The days the issue of `day` holds for the reader a preview is for (digest/windows.py)."""
+    """The days the issue of `day` holds for the reader a preview is for (digest/readers/windows.py)."""
     with stores(config, readonly=True) as opened:
         listed = opened.subscribers if config.list_path is None or config.list_path.exists() else None
         return window_for(choose_reader(listed, to).frequency, day.isoformat())
@@ -359,7 +360,7 @@ def _handler(live: Live) -> type[BaseHTTPRequestHandler]:
 
 def explain(preview: Preview) -> str:
     """Every paper of the issue as the reader's ranking saw it: score, its parts, and why it
-    was or was not picked (formula in digest/rank.py)."""
+    was or was not picked (formula in digest/issue/rank.py)."""
     builder = preview.builder
     reader = preview.message.reader
     if builder is None or reader is None:

@@ -1,4 +1,4 @@
-"""Each reader's profile (digest/similar.py), from what they gave and what they clicked.
+"""Each reader's profile (digest/issue/similar.py), from what they gave and what they clicked.
 
 A reader's own papers come from three places: the library stored for them (`digest subscribe
 --library`, an upload on the preferences page), the file their entry's `library:` names, and
@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import library, similar, themes
 from .errors import DigestError
+from .issue import library, similar, themes
+from .issue.similar import Own, Profile
 from .models import Paper, Subscriber
-from .similar import Own, Profile
 
 if TYPE_CHECKING:
     from .config import Config
@@ -230,7 +230,7 @@ def for_run(config: Config, store: OwnPapers, *, readonly: bool) -> tuple[Profil
     lookup, close = arxiv_lookup(config)
     embed = None
     if config.ranking.similarity == "embeddings":
-        from . import embed as embedding
+        from .issue import embed as embedding
 
         embed = embedding.vectors
     return Profiles(

@@ -53,6 +53,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from . import sigv4
+from .compose.mail import Envelope
 from .config import API_KEYS
 from .delivery import (
     BounceError,
@@ -63,7 +64,6 @@ from .delivery import (
     UncertainError,
 )
 from .errors import DigestError
-from .mail import Envelope
 from .sources.httpclient import USER_AGENT
 from .util import capped
 from .util.retry import retry_after_seconds

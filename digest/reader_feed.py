@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from . import tokens
 from .archive import Entry, atom
-from .build import issue_url
+from .compose import tokens
+from .compose.build import issue_url
 from .store import ReaderFeeds, SentIssue
 
 PURPOSE = "reader-feed"

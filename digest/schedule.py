@@ -1,7 +1,7 @@
 """`digest schedule`: a long-running process that sends each reader's digest at their time.
 
 It keeps one APScheduler job per upcoming send slot (a `DateTrigger` at the UTC instant of a
-reader's next `send_at` in their own time zone, from `digest.due`; readers who share an
+reader's next `send_at` in their own time zone, from `digest.readers.due`; readers who share an
 instant share a job). A job is one `send --due` run: one fetch of the sources for everyone
 whose slot has come, through the ledger, so the scheduler and a cron job can run side by side
 without sending anything twice. After each run, and whenever the list changes (checked every
@@ -19,7 +19,7 @@ Choices, deliberately:
   lock serialises them with cron too.
 - on start, one catch-up run, as `send --due` from cron would make: readers mailed before
   whose slot passed while the scheduler was down get the current issue (within the catch-up
-  window, digest/due.py); on a fresh state it mails nobody, and records who it saw.
+  window, digest/readers/due.py); on a fresh state it mails nobody, and records who it saw.
 - SQLite: a lock file, one scheduler per deployment (per state file); a second one exits at
   once. PostgreSQL: several schedulers on several machines may share the database; the
   ledger's claims keep them from mailing anyone twice.
@@ -38,8 +38,8 @@ from datetime import UTC, datetime, timedelta
 
 from . import history, send
 from .config import Config
-from .due import next_slot
 from .errors import EXIT_OK, DigestError
+from .readers.due import next_slot
 from .store import SubscriberStore, stores
 from .util import output
 

@@ -3,7 +3,7 @@
     readers -> the issue each is owed -> that day's papers -> per reader: pick, claim,
             render -> deliver -> record
 
-Issues are dated in each reader's own calendar (digest/due.py), and an issue's papers are
+Issues are dated in each reader's own calendar (digest/readers/due.py), and an issue's papers are
 that day's: the sources are asked once per issue day in the run (and the HTTP cache makes a
 listing that has not changed cost a 304), never the newsletter's day for everyone.
 
@@ -36,23 +36,24 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from . import channels, quiet_days, sources
-from .build import Builder, Message, issue_for
+from . import channels, sources
+from .compose.build import Builder, Message, issue_for
+from .compose.mail import message_id
 from .config import Config
 from .delivery import BounceError, FatalError, UncertainError, batch_size, open_backend
-from .due import CATCH_UP, too_soon
-from .due import current as current_slot
-from .due import today as local_issue
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
-from .mail import message_id
+from .issue import quiet_days
+from .issue.signals import RISING_DAYS, growth_of, rising, snapshot_rows
 from .models import Growth, Paper, Pick, Subscriber
 from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
-from .signals import RISING_DAYS, growth_of, rising, snapshot_rows
+from .readers.due import CATCH_UP, too_soon
+from .readers.due import current as current_slot
+from .readers.due import today as local_issue
+from .readers.subscribers import Bounce, address_key
+from .readers.windows import Window, window_for
 from .store import Claim, HttpCache, LastSent, Ledger, Listings, Run, SubscriberStore, Tldrs, stores
-from .subscribers import Bounce, address_key
 from .util.plural import counted
-from .windows import Window, window_for
 
 # Readers claimed in one transaction before their messages are built, and deliveries marked
 # sent in one: a commit per reader was a third of a send's time on SQLite. Small, because what
@@ -157,7 +158,7 @@ def owed_issue(
     """The issue `reader` is owed now: the one of their local today; with `due`, only once
     its send time has come, within the catch-up window, and for a reader never mailed only a
     send time after the ledger first saw them (None otherwise). Issues are dated in each
-    reader's own time zone (why: digest/due.py)."""
+    reader's own time zone (why: digest/readers/due.py)."""
     if not due:
         return local_issue(reader, now)
     slot = current_slot(reader, now, seen=seen, mailed_before=mailed_before, catch_up=catch_up)
@@ -165,7 +166,7 @@ def owed_issue(
 
 
 class FirstSeen:
-    """When a run first saw each reader (digest/due.py: a reader never mailed starts with a
+    """When a run first saw each reader (digest/readers/due.py: a reader never mailed starts with a
     send time after it): read once per run; the readers new to it are `now`, and recorded a
     thousand at a time as the run goes (not held to its end: a run's memory stays flat however
     long the list). A dry run records nothing, and keeps nothing either."""
@@ -359,7 +360,7 @@ def _run(
 
     # Each issue day gets its own builder (themes, ranking, cards) from that day's papers;
     # days whose papers are the same (a `file` source) share one's work.
-    # A week's or a month's issue (digest/windows.py) is built from its window's papers.
+    # A week's or a month's issue (digest/readers/windows.py) is built from its window's papers.
     builders: dict[Window, Builder | None] = {}
     shared: dict[tuple[str, int], Builder] = {}  # (papers_key, window length) -> the first builder
     secret = config.secret()
@@ -577,7 +578,7 @@ def fetch(
 
 
 def remember_empty_day(config: Config, store: Listings, day: date, now: datetime) -> list[str]:
-    """A day with no papers, kept with what is said about it (digest/quiet_days.py) for the
+    """A day with no papers, kept with what is said about it (digest/issue/quiet_days.py) for the
     next issue to open with, and shown in the web archive: the problems writing it there."""
     line = quiet_days.said(day)
     store.mark_empty_day(day.isoformat(), line)
@@ -661,7 +662,7 @@ def remember_day(
     config: Config, store: Listings, day: date, papers: list[Paper], empty: bool, now: datetime
 ) -> list[str]:
     """What the sources said of `day`: today's snapshot of its papers' upvotes, comments and
-    stars (digest/signals.py), or that it had none. Returns problems writing the archive."""
+    stars (digest/issue/signals.py), or that it had none. Returns problems writing the archive."""
     if papers:
         store.record_signals(now.astimezone(UTC).date().isoformat(), snapshot_rows(papers))
     return remember_empty_day(config, store, day, now) if empty else []
@@ -676,7 +677,7 @@ def with_days_before(
     now: datetime,
 ) -> None:
     """A day's issue and the days before it: the line saying why they were empty, if they
-    were (digest/quiet_days.py), and the papers of those days climbing fastest for the
+    were (digest/issue/quiet_days.py), and the papers of those days climbing fastest for the
     "Rising" section (newsletter.rising). A week's or a month's issue holds those days."""
     if builder.window is not None and not builder.window.single_day:
         return

@@ -20,7 +20,7 @@ SLOTS_SHOWN = 5
 
 
 def gather(config: Config, *, now: datetime, runs: int = 10) -> dict[str, Any]:
-    from .due import next_slot
+    from .readers.due import next_slot
     from .store import stores
 
     since = now - RECENT

@@ -9,7 +9,7 @@ opens its stores (send, preview, archive); the Builder gets the result as a mapp
         -> stored, so the same paper with the same text is never asked for again
 
 Nothing here can fail a run: a refused connection, a timeout, an HTTP error, bad JSON or an
-empty answer leaves those papers with the sentence digest/tldr.py picks, and `Written.warning`
+empty answer leaves those papers with the sentence digest/compose/tldr.py picks, and `Written.warning`
 says once, naming the endpoint, why and for how many papers.
 """
 
@@ -27,16 +27,16 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from .compose.tldr import TLDR_CHARS, cut
 from .config import Config, Summaries
 from .models import Paper
 from .store import Tldrs
-from .tldr import TLDR_CHARS, cut
 from .util import capped
 from .util.clean import display
 from .util.plural import counted
 
 if TYPE_CHECKING:
-    from .build import Builder
+    from .compose.build import Builder
 
 ABSTRACT_CHARS = 4000  # of the abstract sent: the contribution is stated well before this
 MAX_ANSWER_BYTES = 64_000

@@ -113,8 +113,8 @@ def after_run(
     log: Callable[[str], None],
 ) -> None:
     """Keep the run's new problems, then send whatever the operator has not been told yet."""
-    from .due import local_date
     from .history import utc_text
+    from .readers.due import local_date
 
     try:
         failing = {source for source, _, error in outcome.source_days if error}
@@ -170,7 +170,7 @@ def compose(config: Config, operator: str, pending: list[OperatorReport], now: d
     from email.policy import SMTP
     from email.utils import format_datetime, make_msgid
 
-    from .mail import domain_of
+    from .compose.mail import domain_of
 
     news = config.newsletter
     pending = sorted(pending, key=lambda r: (not r.problem.endswith(" failed"), r.created))  # the cause first
@@ -195,8 +195,8 @@ def compose(config: Config, operator: str, pending: list[OperatorReport], now: d
 
 
 def deliver(config: Config, operator: str, pending: list[OperatorReport], now: datetime) -> str:
+    from .compose.mail import Envelope
     from .delivery import open_backend
-    from .mail import Envelope
 
     news = config.newsletter
     envelope = Envelope(

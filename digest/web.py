@@ -62,15 +62,17 @@ from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import optin, subscribers, tokens
+from . import optin
+from .compose import tokens
+from .compose.templating import checked, environment
+from .compose.tokens import LinkProblem
 from .config import Config
-from .due import describe, next_slot
 from .errors import DigestError, cannot_listen
 from .models import FREQUENCIES
+from .readers import subscribers
+from .readers.due import describe, next_slot
+from .readers.subscribers import NotListed, Unsubscribe, Update
 from .store import open_stores
-from .subscribers import NotListed, Unsubscribe, Update
-from .templating import checked, environment
-from .tokens import LinkProblem
 from .util import output
 
 log = logging.getLogger("digest.web")
@@ -133,7 +135,7 @@ class Site:
     """Everything the routes share: config, secret, templates, topics, time zones."""
 
     def __init__(self, config: Config, secret: str, fetch: Callable[[str], bytes] | None = None):
-        from .themes import configured
+        from .issue.themes import configured
 
         self.config = config
         self.secret = secret
@@ -625,7 +627,7 @@ def _web_url(url: str | None) -> str | None:
 
 def _store_library(site: Site, email: str, filename: str, data: bytes) -> tuple[int, int]:
     """(papers kept, papers left out). Entries that give only an arXiv id are looked up."""
-    from . import library
+    from .issue import library
     from .profiles import arxiv_lookup, complete
 
     try:

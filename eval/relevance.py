@@ -10,7 +10,7 @@ samples, for the same reader:
 
 - trending only: no preferences (what a new subscriber gets);
 - keywords only: three keywords a person would type for the area;
-- library: the library as a profile (digest/similar.py, TF-IDF), nothing else;
+- library: the library as a profile (digest/issue/similar.py, TF-IDF), nothing else;
 - library, embeddings: the same through the `embeddings` extra, when it is installed.
 
 Papers reach the ranking without their categories. Seeds are fixed; every run prints the same.
@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from digest import embed as embedding
-from digest import rank, similar, themes
-from digest.build import make_issue
+from digest.compose.build import make_issue
+from digest.issue import embed as embedding
+from digest.issue import rank, similar, themes
 from digest.models import Paper, Subscriber
 from digest.profiles import taxonomy_themes
 

@@ -1,4 +1,4 @@
-"""How well `digest.themes` groups papers, against arXiv primary categories.
+"""How well `digest.issue.themes` groups papers, against arXiv primary categories.
 
 Two labelled sets under ../shared/fixtures/labeled/: arxiv_labeled_dev.jsonl (computer science)
 and arxiv_beyond_cs_dev.jsonl (physics, astronomy, mathematics, statistics, biology, finance).
@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from digest import themes
+from digest.issue import themes
 from digest.models import Paper, Theme, in_category, one_line
 
 ROOT = Path(__file__).resolve().parent.parent

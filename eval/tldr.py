@@ -1,4 +1,4 @@
-"""How often the TL;DR picker (digest/tldr.py) chooses the abstract's sentence that says what
+"""How often the TL;DR picker (digest/compose/tldr.py) chooses the abstract's sentence that says what
 Hugging Face's own summary says, beside taking the first sentence.
 
 On every recorded HF day in ../shared/fixtures/hf_daily_papers, each paper with an
@@ -19,7 +19,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from digest import tldr
+from digest.compose import tldr
 from digest.models import Paper
 from digest.sources import file as file_source
 from digest.util.clean import display

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from digest import config as config_mod
-from digest import themes
-from digest.build import Builder, Message, make_issue
+from digest.compose.build import Builder, Message, make_issue
+from digest.issue import themes
 from digest.models import Paper, Subscriber
 from digest.sources import file as file_source
 

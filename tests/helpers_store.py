@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from digest.readers.subscribers import validated
 from digest.store.sql import SqlDatabase, SubscriberTable
-from digest.subscribers import validated
 
 
 def fill(database: SqlDatabase, n: int, *, start: int = 0, **fields) -> list[str]:

@@ -7,7 +7,7 @@ import json
 import xml.etree.ElementTree as ET
 
 from digest import config as config_mod
-from digest.build import Builder, issue_for
+from digest.compose.build import Builder, issue_for
 from digest.models import Subscriber
 from digest.sources import file as file_source
 

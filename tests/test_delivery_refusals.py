@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from digest import build
+from digest.compose import build
 from digest.store import yamllist as subscribers
 from digest.store.sqlite import SqliteDatabase as State
 

@@ -16,8 +16,8 @@ import yaml
 
 from digest import config as config_mod
 from digest import send
-from digest.due import current, describe, last_slot, next_slot, runs_on, slot_on
 from digest.models import Subscriber
+from digest.readers.due import current, describe, last_slot, next_slot, runs_on, slot_on
 
 
 def utc(text: str) -> datetime:

@@ -10,11 +10,11 @@ from datetime import date
 import pytest
 from mjml import mjml2html
 
-from digest import rank
-from digest.build import CLIP_GUARD, Builder
+from digest.compose.build import CLIP_GUARD, Builder
+from digest.compose.render import HTML_TEMPLATE, Links, Renderer, card, tldr
 from digest.errors import DigestError
+from digest.issue import rank
 from digest.models import Paper, Pick, Section, Subscriber
-from digest.render import HTML_TEMPLATE, Links, Renderer, card, tldr
 
 from .conftest import ROOT
 from .helpers_digest import (
@@ -140,7 +140,7 @@ def test_the_clip_guard_gives_up_the_thumbnail_before_any_link(shared_fixtures, 
     full = b.message(READER, picks)
     assert "<img" in full.rendered.html
     # a guard just under this email's size: losing the picture is enough
-    monkeypatch.setattr("digest.build.CLIP_GUARD", html_part_bytes(full.raw) - 10)
+    monkeypatch.setattr("digest.compose.build.CLIP_GUARD", html_part_bytes(full.raw) - 10)
     trimmed = b.message(READER, picks)
     assert "<img" not in trimmed.rendered.html and ">Abstract</a>" in trimmed.rendered.html
     assert len(trimmed.picks) == len(picks) and "more on the web" not in trimmed.rendered.html

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import rank
+from digest.issue import rank
 from digest.models import Paper
 
 from .helpers_chromium import Browser

@@ -74,8 +74,8 @@ def test_linked_models_datasets_and_spaces_are_looked_up_for_the_top_papers_and_
     from datetime import date
 
     from digest import sources
+    from digest.compose.render import card
     from digest.config import Fetch, HFDailySource
-    from digest.render import card
 
     from .helpers_http import Reply
 

@@ -109,7 +109,7 @@ def test_resending_the_same_issue_keeps_its_own_papers(tmp_path):
     root = project(tmp_path)
     list_papers(root, "2608.12313")
     cfg = config_mod.load(root / "digest.yaml")
-    from digest.build import Builder, issue_for
+    from digest.compose.build import Builder, issue_for
     from digest.store import open_database
 
     issue = issue_for(cfg, [], day(1))

@@ -9,8 +9,8 @@ import shutil
 import pytest
 
 from digest import config as config_mod
-from digest import library
 from digest.errors import DigestError
+from digest.issue import library
 from digest.store import open_stores
 
 from .conftest import FIXTURES
@@ -146,8 +146,8 @@ def test_readers_with_the_same_stored_profile_share_it_and_rank_as_with_their_ow
     ranking works out from it is then worked out once), and the same picks as from a copy."""
     from datetime import UTC, datetime
 
-    from digest import similar
-    from digest.build import Builder, issue_for
+    from digest.compose.build import Builder, issue_for
+    from digest.issue import similar
     from digest.profiles import for_run
     from digest.sources import file as file_source
 

@@ -10,8 +10,8 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from digest.mail import MAX_LINE, Envelope, _lines_fit, compose
-from digest.render import Rendered
+from digest.compose.mail import MAX_LINE, Envelope, _lines_fit, compose
+from digest.compose.render import Rendered
 
 from .helpers_digest import hf_papers, message
 

@@ -12,9 +12,9 @@ from email.header import decode_header, make_header
 
 import pytest
 
-from digest.mail import MAX_LINE, compose
+from digest.compose.mail import MAX_LINE, compose
+from digest.compose.render import Rendered, subject_line
 from digest.models import Paper, Pick, Section
-from digest.render import Rendered, subject_line
 
 from .helpers_smtp import NOW, write_project
 from .test_mail_compose import ENVELOPE

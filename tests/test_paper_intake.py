@@ -16,7 +16,7 @@ import pytest
 
 from digest import config as config_mod
 from digest import send, sources
-from digest.build import CLIP_GUARD
+from digest.compose.build import CLIP_GUARD
 from digest.config import FileSource, HFDailySource
 from digest.models import Paper, Subscriber
 from digest.sources import arxiv_api, arxiv_rss, feed

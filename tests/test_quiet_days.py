@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 
 from digest import config as config_mod
 from digest import send
-from digest.quiet_days import opening_line
+from digest.issue.quiet_days import opening_line
 
 from .helpers_http import ReplayServer, hf_daily_papers
 from .test_reader_rhythm import NEWSLETTER

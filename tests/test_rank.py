@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from digest import rank
+from digest.issue import rank
 from digest.models import Issue, Paper, Subscriber, Theme
 
 NOW = datetime(2026, 8, 12, 7, 0, tzinfo=UTC)

@@ -12,7 +12,8 @@ import feedparser
 import httpx
 
 from digest import config as config_mod
-from digest import send, tokens
+from digest import send
+from digest.compose import tokens
 
 from .helpers_web import SECRET, csrf_form, serving
 

@@ -17,9 +17,9 @@ import pytest
 
 from digest import config as config_mod
 from digest import send
-from digest.due import next_slot, runs_on
 from digest.models import Subscriber
-from digest.windows import window_for
+from digest.readers.due import next_slot, runs_on
+from digest.readers.windows import window_for
 
 from .helpers_http import ReplayServer, hf_daily_papers, with_etags
 

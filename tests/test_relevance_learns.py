@@ -159,7 +159,7 @@ def test_a_library_makes_the_digest_lean_to_its_area_and_names_the_paper_a_pick_
 def test_a_library_uploaded_on_the_preferences_page_is_kept(tmp_path, shared_fixtures):
     games, _ = _area(shared_fixtures, "cs.GT")
     project = _project(tmp_path / "p")
-    from digest import tokens
+    from digest.compose import tokens
 
     with serving(project) as base, httpx.Client(base_url=base) as client:
         token = tokens.sign(SECRET, "preferences", "reader@example.org")
@@ -183,8 +183,8 @@ def test_the_embeddings_extra_ranks_by_a_library_with_its_bundled_model_and_no_n
     pytest.importorskip("wordllama", reason="the embeddings extra (wordllama) is not installed")
     from datetime import UTC, datetime
 
-    from digest import embed, rank, similar, themes
-    from digest.build import make_issue
+    from digest.compose.build import make_issue
+    from digest.issue import embed, rank, similar, themes
     from digest.models import Paper, Subscriber
 
     games, others = _area(shared_fixtures, "cs.GT")

@@ -6,10 +6,10 @@ from email import message_from_bytes, policy
 import pytest
 
 from digest import config as config_mod
-from digest import themes
-from digest.build import Builder, make_issue
+from digest.compose.build import Builder, make_issue
+from digest.compose.render import safe_url, tldr
+from digest.issue import themes
 from digest.models import Paper, Subscriber
-from digest.render import safe_url, tldr
 
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 HOSTILE = "<script>x</script> </mj-text> {{ 7*7 }}"

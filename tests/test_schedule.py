@@ -13,9 +13,9 @@ from pathlib import Path
 import time_machine
 import yaml
 
+from digest.readers.subscribers import Import
 from digest.schedule import Daemon
 from digest.store.yamllist import YamlList
-from digest.subscribers import Import
 
 from .helpers_web import wait_for
 

@@ -14,7 +14,7 @@ import pytest
 
 from digest import config as config_mod
 from digest import send
-from digest.mail import message_id
+from digest.compose.mail import message_id
 from digest.store import open_database
 from digest.store.sqlite import FileRun, SqliteDatabase, runs_dir
 

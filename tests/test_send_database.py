@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from digest import config as config_mod
+from digest.readers.subscribers import Import
 from digest.schedule import Daemon
 from digest.store import open_stores
-from digest.subscribers import Import
 
 from .conftest import run_cli
 from .helpers_smtp import NOW, SmtpServer, write_project

@@ -1,5 +1,5 @@
 """Readers who get the same email but for their address and links share one rendered body
-(digest/splice.py, build.Shared); every message is still byte for byte the one made for
+(digest/compose/splice.py, build.Shared); every message is still byte for byte the one made for
 that reader alone."""
 
 from __future__ import annotations

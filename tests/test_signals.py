@@ -9,8 +9,8 @@ from email import message_from_bytes, policy
 
 from digest import config as config_mod
 from digest import preview, send
+from digest.issue.signals import growth_of
 from digest.models import Growth, Paper
-from digest.signals import growth_of
 from digest.store import stores
 
 NOW = datetime(2026, 8, 11, 7, 0, tzinfo=UTC)

@@ -11,10 +11,7 @@ from pathlib import Path
 import pytest
 
 from digest.errors import DigestError
-from digest.store import Claim, Location, open_database
-from digest.store.schema import LATEST
-from digest.store.yamllist import YamlList
-from digest.subscribers import (
+from digest.readers.subscribers import (
     Bounce,
     ClearBounce,
     Confirm,
@@ -26,6 +23,9 @@ from digest.subscribers import (
     Unsubscribe,
     Update,
 )
+from digest.store import Claim, Location, open_database
+from digest.store.schema import LATEST
+from digest.store.yamllist import YamlList
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 ISSUE = "2026-11-26"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from digest.errors import DigestError
+from digest.readers.subscribers import Confirm, Import, Unsubscribe
 from digest.store import yamllist as subscribers
 from digest.store.yamllist import YamlList
-from digest.subscribers import Confirm, Import, Unsubscribe
 
 from .conftest import EXAMPLE
 
@@ -86,7 +86,7 @@ from pathlib import Path
 from datetime import UTC, datetime
 from digest.store import yamllist as subscribers
 from digest.store.yamllist import YamlList
-from digest.subscribers import Confirm, Import, SignUp, Unsubscribe
+from digest.readers.subscribers import Confirm, Import, SignUp, Unsubscribe
 path, worker, count, gate = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
 (gate.parent / f"ready-{worker}").touch()
 while not gate.exists():  # every process starts writing at the same moment

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from digest import config as config_mod
-from digest import preview, send, tldr
+from digest import preview, send
+from digest.compose import tldr
 from digest.errors import DigestError
 from digest.summaries import clean
 

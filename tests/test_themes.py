@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from digest import themes
 from digest.errors import DigestError
+from digest.issue import themes
 from digest.models import Paper
 from digest.sources import file as file_source
 from digest.util.text import Fields, phrase

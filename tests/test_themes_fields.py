@@ -5,7 +5,7 @@ import statistics
 
 import pytest
 
-from digest import themes
+from digest.issue import themes
 from digest.models import Paper, in_category
 
 from .conftest import SHARED

@@ -1,14 +1,14 @@
-"""The TL;DR picker (digest/tldr.py): the sentence that says what the paper does, not the
+"""The TL;DR picker (digest/compose/tldr.py): the sentence that says what the paper does, not the
 abstract's background opening; the source's own summary whenever there is one."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from digest import tldr
+from digest.compose import tldr
+from digest.compose.render import card
+from digest.compose.render import tldr as card_tldr
 from digest.models import Paper
-from digest.render import card
-from digest.render import tldr as card_tldr
 
 from .helpers_digest import hf_papers
 

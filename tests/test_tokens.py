@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from digest import tokens
+from digest.compose import tokens
 
 
 def _addresses(n: int) -> list[str]:

@@ -1,8 +1,8 @@
-"""digest.vectors: TF-IDF rows, the neighbour graph and spectral clusters on sparse matrices."""
+"""digest.issue.vectors: TF-IDF rows, the neighbour graph and spectral clusters on sparse matrices."""
 
 import numpy as np
 
-from digest import vectors
+from digest.issue import vectors
 
 
 def test_tfidf_rows_are_unit_length_over_terms_two_texts_share():

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from digest import tokens
+from digest.compose import tokens
 from digest.store import yamllist as subscribers
 
 from .conftest import copy_example

@@ -3,7 +3,7 @@ serve`, confirms from the emailed link, and later leaves with the unsubscribe bu
 
 from __future__ import annotations
 
-from digest import tokens
+from digest.compose import tokens
 from digest.store import yamllist as subscribers
 
 from .helpers_chromium import chromium_driver

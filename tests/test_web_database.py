@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from digest import config as config_mod
-from digest import tokens
+from digest.compose import tokens
 from digest.optin import PURPOSE
 from digest.store import open_stores
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from digest import tokens
+from digest.compose import tokens
 from digest.config import DEV_SECRET
 from digest.store import yamllist as subscribers
 

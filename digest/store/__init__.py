@@ -120,7 +120,7 @@ class Stores:
 
 
 def subscriber_store(config: Config, database: SqlDatabase) -> SubscriberStore:
-    from ..subscribers import known_topics
+    from ..readers.subscribers import known_topics
 
     topics, zone = known_topics(config), config.newsletter.timezone
     if config.list_path is None:

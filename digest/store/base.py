@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from ..models import Subscriber
-from ..subscribers import Change, Event
+from ..readers.subscribers import Change, Event
 
 
 class Claim(StrEnum):
@@ -30,7 +30,7 @@ class Claim(StrEnum):
 class LastSent:
     """A reader's latest delivery: the newest issue they have and when the last message went
     out (the sending run's clock). `send --due` never sends an older issue than `issue`, nor
-    any issue within 12 hours of `at` (digest/due.py)."""
+    any issue within 12 hours of `at` (digest/readers/due.py)."""
 
     issue: str
     at: datetime | None
@@ -97,7 +97,7 @@ class Ledger(Protocol):
 
 class OwnPapers(Protocol):
     """What readers tell about their interests beyond their entry: a library of papers, and
-    "more/less like this" from the email; and the profiles made of them (digest/similar.py)."""
+    "more/less like this" from the email; and the profiles made of them (digest/issue/similar.py)."""
 
     def remember_papers(self, papers: Iterable[tuple[str, str, str, str | None]]) -> None: ...
     def paper(self, paper_id: str) -> tuple[str, str, str | None] | None: ...
@@ -119,7 +119,7 @@ class Tldrs(Protocol):
 
 class Listings(Protocol):
     """What the sources said over time: each paper's upvotes, comments and stars, a snapshot
-    per day (digest/signals.py), and the days they listed nothing (digest/quiet_days.py)."""
+    per day (digest/issue/signals.py), and the days they listed nothing (digest/issue/quiet_days.py)."""
 
     def mark_empty_day(self, day: str, said: str) -> None: ...
     def empty_days(self, first: str, last: str) -> dict[str, str]: ...
@@ -168,7 +168,7 @@ class HttpCache(Protocol):
 
 
 class SubscriberStore(Protocol):
-    """The list of readers. Every change goes through the rules in digest/subscribers.py."""
+    """The list of readers. Every change goes through the rules in digest/readers/subscribers.py."""
 
     where: str  # names the list in messages: a file, or the database
 

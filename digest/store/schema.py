@@ -129,7 +129,7 @@ CREATE TABLE feedback (
     at        TEXT NOT NULL,
     PRIMARY KEY (email, paper_id)
 );
--- Each reader's profile (digest/similar.py), made from the two tables above and the file their
+-- Each reader's profile (digest/issue/similar.py), made from the two tables above and the file their
 -- entry's `library:` names; `source` says what it was made from, NULL once that has changed.
 CREATE TABLE profiles (
     email     TEXT PRIMARY KEY,
@@ -159,7 +159,7 @@ CREATE TABLE summaries (
         5,
         "when each reader was first seen, and issues that held nothing new for a reader",
         """
--- The first run that saw each reader (digest/due.py): someone digest has never mailed starts
+-- The first run that saw each reader (digest/readers/due.py): someone digest has never mailed starts
 -- with their first send time after this, never with one that passed before it.
 CREATE TABLE readers_seen (
     email       TEXT PRIMARY KEY,
@@ -223,7 +223,7 @@ CREATE TABLE operator_reports (
         "papers' signals a day, the days with no papers, and readers' private feed keys",
         """
 -- What a source said of a paper's engagement, the last time each day it was asked: ranking
--- reads the growth since an earlier day's snapshot (digest/signals.py). One row per paper per day.
+-- reads the growth since an earlier day's snapshot (digest/issue/signals.py). One row per paper per day.
 CREATE TABLE paper_signals (
     paper_id  TEXT NOT NULL,
     day       TEXT NOT NULL,  -- the UTC date the source said it

@@ -24,7 +24,17 @@ from typing import Any, Protocol
 
 from ..errors import DigestError
 from ..models import Subscriber
-from ..subscribers import Change, Event, NotListed, Outcome, Topics, address_key, after, decide, validated
+from ..readers.subscribers import (
+    Change,
+    Event,
+    NotListed,
+    Outcome,
+    Topics,
+    address_key,
+    after,
+    decide,
+    validated,
+)
 from .base import Bounce, CachedResponse, Claim, LastSent, Run, SentIssue
 from .runs import RunHistory
 from .schema import LATEST
@@ -360,7 +370,7 @@ class SqlDatabase(RunHistory):
             params += (since,)
         return frozenset(pid for (pid,) in self.read(query, params))
 
-    # --- papers' engagement over time (digest/signals.py) ----------------------------------------
+    # --- papers' engagement over time (digest/issue/signals.py) ----------------------------------------
 
     def record_signals(
         self, day: str, rows: Iterable[tuple[str, int | None, int | None, int | None]]

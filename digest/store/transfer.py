@@ -3,7 +3,7 @@
 Import reads this project's YAML or a CSV file with an `email` column (what listmonk,
 Mailchimp, Buttondown and most newsletter tools export), checks every row first and reports
 each bad one by line, then applies the good ones through the same rules as every other change
-(digest/subscribers.py), in one transaction: an address that unsubscribed here is not
+(digest/readers/subscribers.py), in one transaction: an address that unsubscribed here is not
 resubscribed because the old tool still lists it. Importing the same file twice changes
 nothing the second time. Export writes every entry, whatever its status, so it doubles as a
 backup that import reads back.
@@ -34,7 +34,7 @@ from pydantic import ValidationError
 
 from ..errors import DigestError
 from ..models import Subscriber, zone_context
-from ..subscribers import Change, Import, Outcome, Topics, unknown_topics
+from ..readers.subscribers import Change, Import, Outcome, Topics, unknown_topics
 from ..util import yamlfile
 from ..util.files import replacing
 from .base import SubscriberStore

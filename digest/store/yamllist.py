@@ -6,7 +6,7 @@ Every change takes a lock, re-reads the file, edits it with a round-trip YAML li
 comments, key order, quoting and blank lines survive), checks the result as a reader would,
 writes a temporary file, fsyncs it and renames it over the old one. A crash leaves the old
 file or the new one, never half of either; two writers never lose each other's entries.
-Which changes are allowed is digest/subscribers.py's business (`decide`), as for the database.
+Which changes are allowed is digest/readers/subscribers.py's business (`decide`), as for the database.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from ..errors import DigestError
 from ..models import Subscriber, zone_context
-from ..subscribers import (
+from ..readers.subscribers import (
     Change,
     Event,
     NotListed,
@@ -421,7 +421,7 @@ def _snapshot(entry: Any, zone: str | None = None) -> Subscriber:
     try:
         return Subscriber.model_validate(fields, context=zone_context(zone) if zone else None)
     except ValidationError:  # a mistake made in an editor: named by `digest subscribers --check`
-        from ..subscribers import validated
+        from ..readers.subscribers import validated
 
         return validated(fields, zone=zone)
 

@@ -18,17 +18,18 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
 
-from . import rank, splice, themes, tokens
-from .config import Config
-from .due import local_date
+from ..config import Config
+from ..issue import rank, themes
+from ..models import Issue, Paper, Pick, Rendered, Section, Subscriber, arxiv_id
+from ..readers.due import local_date
+from ..readers.windows import Window
+from . import splice, tokens
 from .mail import Envelope, compose
 from .mail import html_wire_size as clip_size
-from .models import Issue, Paper, Pick, Rendered, Section, Subscriber, arxiv_id
 from .render import Card, Links, Renderer, View
-from .windows import Window
 
 if TYPE_CHECKING:
-    from .similar import Profile
+    from ..issue.similar import Profile
 
 
 class SentPapers(Protocol):
@@ -160,7 +161,7 @@ class Builder:
         self.options = options_for_window(options_from(config), window)
         self.prepared = rank.prepare(issue, now, self.options)
         if config.ranking.similarity == "embeddings":
-            from . import embed, similar
+            from ..issue import embed, similar
 
             self.prepared.embeddings = embed.vectors(
                 [similar.text_of(p.title, p.abstract) for p in issue.papers]
@@ -390,7 +391,7 @@ class _Body:
 
 
 class Shared:
-    """One rendered body (digest/splice.py) per distinct email of an issue: readers with the
+    """One rendered body (digest/compose/splice.py) per distinct email of an issue: readers with the
     same picks and reasons, an address of the same length and, when the templates read more of
     the reader than their address, the same entry. A shape is rendered alone the first time
     and shared from its second reader on, so a list where nobody shares pays nothing extra."""

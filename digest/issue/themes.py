@@ -4,7 +4,7 @@ Pure: papers and field packs in, themes out. Computed once per issue, shared by 
 
 The day's own text decides the groups; no taxonomy is needed for that:
 
-- Each paper is a TF-IDF vector (`digest.vectors`) of its content words and word pairs (title
+- Each paper is a TF-IDF vector (`digest.issue.vectors`) of its content words and word pairs (title
   x3, the source's keywords x2, abstract x1), of its arXiv categories when the source gives
   them, and of the themes of every field pack whose keywords it uses (a thesaurus: "qubit"
   and "entanglement" both point to quantum information, whichever packs the newsletter chose).
@@ -39,11 +39,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..errors import DigestError
+from ..models import Paper, Theme, in_category
+from ..util import yamlfile
+from ..util.text import Fields, bm25_idf, headline_terms, phrases, same_words, terms
 from .arxiv import category_name
-from .errors import DigestError
-from .models import Paper, Theme, in_category
-from .util import yamlfile
-from .util.text import Fields, bm25_idf, headline_terms, phrases, same_words, terms
 
 if TYPE_CHECKING:
     import numpy as np

@@ -16,8 +16,8 @@ from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
 from email_validator import EmailNotValidError, validate_email
 
+from ..models import Rendered, one_line, safe_text
 from . import tokens
-from .models import Rendered, one_line, safe_text
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 
-from .errors import DigestError
+from ..errors import DigestError
 
 
 def template_dirs(override: Path | None, sub: str = "") -> list[str]:

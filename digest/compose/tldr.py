@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from .util.clean import display
+from ..util.clean import display
 
 TLDR_CHARS = 300
 SCAN_CHARS = 2500

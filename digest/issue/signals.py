@@ -4,7 +4,7 @@ Each time a source reports a paper's upvotes, comments and stars, the send run k
 that day's snapshot (store table paper_signals, one row per paper per day). An issue's papers
 are then compared with their latest snapshot from an earlier day: what they gained, and over
 how many days, is their growth (models.Growth), which ranking counts beside the levels
-(digest/rank.py), so a paper gaining 38 upvotes a day is news and one that stopped at 60 is not.
+(digest/issue/rank.py), so a paper gaining 38 upvotes a day is news and one that stopped at 60 is not.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date
 
-from .models import Growth, Paper, Pick
+from ..models import Growth, Paper, Pick
 
 RISING_DAYS = 3  # the days before an issue whose papers may be rising in it
 

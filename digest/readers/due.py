@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .models import MONTHLY, WEEKDAYS, Subscriber
+from ..models import MONTHLY, WEEKDAYS, Subscriber
 
 # weekly:DAY comes back after 7 days, monthly:N after at most 31: a slot is never further away.
 _HORIZON = 7

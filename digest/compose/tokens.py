@@ -190,7 +190,7 @@ def sign_expiring(
     secret: str, purpose: str, email: str, expires: datetime, issued: datetime | None = None
 ) -> str:
     """`issued`: when the link was asked for (a confirmation older than the reader's
-    unsubscribe no longer works: digest/subscribers.py)."""
+    unsubscribe no longer works: digest/readers/subscribers.py)."""
     payload = {"e": email.lower(), "x": int(expires.timestamp())}
     if issued is not None:
         payload["i"] = int(issued.timestamp())

@@ -26,7 +26,7 @@ Personal relevance (0..1) adds up evidence, then saturates: relevance = 1 - exp(
     topic        1.0 x how well the paper fits a followed theme (0..1, from the issue's themes)
     category     1.0 when the paper has a followed arXiv category ("cs.CL", or "cs" for all)
     library      up to 2.0 for a paper like the reader's own (their library and the papers they
-                 marked "more like this"): cosine with their profile (digest/similar.py) from
+                 marked "more like this"): cosine with their profile (digest/issue/similar.py) from
                  where it starts to count (Scale.library), full further up
 
 A paper like the ones the reader marked "less like this" loses a growing share of its score
@@ -52,11 +52,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ..models import Growth, Issue, Paper, Pick, Section, Subscriber, arxiv_id, in_category
+from ..util.text import Fields, bm25_idf, phrase, same_words
 from . import similar
-from .models import Growth, Issue, Paper, Pick, Section, Subscriber, arxiv_id, in_category
 from .similar import Profile
 from .themes import LABS_KEY, LABS_LABEL, MORE_KEY, MORE_LABEL, paper_fields
-from .util.text import Fields, bm25_idf, phrase, same_words
 
 HALF_LIFE_HOURS = 72.0
 REFERENCE_UPVOTES = 30
@@ -120,7 +120,7 @@ class Trending:
     age_hours: float | None
     score: float
     position: int  # in the source's listing (1 first), behind `listing`
-    growth: Growth | None = None  # gained since an earlier day's snapshot (digest/signals.py)
+    growth: Growth | None = None  # gained since an earlier day's snapshot (digest/issue/signals.py)
     velocity: float = 0.0  # the growth's share of `popularity`
 
 

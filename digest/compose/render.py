@@ -31,16 +31,16 @@ import jinja2
 from markupsafe import Markup, escape
 from mjml import mjml2html
 
-from .config import DEFAULT_SUBJECT
-from .errors import DigestError
-from .models import Paper, Pick, Rendered, Section, Subscriber, arxiv_id, one_line
+from ..config import DEFAULT_SUBJECT
+from ..errors import DigestError
+from ..issue.themes import LABS_KEY, MORE_KEY, MORE_LABEL, RISING_KEY
+from ..models import Paper, Pick, Rendered, Section, Subscriber, arxiv_id, one_line
+from ..readers.windows import Window
+from ..util.clean import display
 from .templating import checked, environment, load
-from .themes import LABS_KEY, MORE_KEY, MORE_LABEL, RISING_KEY
 from .tldr import TLDR_CHARS, cut
 from .tldr import opening as summary_opening
 from .tldr import pick as pick_sentence
-from .util.clean import display
-from .windows import Window
 
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -155,7 +155,7 @@ def safe_url(url: str | None) -> str | None:
 def tldr(paper: Paper, limit: int = TLDR_CHARS, written: str | None = None) -> str:
     """The source's summary (HF `ai_summary`), else `written` (a sentence from the summaries
     endpoint, digest/summaries.py), else the abstract's sentence that says what the paper does
-    (digest/tldr.py); cleaned of markup and LaTeX and cut at `limit` characters."""
+    (digest/compose/tldr.py); cleaned of markup and LaTeX and cut at `limit` characters."""
     if paper.summary:
         return summary_opening(paper.summary, limit)
     if written:
@@ -529,7 +529,7 @@ class Renderer:
             raise DigestError(f"{self.html_filename}: template error (after MJML): {exc}") from None
         # Whether the email's templates read nothing of the reader but their address (as the
         # shipped ones do): readers then share a body whatever else their entries say
-        # (digest/build.py, Shared). Read from the tags of the sources, and of what they include
+        # (digest/compose/build.py, Shared). Read from the tags of the sources, and of what they include
         # or import: a template that names the reader any other way counts as reading it all.
         text_source = checked(self.text_env, TEXT_TEMPLATE)[0]
         uses = {

@@ -31,8 +31,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DigestError
-from .models import arxiv_id, one_line, title_id
+from ..errors import DigestError
+from ..models import arxiv_id, one_line, title_id
 
 MAX_ENTRIES = 2000  # a library far past any reader's; more is cut, and said
 MAX_CHARS = 4_000_000  # a 2,000-paper BibTeX export with abstracts is ~3 MB

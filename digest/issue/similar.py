@@ -27,7 +27,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .util.text import terms
+from ..util.text import terms
 
 PROFILE_TERMS = 50  # terms kept in a profile: enough for a focused library, cheap to score
 DOC_TERMS = 8  # each of the reader's papers' strongest terms, kept to name the one a pick is like

@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .errors import DigestError
-from .models import Subscriber, normalized_address, zone_context
+from ..errors import DigestError
+from ..models import Subscriber, normalized_address, zone_context
 
 if TYPE_CHECKING:
-    from .config import Config
+    from ..config import Config
 
 # The names a reader may follow in `topics`, casefolded -> theme key (see known_topics).
 Topics = Mapping[str, str]
@@ -57,14 +57,14 @@ def known_topics(config: Config | None = None) -> Topics:
     the field packs and custom themes `config` asks for, else the default pack's."""
     if config is None or (not config.themes.custom and list(config.themes.packs) == ["ml"]):
         return _built_in_topics()
-    from .themes import configured
+    from ..issue.themes import configured
 
     return _names(configured(config.themes))
 
 
 @functools.cache  # the built-in taxonomy does not change while the process runs
 def _built_in_topics() -> Topics:
-    from .themes import load_taxonomy
+    from ..issue.themes import load_taxonomy
 
     return _names(load_taxonomy())
 

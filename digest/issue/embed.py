@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import DigestError, install_hint
+from ..errors import DigestError, install_hint
 
 INSTALL = install_hint("embeddings")
 
