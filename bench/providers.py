@@ -1,7 +1,7 @@
 """Messages per second through each mail provider's API backend, side by side with SMTP.
 
 500 readers' messages of the shipped sample issue, built once up front, delivered by the
-send run's own pool (digest/pool.py: `delivery.concurrency` workers, batches where the
+send run's own pool (digest/delivery/pool.py: `delivery.concurrency` workers, batches where the
 provider has them) to:
 
 - each provider's API on the loopback replay server (tests/helpers_providers.py), which
@@ -62,8 +62,8 @@ def _deliver(url: str, messages: list[tuple[str, bytes]]) -> float:
     """Seconds for the send run's pool to deliver `messages` to `url`."""
     from digest.compose.mail import Envelope
     from digest.config import Delivery
-    from digest.delivery import batch_size, open_backend
-    from digest.pool import Job, Pool
+    from digest.delivery.backends import batch_size, open_backend
+    from digest.delivery.pool import Job, Pool
 
     settings = Delivery(url=url, concurrency=CONCURRENCY, retries=0)
 

@@ -1,5 +1,5 @@
-"""`digest inbox`: read the inbox (digest/mailbox.py), tell each message apart
-(digest/inbox.py) and act on it through the stores' rules: a hard bounce marks the address
+"""`digest inbox`: read the inbox (digest/inbox/mailbox.py), tell each message apart
+(digest/inbox/reports.py) and act on it through the stores' rules: a hard bounce marks the address
 bounced (no more mail until `digest bounces --clear`), a complaint or a mailed unsubscribe
 request unsubscribes the reader. Everything else stays unread, for a person. Each message is
 read on its own: one digest cannot read (too large, too deep, malformed, or anything the email
@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from . import inbox
 from .config import Config
 from .errors import DigestError
-from .mailbox import open_mailbox
+from .inbox import reports as inbox
+from .inbox.mailbox import open_mailbox
 from .readers.subscribers import Bounce, NotListed, Unsubscribe
 from .store import Stores, stores
 

@@ -249,7 +249,8 @@ def cmd_bounces(args: argparse.Namespace) -> int:
 
 
 def cmd_inbox(args: argparse.Namespace) -> int:
-    from . import bounces, inbox
+    from . import bounces
+    from .inbox import reports as inbox
 
     config = _config(args)
     now = datetime.now(UTC)
@@ -703,7 +704,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
     config = _config(args)
     config.secret()  # fail now, not at the first send, if links cannot be signed
-    from . import channels, send
+    from . import send
+    from .delivery import channels
 
     send.backend_opener(config)  # and if a provider's key, a channel's credential or a password is missing
     channels.check(config)

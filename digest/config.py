@@ -308,7 +308,7 @@ class Fetch(_Strict):
 # --- delivery (issue 6) ----------------------------------------------------------------------
 
 SMTP_PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
-# Mail providers' HTTP APIs (digest/providers.py), and the environment variables each needs:
+# Mail providers' HTTP APIs (digest/delivery/providers.py), and the environment variables each needs:
 # the key never goes in digest.yaml.
 API_KEYS = {
     "ses": ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
@@ -412,7 +412,7 @@ class Delivery(_Strict):
 
 
 def _api_url(value: str) -> str:
-    """A provider's URL (digest/providers.py): its host part, and only the options it takes."""
+    """A provider's URL (digest/delivery/providers.py): its host part, and only the options it takes."""
     parts = urlsplit(value)
     scheme = parts.scheme
     if parts.username or parts.password:
@@ -574,7 +574,7 @@ class Inbox(_Strict):
 
 
 class Webhooks(_Strict):
-    """Mail providers' bounce and complaint notifications on `digest serve` (digest/webhooks.py).
+    """Mail providers' bounce and complaint notifications on `digest serve` (digest/inbox/webhooks.py).
     Postmark and Mailgun are on once their secret is in the environment; SES takes only the
     SNS topics listed here."""
 
@@ -640,7 +640,7 @@ class Summaries(_Strict):
         return key or None
 
 
-# --- other channels (digest/channels.py) -----------------------------------------------------
+# --- other channels (digest/delivery/channels.py) -----------------------------------------------------
 
 
 def _env_name(value: str) -> str:
@@ -733,7 +733,7 @@ class Config(_Strict):
     inbox: Inbox | None = None
     summaries: Summaries | None = None  # TL;DRs from an OpenAI-compatible endpoint
     webhooks: Webhooks = Field(default_factory=Webhooks)
-    # Slack, Discord, Telegram: a post per issue with its top papers (digest/channels.py).
+    # Slack, Discord, Telegram: a post per issue with its top papers (digest/delivery/channels.py).
     channels: list[Channel] = Field(default_factory=list)
     monitoring: Monitoring = Field(default_factory=Monitoring)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .dnscheck import Found
+from .delivery.dnscheck import Found
 from .errors import DigestError
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def run(
 ) -> list[Check]:
     """Every check, each handed to `each` as it is done (a slow DNS server shows progress)."""
     if nameserver is not None:
-        from .dnscheck import host_port
+        from .delivery.dnscheck import host_port
 
         host_port(nameserver)  # a bad --nameserver is a usage error, said before any check runs
     done: list[Check] = []
@@ -152,7 +152,7 @@ def source_checks(config: Config, now: datetime) -> Iterator[Check]:
 
 
 def delivery_login(config: Config) -> Check:
-    from .delivery import DeliveryError, SmtpBackend, open_backend
+    from .delivery.backends import DeliveryError, SmtpBackend, open_backend
 
     scheme = urlsplit(config.delivery.url).scheme
     if scheme in ("file", "maildir"):
@@ -167,7 +167,7 @@ def delivery_login(config: Config) -> Check:
     try:
         if isinstance(inner, SmtpBackend):
             return Check("delivery", OK, inner.check_login())
-        from .providers import ApiBackend
+        from .delivery.providers import ApiBackend
 
         if isinstance(inner, ApiBackend):
             return Check("delivery", OK, inner.check_key())
@@ -191,8 +191,8 @@ def _login_fix(error: str) -> str:
 
 
 def dns_checks(config: Config, nameserver: str | None) -> Iterator[Check]:
-    from . import dnscheck
     from .compose.mail import domain_of
+    from .delivery import dnscheck
 
     domain = domain_of(config.newsletter.sender)
     try:
@@ -269,7 +269,7 @@ def web_checks(config: Config) -> Iterator[Check]:
 def test_issue(config: Config, address: str, now: datetime) -> Check:
     """One real issue, built for `address` (as listed, or with the defaults), mailed to it only."""
     from . import preview
-    from .delivery import DeliveryError, open_backend
+    from .delivery.backends import DeliveryError, open_backend
 
     try:
         message = preview.build(config, now=now, to=address).message

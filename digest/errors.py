@@ -42,7 +42,7 @@ class NoPapers(DigestError):
 
 
 class DeliveryError(Exception):
-    """One message could not be delivered (digest/delivery.py has the kinds). A send run
+    """One message could not be delivered (digest/delivery/backends.py has the kinds). A send run
     records it and goes on; a command sending one message reports it and exits 1."""
 
     exit_code = EXIT_PARTIAL

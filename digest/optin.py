@@ -14,7 +14,7 @@ from .compose import mail, tokens
 from .compose.mail import Envelope
 from .compose.tokens import LinkProblem
 from .config import Config
-from .delivery import open_backend
+from .delivery.backends import open_backend
 from .errors import DigestError
 from .models import Rendered, Subscriber
 from .readers.due import describe

@@ -18,7 +18,7 @@ messages and the last batch of sent marks not yet written: SentMarks). Readers
 already sent are skipped, so a rerun after a complete run sends nothing; a row another live
 run holds is left to it, so two runs at once never both mail one reader.
 
-Messages are built here, one at a time as the delivery pool (digest/pool.py) has room, and
+Messages are built here, one at a time as the delivery pool (digest/delivery/pool.py) has room, and
 outcomes are recorded here as they come: 4xx replies, dropped connections and timeouts are
 retried there with backoff; a 5xx marks the address bounced; too many failures in a row, or
 a server that refuses us, stops the run (exit 1, resumable).
@@ -36,16 +36,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from . import channels, sources
+from . import sources
 from .compose.build import Builder, Message, issue_for
 from .compose.mail import message_id
 from .config import Config
-from .delivery import BounceError, FatalError, UncertainError, batch_size, open_backend
+from .delivery import channels
+from .delivery.backends import BounceError, FatalError, UncertainError, batch_size, open_backend
+from .delivery.pool import Job, Outcome, Pool, first_interrupt_stops
 from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from .issue import quiet_days
 from .issue.signals import RISING_DAYS, growth_of, rising, snapshot_rows
 from .models import Growth, Paper, Pick, Subscriber
-from .pool import Job, Outcome, Pool, first_interrupt_stops
 from .profiles import Profiles, for_run
 from .readers.due import CATCH_UP, too_soon
 from .readers.due import current as current_slot

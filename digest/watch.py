@@ -196,7 +196,7 @@ def compose(config: Config, operator: str, pending: list[OperatorReport], now: d
 
 def deliver(config: Config, operator: str, pending: list[OperatorReport], now: datetime) -> str:
     from .compose.mail import Envelope
-    from .delivery import open_backend
+    from .delivery.backends import open_backend
 
     news = config.newsletter
     envelope = Envelope(

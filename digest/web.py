@@ -683,8 +683,9 @@ async def feedback(request: Request) -> Response:
 
 async def webhook(request: Request) -> Response:
     """POST /webhooks/{postmark,mailgun,ses}: a provider's bounce and complaint notifications,
-    checked as their provider signs them (digest/webhooks.py) and applied by the list's rules."""
-    from . import bounces, webhooks
+    checked as their provider signs them (digest/inbox/webhooks.py) and applied by the list's rules."""
+    from . import bounces
+    from .inbox import webhooks
 
     site: Site = request.app.state.site
     provider = request.path_params["provider"]

@@ -1,4 +1,4 @@
-"""The mail providers' HTTP APIs as delivery backends (digest/providers.py), through the real
+"""The mail providers' HTTP APIs as delivery backends (digest/delivery/providers.py), through the real
 send loop, against the loopback server replaying the providers' documented answers
 (tests/helpers_providers.py). What the server took per recipient is the truth; the ledger
 must agree with it: nothing skipped, nothing doubled, a batch's answer read per message."""
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import sigv4
+from digest.delivery import sigv4
 from digest.store import yamllist
 
 from .helpers_http import ReplayServer, Reply
@@ -314,7 +314,7 @@ def test_dkim_with_an_api_that_rebuilds_the_message_is_a_usage_error(tmp_path, c
 def test_a_message_read_back_into_fields_keeps_non_ascii_headers_and_bodies():
     from email.message import EmailMessage
 
-    from digest.providers import fields_of
+    from digest.delivery.providers import fields_of
 
     message = EmailMessage()
     message["From"] = "Zoë’s Papers <papers@example.org>"

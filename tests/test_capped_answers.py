@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler
 import httpx
 import pytest
 
-from digest import channels, config, providers, summaries, web
+from digest import config, summaries, web
+from digest.delivery import channels, providers
 from digest.preview import QuietHTTPServer
 from digest.util import capped
 

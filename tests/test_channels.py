@@ -1,4 +1,4 @@
-"""Slack, Discord and Telegram posts of an issue (digest/channels.py), through `digest send`
+"""Slack, Discord and Telegram posts of an issue (digest/delivery/channels.py), through `digest send`
 with the chat services on the loopback replay server answering as their documentation shows
 (tests/fixtures/channels/README.md): one post per issue and channel, none again on a rerun,
 and a post that fails is a warning while every email still goes out."""
@@ -13,7 +13,7 @@ import pytest
 
 from digest import config as config_mod
 from digest import send
-from digest.channels import Post, discord_body, slack_body, telegram_body
+from digest.delivery.channels import Post, discord_body, slack_body, telegram_body
 
 from .helpers_http import ReplayServer, Reply
 from .helpers_smtp import NOW, reader_email, write_project

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from digest import inbox
 from digest.compose import tokens
 from digest.compose.mail import message_id
+from digest.inbox import reports as inbox
 from digest.store import yamllist
 
 from .conftest import FIXTURES, run_cli

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from digest.config import Dkim
-from digest.delivery import dkim_signer
+from digest.delivery.backends import dkim_signer
 from digest.errors import DISTRIBUTION, EXTRAS, DigestError
 
 ROOT = Path(__file__).resolve().parents[1]

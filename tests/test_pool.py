@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.pool import RateLimit
+from digest.delivery.pool import RateLimit
 
 
 class Clock:

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from digest import config as config_mod
-from digest import webhooks
+from digest.inbox import webhooks
 from digest.store import yamllist
 
 from .conftest import EXAMPLE, FIXTURES, ROOT

@@ -1,7 +1,7 @@
 """MIME composition: a rendered digest and its envelope become the bytes that go on the wire.
 
 Every header value is flattened to one line first: a CR or LF from a feed must never start a
-header of its own; and no header is folded. Delivery is digest/delivery.py.
+header of its own; and no header is folded. Delivery is digest/delivery/backends.py.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Envelope:
     unsubscribe_url: str
     reply_to: str | None = None
     # The envelope sender (MAIL FROM) where bounces come back: the reader's own address at the
-    # inbox (VERP, digest/inbox.py), or None for `sender`. And where a mail client's
+    # inbox (VERP, digest/inbox/reports.py), or None for `sender`. And where a mail client's
     # "unsubscribe" goes (List-Unsubscribe's mailto): only when `digest inbox` reads it.
     return_path: str | None = None
     unsubscribe_mailto: str | None = None
@@ -40,7 +40,7 @@ class Envelope:
     # fresh Message-ID each time, so a second one is not dropped as a duplicate of the first.
     notice: bool = False
     # tokens.message_tag for (issue, reader): a digest's Message-ID carries it, so a report
-    # quoting the Message-ID proves the message was ours (digest/inbox.py). A notice has none.
+    # quoting the Message-ID proves the message was ours (digest/inbox/reports.py). A notice has none.
     message_tag: str = ""
 
     @functools.cached_property

@@ -109,7 +109,7 @@ def verify(secret: str, purpose: str, token: str) -> str | None:
 # each tag an HMAC of the reader's address (and the issue, for the Message-ID) under
 # DIGEST_SECRET, for its own purpose. A report or a mailed unsubscribe counts only when it
 # carries the tag of the address it is about, checked in constant time, so nobody who does not
-# know the secret can mail one that bounces or unsubscribes somebody (digest/inbox.py).
+# know the secret can mail one that bounces or unsubscribes somebody (digest/inbox/reports.py).
 # 64 bits: every guess costs the forger a mail that the inbox reads, so 2**63 mails on average.
 
 UNSUBSCRIBE_TAG = "unsubscribe"  # the old, untagged mailto: `digest inbox` no longer acts on it

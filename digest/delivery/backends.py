@@ -10,10 +10,10 @@
 - `file://DIR`: `DIR/<issue>/<recipient>.eml`; `maildir://DIR`: a Maildir (new/, cur/, tmp/).
 - `console://`: print each message.
 - `ses://REGION`, `postmark://`, `mailgun://DOMAIN`, `sendgrid://`, `resend://`: a mail
-  provider's HTTP API (digest/providers.py); those with a batch call are BatchBackends.
+  provider's HTTP API (digest/delivery/providers.py); those with a batch call are BatchBackends.
 
 One backend is one SMTP connection, opened on the first message and kept for the next: the
-send run opens `delivery.concurrency` of them (digest/pool.py). Failures come in three
+send run opens `delivery.concurrency` of them (digest/delivery/pool.py). Failures come in three
 kinds, because each asks for something different of the caller:
 
 - `TransientError`: a 4xx reply, a dropped connection, a timeout. Try again later.
@@ -51,12 +51,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
-from .compose.mail import Envelope, domain_of, wire_address
-from .errors import DeliveryError, DigestError, install_hint
-from .util.files import write_atomic
+from ..compose.mail import Envelope, domain_of, wire_address
+from ..errors import DeliveryError, DigestError, install_hint
+from ..util.files import write_atomic
 
 if TYPE_CHECKING:
-    from .config import Delivery, Dkim
+    from ..config import Delivery, Dkim
 
 
 class TransientError(DeliveryError):
@@ -118,7 +118,7 @@ def batch_size(backend: Backend) -> int:
 def open_backend(settings: Delivery, root: Path) -> Backend:
     """The backend for the config's `delivery:` (its url, timeouts, TLS and DKIM); relative
     folders are relative to `root`."""
-    from .config import API_SCHEMES, SMTP_PASSWORD_ENV
+    from ..config import API_SCHEMES, SMTP_PASSWORD_ENV
 
     url = settings.url
     parts = urlsplit(url)
@@ -277,7 +277,7 @@ class SmtpBackend:
 
     def _login(self, smtp: smtplib.SMTP) -> None:
         t = self.target
-        from .config import SMTP_PASSWORD_ENV
+        from ..config import SMTP_PASSWORD_ENV
 
         if not t.password:
             raise FatalError(f"{t}: the URL names user {t.user!r}; set {SMTP_PASSWORD_ENV} to its password")

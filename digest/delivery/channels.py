@@ -28,19 +28,19 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .compose.build import issue_url
-from .compose.mail import message_id
-from .compose.render import paper_url, safe_url
-from .errors import DigestError
-from .store import Claim
-from .util.clean import display
+from ..compose.build import issue_url
+from ..compose.mail import message_id
+from ..compose.render import paper_url, safe_url
+from ..errors import DigestError
+from ..store import Claim
+from ..util.clean import display
 
 if TYPE_CHECKING:
     import httpx
 
-    from .compose.build import Builder
-    from .config import Channel, Config
-    from .store import Ledger, Run
+    from ..compose.build import Builder
+    from ..config import Channel, Config
+    from ..store import Ledger, Run
 
 TIMEOUT = 10.0  # seconds for one post: a slow chat service must not hold the send run
 ANSWER_BYTES = 64_000  # of a chat service's answer, read: its status and a line of error say enough
@@ -223,7 +223,7 @@ def publish(
         return posted, warnings
     import httpx  # only a run that posts pays for it
 
-    from .sources.httpclient import USER_AGENT
+    from ..sources.httpclient import USER_AGENT
 
     with httpx.Client(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT}) as http:
         for issue_id, builder in sorted(builders.items()):
@@ -254,7 +254,7 @@ def publish(
 def _send(http: httpx.Client, to: Target) -> str | None:
     import httpx
 
-    from .util import capped
+    from ..util import capped
 
     try:
         # A cut answer still has its status, which is what says whether the post was taken.

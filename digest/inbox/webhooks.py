@@ -10,7 +10,7 @@
 
 A request that is not signed or authenticated as its provider says is refused (403) and
 changes nothing. Each verified notification becomes the same findings as a report in the
-inbox (digest/inbox.py: a hard bounce, a complaint), applied by the same rules.
+inbox (digest/inbox/reports.py: a hard bounce, a complaint), applied by the same rules.
 
 Parsing and checking are pure: the clock, the secrets and the certificate fetch are passed in.
 """
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import install_hint
-from .inbox import BOUNCE, COMPLAINT, OTHER, SOFT, UNSUBSCRIBE, Read
-from .models import json_object
+from ..errors import install_hint
+from ..models import json_object
+from .reports import BOUNCE, COMPLAINT, OTHER, SOFT, UNSUBSCRIBE, Read
 
 POSTMARK_ENV = "DIGEST_POSTMARK_WEBHOOK"  # user:password, as in the webhook URL Postmark posts to
 MAILGUN_ENV = "DIGEST_MAILGUN_SIGNING_KEY"

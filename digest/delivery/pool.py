@@ -13,7 +13,7 @@ holds more messages than that in memory, and a kill can only catch that many bet
 "claimed" and "sent". A transient failure goes back in the queue until its backoff has
 passed (the worker moves on meanwhile); after `retries` it comes out as failed.
 
-With `batch` > 1 (an HTTP API's batch endpoint, digest/providers.py) a worker hands its
+With `batch` > 1 (an HTTP API's batch endpoint, digest/delivery/providers.py) a worker hands its
 backend up to `batch` jobs in one call, and `capacity` is two batches: one in a call, one
 being built. A worker waits for a full batch, but no longer than `linger` seconds after
 its first job came, nor once the caller has nothing more to give. The backend answers for
@@ -39,9 +39,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .compose.mail import Envelope
-from .delivery import Backend, BatchBackend, DeliveryError, FatalError, TransientError
-from .util.retry import backoff
+from ..compose.mail import Envelope
+from ..util.retry import backoff
+from .backends import Backend, BatchBackend, DeliveryError, FatalError, TransientError
 
 
 @dataclass

@@ -26,13 +26,13 @@ arrive as built. Postmark, SendGrid and Resend take fields: the message is read 
 from, to, subject, text and HTML, and its other headers (List-Unsubscribe,
 List-Unsubscribe-Post, List-Id, Feedback-ID, Message-ID) go as the API's custom headers.
 
-How an answer maps to the errors of digest/delivery.py, as for an SMTP reply: 429 and 5xx
+How an answer maps to the errors of digest/delivery/backends.py, as for an SMTP reply: 429 and 5xx
 are transient (retried by the pool, after `Retry-After` when given); a per-message refusal
 of the recipient (Postmark 406 inactive, an invalid `to`) bounces the reader; a refusal of
 the message is a RefusedError; a refusal of our key, sender or account stops the run
 (FatalError); a request sent whose answer never came is uncertain for every message in it.
 Providers that accept a suppressed address and drop it later report it through their
-webhooks (digest/webhooks.py), not here.
+webhooks (digest/inbox/webhooks.py), not here.
 """
 
 from __future__ import annotations
@@ -52,10 +52,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from ..compose.mail import Envelope
+from ..config import API_KEYS
+from ..errors import DigestError
+from ..sources.httpclient import USER_AGENT
+from ..util import capped
+from ..util.retry import retry_after_seconds
 from . import sigv4
-from .compose.mail import Envelope
-from .config import API_KEYS
-from .delivery import (
+from .backends import (
     BounceError,
     DeliveryError,
     FatalError,
@@ -63,13 +67,9 @@ from .delivery import (
     TransientError,
     UncertainError,
 )
-from .errors import DigestError
-from .sources.httpclient import USER_AGENT
-from .util import capped
-from .util.retry import retry_after_seconds
 
 if TYPE_CHECKING:
-    from .config import Delivery
+    from ..config import Delivery
 
 # One result per message handed over: where it went, or why not.
 Result = str | DeliveryError

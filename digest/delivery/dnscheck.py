@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import install_hint
+from ..errors import install_hint
 
 if TYPE_CHECKING:
     import dns.resolver
 
-    from .config import Delivery
+    from ..config import Delivery
 
 SPF_LOOKUPS = 10  # RFC 7208 4.6.4: more DNS lookups than this and the record is a permerror
 # What each provider's SPF include is called: a domain sending through one must include it.
@@ -57,7 +57,7 @@ def resolver(nameserver: str | None, timeout: float = 5.0) -> dns.resolver.Resol
 
 
 def host_port(text: str) -> tuple[str, int]:
-    from .errors import DigestError
+    from ..errors import DigestError
 
     host, port = text, "53"
     if text.startswith("["):

@@ -42,7 +42,7 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
 from enum import StrEnum
 
-from .compose import tokens
+from ..compose import tokens
 
 
 class Kind(StrEnum):

@@ -1,7 +1,7 @@
 """The inbox's messages, from an IMAP server or a Maildir: each unread one once, marked read
 after `digest inbox` has dealt with it (so a rerun, or a run after a crash, reads only what is
 new; dealing with a message twice changes nothing). A message digest will not read (too large,
-too deep: digest/inbox.py) is set aside: flagged and marked read, so a person sees it and no
+too deep: digest/inbox/reports.py) is set aside: flagged and marked read, so a person sees it and no
 later run trips on it. At most `limit` bytes of a message are read: a larger one is cut there,
 and that it is larger is all the caller needs to know to set it aside.
 
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from .config import INBOX_PASSWORD_ENV, Inbox
-from .errors import DigestError
+from ..config import INBOX_PASSWORD_ENV, Inbox
+from ..errors import DigestError
 
 TIMEOUT = 30.0  # seconds for any one IMAP reply
 
