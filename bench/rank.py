@@ -18,8 +18,8 @@ from pathlib import Path
 
 from digest.compose.build import make_issue
 from digest.issue import rank, similar, themes
+from digest.jobs.profiles import taxonomy_themes
 from digest.models import Paper, Subscriber
-from digest.profiles import taxonomy_themes
 from digest.sources import file as file_source
 
 from .timing import per_call
@@ -125,7 +125,7 @@ PROFILES = 50  # distinct libraries, shared round-robin: a profile is built when
 def with_library(issue, options, everyone, plain: float) -> None:
     """The same readers each with a 200-paper library: rank.select with their profile, beside
     the figure above; then with five papers marked "less like this" too. Profiles are made when
-    a library or a click changes and stored (digest/profiles.py), so a send reads one: that
+    a library or a click changes and stored (digest/jobs/profiles.py), so a send reads one: that
     read is timed too. What a profile says about the day is worked out once per profile
     (rank.ProfileDay), so readers sharing a library share it; the figure for readers who each
     have their own is printed beside."""

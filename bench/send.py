@@ -155,7 +155,7 @@ def raw_delivery(port: int, messages: list[tuple[str, bytes]]) -> float:
 def end_to_end(config_path: Path, readers: int = READERS) -> tuple[float, int]:
     """Seconds for a whole `digest send` on a fresh ledger, and how many it sent."""
     from digest import config as config_mod
-    from digest import send
+    from digest.jobs import send
 
     config = config_mod.load(config_path)
     state = config.store.path
@@ -191,7 +191,7 @@ def _measure_memory(folder: str) -> None:
     not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec, so a
     child of a big parent would report the parent's size."""
     from digest import config as config_mod
-    from digest import send
+    from digest.jobs import send
 
     config = config_mod.load(Path(folder) / "digest.yaml")
     report = send.run(config, now=NOW, dry_run=True, log=print)

@@ -156,7 +156,7 @@ def changes(folder: Path, server) -> None:
 def planning(folder: Path, server) -> None:
     """`send --due` when nobody is owed anything: the cron run every few minutes."""
     from digest import config as config_mod
-    from digest import send
+    from digest.jobs import send
     from digest.store import open_database
     from tests.helpers_store import fill
 
@@ -241,7 +241,7 @@ def memory(folder: Path) -> None:
 
 def _measure_memory(config_path: str) -> None:
     from digest import config as config_mod
-    from digest import send
+    from digest.jobs import send
 
     report = send.run(config_mod.load(Path(config_path)), now=NOW, dry_run=True, log=lambda line: None)
     assert report.dry_run, report.problems[:3]

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from digest import config as config_mod
-from digest import send
+from digest.jobs import send
 from digest.readers.subscribers import Import
 from digest.store import yamllist
 from digest.store.yamllist import YamlList

@@ -30,10 +30,10 @@ _EXPORTS = {
     "Message": ("digest.compose.build", "Message"),
     "Rendered": ("digest.models", "Rendered"),
     # the jobs the CLI runs
-    "send_digest": ("digest.send", "run"),
-    "SendReport": ("digest.send", "SendReport"),
-    "preview_digest": ("digest.preview", "build"),
-    "publish": ("digest.archive", "publish"),
+    "send_digest": ("digest.jobs.send", "run"),
+    "SendReport": ("digest.jobs.send", "SendReport"),
+    "preview_digest": ("digest.jobs.preview", "build"),
+    "publish": ("digest.jobs.archive", "publish"),
     "open_stores": ("digest.store", "stores"),
     "DigestError": ("digest.errors", "DigestError"),
 }
@@ -76,15 +76,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .archive import publish
     from .compose.build import Builder, Message, issue_for
     from .config import Config
     from .config import load as load_config
     from .errors import DigestError
+    from .jobs.archive import publish
+    from .jobs.preview import build as preview_digest
+    from .jobs.send import SendReport
+    from .jobs.send import run as send_digest
     from .models import Issue, Paper, Pick, Rendered, Subscriber
-    from .preview import build as preview_digest
-    from .send import SendReport
-    from .send import run as send_digest
     from .sources import collect
     from .sources.file import read as read_papers
     from .store import stores as open_stores

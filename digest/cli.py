@@ -58,7 +58,7 @@ def _config(args: argparse.Namespace):
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from . import scaffold
+    from .jobs import scaffold
 
     # Checked before anything is asked or written, so a bad flag costs no typing.
     name = scaffold.check_name(args.name) if args.name is not None else None
@@ -108,7 +108,7 @@ def _ask(question: str, default: str, check) -> str:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from . import preview
+    from .jobs import preview
 
     if args.serve:
         now = _now(args.now) if args.now else None
@@ -148,7 +148,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from . import send
+    from .jobs import send
 
     config = _config(args)
     now = _now(args.now)
@@ -218,8 +218,8 @@ def _sending_line(report) -> str:
 
 
 def _recorded(config, kind: str, now: datetime, *, record: bool = True):
-    """The run, recorded in the history (digest/history.py); a dry run records nothing."""
-    from . import history
+    """The run, recorded in the history (digest/jobs/history.py); a dry run records nothing."""
+    from .jobs import history
 
     return history.recorded(config, kind, now=now) if record else history.unrecorded()
 
@@ -249,8 +249,8 @@ def cmd_bounces(args: argparse.Namespace) -> int:
 
 
 def cmd_inbox(args: argparse.Namespace) -> int:
-    from . import bounces
     from .inbox import reports as inbox
+    from .jobs import bounces
 
     config = _config(args)
     now = datetime.now(UTC)
@@ -376,7 +376,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
-    from . import archive
+    from .jobs import archive
 
     config = _config(args)
     written = archive.publish(config, now=_now(args.now), papers_file=args.papers)
@@ -563,7 +563,7 @@ def _preferences(args: argparse.Namespace) -> dict[str, object]:
 
 
 def cmd_subscribe(args: argparse.Namespace) -> int:
-    from . import optin
+    from .jobs import optin
     from .models import zone_advice
     from .readers.due import describe
     from .readers.subscribers import Outcome
@@ -622,7 +622,7 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 def _library(config, opened, path: Path):
     """A reader's library file, read and completed before anything changes (a file that cannot
     be read stops the command); each entry left out is reported."""
-    from .profiles import arxiv_lookup, load_library
+    from .jobs.profiles import arxiv_lookup, load_library
 
     lookup, close = arxiv_lookup(config)
     try:
@@ -653,8 +653,8 @@ def cmd_unsubscribe(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from . import web
     from .config import DEV_SECRET, MAKE_SECRET, SECRET_ENV, check_secret
+    from .web import app as web
 
     config = _config(args)
     secret = os.environ.get(SECRET_ENV)
@@ -675,7 +675,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from . import doctor
+    from .jobs import doctor
 
     checks = doctor.run(
         args.config,
@@ -691,7 +691,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from . import status
+    from .jobs import status
 
     config = _config(args)
     found = status.gather(config, now=_now(args.now), runs=args.runs)
@@ -700,12 +700,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from . import schedule
+    from .jobs import schedule
 
     config = _config(args)
     config.secret()  # fail now, not at the first send, if links cannot be signed
-    from . import send
     from .delivery import channels
+    from .jobs import send
 
     send.backend_opener(config)  # and if a provider's key, a channel's credential or a password is missing
     channels.check(config)

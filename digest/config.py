@@ -140,7 +140,7 @@ class Newsletter(_Strict):
     # A "Rising" section of up to this many papers from the days before the issue's that
     # gained the most upvotes since an earlier day (0: none). Daily issues only.
     rising: int = Field(0, ge=0, le=10)
-    # Who hears about a run that failed or sent nothing (digest/watch.py): never a reader.
+    # Who hears about a run that failed or sent nothing (digest/jobs/watch.py): never a reader.
     operator: str | None = None
 
     @field_validator("subject")
@@ -593,7 +593,7 @@ class Webhooks(_Strict):
 
 class Summaries(_Strict):
     """An OpenAI-compatible chat completions endpoint writing one-sentence TL;DRs for papers
-    whose source gives no summary (digest/summaries.py). `url` is the API base, e.g.
+    whose source gives no summary (digest/jobs/summaries.py). `url` is the API base, e.g.
     http://localhost:11434/v1 (Ollama) or http://localhost:8080/v1 (llama.cpp); without a
     trailing /v1 one is added. digest POSTs {url}/chat/completions."""
 
@@ -704,7 +704,7 @@ class Web(_Strict):
 
 
 class Monitoring(_Strict):
-    """The run history and the reports to `newsletter.operator` (digest/history.py, watch.py)."""
+    """The run history and the reports to `newsletter.operator` (digest/jobs/history.py, watch.py)."""
 
     keep_days: int = Field(90, ge=1, le=3650)  # runs kept in the history
     # A run that bounced or failed more than this share of the messages it tried is reported.

@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from digest.compose.build import make_issue
 from digest.issue import embed as embedding
 from digest.issue import rank, similar, themes
+from digest.jobs.profiles import taxonomy_themes
 from digest.models import Paper, Subscriber
-from digest.profiles import taxonomy_themes
 
 from .themes import DEV, EXPLICIT, load
 

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from digest.preview import QuietHTTPServer  # client resets are part of the fault tests
+from digest.jobs.preview import QuietHTTPServer  # client resets are part of the fault tests
 
 
 @dataclass

@@ -287,7 +287,7 @@ NOW = "2026-11-26T07:00:00+00:00"
 def send_project(root: Path, **options):
     """`digest send` on a project written by write_project, in this process, quietly."""
     from digest import config as config_mod
-    from digest import send
+    from digest.jobs import send
 
     config = config_mod.load(root / "digest.yaml")
     return send.run(config, now=datetime.fromisoformat(NOW), log=lambda line: None, **options)

@@ -102,7 +102,7 @@ def test_send_writes_the_archive_and_a_dry_run_does_not(project, cli):
 def test_the_index_lists_the_issues_real_themes_not_its_headings(project, cli):
     # Which themes a day gets is the grouping's business; that sub-themes go under their
     # parent is pinned by the next test, on labels of its own.
-    from digest.archive import theme_names
+    from digest.jobs.archive import theme_names
 
     result = cli("send", "--now", "2026-11-26T07:00:00+00:00", cwd=project)
     assert result.returncode == 0, result.stderr
@@ -115,7 +115,7 @@ def test_the_index_lists_the_issues_real_themes_not_its_headings(project, cli):
 
 
 def test_theme_names_put_sub_themes_under_their_parent_and_drop_headings():
-    from digest.archive import theme_names
+    from digest.jobs.archive import theme_names
 
     labels = ("Today's top paper", "Agents", "Language models", "Language models: Tokenizers",
               "Vision: LLMs and CLIP", "Language models: Data mixtures", "More trending papers")  # fmt: skip

@@ -14,10 +14,12 @@ from http.server import BaseHTTPRequestHandler
 import httpx
 import pytest
 
-from digest import config, summaries, web
+from digest import config
 from digest.delivery import channels, providers
-from digest.preview import QuietHTTPServer
+from digest.jobs import summaries
+from digest.jobs.preview import QuietHTTPServer
 from digest.util import capped
+from digest.web import app as web
 
 CHUNK = b'{"x": "' + b"a" * (64 * 1024 - 8) + b"\n"
 OFFERED = 300 * 1024 * 1024  # what the server would send if the client kept reading

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from digest import config as config_mod
-from digest import send
 from digest.delivery.channels import Post, discord_body, slack_body, telegram_body
+from digest.jobs import send
 
 from .helpers_http import ReplayServer, Reply
 from .helpers_smtp import NOW, reader_email, write_project

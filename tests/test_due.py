@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from digest import config as config_mod
-from digest import send
+from digest.jobs import send
 from digest.models import Subscriber
 from digest.readers.due import current, describe, last_slot, next_slot, runs_on, slot_on
 

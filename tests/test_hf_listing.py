@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
 from digest import config as config_mod
-from digest import send
+from digest.jobs import send
 from digest.models import Subscriber
 
 from .helpers_digest import builder, hf_papers

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digest import config as config_mod
-from digest import send
+from digest.jobs import send
 
 READER = "reader@example.org"
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from digest import config as config_mod
-from digest import send
 from digest.issue import rank
+from digest.jobs import send
+from digest.jobs.schedule import Daemon
 from digest.models import Subscriber
 from digest.readers.due import current
-from digest.schedule import Daemon
 from digest.sources import file as file_source
 from digest.store import stores
 

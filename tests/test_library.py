@@ -148,7 +148,7 @@ def test_readers_with_the_same_stored_profile_share_it_and_rank_as_with_their_ow
 
     from digest.compose.build import Builder, issue_for
     from digest.issue import similar
-    from digest.profiles import for_run
+    from digest.jobs.profiles import for_run
     from digest.sources import file as file_source
 
     (project / "lib.bib").write_text(

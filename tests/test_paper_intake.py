@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from digest import config as config_mod
-from digest import send, sources
+from digest import sources
 from digest.compose.build import CLIP_GUARD
 from digest.config import FileSource, HFDailySource
+from digest.jobs import send
 from digest.models import Paper, Subscriber
 from digest.sources import arxiv_api, arxiv_rss, feed
 from digest.sources import file as file_source

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import send
+from digest.jobs import send
 
 from .conftest import run_cli
 from .helpers_digest import report
@@ -87,7 +87,7 @@ def test_a_sender_killed_midway_loses_nobody_and_only_its_messages_in_flight_can
     assert f"sent 0, already sent {READERS}" in again.stdout
     doubled = {email for email, n in after_survivor.items() if n > 1}
     # Two senders, each with 4 connections of 2 messages, readers claimed ahead and a batch of
-    # deliveries not yet marked sent (digest/send.py: CLAIM_AHEAD, MARK_BATCH).
+    # deliveries not yet marked sent (digest/jobs/send.py: CLAIM_AHEAD, MARK_BATCH).
     assert doubled <= in_flight and len(in_flight) <= 2 * (2 * 4 + send.CLAIM_AHEAD + send.MARK_BATCH)
     assert max(after_survivor.values()) <= 2
     report(

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 
 from digest import config as config_mod
-from digest import send
 from digest.issue.quiet_days import opening_line
+from digest.jobs import send
 
 from .helpers_http import ReplayServer, hf_daily_papers
 from .test_reader_rhythm import NEWSLETTER

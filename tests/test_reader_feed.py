@@ -12,8 +12,8 @@ import feedparser
 import httpx
 
 from digest import config as config_mod
-from digest import send
 from digest.compose import tokens
+from digest.jobs import send
 
 from .helpers_web import SECRET, csrf_form, serving
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from digest import config as config_mod
-from digest import send
+from digest.jobs import send
 from digest.models import Subscriber
 from digest.readers.due import next_slot, runs_on
 from digest.readers.windows import window_for
@@ -185,7 +185,7 @@ def test_three_weeks_of_hourly_due_runs_send_each_reader_their_issues_and_no_pap
 
 
 def test_a_weekly_readers_preview_is_the_issue_they_will_get(tmp_path, hf, listed):
-    from digest import preview
+    from digest.jobs import preview
 
     config = newsletter(tmp_path, hf.url)
     built = preview.build(config, now=at("2026-08-10T07:30:00"), to="weekly@example.org")

@@ -187,7 +187,7 @@ def test_a_schedule_slot_and_an_inbox_run_are_recorded_with_their_kind(tmp_path,
     from datetime import datetime
 
     from digest import config as config_mod
-    from digest.schedule import Daemon
+    from digest.jobs.schedule import Daemon
     from digest.store.yamllist import YamlList
 
     write_project(tmp_path, url="file://outbox", readers=2)
@@ -225,7 +225,7 @@ def test_a_run_that_bounces_more_than_the_share_is_reported_with_its_counts(tmp_
 
 
 def test_a_secret_in_an_error_is_kept_out_of_the_history(monkeypatch):
-    from digest.history import redact
+    from digest.jobs.history import redact
 
     monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "hunter2-but-longer")
     said = redact("login refused for hunter2-but-longer at postgresql://u:pw-in-url@db/x")

@@ -13,8 +13,8 @@ from pathlib import Path
 import time_machine
 import yaml
 
+from digest.jobs.schedule import Daemon
 from digest.readers.subscribers import Import
-from digest.schedule import Daemon
 from digest.store.yamllist import YamlList
 
 from .helpers_web import wait_for

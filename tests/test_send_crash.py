@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from digest import config as config_mod
-from digest import send
 from digest.compose.mail import message_id
+from digest.jobs import send
 from digest.store import open_database
 from digest.store.sqlite import FileRun, SqliteDatabase, runs_dir
 
@@ -70,7 +70,7 @@ def test_a_killed_run_resumes_nobody_missing_only_in_flight_twice_and_a_third_ru
     assert max(after_second.values()) <= 2
     assert doubled <= in_flight  # only what was in flight at the kill went twice
     # In flight: the pool's two messages per connection, the readers claimed ahead of building
-    # and the deliveries not yet marked sent (digest/send.py: CLAIM_AHEAD, MARK_BATCH).
+    # and the deliveries not yet marked sent (digest/jobs/send.py: CLAIM_AHEAD, MARK_BATCH).
     assert len(in_flight) <= 2 * 4 + send.CLAIM_AHEAD + send.MARK_BATCH
     assert sink.total() == sum(after_second.values())  # the third run delivered nothing
     assert set(_statuses(tmp_path).values()) == {"sent"}

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from digest import config as config_mod
+from digest.jobs.schedule import Daemon
 from digest.readers.subscribers import Import
-from digest.schedule import Daemon
 from digest.store import open_stores
 
 from .conftest import run_cli

@@ -8,7 +8,7 @@ from datetime import datetime
 import email_validator
 
 from digest import config as config_mod
-from digest import send
+from digest.jobs import send
 
 from .helpers_smtp import NOW, write_project
 

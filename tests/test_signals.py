@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 
 from digest import config as config_mod
-from digest import preview, send
 from digest.issue.signals import growth_of
+from digest.jobs import preview, send
 from digest.models import Growth, Paper
 from digest.store import stores
 

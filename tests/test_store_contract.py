@@ -422,7 +422,7 @@ def test_a_readers_feed_key_stays_until_renewed_and_their_sent_issues_come_with_
     assert [s.issue for s in db.issues_sent("ada@example.org", 1)] == ["2026-11-26"]
 
 
-# --- the run history (digest/history.py, digest/watch.py) -------------------------------------
+# --- the run history (digest/jobs/history.py, digest/jobs/watch.py) -------------------------------------
 
 
 def test_runs_are_kept_newest_first_with_their_counts_and_errors_and_forgotten_after_keep_days(db):

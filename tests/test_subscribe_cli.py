@@ -10,9 +10,9 @@ from email import message_from_bytes, policy
 import pytest
 
 from digest import config as config_mod
-from digest import optin
 from digest.compose import tokens
 from digest.config import DEV_SECRET
+from digest.jobs import optin
 from digest.store import yamllist as subscribers
 from digest.store.yamllist import YamlList
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from digest import config as config_mod
-from digest import preview, send
 from digest.compose import tldr
 from digest.errors import DigestError
-from digest.summaries import clean
+from digest.jobs import preview, send
+from digest.jobs.summaries import clean
 
 from .helpers_http import ReplayServer, Reply, Seen
 

@@ -12,7 +12,7 @@ import pytest
 
 from digest import config as config_mod
 from digest.compose import tokens
-from digest.optin import PURPOSE
+from digest.jobs.optin import PURPOSE
 from digest.store import open_stores
 
 from .helpers_digest import report

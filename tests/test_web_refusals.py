@@ -154,7 +154,7 @@ def test_library_uploads_wait_for_their_own_workers_and_never_hold_up_an_unsubsc
     one more is told to try again, and a one-click unsubscribe still answers at once."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    from digest import web
+    from digest.web import app as web
 
     from .helpers_http import ReplayServer, Reply
 

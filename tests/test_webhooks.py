@@ -115,7 +115,7 @@ def serving(project: Path, fetch) -> Iterator[str]:
     """The app of `digest serve` under uvicorn on a loopback port, with SNS's fetch stood in."""
     import uvicorn
 
-    from digest.web import create_app
+    from digest.web.app import create_app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -301,7 +301,7 @@ def test_a_certificate_on_an_unreachable_host_is_a_403_and_fetched_once_per_peri
 
 
 def test_remembered_certificate_fetches_are_bounded(project):
-    from digest import web
+    from digest.web import app as web
 
     sns = Sns()
     site = web.Site(config_mod.load(project / "digest.yaml"), SECRET, sns.fetch)

@@ -191,7 +191,7 @@ class Builder:
 
     def by_trending(self) -> list[Paper]:
         """The issue's papers, most trending first: the order a summaries endpoint is asked
-        about them (digest/summaries.py picks those with no source summary)."""
+        about them (digest/jobs/summaries.py picks those with no source summary)."""
         order = sorted(range(len(self.prepared.papers)), key=lambda i: -self.prepared.trending_list[i])
         return [self.prepared.papers[i] for i in order]
 

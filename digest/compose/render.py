@@ -154,7 +154,7 @@ def safe_url(url: str | None) -> str | None:
 
 def tldr(paper: Paper, limit: int = TLDR_CHARS, written: str | None = None) -> str:
     """The source's summary (HF `ai_summary`), else `written` (a sentence from the summaries
-    endpoint, digest/summaries.py), else the abstract's sentence that says what the paper does
+    endpoint, digest/jobs/summaries.py), else the abstract's sentence that says what the paper does
     (digest/compose/tldr.py); cleaned of markup and LaTeX and cut at `limit` characters."""
     if paper.summary:
         return summary_opening(paper.summary, limit)

@@ -4,7 +4,7 @@ a message with the configured private key and verifying it against the published
 
 Gmail and Yahoo require SPF or DKIM, plus DMARC, from bulk senders: a domain without them has
 its issues filed as spam or refused. Each check returns a `Found` (level, what, what to do);
-`digest doctor` (digest/doctor.py) prints them.
+`digest doctor` (digest/jobs/doctor.py) prints them.
 """
 
 from __future__ import annotations

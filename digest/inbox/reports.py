@@ -26,7 +26,7 @@ left for a person, unread.
 
 Whatever comes in is bounded before it is parsed (`MAX_BYTES`, `MAX_PARTS`): a message over
 them, or one the email package cannot parse, raises `Unreadable`, and `digest inbox` sets it
-aside on its own (digest/bounces.py).
+aside on its own (digest/jobs/bounces.py).
 
 Parsing is pure (`read`); the mailbox (IMAP or a Maildir) and the stores are the caller's.
 """

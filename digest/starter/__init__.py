@@ -1,1 +1,1 @@
-"""What `digest init` writes into a new folder (digest/scaffold.py fills in the blanks)."""
+"""What `digest init` writes into a new folder (digest/jobs/scaffold.py fills in the blanks)."""

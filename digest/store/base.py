@@ -110,7 +110,7 @@ class OwnPapers(Protocol):
 
 
 class Tldrs(Protocol):
-    """TL;DRs a summaries endpoint wrote (digest/summaries.py), by paper, model and a hash of
+    """TL;DRs a summaries endpoint wrote (digest/jobs/summaries.py), by paper, model and a hash of
     the text it was sent."""
 
     def tldrs(self, model: str, keys: Iterable[tuple[str, str]]) -> dict[str, str]: ...

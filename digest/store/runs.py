@@ -79,7 +79,7 @@ def _run(row: tuple) -> RunRow:
 
 
 class RunHistory:
-    """What `digest status`, the operator's reports and `/metrics` read (digest/history.py writes)."""
+    """What `digest status`, the operator's reports and `/metrics` read (digest/jobs/history.py writes)."""
 
     def read(self, sql: str, params: tuple = ()) -> list[tuple]:
         raise NotImplementedError  # SqlDatabase brings it

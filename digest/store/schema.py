@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS sent_papers (
     PRIMARY KEY (email, paper_id)
 );
 -- digest serve's limits, kept in the database so they hold across restarts and processes.
--- Keys are HMACs of the address or IP (digest/web.py), not the values themselves.
+-- Keys are HMACs of the address or IP (digest/web/app.py), not the values themselves.
 CREATE TABLE IF NOT EXISTS rate_events (
     bucket  TEXT NOT NULL,
     key     TEXT NOT NULL,
@@ -143,7 +143,7 @@ CREATE TABLE profiles (
         4,
         "TL;DRs written by a summaries endpoint, kept so each is asked for once",
         """
--- One sentence per paper, model and text sent (digest/summaries.py): the same paper with the
+-- One sentence per paper, model and text sent (digest/jobs/summaries.py): the same paper with the
 -- same title and abstract is never asked for again, in this issue or a later one.
 CREATE TABLE summaries (
     paper_id   TEXT NOT NULL,
@@ -181,7 +181,7 @@ CREATE TABLE nothing_new (
         6,
         "the run history, each source's days, and the reports sent to the operator",
         """
--- One row per `send`, `schedule` slot and `inbox` run (digest/history.py), kept for
+-- One row per `send`, `schedule` slot and `inbox` run (digest/jobs/history.py), kept for
 -- monitoring.keep_days: `digest status` and the operator's reports read it.
 CREATE TABLE runs (
     id        TEXT PRIMARY KEY,
@@ -239,7 +239,7 @@ CREATE TABLE empty_days (
     said  TEXT NOT NULL,
     at    TEXT NOT NULL
 );
--- The key inside each reader's private feed URL (digest/reader_feed.py): a new key, made from
+-- The key inside each reader's private feed URL (digest/web/reader_feed.py): a new key, made from
 -- the preferences page, makes the old URL stop working.
 CREATE TABLE reader_feeds (
     email  TEXT PRIMARY KEY,

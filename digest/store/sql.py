@@ -418,7 +418,7 @@ class SqlDatabase(RunHistory):
         """Days from `first` to `last` (ISO dates, both included) no source listed a paper on."""
         return dict(self.read("SELECT day, said FROM empty_days WHERE day >= ? AND day <= ?", (first, last)))
 
-    # --- each reader's private feed (digest/reader_feed.py) ---------------------------------------
+    # --- each reader's private feed (digest/web/reader_feed.py) ---------------------------------------
 
     def feed_key(self, email: str, *, renew: bool = False) -> str:
         """The key of the reader's feed URL, made on first use; `renew` replaces it (the old

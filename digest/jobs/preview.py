@@ -12,22 +12,23 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from . import sources, summaries
-from .compose.build import Builder, Message, issue_for
-from .compose.templating import environment, template_dirs
-from .config import Config, FileSource
-from .errors import EXIT_OK, DigestError, NoPapers, cannot_listen
-from .issue import rank
-from .issue.signals import growth_of
-from .issue.similar import Profile
-from .models import Paper, Subscriber
+from .. import sources
+from ..compose.build import Builder, Message, issue_for
+from ..compose.templating import environment, template_dirs
+from ..config import Config, FileSource
+from ..errors import EXIT_OK, DigestError, NoPapers, cannot_listen
+from ..issue import rank
+from ..issue.signals import growth_of
+from ..issue.similar import Profile
+from ..models import Paper, Subscriber
+from ..readers.due import local_date
+from ..readers.windows import Window, window_for
+from ..sources import file as file_source
+from ..store import LazyHttpCache, SubscriberStore, stores
+from ..util.files import write_atomic
+from ..util.plural import counted
+from . import summaries
 from .profiles import for_run
-from .readers.due import local_date
-from .readers.windows import Window, window_for
-from .sources import file as file_source
-from .store import LazyHttpCache, SubscriberStore, stores
-from .util.files import write_atomic
-from .util.plural import counted
 
 # The reader a preview is built for when the list has nobody active yet.
 SAMPLE_READER = "reader@example.org"
@@ -229,7 +230,7 @@ class Live:
             return self.version
 
     def _load(self) -> None:
-        from .config import load
+        from ..config import load
 
         self.config = None
         self.inputs = [self.config_path]

@@ -23,16 +23,16 @@ from pathlib import Path
 
 import jinja2
 
-from .compose.build import Builder, feed_url, issue_for, issue_url, issues_url, subscribe_url
-from .compose.render import Item, Links, Rendered, View
-from .compose.templating import environment, load
-from .config import Config
-from .errors import DigestError
-from .issue import rank
-from .models import Subscriber, safe_text
+from ..compose.build import Builder, feed_url, issue_for, issue_url, issues_url, subscribe_url
+from ..compose.render import Item, Links, Rendered, View
+from ..compose.templating import environment, load
+from ..config import Config
+from ..errors import DigestError
+from ..issue import rank
+from ..models import Subscriber, safe_text
+from ..readers.due import local_date
+from ..util.files import write_atomic
 from .preview import papers_for
-from .readers.due import local_date
-from .util.files import write_atomic
 
 INDEX_TEMPLATE = "archive_index.html.j2"
 FEED_ENTRIES = 30
@@ -184,8 +184,8 @@ def publish(config: Config, *, now: datetime, papers_file: Path | None = None) -
     issue = issue_for(config, papers, now)
     builder = Builder(config, issue, now, config.secret())
     if config.summaries is not None:
+        from ..store import stores
         from . import summaries
-        from .store import stores
 
         with stores(config) as opened:
             warning = summaries.for_builder(config, builder, opened.tldrs)

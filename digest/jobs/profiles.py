@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import DigestError
-from .issue import library, similar, themes
-from .issue.similar import Own, Profile
-from .models import Paper, Subscriber
+from ..errors import DigestError
+from ..issue import library, similar, themes
+from ..issue.similar import Own, Profile
+from ..models import Paper, Subscriber
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .store import OwnPapers
+    from ..config import Config
+    from ..store import OwnPapers
 
 Lookup = Callable[[list[str]], dict[str, tuple[str, str]]]
 STORED = "stored"  # the source of a profile made from the database alone
@@ -194,8 +194,8 @@ def arxiv_lookup(config: Config) -> tuple[Lookup | None, Callable[[], None]]:
     its connection; (None, no-op) when `libraries.lookup` is off."""
     if not config.libraries.lookup:
         return None, lambda: None
-    from .sources import arxiv_api
-    from .sources.httpclient import Client
+    from ..sources import arxiv_api
+    from ..sources.httpclient import Client
 
     client: Client | None = None
 
@@ -230,7 +230,7 @@ def for_run(config: Config, store: OwnPapers, *, readonly: bool) -> tuple[Profil
     lookup, close = arxiv_lookup(config)
     embed = None
     if config.ranking.similarity == "embeddings":
-        from .issue import embed as embedding
+        from ..issue import embed as embedding
 
         embed = embedding.vectors
     return Profiles(

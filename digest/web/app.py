@@ -62,18 +62,18 @@ from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import optin
-from .compose import tokens
-from .compose.templating import checked, environment
-from .compose.tokens import LinkProblem
-from .config import Config
-from .errors import DigestError, cannot_listen
-from .models import FREQUENCIES
-from .readers import subscribers
-from .readers.due import describe, next_slot
-from .readers.subscribers import NotListed, Unsubscribe, Update
-from .store import open_stores
-from .util import output
+from ..compose import tokens
+from ..compose.templating import checked, environment
+from ..compose.tokens import LinkProblem
+from ..config import Config
+from ..errors import DigestError, cannot_listen
+from ..jobs import optin
+from ..models import FREQUENCIES
+from ..readers import subscribers
+from ..readers.due import describe, next_slot
+from ..readers.subscribers import NotListed, Unsubscribe, Update
+from ..store import open_stores
+from ..util import output
 
 log = logging.getLogger("digest.web")
 
@@ -135,7 +135,7 @@ class Site:
     """Everything the routes share: config, secret, templates, topics, time zones."""
 
     def __init__(self, config: Config, secret: str, fetch: Callable[[str], bytes] | None = None):
-        from .issue.themes import configured
+        from ..issue.themes import configured
 
         self.config = config
         self.secret = secret
@@ -627,8 +627,8 @@ def _web_url(url: str | None) -> str | None:
 
 def _store_library(site: Site, email: str, filename: str, data: bytes) -> tuple[int, int]:
     """(papers kept, papers left out). Entries that give only an arXiv id are looked up."""
-    from .issue import library
-    from .profiles import arxiv_lookup, complete
+    from ..issue import library
+    from ..jobs.profiles import arxiv_lookup, complete
 
     try:
         text = data.decode("utf-8-sig")
@@ -684,8 +684,8 @@ async def feedback(request: Request) -> Response:
 async def webhook(request: Request) -> Response:
     """POST /webhooks/{postmark,mailgun,ses}: a provider's bounce and complaint notifications,
     checked as their provider signs them (digest/inbox/webhooks.py) and applied by the list's rules."""
-    from . import bounces
-    from .inbox import webhooks
+    from ..inbox import webhooks
+    from ..jobs import bounces
 
     site: Site = request.app.state.site
     provider = request.path_params["provider"]
@@ -891,7 +891,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 def _fetch(url: str) -> bytes:
     import httpx
 
-    from .util import capped
+    from ..util import capped
 
     with httpx.Client(timeout=10.0, follow_redirects=False) as client:
         response, cut = capped.get(client, url, FETCH_BYTES, 10.0)
@@ -914,7 +914,7 @@ def create_app(config: Config, secret: str, fetch: Callable[[str], bytes] | None
         Route("/feeds/reader.xml", reader_feed, methods=["GET"]),
         Route("/feedback", feedback, methods=["GET", "POST"]),
         Route("/webhooks/{provider}", webhook, methods=["POST"]),
-        # The archive's own links (digest/archive.py): {base_url}/issues, /issues/feed.xml,
+        # The archive's own links (digest/jobs/archive.py): {base_url}/issues, /issues/feed.xml,
         # /issues/<id>; the short forms are for people typing addresses.
         Route("/issues", index),
         Route("/issues/", index),

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .config import Newsletter
-from .errors import DigestError
-from .util.files import umask
+from ..config import Newsletter
+from ..errors import DigestError
+from ..util.files import umask
 
 DEFAULT_NAME = "Trending Papers"
 DEFAULT_SENDER = "Trending Papers <papers@example.org>"

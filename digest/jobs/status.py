@@ -1,5 +1,5 @@
 """`digest status`: the last runs, what comes next, and what went wrong lately, from the run
-history (digest/history.py) and the list. `as_text` prints it for a person; `gather`'s dict
+history (digest/jobs/history.py) and the list. `as_text` prints it for a person; `gather`'s dict
 is the `--json` a monitoring system reads.
 """
 
@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any
 from .history import utc_text
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .store.runs import OperatorReport
+    from ..config import Config
+    from ..store.runs import OperatorReport
 
 RECENT = timedelta(days=7)
 SLOTS_SHOWN = 5
 
 
 def gather(config: Config, *, now: datetime, runs: int = 10) -> dict[str, Any]:
-    from .readers.due import next_slot
-    from .store import stores
+    from ..readers.due import next_slot
+    from ..store import stores
 
     since = now - RECENT
     with stores(config, readonly=True) as opened:

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .delivery.dnscheck import Found
-from .errors import DigestError
+from ..delivery.dnscheck import Found
+from ..errors import DigestError
 
 if TYPE_CHECKING:
-    from .config import Config
+    from ..config import Config
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -46,7 +46,7 @@ def run(
 ) -> list[Check]:
     """Every check, each handed to `each` as it is done (a slow DNS server shows progress)."""
     if nameserver is not None:
-        from .delivery.dnscheck import host_port
+        from ..delivery.dnscheck import host_port
 
         host_port(nameserver)  # a bad --nameserver is a usage error, said before any check runs
     done: list[Check] = []
@@ -57,7 +57,7 @@ def run(
 
 
 def _checks(path: Path, *, now: datetime, nameserver: str | None, send_test: str | None) -> Iterator[Check]:
-    from .config import load
+    from ..config import load
 
     try:
         config = load(path)
@@ -78,7 +78,7 @@ def _checks(path: Path, *, now: datetime, nameserver: str | None, send_test: str
 
 
 def secrets(config: Config) -> Iterator[Check]:
-    from .config import API_KEYS, INBOX_PASSWORD_ENV, LOCAL_SCHEMES, MAKE_SECRET, SECRET_ENV, check_secret
+    from ..config import API_KEYS, INBOX_PASSWORD_ENV, LOCAL_SCHEMES, MAKE_SECRET, SECRET_ENV, check_secret
 
     scheme = urlsplit(config.delivery.url).scheme
     secret = os.environ.get(SECRET_ENV)
@@ -108,8 +108,8 @@ def secrets(config: Config) -> Iterator[Check]:
 
 
 def state(config: Config) -> Check:
-    from .store import open_database
-    from .store.schema import LATEST
+    from ..store import open_database
+    from ..store.schema import LATEST
 
     where = config.state_at
     if where.engine == "sqlite" and where.path is not None and not where.path.exists():
@@ -133,8 +133,8 @@ def state(config: Config) -> Check:
 
 
 def source_checks(config: Config, now: datetime) -> Iterator[Check]:
-    from . import sources
-    from .readers.due import local_date
+    from .. import sources
+    from ..readers.due import local_date
 
     day = local_date(now, config.newsletter.timezone)
     for source in config.sources:
@@ -152,7 +152,7 @@ def source_checks(config: Config, now: datetime) -> Iterator[Check]:
 
 
 def delivery_login(config: Config) -> Check:
-    from .delivery.backends import DeliveryError, SmtpBackend, open_backend
+    from ..delivery.backends import DeliveryError, SmtpBackend, open_backend
 
     scheme = urlsplit(config.delivery.url).scheme
     if scheme in ("file", "maildir"):
@@ -167,7 +167,7 @@ def delivery_login(config: Config) -> Check:
     try:
         if isinstance(inner, SmtpBackend):
             return Check("delivery", OK, inner.check_login())
-        from .delivery.providers import ApiBackend
+        from ..delivery.providers import ApiBackend
 
         if isinstance(inner, ApiBackend):
             return Check("delivery", OK, inner.check_key())
@@ -179,7 +179,7 @@ def delivery_login(config: Config) -> Check:
 
 
 def _login_fix(error: str) -> str:
-    from .config import SMTP_PASSWORD_ENV
+    from ..config import SMTP_PASSWORD_ENV
 
     if "login" in error:
         return f"check the user in delivery.url and {SMTP_PASSWORD_ENV}"
@@ -191,8 +191,8 @@ def _login_fix(error: str) -> str:
 
 
 def dns_checks(config: Config, nameserver: str | None) -> Iterator[Check]:
-    from .compose.mail import domain_of
-    from .delivery import dnscheck
+    from ..compose.mail import domain_of
+    from ..delivery import dnscheck
 
     domain = domain_of(config.newsletter.sender)
     try:
@@ -224,8 +224,8 @@ def dns_checks(config: Config, nameserver: str | None) -> Iterator[Check]:
 def web_checks(config: Config) -> Iterator[Check]:
     import httpx
 
-    from .compose import tokens
-    from .config import SECRET_ENV
+    from ..compose import tokens
+    from ..config import SECRET_ENV
 
     base = config.newsletter.base_url
     try:
@@ -268,8 +268,8 @@ def web_checks(config: Config) -> Iterator[Check]:
 
 def test_issue(config: Config, address: str, now: datetime) -> Check:
     """One real issue, built for `address` (as listed, or with the defaults), mailed to it only."""
+    from ..delivery.backends import DeliveryError, open_backend
     from . import preview
-    from .delivery.backends import DeliveryError, open_backend
 
     try:
         message = preview.build(config, now=now, to=address).message

@@ -36,25 +36,25 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from . import sources
-from .compose.build import Builder, Message, issue_for
-from .compose.mail import message_id
-from .config import Config
-from .delivery import channels
-from .delivery.backends import BounceError, FatalError, UncertainError, batch_size, open_backend
-from .delivery.pool import Job, Outcome, Pool, first_interrupt_stops
-from .errors import EXIT_OK, EXIT_PARTIAL, DigestError
-from .issue import quiet_days
-from .issue.signals import RISING_DAYS, growth_of, rising, snapshot_rows
-from .models import Growth, Paper, Pick, Subscriber
+from .. import sources
+from ..compose.build import Builder, Message, issue_for
+from ..compose.mail import message_id
+from ..config import Config
+from ..delivery import channels
+from ..delivery.backends import BounceError, FatalError, UncertainError, batch_size, open_backend
+from ..delivery.pool import Job, Outcome, Pool, first_interrupt_stops
+from ..errors import EXIT_OK, EXIT_PARTIAL, DigestError
+from ..issue import quiet_days
+from ..issue.signals import RISING_DAYS, growth_of, rising, snapshot_rows
+from ..models import Growth, Paper, Pick, Subscriber
+from ..readers.due import CATCH_UP, too_soon
+from ..readers.due import current as current_slot
+from ..readers.due import today as local_issue
+from ..readers.subscribers import Bounce, address_key
+from ..readers.windows import Window, window_for
+from ..store import Claim, HttpCache, LastSent, Ledger, Listings, Run, SubscriberStore, Tldrs, stores
+from ..util.plural import counted
 from .profiles import Profiles, for_run
-from .readers.due import CATCH_UP, too_soon
-from .readers.due import current as current_slot
-from .readers.due import today as local_issue
-from .readers.subscribers import Bounce, address_key
-from .readers.windows import Window, window_for
-from .store import Claim, HttpCache, LastSent, Ledger, Listings, Run, SubscriberStore, Tldrs, stores
-from .util.plural import counted
 
 # Readers claimed in one transaction before their messages are built, and deliveries marked
 # sent in one: a commit per reader was a third of a send's time on SQLite. Small, because what
@@ -101,7 +101,7 @@ class SendReport:
     delivered_to: list[str] = field(default_factory=list)
     archived: str = ""  # the issues' web pages, when the archive is on
     posted: list[str] = field(default_factory=list)  # "slack: 2026-11-26": channel posts of this run
-    # For the run history (digest/history.py): each source's answer per issue day (None: it
+    # For the run history (digest/jobs/history.py): each source's answer per issue day (None: it
     # answered), and the days readers were owed an issue no source had papers for.
     source_days: list[tuple[str, str, str | None]] = field(default_factory=list)
     unsourced: list[str] = field(default_factory=list)

@@ -10,17 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .compose import mail, tokens
-from .compose.mail import Envelope
-from .compose.tokens import LinkProblem
-from .config import Config
-from .delivery.backends import open_backend
-from .errors import DigestError
-from .models import Rendered, Subscriber
-from .readers.due import describe
-from .readers.subscribers import Confirm, NotListed, Outcome, OwnerAdd, SignUp, unknown_topics
-from .readers.subscribers import known_topics as listed_topics
-from .store import SubscriberStore
+from ..compose import mail, tokens
+from ..compose.mail import Envelope
+from ..compose.tokens import LinkProblem
+from ..config import Config
+from ..delivery.backends import open_backend
+from ..errors import DigestError
+from ..models import Rendered, Subscriber
+from ..readers.due import describe
+from ..readers.subscribers import Confirm, NotListed, Outcome, OwnerAdd, SignUp, unknown_topics
+from ..readers.subscribers import known_topics as listed_topics
+from ..store import SubscriberStore
 
 PURPOSE = "confirm"
 # The file:// backend files confirmations under outbox/confirmations/<address>.eml, and the
@@ -149,7 +149,7 @@ def compose(
     """A notice such as the confirmation (no List-Unsubscribe: this is not list mail, and a
     new address is not on the list until it confirms), composed as every message is, by
     mail.compose, from `<template>.txt.j2` and `<template>.html.j2`."""
-    from .compose.templating import environment, load
+    from ..compose.templating import environment, load
 
     text = load(environment(config.templates, autoescape=False), f"{template}.txt.j2").render(context)
     html = load(environment(config.templates), f"{template}.html.j2").render(context)

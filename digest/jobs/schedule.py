@@ -36,12 +36,12 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
+from ..config import Config
+from ..errors import EXIT_OK, DigestError
+from ..readers.due import next_slot
+from ..store import SubscriberStore, stores
+from ..util import output
 from . import history, send
-from .config import Config
-from .errors import EXIT_OK, DigestError
-from .readers.due import next_slot
-from .store import SubscriberStore, stores
-from .util import output
 
 log = logging.getLogger("digest.schedule")
 

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .errors import DigestError
+from ..errors import DigestError
 
 if TYPE_CHECKING:
-    from .config import Config, Monitoring
+    from ..config import Config, Monitoring
+    from ..store.runs import OperatorReport
+    from ..store.sql import SqlDatabase
     from .history import Outcome
-    from .store.runs import OperatorReport
-    from .store.sql import SqlDatabase
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ def weekly_summary(config: Config, db: SqlDatabase, now: datetime, day: str) -> 
     from collections import Counter
     from datetime import timedelta
 
+    from ..store import subscriber_store
     from .history import utc_text
-    from .store import subscriber_store
 
     since = now - timedelta(days=7)
     totals: Counter[str] = Counter()
@@ -113,8 +113,8 @@ def after_run(
     log: Callable[[str], None],
 ) -> None:
     """Keep the run's new problems, then send whatever the operator has not been told yet."""
+    from ..readers.due import local_date
     from .history import utc_text
-    from .readers.due import local_date
 
     try:
         failing = {source for source, _, error in outcome.source_days if error}
@@ -170,7 +170,7 @@ def compose(config: Config, operator: str, pending: list[OperatorReport], now: d
     from email.policy import SMTP
     from email.utils import format_datetime, make_msgid
 
-    from .compose.mail import domain_of
+    from ..compose.mail import domain_of
 
     news = config.newsletter
     pending = sorted(pending, key=lambda r: (not r.problem.endswith(" failed"), r.created))  # the cause first
@@ -195,8 +195,8 @@ def compose(config: Config, operator: str, pending: list[OperatorReport], now: d
 
 
 def deliver(config: Config, operator: str, pending: list[OperatorReport], now: datetime) -> str:
-    from .compose.mail import Envelope
-    from .delivery.backends import open_backend
+    from ..compose.mail import Envelope
+    from ..delivery.backends import open_backend
 
     news = config.newsletter
     envelope = Envelope(

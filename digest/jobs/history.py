@@ -7,7 +7,7 @@
 The run itself knows nothing of this: the recorder writes a row when the run starts (so a
 killed run shows as one that never ended), and on the way out its issue days, counts by
 outcome, first errors (secrets redacted), exit status and machine; an exception is recorded as
-the run's error and raised on. Then the operator hears of whatever went wrong (digest/watch.py).
+the run's error and raised on. Then the operator hears of whatever went wrong (digest/jobs/watch.py).
 
 The history is never a reason for a run to fail: a database that cannot take the row is
 said on stderr, and the run goes on.
@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .errors import EXIT_PARTIAL, EXIT_USAGE, DigestError
+from ..errors import EXIT_PARTIAL, EXIT_USAGE, DigestError
 
 if TYPE_CHECKING:
+    from ..config import Config
+    from ..store.sql import SqlDatabase
     from .bounces import InboxReport
-    from .config import Config
     from .send import SendReport
-    from .store.sql import SqlDatabase
 
 FIRST_ERRORS = 5  # errors kept per run: the first say what went wrong, the rest repeat it
 ERROR_CHARS = 500
@@ -44,7 +44,7 @@ def redact(text: str) -> str:
     without the password of a URL in it, whatever its source."""
     import re
 
-    from .util.output import MASK, Redactor, active, from_environment
+    from ..util.output import MASK, Redactor, active, from_environment
 
     known = active()
     redactor = known if known.secrets else Redactor(from_environment(os.environ))  # outside a command
@@ -136,7 +136,7 @@ class Recorder:
         self._guard("record the start of the run", self._begin)
 
     def _begin(self) -> None:
-        from .store import open_database
+        from ..store import open_database
 
         self.db = open_database(self.config.state_at)
         host = f"{socket.gethostname()} pid {os.getpid()}"

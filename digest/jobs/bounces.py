@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .config import Config
-from .errors import DigestError
-from .inbox import reports as inbox
-from .inbox.mailbox import open_mailbox
-from .readers.subscribers import Bounce, NotListed, Unsubscribe
-from .store import Stores, stores
+from ..config import Config
+from ..errors import DigestError
+from ..inbox import reports as inbox
+from ..inbox.mailbox import open_mailbox
+from ..readers.subscribers import Bounce, NotListed, Unsubscribe
+from ..store import Stores, stores
 
 
 @dataclass

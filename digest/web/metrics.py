@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 if TYPE_CHECKING:
-    from .store import Stores
+    from ..store import Stores
 
 TOKEN_ENV = "DIGEST_METRICS_TOKEN"  # a bearer token: /metrics answers only with it, and is off without
 

@@ -27,16 +27,16 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from .compose.tldr import TLDR_CHARS, cut
-from .config import Config, Summaries
-from .models import Paper
-from .store import Tldrs
-from .util import capped
-from .util.clean import display
-from .util.plural import counted
+from ..compose.tldr import TLDR_CHARS, cut
+from ..config import Config, Summaries
+from ..models import Paper
+from ..store import Tldrs
+from ..util import capped
+from ..util.clean import display
+from ..util.plural import counted
 
 if TYPE_CHECKING:
-    from .compose.build import Builder
+    from ..compose.build import Builder
 
 ABSTRACT_CHARS = 4000  # of the abstract sent: the contribution is stated well before this
 MAX_ANSWER_BYTES = 64_000

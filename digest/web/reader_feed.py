@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from .archive import Entry, atom
-from .compose import tokens
-from .compose.build import issue_url
-from .store import ReaderFeeds, SentIssue
+from ..compose import tokens
+from ..compose.build import issue_url
+from ..jobs.archive import Entry, atom
+from ..store import ReaderFeeds, SentIssue
 
 PURPOSE = "reader-feed"
 PATH = "/feeds/reader.xml"

@@ -1,0 +1,1 @@
+"""`digest serve`: the web app (app), each reader's Atom feed, and /metrics."""
