@@ -253,7 +253,7 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     from .jobs import bounces
 
     config = _config(args)
-    now = datetime.now(UTC)
+    now = _now(args.now)
     with _recorded(config, "inbox", now, record=not args.dry_run) as record:
         report = bounces.run(config, now=now, dry_run=args.dry_run)
         record.inbox(report)
@@ -806,6 +806,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run", action="store_true", help="say what would change; change nothing, mark nothing read"
     )
+    p.add_argument("--now", metavar="ISO", help=NOW_HELP)
     p.set_defaults(func=cmd_inbox)
 
     p = sub.add_parser(

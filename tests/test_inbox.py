@@ -152,7 +152,7 @@ def test_reports_in_a_maildir_bounce_unsubscribe_and_leave_the_forged_one_unread
         emails = _project(root, sink, "maildir://mail")
         for raw in _reports(emails):
             box.add(raw)
-        result = run_cli("inbox", cwd=root)
+        result = run_cli("inbox", "--now", NOW, cwd=root)
         assert result.returncode == 0, result.stderr
         assert (
             "read 4 messages: 1 bounced, 1 complaints, 1 unsubscribed, 0 soft bounces, 1 left unread"
@@ -162,7 +162,7 @@ def test_reports_in_a_maildir_bounce_unsubscribe_and_leave_the_forged_one_unread
         assert [statuses[e] for e in emails] == ["bounced", "unsubscribed", "unsubscribed", "active"]
         bounces = run_cli("bounces", cwd=root)
         assert emails[0] in bounces.stdout and "5.1.1" in bounces.stdout
-        again = run_cli("inbox", cwd=root)  # only the forged report is still unread
+        again = run_cli("inbox", "--now", NOW, cwd=root)  # only the forged report is still unread
         assert "read 1 message: 0 bounced" in again.stdout and "1 left unread" in again.stdout
         next_day = run_cli("send", "--now", "2026-11-27T07:00:00+00:00", cwd=root)
         assert next_day.returncode == 0, next_day.stderr
@@ -178,7 +178,7 @@ def test_a_dry_run_changes_nothing_and_marks_nothing_read(tmp_path):
     with SmtpServer() as sink:
         emails = _project(root, sink, "maildir://mail")
     box.add(report("dsn_postfix", to=verp(emails[0]), email=emails[0]))
-    dry = run_cli("inbox", "--dry-run", cwd=root)
+    dry = run_cli("inbox", "--dry-run", "--now", NOW, cwd=root)
     assert dry.returncode == 0 and "dry run: would act on 1 message: 1 bounced" in dry.stdout
     assert _statuses(root)[emails[0]] == "active"
     assert len(list((root / "mail" / "new").iterdir())) == 1
@@ -197,11 +197,13 @@ def test_reports_on_a_real_imap_server_are_read_over_tls_and_marked_read(tmp_pat
         client.login(USER, PASSWORD)
         for raw in _reports(emails):
             client.append("INBOX", None, None, raw)
-        untrusted = run_cli("inbox", cwd=root)  # the self-signed certificate is not in the CA store
+        untrusted = run_cli(
+            "inbox", "--now", NOW, cwd=root
+        )  # the self-signed certificate is not in the CA store
         assert untrusted.returncode == 2 and "certificate cannot be trusted" in untrusted.stderr
         os.environ["SSL_CERT_FILE"] = str(server.cert)
         try:
-            result = run_cli("inbox", cwd=root)
+            result = run_cli("inbox", "--now", NOW, cwd=root)
         finally:
             del os.environ["SSL_CERT_FILE"]
         assert result.returncode == 0, result.stderr
@@ -244,7 +246,7 @@ def test_reports_and_unsubscribes_forged_without_the_secret_change_nobody_and_st
         emails = _project(root, sink, "maildir://mail")
     for raw in forgeries(emails):
         box.add(raw)
-    result = run_cli("inbox", cwd=root)
+    result = run_cli("inbox", "--now", NOW, cwd=root)
     assert result.returncode == 0, result.stderr
     assert (
         "read 4 messages: 0 bounced, 0 complaints, 0 unsubscribed, 0 soft bounces, 4 left unread"
@@ -308,7 +310,7 @@ def test_a_poison_message_a_forged_report_and_a_genuine_one_in_a_maildir(tmp_pat
     poisoned = box.add(poison())
     forged = box.add(forgeries(emails)[0])
     genuine = box.add(report("dsn_postfix", to=verp(emails[1]), email=emails[1]))
-    result = run_cli("inbox", cwd=root)
+    result = run_cli("inbox", "--now", NOW, cwd=root)
     assert result.returncode == 1, result.stderr
     assert (
         "read 3 messages: 1 bounced, 0 complaints, 0 unsubscribed, 0 soft bounces, 1 left unread, 1 set aside"
@@ -319,7 +321,7 @@ def test_a_poison_message_a_forged_report_and_a_genuine_one_in_a_maildir(tmp_pat
     flags = {name.split(":")[0]: name.partition(":2,")[2] for name in os.listdir(root / "mail" / "cur")}
     assert flags == {poisoned: "FS", genuine: "S"}
     assert os.listdir(root / "mail" / "new") == [forged]
-    again = run_cli("inbox", cwd=root)
+    again = run_cli("inbox", "--now", NOW, cwd=root)
     assert again.returncode == 0, again.stderr
     assert "read 1 message: 0 bounced" in again.stdout and "1 left unread" in again.stdout
 
@@ -352,8 +354,8 @@ def test_a_poison_message_on_a_real_imap_server_is_flagged_and_the_reports_behin
             client.append("INBOX", None, None, raw)
         os.environ["SSL_CERT_FILE"] = str(server.cert)
         try:
-            result = run_cli("inbox", cwd=root)
-            again = run_cli("inbox", cwd=root)
+            result = run_cli("inbox", "--now", NOW, cwd=root)
+            again = run_cli("inbox", "--now", NOW, cwd=root)
         finally:
             del os.environ["SSL_CERT_FILE"]
         assert result.returncode == 1 and "1 bounced" in result.stdout and "1 set aside" in result.stdout
