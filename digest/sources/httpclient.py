@@ -21,7 +21,7 @@ from typing import Protocol
 import httpx
 
 from .. import __version__
-from ..util.capped import Inflater
+from ..util.capped import Inflater, Overdue, stream
 from ..util.retry import backoff, retry_after_seconds
 from .result import FetchError
 
@@ -178,23 +178,12 @@ class Client:
                 f"{where}: the response is {_size(int(declared))}, over fetch.max_bytes ({_size(limit)})"
             )
         inflater = Inflater(encoding) if encoding != "identity" else None
-        body = bytearray()
-        too_big = False
         try:
-            for chunk in response.iter_raw():
-                if time.monotonic() > deadline:
-                    raise _Transient(f"{where}: still downloading after {self.limits.timeout:g}s (timed out)")
-                if inflater is None:
-                    body += chunk
-                    too_big = len(body) > limit
-                else:
-                    out, too_big = inflater.feed(chunk, limit - len(body))
-                    body += out
-                if too_big:
-                    break
-            if inflater is not None and not too_big:
-                out, too_big = inflater.finish(limit - len(body))
-                body += out
+            body, too_big = stream(response, inflater, limit, deadline)
+        except Overdue:
+            raise _Transient(
+                f"{where}: still downloading after {self.limits.timeout:g}s (timed out)"
+            ) from None
         except zlib.error as exc:
             raise FetchError(f"{where}: the {encoding} body is corrupt ({exc})") from None
         if too_big:

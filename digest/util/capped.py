@@ -19,6 +19,10 @@ ENCODINGS = ("identity", "gzip", "x-gzip", "deflate")
 ACCEPT_ENCODING = "gzip, deflate"  # what Inflater can read: no br or zstd to take on trust
 
 
+class Overdue(Exception):
+    """Still reading a body at its deadline: each read came in time, the whole did not."""
+
+
 class Inflater:
     """gzip / deflate, never producing more than we ask for in one step."""
 
@@ -59,28 +63,40 @@ def read(response: httpx.Response, cap: int, seconds: float = 60.0) -> tuple[byt
     declared = response.headers.get("content-length", "")
     if inflater is None and declared.isdigit() and int(declared) > cap:
         return b"", True
+    try:
+        body, cut = stream(response, inflater, cap, deadline)
+    except Overdue:
+        raise httpx.ReadTimeout(
+            f"still reading the answer after {seconds:g}s", request=response.request
+        ) from None
+    except zlib.error:
+        return b"", True
+    return bytes(body[:cap]), cut
+
+
+def stream(
+    response: httpx.Response, inflater: Inflater | None, cap: int, deadline: float
+) -> tuple[bytearray, bool]:
+    """The body of a streamed response, decoded, up to `cap` bytes and one more, and whether
+    there was more. Past `deadline` (time.monotonic) raises Overdue; a corrupt
+    gzip/deflate body raises zlib.error: the caller says what either means to it."""
     body = bytearray()
     cut = False
-    try:
-        for chunk in response.iter_raw():
-            if time.monotonic() > deadline:
-                raise httpx.ReadTimeout(
-                    f"still reading the answer after {seconds:g}s", request=response.request
-                )
-            if inflater is None:
-                body += chunk[: cap + 1 - len(body)]
-                cut = len(body) > cap
-            else:
-                out, cut = inflater.feed(chunk, cap - len(body))
-                body += out
-            if cut:
-                break
-        if inflater is not None and not cut:
-            out, cut = inflater.finish(cap - len(body))
+    for chunk in response.iter_raw():
+        if time.monotonic() > deadline:
+            raise Overdue
+        if inflater is None:
+            body += chunk[: cap + 1 - len(body)]
+            cut = len(body) > cap
+        else:
+            out, cut = inflater.feed(chunk, cap - len(body))
             body += out
-    except zlib.error:
-        return bytes(body[:cap]), True
-    return bytes(body[:cap]), cut
+        if cut:
+            return body, True
+    if inflater is not None:
+        out, cut = inflater.finish(cap - len(body))
+        body += out
+    return body, cut
 
 
 def answer(response: httpx.Response, cap: int, seconds: float = 60.0) -> tuple[httpx.Response, bool]:
