@@ -432,15 +432,14 @@ class Shared:
         if not all(splice.clear(p.reason) and splice.clear(p.paper.id) for p in picks):
             return None
         who = "" if builder.renderer.reads_only_address else reader.model_dump_json(exclude={"email"})
-        # What of the entry shapes the email outside the templates: the labs it follows pin
-        # their papers in a section of their own (Builder.sections).
-        labs = tuple(sorted(rank.followed_labs(builder.prepared, reader) & {p.paper.id for p in picks}))
-        return (
-            len(reader.email),
-            who,
-            labs,
-            tuple((p.paper.id, p.score, p.trending, p.relevance, p.reason) for p in picks),
+        # The sections as this reader's email arranges them, not only the picks: whatever of an
+        # entry orders the email outside the templates (the labs it follows pin a section of
+        # their own) then keeps readers apart without being named here.
+        sections = tuple(
+            (s.key, s.label, tuple((p.paper.id, p.score, p.trending, p.relevance, p.reason) for p in s.picks))
+            for s in builder.sections(picks, reader)
         )
+        return (len(reader.email), who, sections)
 
     def body(self, builder: Builder, reader: Subscriber, picks: list[Pick]) -> _Body | None:
         """The stand-in body of this shape. The first of an issue is checked against a message

@@ -531,7 +531,8 @@ class Renderer:
         # shipped ones do): readers then share a body whatever else their entries say
         # (digest/compose/build.py, Shared). Read from the tags of the sources, and of what they include
         # or import: a template that names the reader any other way counts as reading it all.
-        text_source = checked(self.text_env, TEXT_TEMPLATE)[0]
+        assert self.text_env.loader is not None  # load() above read the same source through it
+        text_source = self.text_env.loader.get_source(self.text_env, TEXT_TEMPLATE)[0]
         uses = {
             m.group(1) or ""
             for src in _with_referenced(self.text_env, [self.html_source, text_source])
