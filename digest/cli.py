@@ -89,7 +89,7 @@ def _files(paths: list[Path], templates: int) -> str:
     whole = sum(p.parts[0] == "templates" for p in paths) == templates
     shown = [str(p) for p in paths if not (whole and p.parts[0] == "templates")]
     if whole and templates:
-        shown.append(f"templates/ ({_count(templates, 'file')})")
+        shown.append(f"templates/ ({counted(templates, 'file')})")
     return ", ".join(shown)
 
 
@@ -244,7 +244,7 @@ def cmd_bounces(args: argparse.Namespace) -> int:
         where = opened.database.where
     for b in bounces:
         print(f"{b.email:<36} {b.at}  issue {b.issue}  {b.reason}")
-    print(f"{len(bounces)} bounced address{'' if len(bounces) == 1 else 'es'} in {where}")
+    print(f"{counted(len(bounces), 'bounced address', 'bounced addresses')} in {where}")
     return EXIT_OK
 
 
@@ -270,7 +270,7 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     c = report.counts
     head = "dry run: would act on" if args.dry_run else "read"
     print(
-        f"{report.where}: {head} {_count(report.messages, 'message')}: {c[inbox.BOUNCE]} bounced, "
+        f"{report.where}: {head} {counted(report.messages, 'message')}: {c[inbox.BOUNCE]} bounced, "
         f"{c[inbox.COMPLAINT]} complaints, {c[inbox.UNSUBSCRIBE]} unsubscribed, "
         f"{c[inbox.SOFT]} soft bounces, "
         f"{report.left} left unread" + (f", {len(report.problems)} set aside" if report.problems else "")
@@ -309,7 +309,7 @@ class _FetchProgress:
         self.total = total
         self.done = 0
         self.status = _StatusLine()
-        self.status.draw(f"fetching {_count(total, 'source')}...")
+        self.status.draw(f"fetching {counted(total, 'source')}...")
 
     def __call__(self, report) -> None:
         self.done += 1
@@ -368,8 +368,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             raise DigestError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from None
         where = f" -> {args.out}"
     summary = (
-        f"{_count(len(collected.reports), 'source')}, {failed} failed; "
-        f"{_count(len(collected.papers), 'paper')} after merging"
+        f"{counted(len(collected.reports), 'source')}, {failed} failed; "
+        f"{counted(len(collected.papers), 'paper')} after merging"
     )
     print(summary + where, file=out)
     return EXIT_PARTIAL if failed else EXIT_OK
@@ -480,8 +480,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     good, bad = len(parsed.rows), len(parsed.problems)
     if parsed.problems and not args.skip_bad:
         print(
-            f"{args.file}: {_count(bad, 'problem')}; nothing was imported. Fix them, or run again with "
-            f"--skip-bad to import the {good} good {'entry' if good == 1 else 'entries'}",
+            f"{args.file}: {counted(bad, 'problem')}; nothing was imported. Fix them, or run again with "
+            f"--skip-bad to import the {counted(good, 'good entry', 'good entries')}",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -492,7 +492,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"  {line}")
     if len(imported.kept) > 20:
         print(f"  ... and {len(imported.kept) - 20} more kept as they were")
-    skipped = f"; {_count(bad, 'bad entry') if bad == 1 else f'{bad} bad entries'} skipped" if bad else ""
+    skipped = f"; {counted(bad, 'bad entry', 'bad entries')} skipped" if bad else ""
     print(f"{args.file} -> {where}: {transfer.summary(imported)}{skipped}")
     return EXIT_PARTIAL if bad else EXIT_OK
 
@@ -512,7 +512,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise DigestError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from None
         where = opened.subscribers.where
     if args.out is not None:
-        print(f"{where} -> {args.out}: {_count(n, 'subscriber')} ({fmt})", file=sys.stderr)
+        print(f"{where} -> {args.out}: {counted(n, 'subscriber')} ({fmt})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -604,9 +604,8 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
             n = opened.own_papers.set_library(
                 reader.email, ((e.id, e.title, e.abstract) for e in own.entries)
             )
-        print(
-            f"{reader.email}: library of {_count(n, 'paper')} from {args.library}; their digest leans to them"
-        )
+        library = f"library of {counted(n, 'paper')} from {args.library}"
+        print(f"{reader.email}: {library}; their digest leans to them")
     if result.outcome is Outcome.PENDING:
         print(f"{reader.email}: pending; confirmation email sent to {result.delivered_to}")
         print(f"  they become active when they open its link (valid {config.web.confirm_hours} hours)")
@@ -686,7 +685,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     )
     failed = sum(c.level == doctor.FAIL for c in checks)
     warned = sum(c.level == doctor.WARN for c in checks)
-    print(f"{_count(len(checks), 'check')}: {failed} failed, {warned} warnings")
+    print(f"{counted(len(checks), 'check')}: {failed} failed, {warned} warnings")
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
@@ -923,10 +922,6 @@ def parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_schedule)
     return top
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from ..compose import tokens
 from ..compose.build import issue_url
 from ..jobs.archive import Entry, atom
 from ..store import ReaderFeeds, SentIssue
+from ..util.plural import counted
 
 PURPOSE = "reader-feed"
 PATH = "/feeds/reader.xml"
@@ -44,7 +45,7 @@ def entry(issue: SentIssue, base_url: str, name: str) -> Entry:
         id=issue.issue,
         date=issue.issue,
         date_text=issue.issue,
-        title=f"{name}, {issue.issue}: {n} paper{'' if n == 1 else 's'}",
+        title=f"{name}, {issue.issue}: {counted(n, 'paper')}",
         summary="; ".join(p["title"] for p in papers[:3]),
         url=issue_url(base_url, issue.issue),
         updated=issue.sent_at or f"{issue.issue}T00:00:00+00:00",
