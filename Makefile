@@ -42,10 +42,11 @@ test: $(DEV)
 # The whole suite at a moved instant and in a far time zone, for the test process and every
 # process it starts (tests/clock/sitecustomize.py): at 02:30 UTC the test readers in London,
 # New York and Tokyo are on two dates, and Kiritimati is UTC+14. A test that reads the wall
-# clock instead of stating its instant fails here whatever the hour CI runs at.
+# clock instead of stating its instant fails here whatever the hour CI runs at. The path is
+# absolute: the digest processes tests start run in their own folders.
 TEST_CLOCK ?= auto
 test-clock: $(DEV)
-	DIGEST_TEST_CLOCK=$(TEST_CLOCK) TZ=Pacific/Kiritimati PYTHONPATH=tests/clock \
+	DIGEST_TEST_CLOCK=$(TEST_CLOCK) TZ=Pacific/Kiritimati PYTHONPATH=$(CURDIR)/tests/clock \
 	  $(BIN)/python -m pytest -q -n auto
 
 bench: $(DEV)
